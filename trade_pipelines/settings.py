@@ -1,0 +1,73 @@
+"""Where all state lives: one home folder, chosen by $TRADE_PIPELINES_HOME."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+HOME_ENV = "TRADE_PIPELINES_HOME"
+
+DAGSTER_YAML = """\
+# Written by trade-pipelines. Telemetry off: this project runs offline.
+telemetry:
+  enabled: false
+run_coordinator:
+  module: dagster._core.run_coordinator
+  class: QueuedRunCoordinator
+  config:
+    max_concurrent_runs: 1
+    tag_concurrency_limits:
+      - key: trade_pipelines/warehouse_writer
+        limit: 1
+"""
+
+
+@dataclass(frozen=True)
+class Paths:
+    """Every file the project writes, derived from one home folder."""
+
+    home: Path
+
+    @property
+    def warehouse(self) -> Path:
+        return self.home / "warehouse.duckdb"
+
+    @property
+    def memory_index(self) -> Path:
+        return self.home / "memory_index"
+
+    @property
+    def reports(self) -> Path:
+        return self.home / "reports"
+
+    @property
+    def dagster_home(self) -> Path:
+        return self.home / "dagster_home"
+
+    @property
+    def control(self) -> Path:
+        return self.home / "control"
+
+    @property
+    def snapshots(self) -> Path:
+        return self.home / "snapshots"
+
+    def ensure(self) -> Paths:
+        for folder in (self.home, self.memory_index, self.reports, self.dagster_home,
+                       self.control, self.snapshots):
+            folder.mkdir(parents=True, exist_ok=True)
+        dagster_yaml = self.dagster_home / "dagster.yaml"
+        if not dagster_yaml.exists():
+            dagster_yaml.write_text(DAGSTER_YAML)
+        return self
+
+
+def home_dir() -> Path:
+    return Path(os.environ.get(HOME_ENV) or PROJECT_ROOT / "data").expanduser().resolve()
+
+
+def paths() -> Paths:
+    """The current home's paths, created on first use."""
+    return Paths(home_dir()).ensure()

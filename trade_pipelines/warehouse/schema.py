@@ -1,0 +1,220 @@
+"""Versioned warehouse schema. Each migration runs once, in order, inside one transaction.
+
+Every table whose rows belong to a trading day carries that day in ``as_of``.
+"""
+
+from __future__ import annotations
+
+MIGRATIONS: list[tuple[int, str]] = [
+    (
+        1,
+        """
+        CREATE TABLE IF NOT EXISTS bars (
+            symbol VARCHAR NOT NULL,
+            as_of DATE NOT NULL,
+            open DOUBLE,
+            high DOUBLE,
+            low DOUBLE,
+            close DOUBLE NOT NULL,
+            volume DOUBLE,
+            source VARCHAR NOT NULL,
+            available_at TIMESTAMP NOT NULL,
+            PRIMARY KEY (symbol, as_of)
+        );
+        CREATE TABLE IF NOT EXISTS quarantine (
+            source VARCHAR NOT NULL,
+            symbol VARCHAR,
+            as_of DATE,
+            reason VARCHAR NOT NULL,
+            raw VARCHAR,
+            recorded_at TIMESTAMP NOT NULL
+        );
+        CREATE TABLE IF NOT EXISTS features (
+            symbol VARCHAR NOT NULL,
+            as_of DATE NOT NULL,
+            close DOUBLE NOT NULL,
+            ret_1d DOUBLE,
+            ret_5d DOUBLE,
+            ret_20d DOUBLE,
+            sma_20 DOUBLE,
+            sma_50 DOUBLE,
+            sma_200 DOUBLE,
+            vol_20 DOUBLE,
+            rsi_14 DOUBLE,
+            zscore_20 DOUBLE,
+            high_55 DOUBLE,
+            low_20 DOUBLE,
+            volume_ratio DOUBLE,
+            PRIMARY KEY (symbol, as_of)
+        );
+        CREATE TABLE IF NOT EXISTS regimes (
+            as_of DATE PRIMARY KEY,
+            regime VARCHAR NOT NULL,
+            benchmark_close DOUBLE,
+            trend DOUBLE,
+            volatility DOUBLE,
+            breadth DOUBLE,
+            vix DOUBLE,
+            defensive BOOLEAN NOT NULL
+        );
+        CREATE TABLE IF NOT EXISTS plans (
+            as_of DATE PRIMARY KEY,
+            regime VARCHAR NOT NULL,
+            stance VARCHAR NOT NULL,
+            exposure_target DOUBLE NOT NULL,
+            watchlist VARCHAR NOT NULL,
+            key_levels VARCHAR NOT NULL,
+            tasks VARCHAR NOT NULL
+        );
+        CREATE TABLE IF NOT EXISTS strategies (
+            strategy_id VARCHAR PRIMARY KEY,
+            name VARCHAR NOT NULL,
+            family VARCHAR NOT NULL,
+            genome VARCHAR NOT NULL,
+            parents VARCHAR NOT NULL,
+            origin VARCHAR NOT NULL,
+            as_of DATE,
+            status VARCHAR NOT NULL
+        );
+        CREATE TABLE IF NOT EXISTS strategy_evaluations (
+            as_of DATE NOT NULL,
+            strategy_id VARCHAR NOT NULL,
+            n_trades INTEGER NOT NULL,
+            win_rate DOUBLE,
+            sharpe DOUBLE,
+            max_drawdown DOUBLE,
+            total_return DOUBLE,
+            score DOUBLE NOT NULL,
+            status VARCHAR NOT NULL,
+            PRIMARY KEY (as_of, strategy_id)
+        );
+        CREATE TABLE IF NOT EXISTS proposals (
+            as_of DATE NOT NULL,
+            proposal_id VARCHAR PRIMARY KEY,
+            symbol VARCHAR NOT NULL,
+            side VARCHAR NOT NULL,
+            strategy_id VARCHAR NOT NULL,
+            strength DOUBLE NOT NULL,
+            rationale VARCHAR NOT NULL
+        );
+        CREATE TABLE IF NOT EXISTS decisions (
+            as_of DATE NOT NULL,
+            decision_id VARCHAR PRIMARY KEY,
+            proposal_id VARCHAR NOT NULL,
+            symbol VARCHAR NOT NULL,
+            side VARCHAR NOT NULL,
+            strategy_id VARCHAR NOT NULL,
+            verdict VARCHAR NOT NULL,
+            confidence DOUBLE NOT NULL,
+            low_certainty BOOLEAN NOT NULL,
+            weight_aggressive DOUBLE NOT NULL,
+            weight_conservative DOUBLE NOT NULL,
+            weight_combined DOUBLE NOT NULL,
+            rounds INTEGER NOT NULL,
+            summary VARCHAR NOT NULL,
+            transcript VARCHAR NOT NULL,
+            memories_used VARCHAR NOT NULL
+        );
+        CREATE TABLE IF NOT EXISTS orders (
+            as_of DATE NOT NULL,
+            order_id VARCHAR PRIMARY KEY,
+            account VARCHAR NOT NULL,
+            decision_id VARCHAR,
+            symbol VARCHAR NOT NULL,
+            side VARCHAR NOT NULL,
+            quantity DOUBLE NOT NULL,
+            order_type VARCHAR NOT NULL,
+            status VARCHAR NOT NULL,
+            reason VARCHAR NOT NULL
+        );
+        CREATE TABLE IF NOT EXISTS fills (
+            as_of DATE NOT NULL,
+            fill_id VARCHAR PRIMARY KEY,
+            order_id VARCHAR NOT NULL,
+            account VARCHAR NOT NULL,
+            symbol VARCHAR NOT NULL,
+            side VARCHAR NOT NULL,
+            quantity DOUBLE NOT NULL,
+            price DOUBLE NOT NULL,
+            fee DOUBLE NOT NULL,
+            slippage_bps DOUBLE NOT NULL
+        );
+        CREATE TABLE IF NOT EXISTS positions (
+            as_of DATE NOT NULL,
+            account VARCHAR NOT NULL,
+            symbol VARCHAR NOT NULL,
+            quantity DOUBLE NOT NULL,
+            avg_cost DOUBLE NOT NULL,
+            close DOUBLE NOT NULL,
+            market_value DOUBLE NOT NULL,
+            unrealized_pnl DOUBLE NOT NULL,
+            weight DOUBLE NOT NULL,
+            opened_as_of DATE NOT NULL,
+            strategy_id VARCHAR NOT NULL,
+            PRIMARY KEY (as_of, account, symbol)
+        );
+        CREATE TABLE IF NOT EXISTS accounts (
+            as_of DATE NOT NULL,
+            account VARCHAR NOT NULL,
+            cash DOUBLE NOT NULL,
+            equity DOUBLE NOT NULL,
+            gross_exposure DOUBLE NOT NULL,
+            daily_return DOUBLE NOT NULL,
+            drawdown DOUBLE NOT NULL,
+            benchmark_close DOUBLE,
+            PRIMARY KEY (as_of, account)
+        );
+        CREATE TABLE IF NOT EXISTS trades (
+            as_of DATE NOT NULL,
+            trade_id VARCHAR PRIMARY KEY,
+            account VARCHAR NOT NULL,
+            symbol VARCHAR NOT NULL,
+            strategy_id VARCHAR NOT NULL,
+            opened_as_of DATE NOT NULL,
+            quantity DOUBLE NOT NULL,
+            entry_price DOUBLE NOT NULL,
+            exit_price DOUBLE NOT NULL,
+            pnl DOUBLE NOT NULL,
+            return_pct DOUBLE NOT NULL,
+            holding_days INTEGER NOT NULL,
+            exit_reason VARCHAR NOT NULL
+        );
+        CREATE TABLE IF NOT EXISTS memories (
+            as_of DATE NOT NULL,
+            memory_id VARCHAR PRIMARY KEY,
+            kind VARCHAR NOT NULL,
+            tier VARCHAR NOT NULL,
+            symbol VARCHAR,
+            strategy_id VARCHAR,
+            regime VARCHAR,
+            importance INTEGER NOT NULL,
+            outcome_return DOUBLE,
+            text VARCHAR NOT NULL,
+            who VARCHAR,
+            what VARCHAR,
+            "when" VARCHAR,
+            "where" VARCHAR,
+            why VARCHAR,
+            how VARCHAR,
+            source VARCHAR NOT NULL
+        );
+        CREATE TABLE IF NOT EXISTS reports (
+            as_of DATE NOT NULL,
+            kind VARCHAR NOT NULL,
+            path VARCHAR NOT NULL,
+            markdown VARCHAR NOT NULL,
+            PRIMARY KEY (as_of, kind)
+        );
+        """,
+    ),
+]
+
+SCHEMA_VERSION = MIGRATIONS[-1][0]
+
+# Tables the CLI can export; every one has an ``as_of`` column (a seeded strategy, which
+# belongs to no trading day, has a NULL ``as_of``).
+EXPORTABLE_TABLES = (
+    "bars", "quarantine", "features", "regimes", "plans", "strategies",
+    "strategy_evaluations", "proposals", "decisions", "orders", "fills", "positions",
+    "accounts", "trades", "memories", "reports",
+)
