@@ -118,12 +118,15 @@ MIGRATIONS: list[tuple[int, str]] = [
         CREATE TABLE IF NOT EXISTS orders (
             as_of DATE NOT NULL,
             order_id VARCHAR PRIMARY KEY,
+            sequence INTEGER NOT NULL,
             account VARCHAR NOT NULL,
             decision_id VARCHAR,
+            strategy_id VARCHAR NOT NULL,
             symbol VARCHAR NOT NULL,
             side VARCHAR NOT NULL,
             quantity DOUBLE NOT NULL,
             order_type VARCHAR NOT NULL,
+            purpose VARCHAR NOT NULL,
             status VARCHAR NOT NULL,
             reason VARCHAR NOT NULL
         );
@@ -150,6 +153,8 @@ MIGRATIONS: list[tuple[int, str]] = [
             unrealized_pnl DOUBLE NOT NULL,
             weight DOUBLE NOT NULL,
             opened_as_of DATE NOT NULL,
+            days_held INTEGER NOT NULL,
+            entry_fees DOUBLE NOT NULL,
             strategy_id VARCHAR NOT NULL,
             PRIMARY KEY (as_of, account, symbol)
         );

@@ -1,0 +1,242 @@
+"""The multi-agent debate, argued by a deterministic reasoner from computed evidence.
+
+Aggressive proposes, conservative raises five objections, quant brings the record of
+similar setups, and they argue 3-5 rounds; the judge rules execute / adjust / drop with
+a confidence. Every sentence quotes a number computed from data or memory, so the same
+evidence always yields the same transcript. An LLM reasoner may replace the wording
+later; it can never replace the risk engine downstream.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+
+from trade_pipelines.agent.ids import stable_id
+
+MIN_ROUNDS, MAX_ROUNDS = 3, 5
+LOW_CERTAINTY = 0.60
+MIN_WEIGHT = 0.01
+
+
+@dataclass(frozen=True)
+class SetupRecord:
+    """What similar setups did before the decision day."""
+
+    n: int
+    win_rate: float
+    expectancy: float
+    payoff: float
+    symbol_n: int
+    symbol_win_rate: float
+
+
+@dataclass(frozen=True)
+class Evidence:
+    as_of: object
+    proposal_id: str
+    symbol: str
+    side: str
+    strategy_id: str
+    strategy_name: str
+    family: str
+    strength: float
+    close: float
+    ret_20d: float
+    vol_20: float
+    rsi_14: float
+    above_sma_200: bool
+    regime: str
+    defensive: bool
+    exposure_target: float
+    record: SetupRecord
+    memories: list[dict] = field(default_factory=list)
+
+
+@dataclass
+class Objection:
+    topic: str
+    severity: float
+    text: str
+    resolved: bool = False
+
+
+@dataclass(frozen=True)
+class Decision:
+    evidence: Evidence
+    verdict: str
+    confidence: float
+    weight_aggressive: float
+    weight_conservative: float
+    weight_combined: float
+    rounds: int
+    summary: str
+    transcript: list[dict]
+
+    def row(self) -> dict[str, object]:
+        e = self.evidence
+        return {
+            "as_of": e.as_of, "decision_id": stable_id("D", e.proposal_id),
+            "proposal_id": e.proposal_id, "symbol": e.symbol, "side": e.side,
+            "strategy_id": e.strategy_id, "verdict": self.verdict,
+            "confidence": round(self.confidence, 4),
+            "low_certainty": self.confidence < LOW_CERTAINTY,
+            "weight_aggressive": round(self.weight_aggressive, 4),
+            "weight_conservative": round(self.weight_conservative, 4),
+            "weight_combined": round(self.weight_combined, 4),
+            "rounds": self.rounds, "summary": self.summary,
+            "transcript": json.dumps(self.transcript),
+            "memories_used": json.dumps([m["memory_id"] for m in e.memories]),
+        }
+
+
+def _clip(value: float, low: float = 0.0, high: float = 1.0) -> float:
+    if not math.isfinite(value):
+        return low
+    return max(low, min(high, value))
+
+
+def _pct(value: float) -> str:
+    return f"{value:.0%}" if math.isfinite(value) else "n/a"
+
+
+def _objections(e: Evidence) -> list[Objection]:
+    r = e.record
+    regime_severity = 1.0 if e.defensive else {"bear": 0.7, "range": 0.3}.get(e.regime, 0.0)
+    if e.family in ("mean_reversion", "sentiment"):
+        stretch = _clip((-e.ret_20d - 0.10) / 0.15)
+        stretch_text = (f"It fell {e.ret_20d:+.1%} in 20 days: catching a falling knife? "
+                        "Reversion needs a floor we have not seen.")
+    else:
+        stretch = _clip((e.rsi_14 - 65) / 20)
+        stretch_text = (f"RSI is {e.rsi_14:.0f} after a {e.ret_20d:+.1%} run: we may be "
+                        "buying the top of the move.")
+    edge = _clip((0.55 - r.win_rate) / 0.15) if r.n else 0.8
+    edge += 0.3 if r.n < 20 else 0.0
+    recalled = [m["outcome_return"] for m in e.memories if m.get("outcome_return") is not None]
+    memory_avg = sum(recalled) / len(recalled) if recalled else float("nan")
+    if recalled:
+        memory = _clip(-memory_avg / 0.05)
+        memory_text = (f"Our own {len(recalled)} similar past trades averaged "
+                       f"{memory_avg:+.1%}: memory does not back this.")
+    else:
+        memory = 0.3
+        memory_text = "We have no trade of our own like this in memory: no precedent."
+    return [
+        Objection("volatility", _clip((e.vol_20 - 0.25) / 0.35),
+                  f"Volatility is {_pct(e.vol_20)} a year: a normal day moves "
+                  f"{e.vol_20 / math.sqrt(252):.1%}, enough to hit the stop on noise."),
+        Objection("regime", regime_severity,
+                  f"The market is in a {e.regime} regime"
+                  + (" and defensive mode is on." if e.defensive else "; longs swim against it."
+                     if regime_severity >= 0.5 else "; no tailwind is guaranteed.")),
+        Objection("stretched", stretch, stretch_text),
+        Objection("edge", _clip(edge),
+                  f"Similar setups won {_pct(r.win_rate)} of {r.n} times: "
+                  + ("not significant." if r.n < 20 else "a thin edge after costs.")),
+        Objection("memory", memory, memory_text),
+    ]
+
+
+def _rebut(o: Objection, e: Evidence, weight: float) -> tuple[str, float]:
+    """The aggressive agent's answer to one objection: a rebuttal or a size concession."""
+    r = e.record
+    if o.topic == "regime" and e.above_sma_200 and not e.defensive:
+        o.severity /= 2
+        return (f"{e.symbol} trades above its 200-day average: its own trend is intact "
+                "whatever the index does.", weight)
+    if o.topic == "stretched" and e.family in ("trend", "breakout") and r.win_rate > 0.55:
+        o.severity /= 2
+        return (f"Momentum persists: this setup still won {_pct(r.win_rate)} of the time.",
+                weight)
+    if o.topic == "edge" and r.symbol_n >= 5 and r.symbol_win_rate > 0.6:
+        o.severity /= 2
+        return (f"On {e.symbol} itself the setup won {_pct(r.symbol_win_rate)} of "
+                f"{r.symbol_n} times.", weight)
+    if o.topic == "memory" and len(e.memories) < 2:
+        o.severity /= 2
+        return ("One memory is an anecdote, not a pattern.", weight)
+    cut = weight * (1 - 0.5 * o.severity)
+    o.severity /= 2  # the smaller size answers half the concern
+    return (f"Conceded. I cut the size from {weight:.1%} to {cut:.1%} of equity.", cut)
+
+
+def debate(e: Evidence) -> Decision:
+    r = e.record
+    transcript: list[dict] = []
+
+    def say(round_no: int, role: str, text: str) -> None:
+        transcript.append({"round": round_no, "role": role, "text": text})
+
+    weight = round(0.05 + 0.05 * _clip(e.strength), 4)
+    initial_weight = weight
+    say(1, "aggressive",
+        f"Proposal: {e.side} {e.symbol} at {e.close:.2f} on '{e.strategy_name}'. "
+        f"20-day return {e.ret_20d:+.1%}, RSI {e.rsi_14:.0f}, signal strength "
+        f"{e.strength:.2f}. I want {weight:.1%} of equity.")
+    objections = _objections(e)
+    for i, o in enumerate(objections, 1):
+        say(1, "conservative", f"Objection {i} ({o.topic}, severity {o.severity:.2f}): {o.text}")
+    say(1, "quant",
+        f"Record of this setup before today: {r.n} trades, win rate {_pct(r.win_rate)}, "
+        f"expectancy {r.expectancy:+.2%} a trade, payoff {r.payoff:.2f}. On {e.symbol}: "
+        f"{r.symbol_n} trades, win rate {_pct(r.symbol_win_rate)}."
+        if r.n else "No completed trade of this setup before today: no statistics.")
+
+    rounds = 1
+    abandoned = False
+    while rounds < MAX_ROUNDS:
+        open_objections = sorted((o for o in objections if not o.resolved),
+                                 key=lambda o: (-o.severity, o.topic))
+        if rounds >= MIN_ROUNDS and (not open_objections or open_objections[0].severity < 0.3):
+            break
+        rounds += 1
+        if not open_objections:
+            say(rounds, "conservative", "No objection left standing; I accept the size.")
+            continue
+        target = open_objections[0]
+        reply, weight = _rebut(target, e, weight)
+        target.resolved = True
+        say(rounds, "aggressive", f"On {target.topic}: {reply}")
+        remaining = sum(o.severity for o in objections if not o.resolved)
+        say(rounds, "conservative",
+            f"Residual concern {remaining:.2f} across {sum(not o.resolved for o in objections)} "
+            "open objections." if remaining else "My objections are answered.")
+        if weight < MIN_WEIGHT:
+            abandoned = True
+            say(rounds, "aggressive", "At this size the trade is not worth its costs: I withdraw.")
+            break
+
+    residual = [o.severity for o in objections]
+    mean_severity = sum(residual) / len(residual)
+    win = r.win_rate if r.n else 0.5
+    expectancy = r.expectancy if r.n else 0.0
+    confidence = _clip(0.5 + 0.25 * math.tanh((win - 0.5) * 6)
+                       + 0.15 * math.tanh(expectancy / 0.02)
+                       - 0.35 * mean_severity + 0.1 * _clip(e.strength), 0.02, 0.98)
+    if abandoned or e.defensive:
+        verdict, combined = "drop", 0.0
+    elif confidence >= LOW_CERTAINTY and max(residual) < 0.6:
+        verdict, combined = "execute", weight
+    elif confidence >= 0.45:
+        verdict, combined = "adjust", weight / 2
+    else:
+        verdict, combined = "drop", 0.0
+    combined *= e.exposure_target
+    conservative = min(0.04, weight) if max(residual) < 0.5 and not e.defensive else 0.0
+    aggressive = 0.0 if e.defensive else initial_weight
+    reason = {"execute": "edge outweighs the open risks",
+              "adjust": "some edge, but the open risks halve the size",
+              "drop": "withdrawn by the proposer" if abandoned else
+              ("defensive mode forbids new longs" if e.defensive else
+               "the evidence does not carry the trade")}[verdict]
+    say(rounds, "judge",
+        f"Verdict: {verdict.upper()} with confidence {confidence:.0%} ({reason}). Combined "
+        f"account weight {combined:.1%} (exposure target {e.exposure_target:.0%}); "
+        f"aggressive {aggressive:.1%}, conservative {conservative:.1%}.")
+    summary = (f"{verdict} {e.side} {e.symbol} ({e.strategy_name}) at {confidence:.0%}: "
+               f"{reason}; strongest objection: "
+               f"{max(objections, key=lambda o: o.severity).topic}.")
+    return Decision(e, verdict, confidence, aggressive, conservative, combined, rounds,
+                    summary, transcript)

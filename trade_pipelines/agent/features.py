@@ -1,0 +1,65 @@
+"""Market features per symbol and day, computed only from bars up to that day.
+
+Every rolling window looks backwards, so a feature as of day t never reads a bar after t.
+Close-only series are honest: range features that need highs and lows use closes.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+FEATURE_COLUMNS = [
+    "close", "ret_1d", "ret_5d", "ret_20d", "sma_20", "sma_50", "sma_200", "vol_20",
+    "rsi_14", "zscore_20", "high_55", "low_20", "volume_ratio",
+]
+# Bars of history a feature needs before its first complete value.
+LOOKBACK_BARS = 200
+
+
+def _rsi(close: pd.Series, window: int = 14) -> pd.Series:
+    delta = close.diff()
+    gain = delta.clip(lower=0).ewm(alpha=1 / window, adjust=False, min_periods=window).mean()
+    loss = (-delta.clip(upper=0)).ewm(alpha=1 / window, adjust=False, min_periods=window).mean()
+    rs = gain / loss.replace(0.0, np.nan)
+    rsi = 100 - 100 / (1 + rs)
+    return rsi.where(loss > 0, 100.0).where(gain.notna())
+
+
+def _symbol_features(bars: pd.DataFrame) -> pd.DataFrame:
+    close = bars["close"]
+    high = bars["high"].fillna(close) if "high" in bars else close
+    low = bars["low"].fillna(close) if "low" in bars else close
+    log_ret = np.log(close).diff()
+    sma_20 = close.rolling(20, min_periods=20).mean()
+    std_20 = close.rolling(20, min_periods=20).std()
+    volume = bars["volume"] if "volume" in bars else pd.Series(np.nan, index=bars.index)
+    out = pd.DataFrame({
+        "symbol": bars["symbol"],
+        "as_of": bars["as_of"],
+        "close": close,
+        "ret_1d": close.pct_change(fill_method=None),
+        "ret_5d": close.pct_change(5, fill_method=None),
+        "ret_20d": close.pct_change(20, fill_method=None),
+        "sma_20": sma_20,
+        "sma_50": close.rolling(50, min_periods=50).mean(),
+        "sma_200": close.rolling(200, min_periods=200).mean(),
+        "vol_20": log_ret.rolling(20, min_periods=20).std() * np.sqrt(252),
+        "rsi_14": _rsi(close),
+        "zscore_20": (close - sma_20) / std_20.replace(0.0, np.nan),
+        # Highest high of the 55 bars before today: a breakout is today's close above it.
+        "high_55": high.shift(1).rolling(55, min_periods=55).max(),
+        "low_20": low.shift(1).rolling(20, min_periods=20).min(),
+        "volume_ratio": volume / volume.shift(1).rolling(20, min_periods=20).mean(),
+    })
+    return out
+
+
+def compute_features(bars: pd.DataFrame) -> pd.DataFrame:
+    """Features for every (symbol, as_of) in ``bars`` (columns as in the ``bars`` table)."""
+    if bars.empty:
+        return pd.DataFrame(columns=["symbol", "as_of", *FEATURE_COLUMNS[1:]])
+    ordered = bars.sort_values(["symbol", "as_of"], kind="mergesort").reset_index(drop=True)
+    frames = [_symbol_features(group) for _, group in ordered.groupby("symbol", sort=True)]
+    features = pd.concat(frames, ignore_index=True)
+    return features.replace([np.inf, -np.inf], np.nan)

@@ -1,0 +1,169 @@
+"""The deterministic risk engine: small rules, each one object with one job.
+
+An order passes through every rule in order; a rule may shrink the quantity or refuse
+it, and says why. Nothing an agent says can skip a rule.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class RiskLimits:
+    max_risk_per_trade: float = 0.05   # of equity, at the stop
+    max_symbol_weight: float = 0.30    # of equity
+    max_leverage: float = 1.5          # gross exposure / equity
+    min_cash_warning: float = 0.10     # of equity
+    crash_freeze: float = -0.10        # benchmark one-day return that freezes new orders
+
+
+@dataclass
+class OrderRequest:
+    account: str
+    symbol: str
+    side: str            # "buy" or "sell"
+    quantity: float
+    price: float         # the latest close, for sizing
+    stop_loss: float     # fraction below entry
+    reason: str
+    decision_id: str | None = None
+
+
+@dataclass(frozen=True)
+class AccountView:
+    cash: float
+    equity: float
+    gross_exposure: float
+    position_value: dict[str, float] = field(default_factory=dict)
+    position_quantity: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class MarketView:
+    paused: bool = False
+    pause_reason: str = ""
+    benchmark_return: float = 0.0
+    defensive: bool = False
+
+
+@dataclass(frozen=True)
+class RiskVerdict:
+    quantity: float
+    status: str          # accepted / rejected / paused
+    reason: str
+    warnings: tuple[str, ...] = ()
+
+
+class Rule:
+    name = "rule"
+
+    def apply(self, order: OrderRequest, quantity: float, account: AccountView,
+              market: MarketView, limits: RiskLimits) -> tuple[float, str]:
+        raise NotImplementedError
+
+
+class PauseSwitch(Rule):
+    name = "pause"
+
+    def apply(self, order, quantity, account, market, limits):
+        if market.paused:
+            return 0.0, f"trading paused by supervisor: {market.pause_reason or 'no reason given'}"
+        return quantity, ""
+
+
+class CircuitBreaker(Rule):
+    name = "circuit_breaker"
+
+    def apply(self, order, quantity, account, market, limits):
+        if order.side == "buy" and market.benchmark_return <= limits.crash_freeze:
+            return 0.0, (f"circuit breaker: benchmark moved {market.benchmark_return:+.1%} "
+                         "today; new buys frozen")
+        return quantity, ""
+
+
+class DefensiveMode(Rule):
+    name = "defensive_mode"
+
+    def apply(self, order, quantity, account, market, limits):
+        if order.side == "buy" and market.defensive:
+            return 0.0, "defensive mode: no new long entries"
+        return quantity, ""
+
+
+class SellOnlyWhatIsHeld(Rule):
+    name = "no_short"
+
+    def apply(self, order, quantity, account, market, limits):
+        if order.side == "sell":
+            held = account.position_quantity.get(order.symbol, 0.0)
+            if held <= 0:
+                return 0.0, f"no {order.symbol} position to sell"
+            return min(quantity, held), ""
+        return quantity, ""
+
+
+class RiskPerTrade(Rule):
+    name = "risk_per_trade"
+
+    def apply(self, order, quantity, account, market, limits):
+        if order.side != "buy":
+            return quantity, ""
+        budget = limits.max_risk_per_trade * account.equity
+        loss_per_share = order.price * max(order.stop_loss, 1e-6)
+        return min(quantity, math.floor(budget / loss_per_share)), \
+            f"risk per trade capped at {limits.max_risk_per_trade:.0%} of equity"
+
+
+class SymbolConcentration(Rule):
+    name = "symbol_weight"
+
+    def apply(self, order, quantity, account, market, limits):
+        if order.side != "buy":
+            return quantity, ""
+        room = limits.max_symbol_weight * account.equity - account.position_value.get(
+            order.symbol, 0.0)
+        return max(0.0, min(quantity, math.floor(room / order.price))), \
+            f"{order.symbol} capped at {limits.max_symbol_weight:.0%} of equity"
+
+
+class LeverageAndCash(Rule):
+    name = "leverage"
+
+    def apply(self, order, quantity, account, market, limits):
+        if order.side != "buy":
+            return quantity, ""
+        room = limits.max_leverage * account.equity - account.gross_exposure
+        # Paper accounts are cash accounts: never spend more cash than there is.
+        room = min(room, account.cash)
+        return max(0.0, min(quantity, math.floor(room / order.price))), \
+            "gross exposure capped by leverage and available cash"
+
+
+DEFAULT_RULES: tuple[Rule, ...] = (
+    PauseSwitch(), CircuitBreaker(), DefensiveMode(), SellOnlyWhatIsHeld(), RiskPerTrade(),
+    SymbolConcentration(), LeverageAndCash(),
+)
+
+
+def check_order(
+    order: OrderRequest, account: AccountView, market: MarketView,
+    limits: RiskLimits = RiskLimits(), rules: tuple[Rule, ...] = DEFAULT_RULES,
+) -> RiskVerdict:
+    quantity = float(order.quantity)
+    trims: list[str] = []
+    for rule in rules:
+        new_quantity, why = rule.apply(order, quantity, account, market, limits)
+        if new_quantity <= 0:
+            status = "paused" if isinstance(rule, PauseSwitch) else "rejected"
+            return RiskVerdict(0.0, status, why or f"rejected by {rule.name}")
+        if new_quantity < quantity:
+            trims.append(why)
+        quantity = new_quantity
+    warnings = []
+    if order.side == "buy" and account.cash - quantity * order.price < \
+            limits.min_cash_warning * account.equity:
+        warnings.append(f"cash below {limits.min_cash_warning:.0%} of equity after this order")
+    reason = "; ".join(trims) if trims else "within all limits"
+    return RiskVerdict(quantity, "accepted", reason, tuple(warnings))

@@ -1,0 +1,74 @@
+"""Helpers shared by the asset modules: the partition's days and the trading calendar."""
+
+
+import functools
+import os
+from collections.abc import Iterable, Iterator
+from datetime import date, timedelta
+from typing import TypeVar
+
+import pandas as pd
+from dagster import AssetExecutionContext, MetadataValue
+
+from trade_pipelines.warehouse import Warehouse
+
+T = TypeVar("T")
+PROGRESS_ENV = "TRADE_PIPELINES_PROGRESS"
+# Calendar days of history loaded before a window so 200-day features are complete.
+FEATURE_HISTORY = timedelta(days=400)
+# History over which setup records and gene-pool evaluations are computed.
+OUTCOME_HISTORY = timedelta(days=3 * 365)
+
+
+def partition_window(context: AssetExecutionContext) -> tuple[date, date]:
+    """First and last calendar day covered by this run (one partition or a range)."""
+    window = context.partition_time_window
+    return window.start.date(), (window.end - timedelta(days=1)).date()
+
+
+@functools.lru_cache(maxsize=1)
+def _sessions() -> pd.DatetimeIndex:
+    import exchange_calendars as xcals
+
+    return xcals.get_calendar("XNYS", start="1990-01-02").sessions
+
+
+def exchange_sessions(start: date, end: date) -> list[date]:
+    """NYSE sessions in [start, end], from the exchange calendar (known ahead of time)."""
+    sessions = _sessions()
+    chosen = sessions[(sessions >= pd.Timestamp(start)) & (sessions <= pd.Timestamp(end))]
+    return [d.date() for d in chosen]
+
+
+def trading_days(warehouse: Warehouse, symbols: list[str], start: date, end: date) -> list[date]:
+    """Exchange sessions in the window on which at least one traded symbol has a bar."""
+    frame = warehouse.query(
+        "SELECT DISTINCT as_of FROM bars WHERE as_of BETWEEN ? AND ? AND list_contains(?, symbol)"
+        " ORDER BY as_of", [start, end, symbols])
+    have = set(frame["as_of"]) if not frame.empty else set()
+    have = {d.date() if hasattr(d, "date") and not isinstance(d, date) else d for d in have}
+    return [d for d in exchange_sessions(start, end) if d in have]
+
+
+def progress(items: Iterable[T], description: str, total: int | None = None) -> Iterator[T]:
+    """A progress bar on the console when the CLI asked for one, otherwise the items."""
+    if os.environ.get(PROGRESS_ENV) != "1":
+        yield from items
+        return
+    from tqdm import tqdm
+
+    yield from tqdm(items, desc=f"{description:<18}", total=total, unit="day", leave=False)
+
+
+def to_dates(frame: pd.DataFrame, *columns: str) -> pd.DataFrame:
+    """DuckDB returns DATE columns as timestamps in pandas; the agent works in dates."""
+    for column in columns:
+        if column in frame and len(frame):
+            frame[column] = pd.to_datetime(frame[column]).dt.date
+    return frame
+
+
+def markdown_preview(frame: pd.DataFrame, rows: int = 10) -> MetadataValue:
+    if frame.empty:
+        return MetadataValue.md("_no rows_")
+    return MetadataValue.md(frame.head(rows).to_markdown(index=False))

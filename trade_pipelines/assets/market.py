@@ -1,0 +1,146 @@
+"""Perception: market bars (with a blocking quality check), features and regime."""
+
+
+from datetime import datetime, time
+
+import pandas as pd
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
+    AssetExecutionContext,
+    MaterializeResult,
+    MetadataValue,
+    asset,
+)
+
+from trade_pipelines.agent.data_quality import check_bars_frame, validate_bars
+from trade_pipelines.agent.features import compute_features
+from trade_pipelines.agent.regime import detect_regimes
+from trade_pipelines.assets.common import (
+    FEATURE_HISTORY,
+    markdown_preview,
+    partition_window,
+    to_dates,
+)
+from trade_pipelines.partitions import single_run, trading_months
+from trade_pipelines.resources import MarketDataResource, WarehouseResource
+
+WRITER_TAGS = {"trade_pipelines/warehouse_writer": "1"}
+
+
+def _close_of(day) -> datetime:
+    """A daily bar becomes available at the session's close (16:00 New York, as UTC)."""
+    return datetime.combine(day, time(21, 0))
+
+
+@asset(
+    partitions_def=trading_months, backfill_policy=single_run, group_name="perception",
+    check_specs=[AssetCheckSpec("bars_pass_quality_suite", asset="market_bars", blocking=True)],
+    op_tags=WRITER_TAGS,
+)
+def market_bars(context: AssetExecutionContext, warehouse: WarehouseResource,
+                market_data: MarketDataResource) -> MaterializeResult:
+    """Daily bars of the traded universe, the benchmark and the volatility index.
+
+    Built-in bars are loaded from packaged data; bars a user imported stay as imported.
+    Bad rows are quarantined, and the blocking check stops the graph if any bar in the
+    warehouse for this window fails the quality suite.
+    """
+    start, end = partition_window(context)
+    store = warehouse.warehouse()
+    universe = market_data.universe()
+    symbols = [*universe, market_data.benchmark_symbol, market_data.volatility_index_symbol]
+    loaded = quarantined = 0
+    if market_data.source == "builtin":
+        from trade_pipelines.market_data.builtin import load_builtin_bars
+
+        builtin = load_builtin_bars()
+        window = builtin[(builtin["as_of"] >= start) & (builtin["as_of"] <= end)
+                         & builtin["symbol"].isin(symbols)]
+        existing = store.query(
+            "SELECT DISTINCT symbol FROM bars WHERE source LIKE 'import:%'")
+        imported = set(existing["symbol"]) if not existing.empty else set()
+        window = window[~window["symbol"].isin(imported)]
+        validation = validate_bars(window.drop(columns=["source"]))
+        clean = validation.clean.assign(source="builtin")
+        clean["available_at"] = [_close_of(d) for d in clean["as_of"]]
+        store.upsert("bars", clean[["symbol", "as_of", "open", "high", "low", "close", "volume",
+                                    "source", "available_at"]], keys=["symbol", "as_of"])
+        loaded, quarantined = len(clean), len(validation.rejected)
+        if quarantined:
+            rejected = validation.rejected
+            store.append("quarantine", pd.DataFrame({
+                "source": "builtin", "symbol": rejected["symbol"], "as_of": rejected["as_of"],
+                "reason": rejected["reason"],
+                "raw": rejected.drop(columns=["reason"]).astype(str).to_json(
+                    orient="records", lines=True).splitlines(),
+                "recorded_at": datetime.now()}))
+    elif market_data.source != "warehouse":
+        raise ValueError(f"unknown market data source {market_data.source!r}: "
+                         "use 'builtin' or 'warehouse'")
+    bars = to_dates(store.query(
+        "SELECT * FROM bars WHERE as_of BETWEEN ? AND ? AND list_contains(?, symbol) "
+        "ORDER BY symbol, as_of", [start, end, symbols]), "as_of")
+    problems = check_bars_frame(bars) if not bars.empty else []
+    missing = sorted(set(universe) - set(bars["symbol"])) if not bars.empty else universe
+    return MaterializeResult(
+        metadata={"rows": len(bars), "loaded": loaded, "quarantined": quarantined,
+                  "symbols": len(set(bars["symbol"])) if not bars.empty else 0,
+                  "missing_symbols": ", ".join(missing) or "none",
+                  "preview": markdown_preview(bars.tail(10))},
+        check_results=[AssetCheckResult(
+            check_name="bars_pass_quality_suite", passed=not problems,
+            severity=AssetCheckSeverity.ERROR,
+            metadata={"problems": MetadataValue.md(
+                "\n".join(f"- {p}" for p in problems[:50]) or "none")})],
+    )
+
+
+def _load_bars(store, symbols: list[str], start, end) -> pd.DataFrame:
+    return to_dates(store.query(
+        "SELECT symbol, as_of, open, high, low, close, volume FROM bars "
+        "WHERE as_of BETWEEN ? AND ? AND list_contains(?, symbol) ORDER BY symbol, as_of",
+        [start, end, symbols]), "as_of")
+
+
+@asset(partitions_def=trading_months, backfill_policy=single_run, group_name="perception",
+       deps=[market_bars], op_tags=WRITER_TAGS)
+def market_features(context: AssetExecutionContext, warehouse: WarehouseResource,
+                    market_data: MarketDataResource) -> MaterializeResult:
+    """Per symbol and day: returns, moving averages, volatility, RSI, ranges, volume."""
+    start, end = partition_window(context)
+    store = warehouse.warehouse()
+    bars = _load_bars(store, market_data.universe(), start - FEATURE_HISTORY, end)
+    features = compute_features(bars)
+    features = features[(features["as_of"] >= start) & (features["as_of"] <= end)]
+    counts = store.replace_days({"features": features}, start, end)
+    return MaterializeResult(metadata={"rows": counts["features"],
+                                       "preview": markdown_preview(features.tail(10))})
+
+
+@asset(partitions_def=trading_months, backfill_policy=single_run, group_name="perception",
+       deps=[market_bars, market_features], op_tags=WRITER_TAGS)
+def market_regime(context: AssetExecutionContext, warehouse: WarehouseResource,
+                  market_data: MarketDataResource) -> MaterializeResult:
+    """Per day: bull / bear / range from the benchmark's trend, breadth, volatility index
+    and the defensive (black-swan) flag."""
+    start, end = partition_window(context)
+    store = warehouse.warehouse()
+    history_start = start - FEATURE_HISTORY
+    benchmark = _load_bars(store, [market_data.benchmark_symbol], history_start, end)
+    vix = _load_bars(store, [market_data.volatility_index_symbol], history_start, end)
+    features = to_dates(store.query(
+        "SELECT symbol, as_of, close, sma_50 FROM features WHERE as_of BETWEEN ? AND ?",
+        [start, end]), "as_of")
+    if benchmark.empty:
+        raise ValueError(f"no {market_data.benchmark_symbol} benchmark bars between "
+                         f"{history_start} and {end}: the regime needs the benchmark")
+    regimes = detect_regimes(benchmark, features, vix)
+    regimes = regimes[(regimes["as_of"] >= start) & (regimes["as_of"] <= end)]
+    counts = store.replace_days({"regimes": regimes}, start, end)
+    summary = regimes["regime"].value_counts().to_dict() if not regimes.empty else {}
+    return MaterializeResult(metadata={
+        "rows": counts["regimes"], "regime_days": MetadataValue.json(summary),
+        "defensive_days": int(regimes["defensive"].sum()) if not regimes.empty else 0,
+        "preview": markdown_preview(regimes.tail(10))})

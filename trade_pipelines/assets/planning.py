@@ -1,0 +1,32 @@
+"""Planning: the daily plan, made after each close for the next session."""
+
+
+import pandas as pd
+from dagster import AssetExecutionContext, MaterializeResult, asset
+
+from trade_pipelines.agent.planning import make_plan
+from trade_pipelines.assets.common import markdown_preview, partition_window, progress, to_dates
+from trade_pipelines.assets.market import WRITER_TAGS, market_features, market_regime
+from trade_pipelines.partitions import single_run, trading_months
+from trade_pipelines.resources import WarehouseResource
+
+
+@asset(partitions_def=trading_months, backfill_policy=single_run, group_name="planning",
+       deps=[market_features, market_regime], op_tags=WRITER_TAGS)
+def daily_plans(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
+    """Stance, exposure target, watchlist, key price levels and tasks for the next session."""
+    start, end = partition_window(context)
+    store = warehouse.warehouse()
+    regimes = to_dates(store.query("SELECT * FROM regimes WHERE as_of BETWEEN ? AND ? "
+                                   "ORDER BY as_of", [start, end]), "as_of")
+    features = to_dates(store.query("SELECT * FROM features WHERE as_of BETWEEN ? AND ?",
+                                    [start, end]), "as_of")
+    by_day = dict(tuple(features.groupby("as_of"))) if not features.empty else {}
+    rows = [make_plan(regime, by_day[regime["as_of"]]).row()
+            for _, regime in progress(regimes.iterrows(), "daily plans", len(regimes))
+            if regime["as_of"] in by_day]
+    plans = pd.DataFrame(rows, columns=["as_of", "regime", "stance", "exposure_target",
+                                        "watchlist", "key_levels", "tasks"])
+    counts = store.replace_days({"plans": plans}, start, end)
+    return MaterializeResult(metadata={"rows": counts["plans"],
+                                       "preview": markdown_preview(plans.tail(5))})

@@ -1,0 +1,73 @@
+"""Strategy evolution: the gene pool and its weekly evaluation."""
+
+
+import pandas as pd
+from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, asset
+
+from trade_pipelines.agent.gene_pool import (
+    GENOMES,
+    all_outcomes,
+    evaluate_pool,
+    seeded_pool,
+    week_ends,
+)
+from trade_pipelines.assets.common import (
+    OUTCOME_HISTORY,
+    exchange_sessions,
+    markdown_preview,
+    partition_window,
+    to_dates,
+)
+from trade_pipelines.assets.market import WRITER_TAGS, market_features, market_regime
+from trade_pipelines.partitions import single_run, trading_months
+from trade_pipelines.resources import WarehouseResource
+from trade_pipelines.warehouse import Warehouse
+
+
+@asset(group_name="strategy_evolution", op_tags=WRITER_TAGS)
+def strategy_gene_pool(warehouse: WarehouseResource) -> MaterializeResult:
+    """The genomes the agent may trade: the ten seeded strategies (mutation, crossover
+    and wild strategies add to this table later)."""
+    store = warehouse.warehouse()
+    pool = seeded_pool()
+    store.upsert("strategies", pool, keys=["strategy_id"])
+    return MaterializeResult(metadata={"strategies": len(pool),
+                                       "preview": markdown_preview(pool[["strategy_id", "name",
+                                                                         "family"]])})
+
+
+def features_with_breadth(store: Warehouse, start, end) -> pd.DataFrame:
+    """Feature rows joined with that day's market breadth (sentiment genomes use it)."""
+    return to_dates(store.query(
+        "SELECT f.*, r.breadth FROM features f LEFT JOIN regimes r USING (as_of) "
+        "WHERE f.as_of BETWEEN ? AND ? ORDER BY f.symbol, f.as_of", [start, end]), "as_of")
+
+
+@asset(partitions_def=trading_months, backfill_policy=single_run,
+       group_name="strategy_evolution", op_tags=WRITER_TAGS,
+       deps=[strategy_gene_pool, market_features, market_regime])
+def strategy_evaluations(context: AssetExecutionContext,
+                         warehouse: WarehouseResource) -> MaterializeResult:
+    """Every genome scored at each week's last session on the trades its signals would
+    have made in the year before (win rate, Sharpe, drawdown, score, status)."""
+    start, end = partition_window(context)
+    store = warehouse.warehouse()
+    days = [d for d in week_ends(exchange_sessions(start, end + pd.Timedelta(days=7)))
+            if start <= d <= end]
+    features = features_with_breadth(store, start - OUTCOME_HISTORY, end)
+    genomes = list(GENOMES.values())
+    outcomes = all_outcomes(genomes, features)
+    previous = store.query(
+        "SELECT strategy_id, status FROM strategy_evaluations WHERE as_of = "
+        "(SELECT max(as_of) FROM strategy_evaluations WHERE as_of < ?)", [start])
+    prior = dict(zip(previous["strategy_id"], previous["status"], strict=True)) \
+        if not previous.empty else {}
+    evaluations = evaluate_pool(genomes, outcomes, days, prior)
+    counts = store.replace_days({"strategy_evaluations": evaluations}, start, end)
+    latest = evaluations[evaluations["as_of"] == evaluations["as_of"].max()] \
+        if not evaluations.empty else evaluations
+    return MaterializeResult(metadata={
+        "rows": counts["strategy_evaluations"], "evaluation_days": len(days),
+        "status": MetadataValue.json(latest["status"].value_counts().to_dict()
+                                     if not latest.empty else {}),
+        "preview": markdown_preview(latest)})
