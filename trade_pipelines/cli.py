@@ -15,6 +15,10 @@ from pathlib import Path
 from trade_pipelines.settings import PROJECT_ROOT, paths
 
 
+# The console shows warnings and the progress bars; the full log is in the Dagster UI.
+QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+
+
 def _date(text: str) -> date:
     try:
         return date.fromisoformat(text)
@@ -57,16 +61,22 @@ def run_replay(start: date, end: date, symbols: str = "", source: str = "builtin
           f"each run walks the trading days inside) into {paths().home}", flush=True)
     began = time.perf_counter()
     seeded = materialize(ALL_ASSETS, instance=instance, resources=resources,
-                         selection=[strategy_gene_pool], raise_on_error=False)
+                         selection=[strategy_gene_pool], run_config=QUIET,
+                         raise_on_error=False)
     if not seeded.success:
         print("Seeding the gene pool failed; see the Dagster UI for the run log.")
         return False
     result = materialize(
         ALL_ASSETS, instance=instance, resources=resources, selection=REPLAYABLE_ASSETS,
         tags={ASSET_PARTITION_RANGE_START_TAG: first, ASSET_PARTITION_RANGE_END_TAG: last},
-        raise_on_error=False)
+        run_config=QUIET, raise_on_error=False)
     elapsed = time.perf_counter() - began
     if not result.success:
+        for evaluation in result.get_asset_check_evaluations():
+            if not evaluation.passed:
+                print(f"CHECK FAILED {evaluation.asset_key.to_user_string()}."
+                      f"{evaluation.check_name}: {evaluation.description or ''}",
+                      file=sys.stderr)
         for event in result.all_events:
             if event.is_failure and event.event_specific_data is not None:
                 error = getattr(event.event_specific_data, "error", None)

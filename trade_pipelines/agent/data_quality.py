@@ -115,12 +115,26 @@ def _parse_dates(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
         stamps = pd.Series(values.to_numpy() if values.dt.tz is None
                            else values.dt.tz_localize(None).to_numpy())
         return stamps.dt.normalize(), stamps.isna().to_numpy()
+    if pd.api.types.infer_dtype(values, skipna=True) == "date":
+        # datetime.date objects (what the warehouse's dates become): no text round trip.
+        stamps = pd.Series(pd.to_datetime(values, errors="coerce").to_numpy())
+        return stamps, values.isna().to_numpy()
     missing = _is_missing_text(values)
     text = values.astype("string").str.strip().where(~missing)
     stamps = pd.to_datetime(text, errors="coerce", format="ISO8601")
     if getattr(stamps.dt, "tz", None) is not None:
         stamps = stamps.dt.tz_localize(None)
     return pd.Series(stamps.to_numpy()).dt.normalize(), missing
+
+
+def _normalise_symbols(values: pd.Series) -> pd.Series:
+    """Stripped upper-case tickers (nullable strings), normalising each distinct value once."""
+    codes, uniques = pd.factorize(values.to_numpy(dtype=object), use_na_sentinel=True)
+    normal = pd.Series(uniques, dtype=object).astype("string").str.strip().str.upper()
+    picked = normal.to_numpy(dtype=object)[np.maximum(codes, 0)] if len(normal) else \
+        np.full(len(codes), None, dtype=object)
+    picked = np.where(codes >= 0, picked, None)
+    return pd.Series(picked, dtype="string")
 
 
 def _out_of_order(ordinals: np.ndarray) -> np.ndarray:
@@ -165,8 +179,7 @@ def validate_bars(frame: pd.DataFrame, *, check_order: bool = True) -> BarValida
     def flag(mask: np.ndarray, why: str) -> None:
         reason[np.asarray(mask, dtype=bool) & pd.isna(reason)] = why
 
-    symbol_raw = frame["symbol"].reset_index(drop=True)
-    symbol = symbol_raw.astype("string").str.strip().str.upper()
+    symbol = _normalise_symbols(frame["symbol"])
     flag(symbol.isna().to_numpy() | (symbol == "").fillna(True).to_numpy(),
          REASON_MISSING_SYMBOL)
 

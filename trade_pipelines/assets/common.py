@@ -45,8 +45,7 @@ def trading_days(warehouse: Warehouse, symbols: list[str], start: date, end: dat
     frame = warehouse.query(
         "SELECT DISTINCT as_of FROM bars WHERE as_of BETWEEN ? AND ? AND list_contains(?, symbol)"
         " ORDER BY as_of", [start, end, symbols])
-    have = set(frame["as_of"]) if not frame.empty else set()
-    have = {d.date() if hasattr(d, "date") and not isinstance(d, date) else d for d in have}
+    have = set(to_dates(frame, "as_of")["as_of"]) if not frame.empty else set()
     return [d for d in exchange_sessions(start, end) if d in have]
 
 

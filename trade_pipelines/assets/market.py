@@ -36,7 +36,14 @@ def _close_of(day) -> datetime:
 
 @asset(
     partitions_def=trading_months, backfill_policy=single_run, group_name="perception",
-    check_specs=[AssetCheckSpec("bars_pass_quality_suite", asset="market_bars", blocking=True)],
+    check_specs=[
+        AssetCheckSpec("bars_pass_quality_suite", asset="market_bars", blocking=True,
+                       description="No NaN, non-positive, inverted or duplicate bar: "
+                                   "trading on bad bars is refused."),
+        AssetCheckSpec("no_suspicious_jumps", asset="market_bars",
+                       description="Close-to-close moves over 50% on a stock, for review "
+                                   "(real events such as earnings gaps pass with a warning)."),
+    ],
     op_tags=WRITER_TAGS,
 )
 def market_bars(context: AssetExecutionContext, warehouse: WarehouseResource,
@@ -56,7 +63,9 @@ def market_bars(context: AssetExecutionContext, warehouse: WarehouseResource,
         from trade_pipelines.market_data.builtin import load_builtin_bars
 
         builtin = load_builtin_bars()
-        window = builtin[(builtin["as_of"] >= start) & (builtin["as_of"] <= end)
+        # The window plus the look-back its features need, so a replay can start anywhere.
+        window = builtin[(builtin["as_of"] >= start - FEATURE_HISTORY)
+                         & (builtin["as_of"] <= end)
                          & builtin["symbol"].isin(symbols)]
         existing = store.query(
             "SELECT DISTINCT symbol FROM bars WHERE source LIKE 'import:%'")
@@ -82,7 +91,9 @@ def market_bars(context: AssetExecutionContext, warehouse: WarehouseResource,
     bars = to_dates(store.query(
         "SELECT * FROM bars WHERE as_of BETWEEN ? AND ? AND list_contains(?, symbol) "
         "ORDER BY symbol, as_of", [start, end, symbols]), "as_of")
-    problems = check_bars_frame(bars) if not bars.empty else []
+    found = check_bars_frame(bars) if not bars.empty else []
+    jumps = [p for p in found if p.startswith("suspicious jump")]
+    problems = [p for p in found if not p.startswith("suspicious jump")]
     missing = sorted(set(universe) - set(bars["symbol"])) if not bars.empty else universe
     return MaterializeResult(
         metadata={"rows": len(bars), "loaded": loaded, "quarantined": quarantined,
@@ -92,8 +103,14 @@ def market_bars(context: AssetExecutionContext, warehouse: WarehouseResource,
         check_results=[AssetCheckResult(
             check_name="bars_pass_quality_suite", passed=not problems,
             severity=AssetCheckSeverity.ERROR,
+            description="; ".join(problems[:5]) or None,
             metadata={"problems": MetadataValue.md(
-                "\n".join(f"- {p}" for p in problems[:50]) or "none")})],
+                "\n".join(f"- {p}" for p in problems[:50]) or "none")}),
+            AssetCheckResult(
+                check_name="no_suspicious_jumps", passed=not jumps,
+                severity=AssetCheckSeverity.WARN,
+                metadata={"jumps": MetadataValue.md(
+                    "\n".join(f"- {p}" for p in jumps[:50]) or "none")})],
     )
 
 

@@ -41,11 +41,11 @@ def trade_memories(context: AssetExecutionContext, warehouse: WarehouseResource,
         store.replace_days({"memories": memories}, start, end, connection=connection)
     # Mirror the canonical rows: drop the index from this window on, then re-add every
     # memory from the window on (later windows may have been replayed before).
-    index = memory_index.index()
-    index.delete_from(start)
     current = to_dates(store.query("SELECT * FROM memories WHERE as_of >= ?", [start]),
                        "as_of")
-    indexed = index.upsert(current) if not current.empty else 0
+    with memory_index.index() as index:
+        index.delete_from(start)
+        indexed = index.upsert(current) if not current.empty else 0
     return MaterializeResult(metadata={
         "rows": len(memories), "indexed": indexed,
         "tiers": MetadataValue.json(memories["tier"].value_counts().to_dict()

@@ -25,7 +25,11 @@ from trade_pipelines.market_data.builtin import (
     builtin_rejected,
     load_builtin_bars,
 )
-from trade_pipelines.market_data.errors import BarImportRejected, DataSourceUnavailable
+from trade_pipelines.market_data.errors import (
+    BarImportRejected,
+    BarSchemaError,
+    DataSourceUnavailable,
+)
 
 EXCHANGE_TIMEZONE = "America/New_York"
 EXCHANGE_CLOSE = time(16, 0)
@@ -38,6 +42,7 @@ __all__ = [
     "EXCHANGE_TIMEZONE",
     "VIX_SYMBOL",
     "BarImportRejected",
+    "BarSchemaError",
     "DataSourceUnavailable",
     "bar_available_at",
     "bars_available_at",

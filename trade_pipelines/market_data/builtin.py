@@ -16,10 +16,12 @@ Coverage (as shipped by skfolio 0.x and arch 7.x):
   close (2018-12-05, the national day of mourning, among them). Those fail validation and
   are dropped, leaving 1,259 bars; ``builtin_rejected()`` returns them.
 
-Four moves above 50% in the stock data are real history, not load errors, and are listed
-in ``BUILTIN_KNOWN_JUMPS`` for the blocking jump check: AAPL 2000-09-29 (-52%, profit
-warning), AMD 2016-04-22 (+52%, results and a licensing deal), and RRC 1990-04-10 (-67%)
-and 1998-10-19 (+54%), as recorded by the dataset.
+Four close-to-close moves above 50% are in the stock data, listed in
+``BUILTIN_KNOWN_JUMPS`` so the jump check can be told they were looked at: AAPL
+2000-09-29 (-52%, the day after a profit warning) and AMD 2016-04-22 (+52%, results and a
+licensing deal) are real events; RRC 1990-04-10 (-67%) and 1998-10-19 (+54%) are as the
+dataset records them, unverified (RRC also sits at 3.322 for 69 sessions in early 1990,
+which the checks rightly do not treat as an error).
 
 Loading takes about a second, the first time in a process (mostly importing skfolio);
 after that the result is cached.

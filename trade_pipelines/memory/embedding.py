@@ -238,6 +238,8 @@ class MiniLMEmbedder:
     ) -> None:
         if batch_size < 1:
             raise ValueError("batch_size must be >= 1")
+        if not 2 <= max_seq_length <= 512:  # [CLS] + [SEP]; 512 position embeddings
+            raise ValueError("max_seq_length must be in [2, 512]")
         self._model_dir = model_dir
         self.batch_size = batch_size
         self.max_seq_length = max_seq_length
@@ -354,7 +356,7 @@ class MiniLMEmbeddingFunction(EmbeddingFunction[Documents]):
     @property
     def embedder(self) -> MiniLMEmbedder:
         """The wrapped encoder; the process-wide one unless another was given."""
-        return self._embedder or default_embedder()
+        return self._embedder if self._embedder is not None else default_embedder()
 
     def __call__(self, input: Documents) -> Embeddings:
         return list(self.embedder.embed(list(input)))

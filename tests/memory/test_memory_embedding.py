@@ -35,14 +35,19 @@ def embedder() -> MiniLMEmbedder:
     return default_embedder()
 
 
+@pytest.fixture(scope="module")
+def reference_vectors(embedder: MiniLMEmbedder, reference: dict[str, Any]) -> np.ndarray:
+    return embedder.embed(reference["sentences"])
+
+
 def _cos(a: np.ndarray, b: np.ndarray) -> float:
     return float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b)))
 
 
 def test_matches_sentence_transformers_reference(
-    embedder: MiniLMEmbedder, reference: dict[str, Any]
+    reference_vectors: np.ndarray, reference: dict[str, Any]
 ) -> None:
-    got = embedder.embed(reference["sentences"])
+    got = reference_vectors
     want = np.asarray(reference["embeddings"], dtype=np.float64)
     assert got.shape == (len(reference["sentences"]), EMBEDDING_DIM)
     assert got.dtype == np.float32
@@ -59,8 +64,8 @@ def test_reference_covers_truncation_and_non_ascii(reference: dict[str, Any]) ->
     assert any(not s.isascii() for s in reference["sentences"])
 
 
-def test_rows_are_unit_norm(embedder: MiniLMEmbedder, reference: dict[str, Any]) -> None:
-    norms = np.linalg.norm(embedder.embed(reference["sentences"]), axis=1)
+def test_rows_are_unit_norm(reference_vectors: np.ndarray) -> None:
+    norms = np.linalg.norm(reference_vectors, axis=1)
     np.testing.assert_allclose(norms, 1.0, atol=1e-5)
 
 
@@ -73,14 +78,20 @@ def test_text_past_256_tokens_is_ignored(
 
 
 def test_batching_and_padding_do_not_change_vectors(
-    embedder: MiniLMEmbedder, reference: dict[str, Any]
+    embedder: MiniLMEmbedder, reference: dict[str, Any], reference_vectors: np.ndarray
 ) -> None:
-    texts = reference["sentences"] + ["short", "a somewhat longer sentence about bonds"]
-    together = embedder.embed(texts)
-    small_batches = MiniLMEmbedder(batch_size=2).embed(texts)
-    one_by_one = np.stack([embedder.embed([t])[0] for t in texts])
-    np.testing.assert_allclose(together, small_batches, atol=1e-5)
+    """One batch padded to 256 tokens, and one text at a time, give the same vectors."""
+    short = [s for s in reference["sentences"] if len(s) < 200]
+    one_by_one = np.stack([embedder.embed([t])[0] for t in short])
+    together = reference_vectors[[reference["sentences"].index(t) for t in short]]
     np.testing.assert_allclose(together, one_by_one, atol=1e-5)
+
+
+def test_batches_are_split_and_reassembled_in_order(embedder: MiniLMEmbedder) -> None:
+    texts = [f"note {i}: " + "rates " * (i % 7) for i in range(11)]
+    small = MiniLMEmbedder(batch_size=3)
+    small._tokenizer, small._weights = embedder._ensure_loaded()  # share loaded weights
+    np.testing.assert_allclose(small.embed(texts), embedder.embed(texts), atol=1e-5)
 
 
 def test_paraphrase_scores_far_above_unrelated(embedder: MiniLMEmbedder) -> None:
@@ -132,3 +143,11 @@ def test_chroma_embedding_function_contract(embedder: MiniLMEmbedder) -> None:
     assert rebuilt.get_config() == ef.get_config()
     assert rebuilt.embedder is default_embedder()
     json.dumps(ef.get_config())  # persisted by Chroma, so must be JSON
+
+
+def test_float32_erf_matches_scipy() -> None:
+    special = pytest.importorskip("scipy.special")
+    x = np.linspace(-10, 10, 400_001, dtype=np.float32)
+    want = special.erf(x.astype(np.float64))
+    assert np.abs(embedding.erf_f32(x).astype(np.float64) - want).max() < 1e-6
+    assert embedding.erf_f32(x).dtype == np.float32

@@ -1,0 +1,110 @@
+"""The page's reads and transformations, without Streamlit."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+import duckdb
+import pandas as pd
+import pytest
+from sample_data import SampleSummary
+
+from streamlit_app import queries
+from trade_pipelines.settings import Paths
+from trade_pipelines.warehouse import Warehouse
+
+
+def test_absent_and_unmigrated_warehouses_read_as_empty(home: Paths) -> None:
+    warehouse = Warehouse(home.warehouse)
+    assert queries.load_overview(warehouse).empty
+    assert not home.warehouse.exists()  # reading never creates the file
+
+    duckdb.connect(str(home.warehouse)).close()  # a file with no tables yet
+    overview = queries.load_overview(warehouse)
+    assert overview.empty and overview.latest is None
+    assert queries.load_day(warehouse, date(2024, 3, 4)).decisions.empty
+
+
+def test_overview_and_day_reads(filled_home: tuple[Paths, SampleSummary]) -> None:
+    home, sample = filled_home
+    warehouse = Warehouse(home.warehouse)
+    overview = queries.load_overview(warehouse)
+    assert overview.latest == sample.latest
+    assert len(overview.history) == 3 * len(sample.days)
+    assert list(overview.days["as_of"]) == sorted(sample.days, reverse=True)
+    assert queries.default_day(overview.days) == sample.latest
+    assert overview.days.iloc[0]["n_paused"] == overview.days.iloc[0]["n_orders"] > 0
+
+    detail = queries.load_day(warehouse, sample.days[0])
+    assert list(detail.decisions["verdict"]) == ["execute", "adjust", "drop"]
+    assert list(detail.orders["sequence"]) == sorted(detail.orders["sequence"])
+    assert set(detail.memories["memory_id"]) == {"M-0000", "M-0001", "M-0002"}
+
+
+def test_default_day_falls_back_to_orders() -> None:
+    days = pd.DataFrame({"as_of": [date(2024, 3, 5), date(2024, 3, 4)],
+                         "n_decisions": [0, 2], "n_orders": [1, 2], "n_paused": [0, 0]})
+    assert queries.default_day(days) == date(2024, 3, 4)
+    assert queries.default_day(days.assign(n_decisions=0)) == date(2024, 3, 5)
+    assert queries.default_day(days.iloc[0:0]) is None
+
+
+def test_benchmark_is_rebased_and_performance_measured_from_starting_capital() -> None:
+    days = [date(2024, 3, 4), date(2024, 3, 5), date(2024, 3, 6)]
+    history = pd.DataFrame([
+        {"as_of": d, "account": a, "equity": e, "drawdown": 0.0, "benchmark_close": b}
+        for d, b, equities in zip(days, [5000.0, 5100.0, 4950.0],
+                                  [(1_020_000, 990_000, 1_000_000),
+                                   (1_050_000, 980_000, 1_010_000),
+                                   (1_029_000, 1_001_000, 1_005_000)], strict=True)
+        for a, e in zip(queries.ACCOUNTS, equities, strict=True)])
+    curves = queries.equity_curves(history)
+    assert list(curves.columns) == [*queries.ACCOUNTS, queries.BENCHMARK]
+    assert list(curves[queries.BENCHMARK]) == pytest.approx([1_000_000, 1_020_000, 990_000])
+
+    table = queries.performance(curves).set_index("series")
+    assert table.loc["aggressive", "total_return"] == pytest.approx(0.029)
+    assert table.loc["aggressive", "drawdown"] == pytest.approx(1_029_000 / 1_050_000 - 1)
+    # Never above the starting capital: the drawdown counts from $1,000,000.
+    assert table.loc["conservative", "max_drawdown"] == pytest.approx(-0.02)
+    assert table.loc["conservative", "drawdown"] == pytest.approx(0.0)
+    assert table.loc["benchmark", "total_return"] == pytest.approx(-0.01)
+    assert table.loc["benchmark", "max_drawdown"] == pytest.approx(990 / 1020 - 1)
+    assert table.loc["combined", "excess_return"] == pytest.approx(0.005 + 0.01)
+    assert pd.isna(table.loc["benchmark", "excess_return"])
+
+
+def test_missing_benchmark_leaves_accounts_intact() -> None:
+    history = pd.DataFrame({"as_of": [date(2024, 3, 4)], "account": ["combined"],
+                            "equity": [1_000_500.0], "drawdown": [0.0],
+                            "benchmark_close": [None]})
+    curves = queries.equity_curves(history)
+    table = queries.performance(curves)
+    assert list(table["series"]) == ["combined"]
+
+
+def test_transcript_is_grouped_by_round_then_speaker_in_argument_order() -> None:
+    transcript = json.dumps([
+        {"round": 1, "role": "aggressive", "text": "Proposal"},
+        {"round": 1, "role": "conservative", "text": "Objection 1"},
+        {"round": 1, "role": "conservative", "text": "Objection 2"},
+        {"round": 1, "role": "quant", "text": "Record"},
+        {"round": 2, "role": "aggressive", "text": "Rebuttal"},
+        {"round": 2, "role": "conservative", "text": "Residual"},
+        {"round": 2, "role": "aggressive", "text": "I withdraw"},
+        {"round": 2, "role": "judge", "text": "Verdict: DROP"},
+    ])
+    rounds = queries.parse_transcript(transcript)
+    assert [r.number for r in rounds] == [1, 2]
+    assert [(t.role, t.texts) for t in rounds[0].turns] == [
+        ("aggressive", ["Proposal"]), ("conservative", ["Objection 1", "Objection 2"]),
+        ("quant", ["Record"])]
+    assert [t.role for t in rounds[1].turns] == ["aggressive", "conservative", "aggressive",
+                                                 "judge"]
+
+
+@pytest.mark.parametrize("raw", [None, "", "not json", "{}", "[]", float("nan")])
+def test_odd_stored_values_do_not_break_parsing(raw: object) -> None:
+    queries.parse_transcript(raw)
+    assert isinstance(queries.parse_memory_ids(raw), list)
