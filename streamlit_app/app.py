@@ -8,12 +8,16 @@ is a JSON file beside the warehouse, so it works even while the warehouse is bus
 from __future__ import annotations
 
 import sys
-from datetime import date
+import time
+from collections.abc import Callable
+from datetime import date, datetime
 from pathlib import Path
+from typing import TypeVar
 
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 # ``streamlit run`` puts only this folder on sys.path; the page also imports its sibling
 # module as ``streamlit_app.queries``, so the project root must be importable too.
@@ -32,6 +36,8 @@ CHANGED_BY = "supervisor app"
 LOCK_TIMEOUT_S = 2.0
 RETRY_EVERY_S = 2.0
 CACHE_TTL_S = 5
+
+T = TypeVar("T")
 
 PAUSE_KEY = "pause_toggle"
 REASON_KEY = "pause_reason"
@@ -78,6 +84,13 @@ def _read_pause(control: Path) -> PauseState | None:
         return None
 
 
+def _when(changed_at: str) -> str:
+    try:
+        return f"{datetime.fromisoformat(changed_at):%Y-%m-%d %H:%M %Z}".strip()
+    except ValueError:
+        return changed_at or "an unknown time"
+
+
 def _on_pause_toggled() -> None:
     """Write the switch the moment the toggle moves, before the page re-renders."""
     paused = bool(st.session_state[PAUSE_KEY])
@@ -91,7 +104,7 @@ def render_pause_switch(state: PauseState | None) -> None:
     if state is not None and state.paused:
         st.warning(
             f"**Trading is paused.** Reason: {state.reason or 'none given'}  \n"
-            f"Set by {state.changed_by or 'unknown'} at {state.changed_at or 'unknown time'}. "
+            f"Set by {state.changed_by or 'unknown'} at {_when(state.changed_at)}. "
             "The order step refuses new orders (status `paused`) until trading resumes.",
             icon=":material/pause_circle:")
     # The file is the truth (the CLI can flip it too): sync the toggle to it every run.
@@ -108,11 +121,20 @@ def render_pause_switch(state: PauseState | None) -> None:
 
 # -- sections -----------------------------------------------------------------------------
 
-def render_status(overview: queries.Overview | None, state: PauseState | None) -> None:
+def _forget_cached_reads() -> None:
+    """Runs before the page does, so the rerun the click causes reads afresh."""
+    load_overview.clear()
+    load_day.clear()
+
+
+def render_status(overview: queries.Overview | None, state: PauseState | None,
+                  busy: bool) -> None:
     if overview is None:
-        latest = "unknown (warehouse busy)"
+        latest = "unknown"
     else:
         latest = f"{overview.latest:%a %d %b %Y}" if overview.latest else "none yet"
+    if busy:
+        latest += " :orange-badge[:material/hourglass_top: warehouse busy]"
     if state is None:
         trading = ":orange-badge[pause switch unreadable]"
     elif state.paused:
@@ -121,15 +143,36 @@ def render_status(overview: queries.Overview | None, state: PauseState | None) -
         trading = ":green-badge[:material/play_arrow: Trading active]"
     status_col, refresh_col = st.columns([6, 1], vertical_alignment="center")
     status_col.markdown(f"**Latest trading day:** {latest} &nbsp;·&nbsp; {trading}")
-    if refresh_col.button("Refresh", icon=":material/refresh:", width="stretch"):
-        load_overview.clear()
-        load_day.clear()
+    refresh_col.button("Refresh", icon=":material/refresh:", width="stretch",
+                       on_click=_forget_cached_reads,
+                       help=f"Reads are cached for {CACHE_TTL_S} s; this reads again now.")
 
 
-def render_busy() -> None:
-    """Say the replay is writing and retry shortly without blocking the page."""
-    st.info(f"Warehouse busy: the replay is writing. Retrying in {RETRY_EVERY_S:.0f} s…",
-            icon=":material/hourglass_top:")
+def read_or_last(kind: str, key: object, load: Callable[[], T]) -> tuple[T | None, float | None]:
+    """A fresh read, or, while a writer holds the warehouse, the last good read of the
+    same thing, so the page keeps showing data instead of going blank.
+
+    Returns the value and, when it is stale, the time it was read (``None`` if fresh).
+    """
+    remembered: dict[str, tuple[object, object, float]] = st.session_state.setdefault(
+        "_last_reads", {})
+    try:
+        value = load()
+    except WarehouseLockedError:
+        last = remembered.get(kind)
+        if last is not None and last[0] == key:
+            return last[1], last[2]  # type: ignore[return-value]
+        return None, 0.0
+    remembered[kind] = (key, value, time.time())
+    return value, None
+
+
+def render_busy(notice: DeltaGenerator, stale_since: float) -> None:
+    """Say the replay is writing and retry shortly, without blocking the page."""
+    shown = (f" Showing what was read at {datetime.fromtimestamp(stale_since):%H:%M:%S}."
+             if stale_since else "")
+    notice.info(f"Warehouse busy: the replay is writing.{shown} "
+                f"Retrying every {RETRY_EVERY_S:.0f} s…", icon=":material/hourglass_top:")
     st.session_state["_busy_ticks"] = 0
 
     @st.fragment(run_every=RETRY_EVERY_S)
@@ -167,8 +210,8 @@ def render_performance(overview: queries.Overview) -> None:
         # Trading days only: no flat weekend segments, no intraday hour ticks.
         xaxis={"title": None, "tickformat": "%d %b %Y",
                "rangebreaks": [{"bounds": ["sat", "mon"]}]})
-    if len(curves) <= 30:
-        figure.update_xaxes(dtick=86_400_000)
+    if len(curves) <= 30:  # few days: label each one (auto ticks fall between them)
+        figure.update_xaxes(tickvals=list(curves.index))
     st.plotly_chart(figure, key="equity_chart")
 
     table = queries.performance(curves)
@@ -316,32 +359,28 @@ def main() -> None:
     st.title("Supervisor")
 
     state = _read_pause(home.control)
-    try:
-        overview: queries.Overview | None = load_overview(warehouse_path)
-    except WarehouseLockedError:
-        overview = None
-    render_status(overview, state)
+    overview, overview_stale = read_or_last("overview", warehouse_path,
+                                            lambda: load_overview(warehouse_path))
+    render_status(overview, state, busy=overview_stale is not None)
     render_pause_switch(state)
+    notice = st.empty()
+    stale = [overview_stale] if overview_stale is not None else []
 
-    if overview is None:
-        render_busy()
-        return
-    if overview.empty:
+    if overview is not None and overview.empty:
         st.info("**No data yet:** run `trade-pipelines replay ...` to fill the warehouse "
-                f"(`{warehouse_path}`), then press Refresh.", icon="📭")
-        return
-
-    render_performance(overview)
-    day = select_day(overview)
-    if day is None:
-        return
-    try:
-        detail = load_day(warehouse_path, day)
-    except WarehouseLockedError:
-        render_busy()
-        return
-    render_decisions(detail)
-    render_orders(detail)
-
+                f"(`{warehouse_path}`), then press Refresh.", icon=":material/inbox:")
+    elif overview is not None:
+        render_performance(overview)
+        day = select_day(overview)
+        if day is not None:
+            detail, detail_stale = read_or_last("day", (warehouse_path, day),
+                                                lambda: load_day(warehouse_path, day))
+            if detail_stale is not None:
+                stale.append(detail_stale)
+            if detail is not None:
+                render_decisions(detail)
+                render_orders(detail)
+    if stale:
+        render_busy(notice, min(stale))
 
 main()

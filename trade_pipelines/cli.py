@@ -14,7 +14,6 @@ from pathlib import Path
 
 from trade_pipelines.settings import PROJECT_ROOT, paths
 
-
 # The console shows warnings and the progress bars; the full log is in the Dagster UI.
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 

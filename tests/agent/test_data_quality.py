@@ -194,6 +194,30 @@ def test_datetime_columns_and_timezones_keep_the_calendar_day() -> None:
     assert result.clean["as_of"].tolist() == [date(2024, 1, 2), date(2024, 1, 3)]
 
 
+def test_text_dates_keep_the_day_as_written_whatever_the_offset() -> None:
+    frame = pd.DataFrame([bar(as_of="2024-01-02T16:00:00-05:00"),
+                          bar(as_of="2024-07-02 16:00:00+02:00"),
+                          bar(as_of=" 2024-07-03 "),
+                          bar(as_of="2024-07-04T23:59:59.5Z")])
+    result = validate_bars(frame)
+    assert result.rejected.empty
+    assert result.clean["as_of"].tolist() == [date(2024, 1, 2), date(2024, 7, 2),
+                                              date(2024, 7, 3), date(2024, 7, 4)]
+
+
+@pytest.mark.parametrize("text", ["20240102", "2024-1-2", "2024-02-30", "2024-01-02 x",
+                                  "Jan 2 2024"])
+def test_anything_but_an_iso_day_is_unparseable(text: str) -> None:
+    result = validate_bars(pd.DataFrame([bar(as_of=text)]))
+    assert result.rejected["reason"].tolist() == ["unparseable date"]
+
+
+def test_date_objects_parse_directly() -> None:
+    frame = pd.DataFrame([bar(as_of=date(2024, 1, 2)), bar(as_of=date(2024, 1, 3))])
+    result = validate_bars(frame)
+    assert result.clean["as_of"].tolist() == [date(2024, 1, 2), date(2024, 1, 3)]
+
+
 def test_empty_frame_validates_to_empty() -> None:
     result = validate_bars(pd.DataFrame(columns=CANONICAL_COLUMNS))
     assert result.clean.empty and result.rejected.empty

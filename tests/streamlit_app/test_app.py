@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
 import pytest
+import streamlit as st
 from sample_data import PAUSE_REASON, SampleSummary
 from streamlit.testing.v1 import AppTest
 
@@ -169,28 +172,72 @@ HOLD_LOCK = textwrap.dedent("""
 """)
 
 
-def test_busy_warehouse_shows_a_notice_and_pause_still_works(
-    filled_home: tuple[Paths, SampleSummary], app_file: Path,
-) -> None:
-    """A writer holding the file (as a long replay transaction does) must not break the
-    page: it says "busy", keeps the pause switch usable, and recovers afterwards."""
-    home, _ = filled_home
-    holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(home.warehouse)],
+@contextlib.contextmanager
+def warehouse_held(path: Path) -> Iterator[None]:
+    """Another process holding the warehouse open for writing, as a long replay
+    transaction does, until the block ends."""
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(path)],
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        yield
+    finally:
+        holder.communicate("\n", timeout=TIMEOUT_S)
+
+
+def busy_notices(at: AppTest) -> list[str]:
+    return [i.value for i in at.info if "Warehouse busy" in i.value]
+
+
+def test_busy_warehouse_shows_a_notice_and_pause_still_works(
+    filled_home: tuple[Paths, SampleSummary], app_file: Path,
+) -> None:
+    """A writer holding the file must not break the page: it says "busy", keeps the
+    pause switch usable, and recovers once the writer lets go."""
+    home, _ = filled_home
+    with warehouse_held(home.warehouse):
         at = run_app(app_file)
-        assert any("Warehouse busy" in i.value for i in at.info)
-        assert "unknown (warehouse busy)" in all_text(at)
-        assert not at.dataframe
+        assert busy_notices(at)
+        assert "warehouse busy" in all_text(at)  # the status line says so too
+        assert not at.dataframe  # nothing read yet, so nothing to show
 
         at.toggle(key="pause_toggle").set_value(True).run()
         assert not at.exception
         assert read_pause_state(home.control).paused is True
-    finally:
-        holder.communicate("\n", timeout=TIMEOUT_S)
 
     at.run()
     assert not at.exception
-    assert not any("Warehouse busy" in i.value for i in at.info)
+    assert not busy_notices(at)
     assert "Aggressive" in list(table(at, "performance")["Account"])
+
+
+def test_busy_warehouse_keeps_showing_the_last_read(
+    filled_home: tuple[Paths, SampleSummary], app_file: Path,
+) -> None:
+    home, sample = filled_home
+    at = run_app(app_file)
+    st.cache_data.clear()  # AppTest runs the page in this process: same cache
+    with warehouse_held(home.warehouse):
+        at.run()
+        assert not at.exception
+        notices = busy_notices(at)
+        assert notices and "Showing what was read at" in notices[0]
+        assert "Aggressive" in list(table(at, "performance")["Account"])
+        assert len(table(at, "decisions")) == len(
+            sample.decisions[sample.decisions["as_of"] == sample.latest])
+
+
+def test_refresh_reads_rows_written_since_the_last_run(
+    filled_home: tuple[Paths, SampleSummary], app_file: Path,
+) -> None:
+    """The replay keeps writing while the page is open; Refresh shows it at once."""
+    home, sample = filled_home
+    at = run_app(app_file)
+    next_day = pd.Timestamp(sample.latest) + pd.offsets.BDay(1)
+    rows = sample.accounts[sample.accounts["as_of"] == sample.latest].assign(
+        as_of=next_day.date())
+    Warehouse(home.warehouse).append("accounts", rows)
+
+    at.button[0].click().run()
+    assert not at.exception
+    assert f"{next_day:%a %d %b %Y}" in all_text(at)

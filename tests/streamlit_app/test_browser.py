@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -112,18 +113,23 @@ def test_supervisor_page_in_chromium(
             expect(page.get_by_role("heading", name="Supervisor")).to_be_visible()
             expect(page.get_by_test_id("stException")).to_have_count(0)
             expect(page.get_by_text(f"{sample.latest:%a %d %b %Y}").first).to_be_visible()
-            # The performance table is a canvas grid: check its accessible cells.
+            # Tables draw on a canvas; their cells are mirrored in an accessible <table>.
+            performance = page.get_by_test_id("stDataFrame").first
             for account in ("Aggressive", "Conservative", "Combined", "S&P 500 (rebased)"):
-                expect(page.get_by_role("gridcell", name=account, exact=True)).to_have_count(1)
+                cell = performance.locator("td").filter(
+                    has_text=re.compile(rf"^{re.escape(account)}$"))
+                expect(cell).to_have_count(1)
             expect(page.locator(".js-plotly-plot")).to_have_count(1)
             expect(page.get_by_test_id("stExpander")).to_have_count(3)
 
             reason = page.get_by_label("Reason (recorded with the switch)")
             wait_for_rerun(page, lambda: (reason.fill("checked from a real browser"),
                                           reason.press("Enter")))
-            toggle = page.get_by_role("checkbox", name="Pause trading")
+            toggle = page.get_by_role("switch", name="Pause trading")
             expect(toggle).not_to_be_checked()
-            wait_for_rerun(page, toggle.click)
+            # Click the visible switch, as a person would (the input itself is hidden).
+            label = page.get_by_test_id("stCheckbox").filter(has_text="Pause trading")
+            wait_for_rerun(page, label.locator("label").click)
 
             expect(page.get_by_text("Trading is paused.")).to_be_visible(
                 timeout=UI_TIMEOUT_MS)
@@ -133,6 +139,11 @@ def test_supervisor_page_in_chromium(
             assert state.paused is True
             assert state.reason == "checked from a real browser"
             assert state.changed_by == "supervisor app"
+            # The app scrolls inside its own container: grow the window to capture it all.
+            height = page.evaluate("document.querySelector('[data-testid=stMain]')"
+                                   ".scrollHeight")
+            page.set_viewport_size({"width": 1400, "height": min(int(height) + 50, 8000)})
+            page.wait_for_selector(IDLE, timeout=UI_TIMEOUT_MS)
             page.screenshot(path=str(tmp_path / "supervisor.png"), full_page=True)
         finally:
             browser.close()

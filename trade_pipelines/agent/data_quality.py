@@ -11,8 +11,9 @@ columns are carried along untouched.
 
 Rules, in the order they are checked (a rejected row carries the first one it breaks):
 
-* missing symbol; missing or unparseable date (dates must be ISO, ``YYYY-MM-DD``, so a
-  day/month order is never guessed); a number that does not parse;
+* missing symbol; missing or unparseable date (text dates must be ISO ``YYYY-MM-DD``,
+  optionally with a time and offset that do not move the day, so a day/month order is
+  never guessed); a number that does not parse;
 * missing or non-finite close; a non-finite open/high/low/volume;
 * partial OHLC (some of open/high/low present but not all);
 * a non-positive price; high < low; high below max(open, close) or low above
@@ -20,11 +21,11 @@ Rules, in the order they are checked (a rejected row carries the first one it br
 * negative volume;
 * duplicate (symbol, as_of) rows: identical copies collapse to one, disagreeing copies are
   all rejected, since there is no way to know which one is right;
-* rows out of date order within a symbol in the input's original order: the longest run
-  of rows in order is kept and the rows that break it are rejected as "out of order", so
-  one mistyped date costs one row rather than every row after it.
+* rows out of date order within a symbol in the input's original order: the longest
+  sequence of rows that is in date order is kept and the rest are rejected as "out of
+  order", so one mistyped date costs one row rather than every row after it.
 
-This module is pure pandas and must not import dagster.
+This module is pure pandas/numpy and must not import dagster.
 """
 
 from __future__ import annotations
@@ -45,6 +46,9 @@ PRICE_COLUMNS = ["open", "high", "low", "close"]
 
 # Text that means "no value" in a numeric cell of a file.
 MISSING_TOKENS = frozenset({"", "nan", "na", "n/a", "null", "none", "-"})
+# An ISO day, optionally followed by a time and a UTC offset.
+ISO_DAY = (r"^(\d{4}-\d{2}-\d{2})"
+           r"(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?$")
 # Relative slack for the high/low envelope checks, so float rounding in adjusted prices
 # (OHLC multiplied by one ratio, the close rounded on its own) is not mistaken for a bad bar.
 PRICE_TOLERANCE = 1e-6
@@ -90,7 +94,7 @@ class BarValidation:
         return text
 
 
-def _is_missing_text(values: pd.Series) -> pd.Series:
+def _is_missing_text(values: pd.Series) -> np.ndarray:
     """True where a cell holds nothing (null, or a textual 'no value' token)."""
     text = values.astype("string").str.strip().str.lower()
     return values.isna().to_numpy() | text.isin(MISSING_TOKENS).fillna(True).to_numpy()
@@ -121,10 +125,10 @@ def _parse_dates(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
         return stamps, values.isna().to_numpy()
     missing = _is_missing_text(values)
     text = values.astype("string").str.strip().where(~missing)
-    stamps = pd.to_datetime(text, errors="coerce", format="ISO8601")
-    if getattr(stamps.dt, "tz", None) is not None:
-        stamps = stamps.dt.tz_localize(None)
-    return pd.Series(stamps.to_numpy()).dt.normalize(), missing
+    # The calendar day as written; a time or UTC offset after it does not move the day.
+    day = text.str.extract(ISO_DAY, expand=False)
+    stamps = pd.to_datetime(day, errors="coerce", format="%Y-%m-%d")
+    return pd.Series(stamps.to_numpy()), missing
 
 
 def _normalise_symbols(values: pd.Series) -> pd.Series:

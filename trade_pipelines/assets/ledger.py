@@ -31,10 +31,11 @@ LEDGER_TABLES = ("orders", "fills", "positions", "accounts", "trades")
 UPSTREAM = [market_bars, market_features, market_regime, debate_decisions]
 
 
-def _spec(key: str, description: str, table: str, self_dependent: bool = False) -> AssetSpec:
+def _spec(key: str, description: str, table: str, after: tuple[str, ...] = (),
+          self_dependent: bool = False) -> AssetSpec:
     deps = [AssetDep(key, partition_mapping=PREVIOUS_MONTH)] if self_dependent else []
     return AssetSpec(key, description=description, group_name="execution",
-                     deps=[*(a.key for a in UPSTREAM), *deps],
+                     deps=[*(a.key for a in UPSTREAM), *after, *deps],
                      metadata={"table": table, "partition_expr": "as_of"})
 
 
@@ -62,11 +63,13 @@ def load_state(store: Warehouse, start: date):
         _spec("risk_checked_orders", "Orders after the risk engine: accepted, rejected or "
               "refused while paused, each with its reason.", "orders"),
         _spec("paper_fills", "Fills at the bar after the decision, with modelled slippage "
-              "and fees.", "fills"),
-        _spec("positions", "End-of-day positions of each paper account.", "positions"),
+              "and fees.", "fills", after=("risk_checked_orders",)),
+        _spec("positions", "End-of-day positions of each paper account.", "positions",
+              after=("paper_fills",)),
         _spec("account_values", "End-of-day cash, equity, drawdown of the three accounts "
-              "beside the benchmark.", "accounts", self_dependent=True),
-        _spec("closed_trades", "Round trips closed, with P&L and exit reason.", "trades"),
+              "beside the benchmark.", "accounts", after=("positions",), self_dependent=True),
+        _spec("closed_trades", "Round trips closed, with P&L and exit reason.", "trades",
+              after=("paper_fills",)),
     ],
     partitions_def=trading_months, backfill_policy=single_run, op_tags=WRITER_TAGS,
     can_subset=False,

@@ -1,7 +1,7 @@
 """Perception: market bars (with a blocking quality check), features and regime."""
 
 
-from datetime import datetime, time
+from datetime import UTC, datetime
 
 import pandas as pd
 from dagster import (
@@ -14,7 +14,7 @@ from dagster import (
     asset,
 )
 
-from trade_pipelines.agent.data_quality import check_bars_frame, validate_bars
+from trade_pipelines.agent.data_quality import check_bars_frame
 from trade_pipelines.agent.features import compute_features
 from trade_pipelines.agent.regime import detect_regimes
 from trade_pipelines.assets.common import (
@@ -27,11 +27,6 @@ from trade_pipelines.partitions import single_run, trading_months
 from trade_pipelines.resources import MarketDataResource, WarehouseResource
 
 WRITER_TAGS = {"trade_pipelines/warehouse_writer": "1"}
-
-
-def _close_of(day) -> datetime:
-    """A daily bar becomes available at the session's close (16:00 New York, as UTC)."""
-    return datetime.combine(day, time(21, 0))
 
 
 @asset(
@@ -60,38 +55,43 @@ def market_bars(context: AssetExecutionContext, warehouse: WarehouseResource,
     symbols = [*universe, market_data.benchmark_symbol, market_data.volatility_index_symbol]
     loaded = quarantined = 0
     if market_data.source == "builtin":
-        from trade_pipelines.market_data.builtin import load_builtin_bars
+        from trade_pipelines.market_data.builtin import (
+            bars_available_at,
+            builtin_rejected,
+            load_builtin_bars,
+        )
 
-        builtin = load_builtin_bars()
-        # The window plus the look-back its features need, so a replay can start anywhere.
-        window = builtin[(builtin["as_of"] >= start - FEATURE_HISTORY)
-                         & (builtin["as_of"] <= end)
-                         & builtin["symbol"].isin(symbols)]
-        existing = store.query(
-            "SELECT DISTINCT symbol FROM bars WHERE source LIKE 'import:%'")
+        def in_scope(frame: pd.DataFrame) -> pd.DataFrame:
+            # The window plus the look-back its features need, so a replay can start
+            # anywhere; symbols the user imported keep their imported bars.
+            return frame[(frame["as_of"] >= start - FEATURE_HISTORY) & (frame["as_of"] <= end)
+                         & frame["symbol"].isin(symbols) & ~frame["symbol"].isin(imported)]
+
+        existing = store.query("SELECT DISTINCT symbol FROM bars WHERE source LIKE 'import:%'")
         imported = set(existing["symbol"]) if not existing.empty else set()
-        window = window[~window["symbol"].isin(imported)]
-        validation = validate_bars(window.drop(columns=["source"]))
-        clean = validation.clean.assign(source="builtin")
-        clean["available_at"] = [_close_of(d) for d in clean["as_of"]]
+        clean = in_scope(load_builtin_bars())
+        clean = clean.assign(available_at=bars_available_at(clean["as_of"]).to_numpy())
         store.upsert("bars", clean[["symbol", "as_of", "open", "high", "low", "close", "volume",
                                     "source", "available_at"]], keys=["symbol", "as_of"])
-        loaded, quarantined = len(clean), len(validation.rejected)
+        rejected = in_scope(builtin_rejected())
+        loaded, quarantined = len(clean), len(rejected)
         if quarantined:
-            rejected = validation.rejected
-            store.append("quarantine", pd.DataFrame({
-                "source": "builtin", "symbol": rejected["symbol"], "as_of": rejected["as_of"],
-                "reason": rejected["reason"],
+            records = pd.DataFrame({
+                "source": rejected["source"], "symbol": rejected["symbol"],
+                "as_of": rejected["as_of"], "reason": rejected["reason"],
                 "raw": rejected.drop(columns=["reason"]).astype(str).to_json(
                     orient="records", lines=True).splitlines(),
-                "recorded_at": datetime.now()}))
+                "recorded_at": datetime.now(UTC).replace(tzinfo=None)})
+            store.upsert("quarantine", records, keys=["source", "symbol", "as_of", "reason"])
     elif market_data.source != "warehouse":
         raise ValueError(f"unknown market data source {market_data.source!r}: "
                          "use 'builtin' or 'warehouse'")
     bars = to_dates(store.query(
         "SELECT * FROM bars WHERE as_of BETWEEN ? AND ? AND list_contains(?, symbol) "
         "ORDER BY symbol, as_of", [start, end, symbols]), "as_of")
-    found = check_bars_frame(bars) if not bars.empty else []
+    from trade_pipelines.market_data.builtin import BUILTIN_KNOWN_JUMPS
+
+    found = check_bars_frame(bars, accepted_jumps=BUILTIN_KNOWN_JUMPS) if not bars.empty else []
     jumps = [p for p in found if p.startswith("suspicious jump")]
     problems = [p for p in found if not p.startswith("suspicious jump")]
     missing = sorted(set(universe) - set(bars["symbol"])) if not bars.empty else universe

@@ -1,0 +1,69 @@
+"""The Definitions load, and the graph's shape is what the README documents."""
+
+from __future__ import annotations
+
+from trade_pipelines.definitions import defs
+
+EXPECTED_ASSETS = {
+    "market_bars", "market_features", "market_regime", "strategy_gene_pool",
+    "strategy_evaluations", "daily_plans", "trade_proposals", "debate_decisions",
+    "risk_checked_orders", "paper_fills", "positions", "account_values", "closed_trades",
+    "trade_memories", "daily_reports",
+}
+
+
+def test_definitions_load_with_the_whole_graph() -> None:
+    specs = {s.key.to_user_string(): s for s in defs.resolve_all_asset_specs()}
+    assert set(specs) == EXPECTED_ASSETS
+
+
+def test_lineage_runs_from_bars_to_report() -> None:
+    graph = defs.resolve_asset_graph()
+    def upstream(key: str) -> set[str]:
+        seen: set[str] = set()
+        frontier = [key]
+        while frontier:
+            node = graph.get(_key(frontier.pop()))
+            for parent in node.parent_keys:
+                name = parent.to_user_string()
+                if name not in seen:
+                    seen.add(name)
+                    frontier.append(name)
+        return seen
+
+    chain = upstream("daily_reports")
+    for layer in ("market_bars", "market_features", "market_regime", "daily_plans",
+                  "trade_proposals", "debate_decisions", "risk_checked_orders", "paper_fills",
+                  "account_values", "trade_memories", "strategy_evaluations"):
+        assert layer in chain, f"{layer} is not upstream of daily_reports"
+
+
+def test_account_values_depend_on_their_previous_month() -> None:
+    graph = defs.resolve_asset_graph()
+    node = graph.get(_key("account_values"))
+    assert _key("account_values") in node.parent_keys
+
+
+def test_schedules_and_jobs() -> None:
+    schedules = {s.name: s for s in defs.schedules}
+    assert schedules["plan_before_open"].cron_schedule == "0 7 * * 1-5"
+    assert schedules["review_after_close"].cron_schedule == "0 17 * * 1-5"
+    assert schedules["weekly_gene_pool_evaluation"].cron_schedule == "0 18 * * 5"
+    for schedule in schedules.values():
+        assert schedule.execution_timezone == "America/New_York"
+    assert {j.name for j in defs.jobs} >= {"daily_cycle", "morning_plan",
+                                           "weekly_gene_pool_evaluation"}
+
+
+def test_bars_carry_a_blocking_quality_check() -> None:
+    from trade_pipelines.assets.market import market_bars
+
+    checks = {(c.asset_key.to_user_string(), c.name): c for c in market_bars.check_specs}
+    assert checks[("market_bars", "bars_pass_quality_suite")].blocking
+    assert not checks[("market_bars", "no_suspicious_jumps")].blocking
+
+
+def _key(name: str):
+    from dagster import AssetKey
+
+    return AssetKey(name)
