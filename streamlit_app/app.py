@@ -192,12 +192,15 @@ def render_performance(overview: queries.Overview) -> None:
         st.info("No account history yet.")
         return
     figure = go.Figure()
+    few_days = len(curves) <= 30
     for name in curves.columns:
         series = curves[name].dropna()
         if series.empty:
             continue
         figure.add_trace(go.Scatter(
-            x=list(series.index), y=series.values, mode="lines", name=LABELS.get(name, name),
+            x=list(series.index), y=series.values, name=LABELS.get(name, name),
+            # Markers on a short history: each day is visible, and the axis gets padding.
+            mode="lines+markers" if few_days else "lines", marker={"size": 5},
             line={"color": COLORS.get(name), "width": 2,
                   "dash": "dash" if name == queries.BENCHMARK else "solid"},
             hovertemplate="%{y:$,.0f}"))
@@ -210,7 +213,7 @@ def render_performance(overview: queries.Overview) -> None:
         # Trading days only: no flat weekend segments, no intraday hour ticks.
         xaxis={"title": None, "tickformat": "%d %b %Y",
                "rangebreaks": [{"bounds": ["sat", "mon"]}]})
-    if len(curves) <= 30:  # few days: label each one (auto ticks fall between them)
+    if few_days:  # label each day (automatic ticks would fall between them)
         figure.update_xaxes(tickvals=list(curves.index))
     st.plotly_chart(figure, key="equity_chart")
 

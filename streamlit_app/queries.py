@@ -108,22 +108,30 @@ def default_day(days: pd.DataFrame) -> date | None:
     return max(chosen["as_of"])
 
 
+def _with_columns(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """``SELECT *`` then pick columns here: a warehouse created before a column was added
+    still renders (the missing column reads as empty) instead of failing to bind."""
+    return frame.reindex(columns=list(dict.fromkeys([*columns, *frame.columns])))
+
+
 def decisions_on(warehouse: Warehouse, day: date) -> pd.DataFrame:
     """That day's debated proposals, executed first, most confident first."""
-    return _read(warehouse, f"""
-        SELECT {", ".join(DECISION_COLUMNS)} FROM decisions WHERE as_of = ?
+    return _with_columns(_read(warehouse, """
+        SELECT * FROM decisions WHERE as_of = ?
         ORDER BY CASE verdict WHEN 'execute' THEN 0 WHEN 'adjust' THEN 1 ELSE 2 END,
                  confidence DESC, symbol, decision_id
-        """, DECISION_COLUMNS, [day])
+        """, DECISION_COLUMNS, [day]), DECISION_COLUMNS)
 
 
 def orders_on(warehouse: Warehouse, day: date) -> pd.DataFrame:
     """That day's orders in every state, including those refused while paused, in the
     order the ledger submitted them."""
-    return _read(warehouse, f"""
-        SELECT {", ".join(ORDER_COLUMNS)} FROM orders WHERE as_of = ?
-        ORDER BY sequence, order_id
-        """, ORDER_COLUMNS, [day])
+    frame = _with_columns(_read(warehouse, "SELECT * FROM orders WHERE as_of = ?",
+                                ORDER_COLUMNS, [day]), ORDER_COLUMNS)
+    rank = frame["account"].map({a: i for i, a in enumerate(ACCOUNTS)})
+    return (frame.assign(_rank=rank)
+            .sort_values(["sequence", "_rank", "symbol", "order_id"], kind="mergesort")
+            .drop(columns="_rank").reset_index(drop=True))
 
 
 def memories_by_id(warehouse: Warehouse, memory_ids: list[str]) -> pd.DataFrame:

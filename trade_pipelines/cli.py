@@ -79,7 +79,9 @@ def run_replay(start: date, end: date, symbols: str = "", source: str = "builtin
         for event in result.all_events:
             if event.is_failure and event.event_specific_data is not None:
                 error = getattr(event.event_specific_data, "error", None)
-                if error is not None:
+                while error is not None and error.cause is not None:
+                    error = error.cause  # the root cause says what went wrong
+                if error is not None and event.step_key:
                     print(f"FAILED in {event.step_key}: {error.message.strip()}",
                           file=sys.stderr)
         print(f"Replay failed after {elapsed:.1f}s (run {result.run_id}).", file=sys.stderr)

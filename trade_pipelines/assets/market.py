@@ -55,16 +55,15 @@ def market_bars(context: AssetExecutionContext, warehouse: WarehouseResource,
     symbols = [*universe, market_data.benchmark_symbol, market_data.volatility_index_symbol]
     loaded = quarantined = 0
     if market_data.source == "builtin":
-        from trade_pipelines.market_data.builtin import (
-            bars_available_at,
-            builtin_rejected,
-            load_builtin_bars,
-        )
+        from trade_pipelines.market_data import bars_available_at
+        from trade_pipelines.market_data.builtin import builtin_rejected, load_builtin_bars
 
         def in_scope(frame: pd.DataFrame) -> pd.DataFrame:
             # The window plus the look-back its features need, so a replay can start
             # anywhere; symbols the user imported keep their imported bars.
-            return frame[(frame["as_of"] >= start - FEATURE_HISTORY) & (frame["as_of"] <= end)
+            days = pd.to_datetime(frame["as_of"], errors="coerce")
+            return frame[(days >= pd.Timestamp(start - FEATURE_HISTORY))
+                         & (days <= pd.Timestamp(end))
                          & frame["symbol"].isin(symbols) & ~frame["symbol"].isin(imported)]
 
         existing = store.query("SELECT DISTINCT symbol FROM bars WHERE source LIKE 'import:%'")
