@@ -14,6 +14,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import TypeVar
 
+import duckdb
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
@@ -163,6 +164,9 @@ def read_or_last(kind: str, key: object, load: Callable[[], T]) -> tuple[T | Non
         if last is not None and last[0] == key:
             return last[1], last[2]  # type: ignore[return-value]
         return None, 0.0
+    except duckdb.Error as error:  # e.g. a warehouse from an incompatible schema
+        st.error(f"Could not read the warehouse: {error}", icon=":material/error:")
+        return None, None
     remembered[kind] = (key, value, time.time())
     return value, None
 
@@ -347,7 +351,7 @@ def render_orders(detail: queries.DayDetail) -> None:
     styled = display.style.map(
         lambda status: f"color: {STATUS_COLORS[status]}" if status in STATUS_COLORS else "",
         subset=["Status"])
-    st.dataframe(styled, hide_index=True, key="orders_table", column_config={
+    st.dataframe(styled, hide_index=True, key="orders_table", placeholder="—", column_config={
         "Quantity": st.column_config.NumberColumn(format="localized"),
         "Reason": st.column_config.TextColumn(width="large"),
     })

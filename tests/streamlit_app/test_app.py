@@ -26,6 +26,7 @@ def run_app(app_file: Path) -> AppTest:
     at = AppTest.from_file(str(app_file), default_timeout=TIMEOUT_S)
     at.run()
     assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
     return at
 
 

@@ -42,6 +42,20 @@ def test_overview_and_day_reads(filled_home: tuple[Paths, SampleSummary]) -> Non
     assert set(detail.memories["memory_id"]) == {"M-0000", "M-0001", "M-0002"}
 
 
+def test_a_warehouse_missing_newer_columns_still_reads(
+    filled_home: tuple[Paths, SampleSummary],
+) -> None:
+    """A warehouse created by an earlier schema lacks columns added since."""
+    home, sample = filled_home
+    with Warehouse(home.warehouse).transaction() as connection:
+        connection.execute("ALTER TABLE orders DROP COLUMN sequence")
+        connection.execute("ALTER TABLE orders DROP COLUMN purpose")
+    orders = queries.orders_on(Warehouse(home.warehouse), sample.latest)
+    assert len(orders) == len(sample.orders[sample.orders["as_of"] == sample.latest])
+    assert orders["purpose"].isna().all()
+    assert list(orders["account"]) == sorted(orders["account"], key=queries.ACCOUNTS.index)
+
+
 def test_default_day_falls_back_to_orders() -> None:
     days = pd.DataFrame({"as_of": [date(2024, 3, 5), date(2024, 3, 4)],
                          "n_decisions": [0, 2], "n_orders": [1, 2], "n_paused": [0, 0]})
