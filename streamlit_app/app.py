@@ -307,12 +307,18 @@ def render_decisions(detail: queries.DayDetail) -> None:
         "Verdict": decisions["verdict"],
         "Confidence": decisions["confidence"].astype(float) * 100,
         "Low certainty": decisions["low_certainty"].astype(bool),
+        # An executed decision may place no order (already held, or no room left).
+        "Orders": decisions["decision_id"].map(
+            detail.orders.groupby("decision_id").size()).fillna(0).astype(int),
         "Summary": decisions["summary"],
     })
+    narrow = st.column_config.TextColumn(width="small")
     st.dataframe(display, hide_index=True, key="decisions_table", column_config={
+        "Symbol": narrow, "Side": narrow, "Verdict": narrow,
         "Confidence": st.column_config.ProgressColumn(min_value=0, max_value=100,
                                                       format="%.0f%%", width="small"),
         "Low certainty": st.column_config.CheckboxColumn(width="small"),
+        "Orders": st.column_config.NumberColumn(width="small"),
         "Summary": st.column_config.TextColumn(width="large"),
     })
     st.markdown("**Debates**")
@@ -351,8 +357,10 @@ def render_orders(detail: queries.DayDetail) -> None:
     styled = display.style.map(
         lambda status: f"color: {STATUS_COLORS[status]}" if status in STATUS_COLORS else "",
         subset=["Status"])
+    narrow = st.column_config.TextColumn(width="small")
     st.dataframe(styled, hide_index=True, key="orders_table", placeholder="—", column_config={
-        "Quantity": st.column_config.NumberColumn(format="localized"),
+        "Symbol": narrow, "Side": narrow, "Type": narrow, "Status": narrow,
+        "Quantity": st.column_config.NumberColumn(format="localized", width="small"),
         "Reason": st.column_config.TextColumn(width="large"),
     })
 

@@ -38,6 +38,10 @@ def slippage_bps(annual_volatility: float) -> float:
     return BASE_SLIPPAGE_BPS + VOLATILITY_SLIPPAGE * daily_bps
 
 
+def commission(quantity: float, price: float) -> float:
+    return round(max(MIN_COMMISSION, COMMISSION_RATE * quantity * price), 6)
+
+
 def execute(side: str, quantity: float, bar: Bar, annual_volatility: float) -> Execution | None:
     """Fill at the bar's open (its close when the series has no opens)."""
     reference = bar.open if math.isfinite(bar.open) else bar.close
@@ -47,5 +51,5 @@ def execute(side: str, quantity: float, bar: Bar, annual_volatility: float) -> E
         return None
     slip = slippage_bps(annual_volatility)
     price = reference * (1 + slip / 10_000) if side == "buy" else reference * (1 - slip / 10_000)
-    fee = max(MIN_COMMISSION, COMMISSION_RATE * quantity * price)
-    return Execution(float(quantity), round(price, 6), round(fee, 6), round(slip, 4))
+    price = round(price, 6)
+    return Execution(float(quantity), price, commission(quantity, price), round(slip, 4))

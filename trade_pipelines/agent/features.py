@@ -23,7 +23,9 @@ def _rsi(close: pd.Series, window: int = 14) -> pd.Series:
     loss = (-delta.clip(upper=0)).ewm(alpha=1 / window, adjust=False, min_periods=window).mean()
     rs = gain / loss.replace(0.0, np.nan)
     rsi = 100 - 100 / (1 + rs)
-    return rsi.where(loss > 0, 100.0).where(gain.notna())
+    # No losses: 100 if it rose, 50 if it did not move at all.
+    flat = np.where(gain > 0, 100.0, 50.0)
+    return rsi.where(loss > 0, flat).where(gain.notna())
 
 
 def _symbol_features(bars: pd.DataFrame) -> pd.DataFrame:
@@ -58,7 +60,7 @@ def _symbol_features(bars: pd.DataFrame) -> pd.DataFrame:
 def compute_features(bars: pd.DataFrame) -> pd.DataFrame:
     """Features for every (symbol, as_of) in ``bars`` (columns as in the ``bars`` table)."""
     if bars.empty:
-        return pd.DataFrame(columns=["symbol", "as_of", *FEATURE_COLUMNS[1:]])
+        return pd.DataFrame(columns=["symbol", "as_of", *FEATURE_COLUMNS])
     ordered = bars.sort_values(["symbol", "as_of"], kind="mergesort").reset_index(drop=True)
     frames = [_symbol_features(group) for _, group in ordered.groupby("symbol", sort=True)]
     features = pd.concat(frames, ignore_index=True)

@@ -59,22 +59,41 @@ def _fails(stats: dict[str, float], score: float) -> bool:
     )
 
 
+def _known_days(outcomes: pd.DataFrame) -> np.ndarray:
+    """``known_as_of`` as day numbers, so window tests are array comparisons."""
+    return np.array(pd.to_datetime(pd.Series(outcomes["known_as_of"], dtype=object)),
+                    dtype="datetime64[D]")
+
+
 def evaluate_pool(
     genomes: list[StrategyGenome],
     outcomes: pd.DataFrame,
     evaluation_days: list[date],
     previous_status: dict[str, str],
 ) -> pd.DataFrame:
-    """One row per (evaluation day, genome), using outcomes known by that day only."""
+    """One row per (evaluation day, genome), using outcomes known by that day only.
+
+    At each day a genome is judged on its outcomes with ``known_as_of`` in
+    (day - EVALUATION_WINDOW, day], in the order they appear in ``outcomes``.
+    """
     rows = []
     status = dict(previous_status)
+    # Each genome's outcomes are split out once; a day's window is then a mask over them.
+    known = _known_days(outcomes) if len(outcomes) else np.array([], dtype="datetime64[D]")
+    strategy_ids = outcomes["strategy_id"].to_numpy()
+    returns = outcomes["return"].to_numpy(dtype=float)
+    by_genome = {}
+    for genome in genomes:
+        mine = strategy_ids == genome.strategy_id
+        by_genome[genome.strategy_id] = (known[mine], returns[mine])
     for day in evaluation_days:
-        window = outcomes[(outcomes["known_as_of"] <= day)
-                          & (outcomes["known_as_of"] > day - EVALUATION_WINDOW)]
+        last = np.datetime64(day, "D")
+        first = np.datetime64(day - EVALUATION_WINDOW, "D")
         day_rows = []
         for genome in genomes:
-            returns = window.loc[window["strategy_id"] == genome.strategy_id, "return"]
-            stats = summarise_outcomes(returns.to_numpy(dtype=float), genome.max_holding_days)
+            genome_known, genome_returns = by_genome[genome.strategy_id]
+            in_window = (genome_known <= last) & (genome_known > first)
+            stats = summarise_outcomes(genome_returns[in_window], genome.max_holding_days)
             score = strategy_score(stats)
             before = status.get(genome.strategy_id, "active")
             if _fails(stats, score):

@@ -16,7 +16,7 @@ from datetime import date
 
 import pandas as pd
 
-from trade_pipelines.agent.broker import Bar, execute
+from trade_pipelines.agent.broker import Bar, Execution, commission, execute
 from trade_pipelines.agent.ids import stable_id
 from trade_pipelines.agent.risk import (
     AccountView,
@@ -140,14 +140,31 @@ class Ledger:
         self._sequence = 0
         for symbol, bar in market.bars.items():
             self.state.last_close[symbol] = bar.close
+        paused, pause_reason = pause(day)
+        if paused:
+            self._cancel_pending(market, pause_reason)
         self._fill_pending(market)
         self._mark_and_record(market)
-        paused, pause_reason = pause(day)
         view_market = MarketView(paused=paused, pause_reason=pause_reason,
                                  benchmark_return=market.benchmark_return,
                                  defensive=market.defensive)
         self._exit_orders(market, view_market)
         self._entry_orders(market, view_market, decisions)
+
+    def _cancel_pending(self, market: DayMarket, pause_reason: str) -> None:
+        """A pause stops trading at once: orders accepted before it do not fill."""
+        pending, self.state.pending = self.state.pending, []
+        for order in pending:
+            self._sequence += 1
+            self.result.orders.append({
+                "as_of": market.as_of, "order_id": stable_id("C", order.order_id),
+                "sequence": self._sequence, "account": order.account, "decision_id": None,
+                "strategy_id": order.strategy_id, "symbol": order.symbol, "side": order.side,
+                "quantity": order.quantity, "order_type": "cancel", "purpose": order.reason,
+                "status": "cancelled",
+                "reason": f"order {order.order_id} cancelled before filling: trading paused "
+                          f"by supervisor: {pause_reason or 'no reason given'}",
+            })
 
     def _fill_pending(self, market: DayMarket) -> None:
         pending, self.state.pending = self.state.pending, []
@@ -168,7 +185,8 @@ class Ledger:
                     quantity = math.floor((account.cash - fill.fee) / fill.price)
                     if quantity <= 0:
                         continue
-                    fill = type(fill)(float(quantity), fill.price, fill.fee, fill.slippage_bps)
+                    fill = Execution(float(quantity), fill.price,
+                                     commission(quantity, fill.price), fill.slippage_bps)
                     cost = fill.quantity * fill.price + fill.fee
                 account.cash -= cost
                 held = account.positions.get(order.symbol)
@@ -205,7 +223,7 @@ class Ledger:
                 held.entry_fees -= entry_fee
                 if held.quantity <= 1e-9:
                     del account.positions[order.symbol]
-                fill = type(fill)(quantity, fill.price, fill.fee, fill.slippage_bps)
+                fill = Execution(quantity, fill.price, fill.fee, fill.slippage_bps)
             self.result.fills.append({
                 "as_of": market.as_of, "fill_id": stable_id("F", order.order_id),
                 "order_id": order.order_id, "account": order.account, "symbol": order.symbol,
@@ -313,6 +331,7 @@ class Ledger:
                                        genome.stop_loss if genome else 0.08, "entry",
                                        d.decision_id)
                 self._submit(market, view_market, name, request, d.strategy_id)
+                pending.add((name, d.symbol))
 
 
 def state_from_rows(accounts: pd.DataFrame, peaks: dict[str, float], positions: pd.DataFrame,

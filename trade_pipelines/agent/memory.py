@@ -75,9 +75,11 @@ def trade_memories(
         what = (f"Bought {t.quantity:.0f} {t.symbol} at {t.entry_price:.2f}, sold at "
                 f"{t.exit_price:.2f}: {verb} {abs(t.pnl):,.0f} ({t.return_pct:+.2%}) "
                 f"in {t.holding_days} days")
+        # Short text: it is what the semantic index embeds; the debate's reasoning is in
+        # ``why``.
         text = (f"{t.symbol} {name} trade in a {regime} market {verb} {t.return_pct:+.1%} "
-                f"after {t.holding_days} days, exit by {t.exit_reason.replace('_', ' ')}. "
-                f"Judge confidence was {confidence:.0%}. {why}")
+                f"in {t.holding_days} days, exit by {t.exit_reason.replace('_', ' ')}, "
+                f"judge confidence {confidence:.0%}.")
         rows.append({
             "as_of": t.as_of, "memory_id": stable_id("M", t.trade_id), "kind": "trade",
             "tier": tier_for(importance), "symbol": t.symbol, "strategy_id": t.strategy_id,
