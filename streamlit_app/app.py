@@ -368,7 +368,7 @@ def render_orders(detail: queries.DayDetail) -> None:
 # -- page ---------------------------------------------------------------------------------
 
 def main() -> None:
-    st.set_page_config(page_title="Supervisor", page_icon="🧭", layout="wide")
+    st.set_page_config(page_title="Supervisor", page_icon=":material/monitoring:", layout="wide")
     home = paths()
     warehouse_path = str(home.warehouse)
     st.title("Supervisor")
@@ -382,8 +382,9 @@ def main() -> None:
     stale = [overview_stale] if overview_stale is not None else []
 
     if overview is not None and overview.empty:
-        st.info("**No data yet:** run `trade-pipelines replay ...` to fill the warehouse "
-                f"(`{warehouse_path}`), then press Refresh.", icon=":material/inbox:")
+        st.info("**No data yet:** run `trade-pipelines replay --start 2021-01-01 --end "
+                f"2022-12-31` to fill the warehouse (`{warehouse_path}`), then press Refresh.",
+                icon=":material/inbox:")
     elif overview is not None:
         render_performance(overview)
         day = select_day(overview)

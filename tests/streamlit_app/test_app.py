@@ -73,6 +73,7 @@ def test_page_shows_accounts_decisions_transcript_and_orders(
     assert set(decisions["Verdict"]) == {"execute", "adjust", "drop"}
     assert decisions["Confidence"].max() <= 100
     assert decisions["Low certainty"].dtype == bool
+    assert list(decisions["Orders"]) == [3, 2, 1]  # one per account the verdict sized
 
     # One expander per decision, holding the debate grouped by round and speaker.
     assert len(at.expander) == len(expected)

@@ -59,12 +59,6 @@ def _fails(stats: dict[str, float], score: float) -> bool:
     )
 
 
-def _known_days(outcomes: pd.DataFrame) -> np.ndarray:
-    """``known_as_of`` as day numbers, so window tests are array comparisons."""
-    return np.array(pd.to_datetime(pd.Series(outcomes["known_as_of"], dtype=object)),
-                    dtype="datetime64[D]")
-
-
 def evaluate_pool(
     genomes: list[StrategyGenome],
     outcomes: pd.DataFrame,
@@ -79,7 +73,7 @@ def evaluate_pool(
     rows = []
     status = dict(previous_status)
     # Each genome's outcomes are split out once; a day's window is then a mask over them.
-    known = _known_days(outcomes) if len(outcomes) else np.array([], dtype="datetime64[D]")
+    known = pd.to_datetime(outcomes["known_as_of"]).to_numpy().astype("datetime64[D]")
     strategy_ids = outcomes["strategy_id"].to_numpy()
     returns = outcomes["return"].to_numpy(dtype=float)
     by_genome = {}

@@ -4,7 +4,7 @@
 import pandas as pd
 from dagster import AssetExecutionContext, MaterializeResult, asset
 
-from trade_pipelines.agent.planning import make_plan
+from trade_pipelines.agent.planning import make_plans
 from trade_pipelines.assets.common import markdown_preview, partition_window, progress, to_dates
 from trade_pipelines.assets.market import WRITER_TAGS, market_features, market_regime
 from trade_pipelines.partitions import single_run, trading_months
@@ -21,10 +21,8 @@ def daily_plans(context: AssetExecutionContext, warehouse: WarehouseResource) ->
                                    "ORDER BY as_of", [start, end]), "as_of")
     features = to_dates(store.query("SELECT * FROM features WHERE as_of BETWEEN ? AND ?",
                                     [start, end]), "as_of")
-    by_day = dict(tuple(features.groupby("as_of"))) if not features.empty else {}
-    rows = [make_plan(regime, by_day[regime["as_of"]]).row()
-            for _, regime in progress(regimes.iterrows(), "daily plans", len(regimes))
-            if regime["as_of"] in by_day]
+    rows = [plan.row() for plan in progress(make_plans(regimes, features), "daily plans",
+                                            len(regimes))]
     plans = pd.DataFrame(rows, columns=["as_of", "regime", "stance", "exposure_target",
                                         "watchlist", "key_levels", "tasks"])
     counts = store.replace_days({"plans": plans}, start, end)
