@@ -156,7 +156,9 @@ def _rebut(o: Objection, e: Evidence, weight: float) -> tuple[str, float]:
                 f"{r.symbol_n} times.", weight)
     if o.topic == "memory" and len(e.memories) < 2:
         o.severity /= 2
-        return ("One memory is an anecdote, not a pattern.", weight)
+        return (("No trade of ours to learn from is no evidence against it; the setup's "
+                 f"record of {r.n} trades stands in." if not e.memories else
+                 "One memory is an anecdote, not a pattern."), weight)
     cut = weight * (1 - 0.5 * o.severity)
     o.severity /= 2  # the smaller size answers half the concern
     return (f"Conceded. I cut the size from {weight:.1%} to {cut:.1%} of equity.", cut)
@@ -177,7 +179,9 @@ def debate(e: Evidence) -> Decision:
         f"{e.strength:.2f}. I want {weight:.1%} of equity.")
     objections = _objections(e)
     for i, o in enumerate(objections, 1):
-        say(1, "conservative", f"Objection {i} ({o.topic}, severity {o.severity:.2f}): {o.text}")
+        minor = ", minor" if o.severity < 0.15 else ""
+        say(1, "conservative",
+            f"Objection {i} ({o.topic}, severity {o.severity:.2f}{minor}): {o.text}")
     say(1, "quant",
         f"Record of this setup before today: {r.n} trades, win rate {_pct(r.win_rate)}, "
         f"expectancy {r.expectancy:+.2%} a trade, payoff {r.payoff:.2f}. On {e.symbol}: "
