@@ -10,9 +10,10 @@ exactly what the warehouse stores (positions, cash, peak equity, accepted orders
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
 import pandas as pd
 
@@ -134,7 +135,8 @@ class Ledger:
         self._sequence = 0
 
     # -- one day ------------------------------------------------------------------------
-    def run_day(self, market: DayMarket, decisions: pd.DataFrame,
+    def run_day(self, market: DayMarket,
+                decisions: pd.DataFrame | Sequence[Mapping[str, Any]],
                 pause: Callable[[date], tuple[bool, str]]) -> None:
         day = market.as_of
         self._sequence = 0
@@ -307,31 +309,40 @@ class Ledger:
                 self._submit(market, view_market, name, request, position.strategy_id)
 
     def _entry_orders(self, market: DayMarket, view_market: MarketView,
-                      decisions: pd.DataFrame) -> None:
-        if decisions.empty:
+                      decisions: pd.DataFrame | Sequence[Mapping[str, Any]]) -> None:
+        records = decision_records(decisions)
+        if not records:
             return
-        ordered = decisions.sort_values(["confidence", "symbol"], ascending=[False, True],
-                                        kind="mergesort")
         for name in ACCOUNTS:
             account = self.state.accounts[name]
             pending = {(o.account, o.symbol) for o in self.state.pending}
             equity = _view(account, self.state.last_close).equity
-            for d in ordered.itertuples():
-                weight = float(getattr(d, WEIGHT_COLUMN[name]))
-                if weight <= 0 or d.symbol in account.positions or (name, d.symbol) in pending:
+            for d in records:
+                symbol = d["symbol"]
+                weight = float(d[WEIGHT_COLUMN[name]])
+                if weight <= 0 or symbol in account.positions or (name, symbol) in pending:
                     continue
-                bar = market.bars.get(d.symbol)
+                bar = market.bars.get(symbol)
                 if bar is None:
                     continue
-                genome = self.genomes.get(d.strategy_id)
+                genome = self.genomes.get(d["strategy_id"])
                 quantity = math.floor(weight * equity / bar.close)
                 if quantity <= 0:
                     continue
-                request = OrderRequest(name, d.symbol, "buy", quantity, bar.close,
+                request = OrderRequest(name, symbol, "buy", quantity, bar.close,
                                        genome.stop_loss if genome else 0.08, "entry",
-                                       d.decision_id)
-                self._submit(market, view_market, name, request, d.strategy_id)
-                pending.add((name, d.symbol))
+                                       d["decision_id"])
+                self._submit(market, view_market, name, request, d["strategy_id"])
+                pending.add((name, symbol))
+
+
+def decision_records(
+    decisions: pd.DataFrame | Sequence[Mapping[str, Any]],
+) -> list[Mapping[str, Any]]:
+    """A day's decisions in the order the engine acts on them: most confident first."""
+    if isinstance(decisions, pd.DataFrame):
+        decisions = decisions.to_dict("records") if not decisions.empty else []
+    return sorted(decisions, key=lambda d: (-float(d["confidence"]), d["symbol"]))
 
 
 def state_from_rows(accounts: pd.DataFrame, peaks: dict[str, float], positions: pd.DataFrame,

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from trade_pipelines.agent.ids import stable_id
 from trade_pipelines.agent.strategies import StrategyGenome, entry_signal, signal_strength
 
 MAX_PROPOSALS_PER_DAY = 6
+COLUMNS = ["as_of", "proposal_id", "symbol", "side", "strategy_id", "strength", "rationale"]
 
 
 def propose(
@@ -16,36 +18,56 @@ def propose(
     scores: dict[str, float],
     held_symbols: set[str] | None = None,
 ) -> pd.DataFrame:
-    """At most one proposal per symbol (its best genome), strongest first.
+    """At most one proposal per symbol and day (its best genome), strongest first, and at
+    most ``MAX_PROPOSALS_PER_DAY`` a day.
 
-    ``day_features`` holds one day's feature rows (with ``breadth``); ``scores`` the
-    genomes' latest gene-pool scores known before that day.
+    ``day_features`` holds feature rows (with ``breadth``) of one day, or of several days
+    that share the same ``genomes`` and ``scores``: the genomes' latest gene-pool scores
+    known before those days. Each day is ranked on its own rows only.
     """
-    columns = ["as_of", "proposal_id", "symbol", "side", "strategy_id", "strength",
-               "rationale"]
+    if day_features.empty:
+        return pd.DataFrame(columns=COLUMNS)
+    as_of = day_features["as_of"].to_numpy()
+    symbols = day_features["symbol"].to_numpy()
+    allowed = ~day_features["symbol"].isin(held_symbols).to_numpy() if held_symbols else None
     candidates = []
     for genome in genomes:
-        hits = day_features[entry_signal(genome, day_features)]
-        if hits.empty:
+        hits = entry_signal(genome, day_features).to_numpy(dtype=bool)
+        if allowed is not None:
+            hits &= allowed
+        rows = np.flatnonzero(hits)
+        if rows.size == 0:
             continue
-        strength = signal_strength(genome, hits)
-        for row, s in zip(hits.itertuples(), strength, strict=True):
-            if held_symbols and row.symbol in held_symbols:
-                continue
-            rank = (scores.get(genome.strategy_id, 0.0) / 100) * 0.6 + float(s) * 0.4
-            candidates.append({
-                "as_of": row.as_of, "symbol": row.symbol, "side": "buy",
-                "strategy_id": genome.strategy_id, "strength": round(float(s), 4),
-                "rank": rank,
-                "rationale": (f"{genome.name} ({genome.family}) fired on {row.symbol}: "
-                              f"close {row.close:.2f}, 20d return {row.ret_20d:+.1%}, "
-                              f"RSI {row.rsi_14:.0f}, volatility {row.vol_20:.0%}."),
-            })
-    if not candidates:
-        return pd.DataFrame(columns=columns)
-    frame = pd.DataFrame(candidates).sort_values(
-        ["rank", "symbol", "strategy_id"], ascending=[False, True, True], kind="mergesort")
-    frame = frame.drop_duplicates("symbol").head(MAX_PROPOSALS_PER_DAY)
-    frame["proposal_id"] = [stable_id("P", r.as_of, r.symbol, r.strategy_id)
-                            for r in frame.itertuples()]
-    return frame[columns].reset_index(drop=True)
+        strength = signal_strength(genome, day_features).to_numpy(dtype=float)[rows]
+        rank = (scores.get(genome.strategy_id, 0.0) / 100) * 0.6 + strength * 0.4
+        candidates += [(as_of[r], -k, symbols[r], genome.strategy_id, r, genome, s)
+                       for r, k, s in zip(rows.tolist(), rank.tolist(), strength.tolist(),
+                                          strict=True)]
+    # Highest rank first; ties by symbol, then genome.
+    candidates.sort(key=lambda c: c[:4])
+    chosen = []
+    seen: set[tuple[object, str]] = set()
+    per_day: dict[object, int] = {}
+    for candidate in candidates:
+        day, _, symbol = candidate[:3]
+        if (day, symbol) in seen:
+            continue
+        seen.add((day, symbol))
+        if per_day.get(day, 0) < MAX_PROPOSALS_PER_DAY:
+            per_day[day] = per_day.get(day, 0) + 1
+            chosen.append(candidate)
+    if not chosen:
+        return pd.DataFrame(columns=COLUMNS)
+    facts = day_features[["close", "ret_20d", "rsi_14", "vol_20"]].to_numpy(dtype=float)
+    rows = []
+    for day, _, symbol, strategy_id, r, genome, strength in chosen:
+        close, ret_20d, rsi_14, vol_20 = facts[r].tolist()
+        rows.append({
+            "as_of": day, "proposal_id": stable_id("P", day, symbol, strategy_id),
+            "symbol": symbol, "side": "buy", "strategy_id": strategy_id,
+            "strength": round(strength, 4),
+            "rationale": (f"{genome.name} ({genome.family}) fired on {symbol}: "
+                          f"close {close:.2f}, 20d return {ret_20d:+.1%}, "
+                          f"RSI {rsi_14:.0f}, volatility {vol_20:.0%}."),
+        })
+    return pd.DataFrame(rows, columns=COLUMNS)

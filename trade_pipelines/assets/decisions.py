@@ -44,16 +44,21 @@ def trade_proposals(context: AssetExecutionContext,
         "SELECT as_of, strategy_id, score, status FROM strategy_evaluations "
         "WHERE as_of BETWEEN ? AND ?", [start - pd.Timedelta(days=14), end]), "as_of")
     frames = []
-    by_day = list(features.groupby("as_of")) if not features.empty else []
-    for day, day_features in progress(by_day, "trade proposals", len(by_day)):
-        latest = _latest_before(evaluations, day)
+    # Days that see the same latest evaluation (the weekly pool between two evaluations)
+    # share genomes and scores, so they are proposed for together; each day is still
+    # ranked on its own rows.
+    known = pd.Series(sorted(evaluations["as_of"].unique()), dtype=object)
+    span = known.searchsorted(features["as_of"].to_numpy(), side="left")
+    spans = list(features.groupby(span, sort=True)) if not features.empty else []
+    for _, span_features in progress(spans, "trade proposals", len(spans)):
+        latest = _latest_before(evaluations, span_features["as_of"].min())
         if latest.empty:  # before the first evaluation every seeded genome may trade
             genomes, scores = list(GENOMES.values()), {}
         else:
             tradeable = latest[latest["status"].isin(TRADEABLE)]
             genomes = [GENOMES[s] for s in tradeable["strategy_id"] if s in GENOMES]
             scores = dict(zip(latest["strategy_id"], latest["score"], strict=True))
-        frames.append(propose(day_features, genomes, scores))
+        frames.append(propose(span_features, genomes, scores))
     frames = [f for f in frames if not f.empty]
     proposals = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
         columns=PROPOSAL_COLUMNS)

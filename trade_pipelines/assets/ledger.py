@@ -58,6 +58,18 @@ def load_state(store: Warehouse, start: date):
     return state, pd.Timestamp(previous).date()
 
 
+def _bars_by_day(bars: pd.DataFrame) -> dict[date, tuple[dict[str, Bar], dict[str, float]]]:
+    """Each day's bars and volatilities, built in one pass (per-day frames are slow)."""
+    out: dict[date, tuple[dict[str, Bar], dict[str, float]]] = {}
+    columns = [bars[c].tolist() for c in ("as_of", "symbol", "open", "close", "volume", "vol_20")]
+    for day, symbol, open_, close, volume, vol in zip(*columns, strict=True):
+        day_bars, volatility = out.setdefault(day, ({}, {}))
+        day_bars[symbol] = Bar(float(open_) if pd.notna(open_) else math.nan, float(close),
+                               float(volume) if pd.notna(volume) else math.nan)
+        volatility[symbol] = float(vol) if pd.notna(vol) else math.nan
+    return out
+
+
 @multi_asset(
     specs=[
         _spec("risk_checked_orders", "Orders after the risk engine: accepted, rejected or "
@@ -94,8 +106,10 @@ def paper_ledger(context: AssetExecutionContext, warehouse: WarehouseResource,
                                  "ORDER BY as_of DESC LIMIT 1", [start])
     decisions = to_dates(store.query("SELECT * FROM decisions WHERE as_of BETWEEN ? AND ?",
                                      [start, end]), "as_of")
-    decisions_by_day = dict(tuple(decisions.groupby("as_of"))) if not decisions.empty else {}
-    bars_by_day = dict(tuple(bars.groupby("as_of"))) if not bars.empty else {}
+    decisions_by_day: dict[date, list[dict]] = {}
+    for record in decisions.to_dict("records") if not decisions.empty else []:
+        decisions_by_day.setdefault(record["as_of"], []).append(record)
+    market_by_day = _bars_by_day(bars)
     ledger = Ledger(state, GENOMES)
     pause_state = warehouse.pause_state
 
@@ -105,23 +119,17 @@ def paper_ledger(context: AssetExecutionContext, warehouse: WarehouseResource,
 
     previous_close = float(last_benchmark["benchmark_close"].iloc[0]) \
         if not last_benchmark.empty else math.nan
-    empty = pd.DataFrame()
+    benchmark = dict(zip(regimes.index, regimes["benchmark_close"].astype(float), strict=True))
+    defensive = dict(zip(regimes.index, regimes["defensive"].astype(bool), strict=True))
     for day in progress(days, "paper ledger", len(days)):
-        frame = bars_by_day.get(day, empty)
-        day_bars = {r.symbol: Bar(float(r.open) if pd.notna(r.open) else math.nan,
-                                  float(r.close),
-                                  float(r.volume) if pd.notna(r.volume) else math.nan)
-                    for r in frame.itertuples()}
-        volatility = {r.symbol: float(r.vol_20) if pd.notna(r.vol_20) else math.nan
-                      for r in frame.itertuples()}
-        regime = regimes.loc[day] if day in regimes.index else None
-        close = float(regime["benchmark_close"]) if regime is not None else math.nan
-        bench_return = close / previous_close - 1 if previous_close and math.isfinite(
-            previous_close) and math.isfinite(close) else 0.0
+        day_bars, volatility = market_by_day.get(day, ({}, {}))
+        close = benchmark.get(day, math.nan)
+        bench_return = close / previous_close - 1 if math.isfinite(previous_close) \
+            and math.isfinite(close) and previous_close else 0.0
         previous_close = close if math.isfinite(close) else previous_close
         ledger.run_day(DayMarket(day, day_bars, volatility, close, bench_return,
-                                 bool(regime["defensive"]) if regime is not None else False),
-                       decisions_by_day.get(day, empty), pause)
+                                 defensive.get(day, False)),
+                       decisions_by_day.get(day, []), pause)
     frames = ledger.result.frames()
     counts = store.replace_days(dict(zip(LEDGER_TABLES, (frames[t] for t in LEDGER_TABLES),
                                          strict=True)), start, end)
