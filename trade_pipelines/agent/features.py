@@ -65,3 +65,11 @@ def compute_features(bars: pd.DataFrame) -> pd.DataFrame:
     frames = [_symbol_features(group) for _, group in ordered.groupby("symbol", sort=True)]
     features = pd.concat(frames, ignore_index=True)
     return features.replace([np.inf, -np.inf], np.nan)
+
+
+def equal_weight_index(bars: pd.DataFrame, base: float = 100.0) -> pd.DataFrame:
+    """A benchmark when none is available: the compounded average daily return of the
+    symbols trading each day (as_of, close)."""
+    closes = bars.pivot_table(index="as_of", columns="symbol", values="close").sort_index()
+    returns = closes.pct_change(fill_method=None).mean(axis=1).fillna(0.0)
+    return pd.DataFrame({"as_of": closes.index, "close": base * (1 + returns).cumprod().values})

@@ -15,7 +15,7 @@ from dagster import (
 )
 
 from trade_pipelines.agent.data_quality import check_bars_frame
-from trade_pipelines.agent.features import compute_features
+from trade_pipelines.agent.features import compute_features, equal_weight_index
 from trade_pipelines.agent.regime import detect_regimes
 from trade_pipelines.assets.common import (
     FEATURE_HISTORY,
@@ -149,9 +149,16 @@ def market_regime(context: AssetExecutionContext, warehouse: WarehouseResource,
     features = to_dates(store.query(
         "SELECT symbol, as_of, close, sma_50 FROM features WHERE as_of BETWEEN ? AND ?",
         [start, end]), "as_of")
-    if benchmark.empty:
-        raise ValueError(f"no {market_data.benchmark_symbol} benchmark bars between "
-                         f"{history_start} and {end}: the regime needs the benchmark")
+    window_has_benchmark = not benchmark.empty and (benchmark["as_of"] >= start).any()
+    if not window_has_benchmark:
+        universe = _load_bars(store, market_data.universe(), history_start, end)
+        if universe.empty:
+            raise ValueError(f"no bars for the universe or the benchmark between "
+                             f"{history_start} and {end}: import bars or pick another range")
+        context.log.warning(
+            f"no {market_data.benchmark_symbol} bars in {start}..{end}: using an "
+            "equal-weighted index of the traded universe as the benchmark")
+        benchmark = equal_weight_index(universe)
     regimes = detect_regimes(benchmark, features, vix)
     regimes = regimes[(regimes["as_of"] >= start) & (regimes["as_of"] <= end)]
     counts = store.replace_days({"regimes": regimes}, start, end)
