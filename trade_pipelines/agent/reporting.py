@@ -67,25 +67,28 @@ def _benchmark(close: np.ndarray) -> tuple[float, float]:
     return today, total
 
 
-def _nan_last(value: float) -> tuple[bool, float]:
-    """A sort key that puts missing values last, as pandas does."""
-    missing = value is None or value != value
-    return missing, 0.0 if missing else value
+def _nan_last(value: float, descending: bool = False) -> tuple[bool, float]:
+    """A sort key that puts missing values last either way round, as pandas does."""
+    if value is None or value != value:
+        return True, 0.0
+    return False, -value if descending else value
 
 
 def _ranked_trades(trades: list[dict[str, Any]]) -> tuple[dict[str, Any], dict[str, Any]]:
     """The best (highest P&L) and worst (lowest P&L) trade; ties go to the lower trade id."""
-    best = min(trades, key=lambda t: (*_nan_last(-t["pnl"]), t["trade_id"]))
+    best = min(trades, key=lambda t: (*_nan_last(t["pnl"], descending=True), t["trade_id"]))
     worst = min(trades, key=lambda t: (*_nan_last(t["pnl"]), t["trade_id"]))
     return best, worst
 
 
 def _by_confidence(decisions: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return sorted(decisions, key=lambda d: (*_nan_last(-d["confidence"]), d["symbol"]))
+    return sorted(decisions,
+                  key=lambda d: (*_nan_last(d["confidence"], descending=True), d["symbol"]))
 
 
 def _by_score(evaluations: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return sorted(evaluations, key=lambda e: (*_nan_last(-e["score"]), e["strategy_id"]))
+    return sorted(evaluations,
+                  key=lambda e: (*_nan_last(e["score"], descending=True), e["strategy_id"]))
 
 
 @dataclass(frozen=True)
@@ -267,7 +270,7 @@ def _day_numbers(days: pd.Series) -> np.ndarray:
     return pd.to_datetime(days).to_numpy().astype("datetime64[D]")
 
 
-def daily_reports(
+def reports_for_days(
     days: list[object],
     accounts: pd.DataFrame,
     trades: pd.DataFrame,
@@ -293,10 +296,9 @@ def daily_reports(
     decisions_by_day = {day: _by_confidence(rows)
                         for day, rows in _grouped_records(decisions).items()}
     plan_by_day = {plan["as_of"]: plan for plan in _records(plans)}
-    fill_sides = fills.groupby("as_of")["side"] if not fills.empty else None
-    fill_counts = fill_sides.size().to_dict() if fill_sides is not None else {}
-    buy_counts = fill_sides.agg(lambda s: int((s == "buy").sum())).to_dict() \
-        if fill_sides is not None else {}
+    fill_counts = fills.groupby("as_of").size().to_dict() if not fills.empty else {}
+    buy_counts = (fills["side"] == "buy").groupby(fills["as_of"]).sum().to_dict() \
+        if not fills.empty else {}
     evaluations_by_day = sorted(_grouped_records(evaluations).items())
     known_evaluations: list[dict[str, Any]] = []
     past = decisions.sort_values("as_of", kind="mergesort") if not decisions.empty \

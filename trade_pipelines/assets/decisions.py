@@ -40,18 +40,20 @@ def trade_proposals(context: AssetExecutionContext,
     start, end = partition_window(context)
     store = warehouse.warehouse()
     features = features_with_breadth(store, start, end)
-    evaluations = to_dates(store.query(
+    # as_of stays a timestamp here: the evaluations are searched once per week below
+    evaluations = store.query(
         "SELECT as_of, strategy_id, score, status FROM strategy_evaluations "
-        "WHERE as_of BETWEEN ? AND ?", [start - pd.Timedelta(days=14), end]), "as_of")
+        "WHERE as_of BETWEEN ? AND ?", [start - pd.Timedelta(days=14), end])
+    evaluations["as_of"] = pd.to_datetime(evaluations["as_of"])
     frames = []
-    # Days that see the same latest evaluation (the weekly pool between two evaluations)
+    # Days that see the same latest evaluation (the pool between two weekly evaluations)
     # share genomes and scores, so they are proposed for together; each day is still
     # ranked on its own rows.
-    known = pd.Series(sorted(evaluations["as_of"].unique()), dtype=object)
-    span = known.searchsorted(features["as_of"].to_numpy(), side="left")
+    known = pd.Series(evaluations["as_of"].sort_values().unique())
+    span = known.searchsorted(pd.to_datetime(features["as_of"]), side="left")
     spans = list(features.groupby(span, sort=True)) if not features.empty else []
     for _, span_features in progress(spans, "trade proposals", len(spans)):
-        latest = _latest_before(evaluations, span_features["as_of"].min())
+        latest = _latest_before(evaluations, pd.Timestamp(span_features["as_of"].min()))
         if latest.empty:  # before the first evaluation every seeded genome may trade
             genomes, scores = list(GENOMES.values()), {}
         else:
