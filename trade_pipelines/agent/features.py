@@ -13,14 +13,17 @@ FEATURE_COLUMNS = [
     "close", "ret_1d", "ret_5d", "ret_20d", "sma_20", "sma_50", "sma_200", "vol_20",
     "rsi_14", "zscore_20", "high_55", "low_20", "volume_ratio",
 ]
-# Bars of history a feature needs before its first complete value.
+# Bars of history a feature needs before its first complete value; every feature has a
+# finite look-back, so features do not depend on where the loaded history starts.
 LOOKBACK_BARS = 200
 
 
 def _rsi(close: pd.Series, window: int = 14) -> pd.Series:
+    """Cutler's RSI (simple averages): unlike Wilder's exponential smoothing it has a
+    finite memory, so a feature is the same whatever history was loaded before it."""
     delta = close.diff()
-    gain = delta.clip(lower=0).ewm(alpha=1 / window, adjust=False, min_periods=window).mean()
-    loss = (-delta.clip(upper=0)).ewm(alpha=1 / window, adjust=False, min_periods=window).mean()
+    gain = delta.clip(lower=0).rolling(window, min_periods=window).mean()
+    loss = (-delta.clip(upper=0)).rolling(window, min_periods=window).mean()
     rs = gain / loss.replace(0.0, np.nan)
     rsi = 100 - 100 / (1 + rs)
     # No losses: 100 if it rose, 50 if it did not move at all.

@@ -11,6 +11,13 @@ DEFENSIVE_VOLATILITY = 0.40
 CRASH_DROP = -0.07
 
 
+def market_breadth(features: pd.DataFrame) -> pd.Series:
+    """Per day, the share of stocks closing above their 50-day average."""
+    above = (features["close"] > features["sma_50"]).astype(float).where(
+        features["sma_50"].notna())
+    return above.groupby(features["as_of"]).mean().rename("breadth")
+
+
 def detect_regimes(
     benchmark: pd.DataFrame, features: pd.DataFrame, vix: pd.DataFrame | None = None
 ) -> pd.DataFrame:
@@ -37,10 +44,7 @@ def detect_regimes(
     )
     out = pd.DataFrame({"as_of": bench["as_of"], "regime": regime, "benchmark_close": close,
                         "trend": trend, "volatility": volatility})
-    above = features.assign(above=(features["close"] > features["sma_50"]).astype(float)
-                            .where(features["sma_50"].notna()))
-    breadth = above.groupby("as_of")["above"].mean().rename("breadth")
-    out = out.merge(breadth, left_on="as_of", right_index=True, how="left")
+    out = out.merge(market_breadth(features), left_on="as_of", right_index=True, how="left")
     if vix is not None and not vix.empty:
         out = out.merge(vix[["as_of", "close"]].rename(columns={"close": "vix"}),
                         on="as_of", how="left")

@@ -16,8 +16,6 @@ T = TypeVar("T")
 PROGRESS_ENV = "TRADE_PIPELINES_PROGRESS"
 # Calendar days of history loaded before a window so 200-day features are complete.
 FEATURE_HISTORY = timedelta(days=400)
-# History over which setup records and gene-pool evaluations are computed.
-OUTCOME_HISTORY = timedelta(days=3 * 365)
 
 
 def partition_window(context: AssetExecutionContext) -> tuple[date, date]:

@@ -10,7 +10,6 @@ from trade_pipelines.agent.memory import recall
 from trade_pipelines.agent.proposals import propose
 from trade_pipelines.agent.setups import SetupBook
 from trade_pipelines.assets.common import (
-    OUTCOME_HISTORY,
     markdown_preview,
     partition_window,
     progress,
@@ -20,7 +19,7 @@ from trade_pipelines.assets.market import WRITER_TAGS, market_features, market_r
 from trade_pipelines.assets.planning import daily_plans
 from trade_pipelines.assets.strategy import features_with_breadth, strategy_evaluations
 from trade_pipelines.partitions import single_run, trading_months
-from trade_pipelines.resources import WarehouseResource
+from trade_pipelines.resources import MarketDataResource, WarehouseResource
 
 PROPOSAL_COLUMNS = ["as_of", "proposal_id", "symbol", "side", "strategy_id", "strength",
                     "rationale"]
@@ -33,13 +32,13 @@ def _latest_before(evaluations: pd.DataFrame, day) -> pd.DataFrame:
 
 @asset(partitions_def=trading_months, backfill_policy=single_run, group_name="decision",
        deps=[market_features, market_regime, strategy_evaluations], op_tags=WRITER_TAGS)
-def trade_proposals(context: AssetExecutionContext,
-                    warehouse: WarehouseResource) -> MaterializeResult:
+def trade_proposals(context: AssetExecutionContext, warehouse: WarehouseResource,
+                    market_data: MarketDataResource) -> MaterializeResult:
     """The aggressive agent's candidates: entries signalled by the tradeable genomes,
     ranked by each genome's latest score (known before the day) and signal strength."""
     start, end = partition_window(context)
     store = warehouse.warehouse()
-    features = features_with_breadth(store, start, end)
+    features = features_with_breadth(store, market_data.universe(), start, end)
     # as_of stays a timestamp here: the evaluations are searched once per week below
     evaluations = store.query(
         "SELECT as_of, strategy_id, score, status FROM strategy_evaluations "
@@ -75,8 +74,8 @@ def trade_proposals(context: AssetExecutionContext,
 @asset(partitions_def=trading_months, backfill_policy=single_run, group_name="decision",
        deps=[trade_proposals, daily_plans, market_features, market_regime],
        op_tags=WRITER_TAGS)
-def debate_decisions(context: AssetExecutionContext,
-                     warehouse: WarehouseResource) -> MaterializeResult:
+def debate_decisions(context: AssetExecutionContext, warehouse: WarehouseResource,
+                     market_data: MarketDataResource) -> MaterializeResult:
     """Each proposal argued by aggressive, conservative and quant agents over 3-5 rounds
     and ruled on by the judge; the transcript and the memories used are stored.
 
@@ -87,7 +86,7 @@ def debate_decisions(context: AssetExecutionContext,
     store = warehouse.warehouse()
     proposals = to_dates(store.query("SELECT * FROM proposals WHERE as_of BETWEEN ? AND ? "
                                      "ORDER BY as_of, proposal_id", [start, end]), "as_of")
-    features = features_with_breadth(store, start - OUTCOME_HISTORY, end)
+    features = features_with_breadth(store, market_data.universe(), None, end)
     regimes = to_dates(store.query("SELECT * FROM regimes WHERE as_of BETWEEN ? AND ?",
                                    [start, end]), "as_of").set_index("as_of")
     plans = to_dates(store.query("SELECT as_of, exposure_target FROM plans "

@@ -59,11 +59,11 @@ def market_bars(context: AssetExecutionContext, warehouse: WarehouseResource,
         from trade_pipelines.market_data.builtin import builtin_rejected, load_builtin_bars
 
         def in_scope(frame: pd.DataFrame) -> pd.DataFrame:
-            # The window plus the look-back its features need, so a replay can start
-            # anywhere; symbols the user imported keep their imported bars.
+            # All history up to the window's end: features need a look-back, and setup
+            # records and the gene pool read the whole past, so a replay can start
+            # anywhere. Symbols the user imported keep their imported bars.
             days = pd.to_datetime(frame["as_of"], errors="coerce")
-            return frame[(days >= pd.Timestamp(start - FEATURE_HISTORY))
-                         & (days <= pd.Timestamp(end))
+            return frame[(days <= pd.Timestamp(end))
                          & frame["symbol"].isin(symbols) & ~frame["symbol"].isin(imported)]
 
         existing = store.query("SELECT DISTINCT symbol FROM bars WHERE source LIKE 'import:%'")

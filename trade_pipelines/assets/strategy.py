@@ -1,9 +1,12 @@
 """Strategy evolution: the gene pool and its weekly evaluation."""
 
 
+from datetime import date
+
 import pandas as pd
 from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, asset
 
+from trade_pipelines.agent.features import compute_features
 from trade_pipelines.agent.gene_pool import (
     GENOMES,
     all_outcomes,
@@ -11,8 +14,8 @@ from trade_pipelines.agent.gene_pool import (
     seeded_pool,
     week_ends,
 )
+from trade_pipelines.agent.regime import market_breadth
 from trade_pipelines.assets.common import (
-    OUTCOME_HISTORY,
     exchange_sessions,
     markdown_preview,
     partition_window,
@@ -20,7 +23,7 @@ from trade_pipelines.assets.common import (
 )
 from trade_pipelines.assets.market import WRITER_TAGS, market_features, market_regime
 from trade_pipelines.partitions import single_run, trading_months
-from trade_pipelines.resources import WarehouseResource
+from trade_pipelines.resources import MarketDataResource, WarehouseResource
 from trade_pipelines.warehouse import Warehouse
 
 
@@ -36,25 +39,36 @@ def strategy_gene_pool(warehouse: WarehouseResource) -> MaterializeResult:
                                                                          "family"]])})
 
 
-def features_with_breadth(store: Warehouse, start, end) -> pd.DataFrame:
-    """Feature rows joined with that day's market breadth (sentiment genomes use it)."""
-    return to_dates(store.query(
-        "SELECT f.*, r.breadth FROM features f LEFT JOIN regimes r USING (as_of) "
-        "WHERE f.as_of BETWEEN ? AND ? ORDER BY f.symbol, f.as_of", [start, end]), "as_of")
+def features_with_breadth(store: Warehouse, universe: list[str], start: date | None,
+                          end: date) -> pd.DataFrame:
+    """Features and market breadth of the universe for [start, end], computed from every
+    bar up to ``end``. Setup records and evaluations read the whole history this way, so
+    what they see does not depend on which months were replayed before."""
+    bars = to_dates(store.query(
+        "SELECT symbol, as_of, open, high, low, close, volume FROM bars WHERE as_of <= ? "
+        "AND list_contains(?, symbol) ORDER BY symbol, as_of", [end, universe]), "as_of")
+    features = compute_features(bars)
+    if features.empty:
+        return features.assign(breadth=pd.Series(dtype=float))
+    features = features.merge(market_breadth(features), left_on="as_of", right_index=True,
+                              how="left")
+    if start is not None:
+        features = features[features["as_of"] >= start]
+    return features.reset_index(drop=True)
 
 
 @asset(partitions_def=trading_months, backfill_policy=single_run,
        group_name="strategy_evolution", op_tags=WRITER_TAGS,
        deps=[strategy_gene_pool, market_features, market_regime])
-def strategy_evaluations(context: AssetExecutionContext,
-                         warehouse: WarehouseResource) -> MaterializeResult:
+def strategy_evaluations(context: AssetExecutionContext, warehouse: WarehouseResource,
+                         market_data: MarketDataResource) -> MaterializeResult:
     """Every genome scored at each week's last session on the trades its signals would
     have made in the year before (win rate, Sharpe, drawdown, score, status)."""
     start, end = partition_window(context)
     store = warehouse.warehouse()
     days = [d for d in week_ends(exchange_sessions(start, end + pd.Timedelta(days=7)))
             if start <= d <= end]
-    features = features_with_breadth(store, start - OUTCOME_HISTORY, end)
+    features = features_with_breadth(store, market_data.universe(), None, end)
     genomes = list(GENOMES.values())
     outcomes = all_outcomes(genomes, features)
     previous = store.query(
