@@ -71,3 +71,32 @@ def propose(
                           f"RSI {rsi_14:.0f}, volatility {vol_20:.0%}."),
         })
     return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def propose_for_window(
+    features: pd.DataFrame, evaluations: pd.DataFrame,
+    genomes: dict[str, StrategyGenome], tradeable: tuple[str, ...],
+) -> pd.DataFrame:
+    """Proposals for every day in ``features``, each day using the gene pool's latest
+    evaluation strictly before it (before any evaluation, every genome may trade).
+
+    Days that see the same latest evaluation share genomes and scores, so they are
+    proposed for together; each day is still ranked on its own rows.
+    """
+    if features.empty:
+        return pd.DataFrame(columns=COLUMNS)
+    evaluations = evaluations.assign(as_of=pd.to_datetime(evaluations["as_of"]))
+    known = pd.Series(np.sort(evaluations["as_of"].unique()))
+    span = known.searchsorted(pd.to_datetime(features["as_of"]), side="left")
+    frames = []
+    for position, span_features in features.groupby(span, sort=True):
+        if position == 0:
+            chosen, scores = list(genomes.values()), {}
+        else:
+            latest = evaluations[evaluations["as_of"] == known.iloc[position - 1]]
+            usable = latest[latest["status"].isin(tradeable)]
+            chosen = [genomes[s] for s in usable["strategy_id"] if s in genomes]
+            scores = dict(zip(latest["strategy_id"], latest["score"], strict=True))
+        frames.append(propose(span_features, chosen, scores))
+    frames = [f for f in frames if not f.empty]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=COLUMNS)
