@@ -363,3 +363,15 @@ def state_from_rows(accounts: pd.DataFrame, peaks: dict[str, float], positions: 
         state.pending.append(PendingOrder(row.order_id, row.account, row.symbol, row.side,
                                           float(row.quantity), row.strategy_id, row.purpose))
     return state
+
+
+def bars_by_day(bars: pd.DataFrame) -> dict[date, tuple[dict[str, Bar], dict[str, float]]]:
+    """Each day's bars and volatilities, built in one pass (per-day frames are slow)."""
+    out: dict[date, tuple[dict[str, Bar], dict[str, float]]] = {}
+    columns = [bars[c].tolist() for c in ("as_of", "symbol", "open", "close", "volume", "vol_20")]
+    for day, symbol, open_, close, volume, vol in zip(*columns, strict=True):
+        day_bars, volatility = out.setdefault(day, ({}, {}))
+        day_bars[symbol] = Bar(float(open_) if pd.notna(open_) else math.nan, float(close),
+                               float(volume) if pd.notna(volume) else math.nan)
+        volatility[symbol] = float(vol) if pd.notna(vol) else math.nan
+    return out

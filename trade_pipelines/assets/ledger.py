@@ -16,9 +16,14 @@ from dagster import (
     multi_asset,
 )
 
-from trade_pipelines.agent.broker import Bar
 from trade_pipelines.agent.gene_pool import GENOMES
-from trade_pipelines.agent.ledger import ACCOUNTS, DayMarket, Ledger, state_from_rows
+from trade_pipelines.agent.ledger import (
+    ACCOUNTS,
+    DayMarket,
+    Ledger,
+    bars_by_day,
+    state_from_rows,
+)
 from trade_pipelines.assets.common import partition_window, progress, to_dates, trading_days
 from trade_pipelines.assets.decisions import debate_decisions
 from trade_pipelines.assets.market import WRITER_TAGS, market_bars, market_features, market_regime
@@ -56,18 +61,6 @@ def load_state(store: Warehouse, start: date):
     state = state_from_rows(accounts, dict(zip(peaks["account"], peaks["peak"], strict=True)),
                             positions, pending)
     return state, pd.Timestamp(previous).date()
-
-
-def _bars_by_day(bars: pd.DataFrame) -> dict[date, tuple[dict[str, Bar], dict[str, float]]]:
-    """Each day's bars and volatilities, built in one pass (per-day frames are slow)."""
-    out: dict[date, tuple[dict[str, Bar], dict[str, float]]] = {}
-    columns = [bars[c].tolist() for c in ("as_of", "symbol", "open", "close", "volume", "vol_20")]
-    for day, symbol, open_, close, volume, vol in zip(*columns, strict=True):
-        day_bars, volatility = out.setdefault(day, ({}, {}))
-        day_bars[symbol] = Bar(float(open_) if pd.notna(open_) else math.nan, float(close),
-                               float(volume) if pd.notna(volume) else math.nan)
-        volatility[symbol] = float(vol) if pd.notna(vol) else math.nan
-    return out
 
 
 @multi_asset(
@@ -109,7 +102,7 @@ def paper_ledger(context: AssetExecutionContext, warehouse: WarehouseResource,
     decisions_by_day: dict[date, list[dict]] = {}
     for record in decisions.to_dict("records") if not decisions.empty else []:
         decisions_by_day.setdefault(record["as_of"], []).append(record)
-    market_by_day = _bars_by_day(bars)
+    market_by_day = bars_by_day(bars)
     ledger = Ledger(state, GENOMES)
     pause_state = warehouse.pause_state
 
