@@ -67,3 +67,28 @@ def _key(name: str):
     from dagster import AssetKey
 
     return AssetKey(name)
+
+
+def test_the_evening_schedule_targets_the_month_in_progress() -> None:
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from dagster import build_schedule_context
+
+    schedule = {s.name: s for s in defs.schedules}["review_after_close"]
+    moment = datetime(2024, 3, 14, 17, 0, tzinfo=ZoneInfo("America/New_York"))
+    context = build_schedule_context(scheduled_execution_time=moment,
+                                     repository_def=defs.get_repository_def())
+    request = schedule.evaluate_tick(context).run_requests[0]
+    assert request.partition_key == "2024-03-01"
+    assert request.run_key == "cycle-2024-03-14"  # one run per session, never two
+
+
+def test_the_project_dagster_home_turns_telemetry_off(project_home) -> None:
+    import yaml
+
+    from trade_pipelines.settings import paths
+
+    config = yaml.safe_load((paths().dagster_home / "dagster.yaml").read_text())
+    assert config["telemetry"]["enabled"] is False
+    assert config["run_coordinator"]["config"]["max_concurrent_runs"] == 1
