@@ -7,16 +7,17 @@ from datetime import date
 
 import pandas as pd
 
-from trade_pipelines.agent.deliberation import decide_for_window
+from trade_pipelines.agent.deliberation import Deliberation
 from trade_pipelines.agent.features import compute_features
 from trade_pipelines.agent.gene_pool import GENOMES, TRADEABLE, all_outcomes, evaluate_pool
 from trade_pipelines.agent.gene_pool import week_ends as last_sessions_of_weeks
 from trade_pipelines.agent.ledger import ACCOUNTS, DayMarket, Ledger, LedgerState, bars_by_day
-from trade_pipelines.agent.memory import trade_memories
+from trade_pipelines.agent.memory import DecisionIndex, MemoryBook
 from trade_pipelines.agent.planning import make_plans
 from trade_pipelines.agent.proposals import propose_for_window
 from trade_pipelines.agent.regime import detect_regimes, market_breadth
 from trade_pipelines.agent.setups import SetupBook
+from trade_pipelines.agent.trading_loop import TradingLoop
 from trade_pipelines.market_data.builtin import BENCHMARK_SYMBOL, BUILTIN_UNIVERSE, VIX_SYMBOL
 
 
@@ -38,33 +39,35 @@ def run_agent_loop(bars: pd.DataFrame, start: date, end: date) -> dict:
     plans = list(make_plans(window_regimes, window))
     exposure = {plan.as_of: plan.exposure_target for plan in plans}
     proposals = propose_for_window(window, evaluations, GENOMES, TRADEABLE)
-    decisions = decide_for_window(proposals, window, window_regimes, exposure,
-                                  pd.DataFrame(), SetupBook(outcomes), GENOMES)
-    by_day: dict[date, list[dict]] = {}
-    for record in decisions.to_dict("records"):
-        by_day.setdefault(record["as_of"], []).append(record)
+    proposals_by_day: dict[date, list[dict]] = {}
+    for record in proposals.to_dict("records"):
+        proposals_by_day.setdefault(record["as_of"], []).append(record)
+    deliberation = Deliberation(window, window_regimes, exposure, SetupBook(outcomes), GENOMES)
+    loop = TradingLoop(deliberation, Ledger(LedgerState(), GENOMES), MemoryBook(),
+                       DecisionIndex(), dict(zip(regimes["as_of"], regimes["regime"],
+                                                 strict=True)), GENOMES)
     market = bars_by_day(universe[universe["as_of"] >= start].merge(
         features[["symbol", "as_of", "vol_20"]], on=["symbol", "as_of"], how="left"))
     benchmark = dict(zip(window_regimes["as_of"], window_regimes["benchmark_close"],
                          strict=True))
     defensive = dict(zip(window_regimes["as_of"], window_regimes["defensive"], strict=True))
-    ledger = Ledger(LedgerState(), GENOMES)
     previous = None
     for day in days:
         day_bars, volatility = market.get(day, ({}, {}))
         close = float(benchmark[day])
         change = close / previous - 1 if previous else 0.0
         previous = close
-        ledger.run_day(DayMarket(day, day_bars, volatility, close, change,
-                                 bool(defensive[day])), by_day.get(day, []),
-                       lambda _: (False, ""))
-    frames = ledger.result.frames()
-    memories = trade_memories(frames["trades"], decisions, regimes,
-                              {k: g.stop_loss for k, g in GENOMES.items()},
-                              {k: g.name for k, g in GENOMES.items()})
+        loop.run_day(DayMarket(day, day_bars, volatility, close, change,
+                               bool(defensive[day])), proposals_by_day.get(day, []),
+                     lambda _: (False, ""))
+    frames = loop.ledger.result.frames()
+    decisions = loop.output.decisions_frame()
+    memories = loop.output.memories_frame()
     accounts = frames["accounts"]
     last = accounts[accounts["as_of"] == accounts["as_of"].max()]
+    recalled = int((decisions["memories_used"] != "[]").sum())
     return {"decisions": len(decisions), "fills": len(frames["fills"]),
+            "decisions_recalling_memories": recalled,
             "memories": len(memories),
             "equity": {a: float(last.loc[last["account"] == a, "equity"].iloc[0])
                        for a in ACCOUNTS}}

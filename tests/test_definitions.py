@@ -8,7 +8,7 @@ EXPECTED_ASSETS = {
     "market_bars", "market_features", "market_regime", "strategy_gene_pool",
     "strategy_evaluations", "daily_plans", "trade_proposals", "debate_decisions",
     "risk_checked_orders", "paper_fills", "positions", "account_values", "closed_trades",
-    "trade_memories", "daily_reports",
+    "trade_memories", "memory_index", "daily_reports",
 }
 
 
@@ -38,10 +38,11 @@ def test_lineage_runs_from_bars_to_report() -> None:
         assert layer in chain, f"{layer} is not upstream of daily_reports"
 
 
-def test_account_values_depend_on_their_previous_month() -> None:
+def test_ledger_and_memory_depend_on_their_previous_month() -> None:
     graph = defs.resolve_asset_graph()
-    node = graph.get(_key("account_values"))
-    assert _key("account_values") in node.parent_keys
+    for name in ("account_values", "trade_memories"):
+        assert _key(name) in graph.get(_key(name)).parent_keys
+    assert _key("trade_memories") in graph.get(_key("memory_index")).parent_keys
 
 
 def test_schedules_and_jobs() -> None:

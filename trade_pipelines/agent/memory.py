@@ -6,8 +6,10 @@ The canonical memory is a warehouse row; the semantic index is rebuilt from thes
 
 from __future__ import annotations
 
+import bisect
 import math
 from datetime import date, timedelta
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -44,27 +46,60 @@ def tier_for(importance: int) -> str:
     return "short_term"
 
 
+class DecisionIndex:
+    """The latest debate decision on (symbol, strategy) before a day, in O(log n); grows
+    as a run decides, so a trade's memory can quote why it was taken."""
+
+    def __init__(self, decisions: pd.DataFrame | None = None) -> None:
+        self._days: dict[tuple[str, str], list] = {}
+        self._rows: dict[tuple[str, str], list[dict]] = {}
+        if decisions is not None and not decisions.empty:
+            self.add(decisions.sort_values("as_of", kind="mergesort").to_dict("records"))
+
+    def add(self, decisions: list[dict]) -> None:
+        """Append decisions in day order."""
+        for d in decisions:
+            key = (d["symbol"], d["strategy_id"])
+            self._days.setdefault(key, []).append(d["as_of"])
+            self._rows.setdefault(key, []).append(
+                {"confidence": d["confidence"], "summary": d["summary"]})
+
+    def latest_before(self, symbol: str, strategy_id: str, day: date) -> dict | None:
+        days = self._days.get((symbol, strategy_id))
+        if not days:
+            return None
+        i = bisect.bisect_left(days, day)
+        return self._rows[(symbol, strategy_id)][i - 1] if i else None
+
+
 def trade_memories(
-    trades: pd.DataFrame, decisions: pd.DataFrame, regimes: pd.DataFrame,
-    stop_losses: dict[str, float], names: dict[str, str],
+    trades: pd.DataFrame | list[dict], decisions: pd.DataFrame | DecisionIndex,
+    regimes: pd.DataFrame | dict, stop_losses: dict[str, float], names: dict[str, str],
 ) -> pd.DataFrame:
     """One memory per distinct closed trade (the same decision traded in several accounts
     is one experience; the combined account's copy wins)."""
-    if trades.empty:
+    records = trades.to_dict("records") if isinstance(trades, pd.DataFrame) else trades
+    if not records:
         return pd.DataFrame(columns=MEMORY_COLUMNS)
+    index = decisions if isinstance(decisions, DecisionIndex) else DecisionIndex(decisions)
     order = {"combined": 0, "aggressive": 1, "conservative": 2}
-    distinct = (trades.assign(_rank=trades["account"].map(order))
-                .sort_values(["symbol", "strategy_id", "opened_as_of", "_rank"], kind="mergesort")
-                .drop_duplicates(["symbol", "strategy_id", "opened_as_of", "as_of"]))
-    regime_by_day = dict(zip(regimes["as_of"], regimes["regime"], strict=False)) \
-        if not regimes.empty else {}
+    ranked = sorted(records, key=lambda t: (t["symbol"], t["strategy_id"], t["opened_as_of"],
+                                            order.get(t["account"], 3)))
+    seen: set[tuple] = set()
+    distinct = []
+    for t in ranked:
+        key = (t["symbol"], t["strategy_id"], t["opened_as_of"], t["as_of"])
+        if key not in seen:
+            seen.add(key)
+            distinct.append(SimpleNamespace(**t))
+    if isinstance(regimes, dict):
+        regime_by_day = regimes
+    else:
+        regime_by_day = dict(zip(regimes["as_of"], regimes["regime"], strict=False)) \
+            if not regimes.empty else {}
     rows = []
-    for t in distinct.itertuples():
-        match = decisions[(decisions["symbol"] == t.symbol)
-                          & (decisions["strategy_id"] == t.strategy_id)
-                          & (decisions["as_of"] < t.opened_as_of)] if not decisions.empty \
-            else decisions
-        decision = match.sort_values("as_of").iloc[-1] if len(match) else None
+    for t in distinct:
+        decision = index.latest_before(t.symbol, t.strategy_id, t.opened_as_of)
         confidence = float(decision["confidence"]) if decision is not None else 0.5
         why = str(decision["summary"]) if decision is not None else "exit of an open position"
         importance = importance_from_outcome(t.return_pct, stop_losses.get(t.strategy_id, 0.08),
@@ -92,39 +127,66 @@ def trade_memories(
     return pd.DataFrame(rows, columns=MEMORY_COLUMNS)
 
 
+class MemoryBook:
+    """Memories the debate can recall, as arrays that grow during a run: recall is a few
+    vectorised comparisons instead of a DataFrame filter per proposal."""
+
+    TEXT_COLUMNS = ("memory_id", "symbol", "strategy_id", "regime", "text")
+
+    def __init__(self, memories: pd.DataFrame | None = None) -> None:
+        self._c: dict[str, np.ndarray] = {
+            "day": np.array([], dtype="datetime64[D]"),
+            **{k: np.array([], dtype=object) for k in self.TEXT_COLUMNS},
+            "importance": np.array([], dtype=float), "outcome": np.array([], dtype=float),
+        }
+        if memories is not None and not memories.empty:
+            self.add(memories)
+
+    def add(self, memories: pd.DataFrame) -> None:
+        if memories.empty:
+            return
+        new = {
+            "day": pd.to_datetime(memories["as_of"]).to_numpy(dtype="datetime64[D]"),
+            **{k: memories[k].to_numpy(dtype=object) for k in self.TEXT_COLUMNS},
+            "importance": memories["importance"].to_numpy(dtype=float),
+            "outcome": pd.to_numeric(memories["outcome_return"], errors="coerce")
+            .to_numpy(dtype=float),
+        }
+        self._c = {k: np.concatenate([self._c[k], new[k]]) for k in self._c}
+
+    def __len__(self) -> int:
+        return len(self._c["day"])
+
+    def recall(self, as_of: date, symbol: str, strategy_id: str, regime: str,
+               n: int = 3) -> list[dict]:
+        """The ``n`` most relevant memories formed strictly before ``as_of``.
+
+        Relevance: same symbol, same strategy, same regime, importance, and recency;
+        forgotten memories (low importance and old) are not recalled.
+        """
+        if not len(self):
+            return []
+        c = self._c
+        age = (np.datetime64(as_of, "D") - c["day"]).astype(float)
+        known = age > 0
+        forgotten = (c["importance"] <= FORGET_IMPORTANCE) & (age > FORGET_AFTER.days)
+        relevance = (2.0 * (c["symbol"] == symbol) + 2.0 * (c["strategy_id"] == strategy_id)
+                     + 1.0 * (c["regime"] == regime) + c["importance"] / 10
+                     + np.exp(-np.clip(age, 0, None) / 365))
+        chosen = np.flatnonzero(known & ~forgotten & (relevance >= 3.0))
+        if chosen.size == 0:
+            return []
+        # most relevant first; ties by memory id, so recall is deterministic
+        order = sorted(chosen, key=lambda i: (-relevance[i], c["memory_id"][i]))[:n]
+        return [{"memory_id": c["memory_id"][i], "text": c["text"][i],
+                 "importance": int(c["importance"][i]),
+                 "outcome_return": None if math.isnan(c["outcome"][i])
+                 else float(c["outcome"][i])} for i in order]
+
+
 def recall(
     memories: pd.DataFrame, as_of: date, symbol: str, strategy_id: str, regime: str,
     n: int = 3,
 ) -> list[dict]:
-    """The ``n`` most relevant memories formed strictly before ``as_of``.
-
-    Relevance: same symbol, same strategy, same regime, importance, and recency; forgotten
-    memories (low importance and old) are not recalled.
-    """
-    if memories.empty:
-        return []
-    known = memories[memories["as_of"] < as_of]
-    if known.empty:
-        return []
-    age = np.array([(as_of - d).days for d in known["as_of"]], dtype=float)
-    forgotten = (known["importance"].to_numpy() <= FORGET_IMPORTANCE) & (
-        age > FORGET_AFTER.days)
-    relevance = (
-        2.0 * (known["symbol"].to_numpy() == symbol)
-        + 2.0 * (known["strategy_id"].to_numpy() == strategy_id)
-        + 1.0 * (known["regime"].to_numpy() == regime)
-        + known["importance"].to_numpy() / 10
-        + np.exp(-age / 365)
-    )
-    relevant = (relevance >= 3.0) & ~forgotten
-    if not relevant.any():
-        return []
-    picked = known[relevant].assign(relevance=relevance[relevant]).sort_values(
-        ["relevance", "memory_id"], ascending=[False, True], kind="mergesort").head(n)
-    return [
-        {"memory_id": r.memory_id, "text": r.text, "importance": int(r.importance),
-         "outcome_return": None if r.outcome_return is None or (
-             isinstance(r.outcome_return, float) and math.isnan(r.outcome_return))
-         else float(r.outcome_return)}
-        for r in picked.itertuples()
-    ]
+    """The ``n`` most relevant memories in ``memories`` formed strictly before ``as_of``."""
+    return MemoryBook(memories).recall(as_of, symbol, strategy_id, regime, n)

@@ -5,7 +5,7 @@ from dagster import AssetSelection, define_asset_job
 from trade_pipelines.partitions import trading_months
 
 DAILY_CYCLE = AssetSelection.groups(
-    "perception", "planning", "decision", "execution", "memory", "reflection")
+    "perception", "planning", "decision", "trading", "memory", "reflection")
 PLAN_BEFORE_OPEN = AssetSelection.assets(
     "market_bars", "market_features", "market_regime", "daily_plans")
 

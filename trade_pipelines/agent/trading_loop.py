@@ -1,0 +1,62 @@
+"""One trading day after another: debate today's proposals, run the ledger, turn the
+trades that closed into memories, so tomorrow's debate can recall them.
+
+The loop is the same for a replay of years and for the live evening run, and it is the
+only place where decision, execution and memory meet.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import pandas as pd
+
+from trade_pipelines.agent.deliberation import Deliberation
+from trade_pipelines.agent.ledger import DayMarket, Ledger
+from trade_pipelines.agent.memory import MEMORY_COLUMNS, DecisionIndex, MemoryBook, trade_memories
+from trade_pipelines.agent.strategies import StrategyGenome
+
+
+@dataclass
+class LoopOutput:
+    decisions: list[dict] = field(default_factory=list)
+    memories: list[pd.DataFrame] = field(default_factory=list)
+
+    def decisions_frame(self) -> pd.DataFrame:
+        return pd.DataFrame(self.decisions)
+
+    def memories_frame(self) -> pd.DataFrame:
+        frames = [m for m in self.memories if not m.empty]
+        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
+            columns=MEMORY_COLUMNS)
+
+
+class TradingLoop:
+    def __init__(self, deliberation: Deliberation, ledger: Ledger, memory: MemoryBook,
+                 decision_index: DecisionIndex, regime_by_day: Mapping[date, str],
+                 genomes: Mapping[str, StrategyGenome]) -> None:
+        self.deliberation = deliberation
+        self.ledger = ledger
+        self.memory = memory
+        self.decision_index = decision_index
+        self.regime_by_day = regime_by_day
+        self.stop_losses = {k: g.stop_loss for k, g in genomes.items()}
+        self.names = {k: g.name for k, g in genomes.items()}
+        self.output = LoopOutput()
+
+    def run_day(self, market: DayMarket, proposals: Sequence[Mapping[str, Any]],
+                pause: Callable[[date], tuple[bool, str]]) -> None:
+        decisions = self.deliberation.decide(proposals, self.memory)
+        self.output.decisions.extend(decisions)
+        self.decision_index.add(decisions)
+        closed_before = len(self.ledger.result.trades)
+        self.ledger.run_day(market, decisions, pause)
+        closed = self.ledger.result.trades[closed_before:]
+        if closed:
+            memories = trade_memories(pd.DataFrame(closed), self.decision_index,
+                                      self.regime_by_day, self.stop_losses, self.names)
+            self.memory.add(memories)
+            self.output.memories.append(memories)
