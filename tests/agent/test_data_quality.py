@@ -205,9 +205,15 @@ def test_text_dates_keep_the_day_as_written_whatever_the_offset() -> None:
                                               date(2024, 7, 3), date(2024, 7, 4)]
 
 
-@pytest.mark.parametrize("text", ["20240102", "2024-1-2", "2024-02-30", "2024-01-02 x",
-                                  "Jan 2 2024"])
-def test_anything_but_an_iso_day_is_unparseable(text: str) -> None:
+@pytest.mark.parametrize("text", ["2024/01/02", "20240102", "2024-01-02"])
+def test_year_first_days_parse(text: str) -> None:
+    result = validate_bars(pd.DataFrame([bar(as_of=text)]))
+    assert result.clean["as_of"].tolist() == [date(2024, 1, 2)]
+
+
+@pytest.mark.parametrize("text", ["01/02/2024", "2024-1-2", "2024-02-30", "2024-01-02 x",
+                                  "Jan 2 2024", "2024013"])
+def test_anything_but_a_year_first_day_is_unparseable(text: str) -> None:
     result = validate_bars(pd.DataFrame([bar(as_of=text)]))
     assert result.rejected["reason"].tolist() == ["unparseable date"]
 

@@ -11,7 +11,8 @@ columns are carried along untouched.
 
 Rules, in the order they are checked (a rejected row carries the first one it breaks):
 
-* missing symbol; missing or unparseable date (text dates must be ISO ``YYYY-MM-DD``,
+* missing symbol; missing or unparseable date (text dates must be year first:
+  ``YYYY-MM-DD``, ``YYYY/MM/DD`` or ``YYYYMMDD``,
   optionally with a time and offset that do not move the day, so a day/month order is
   never guessed); a number that does not parse;
 * missing or non-finite close; a non-finite open/high/low/volume;
@@ -125,6 +126,10 @@ def _parse_dates(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
         return stamps, values.isna().to_numpy()
     missing = _is_missing_text(values)
     text = values.astype("string").str.strip().where(~missing)
+    # Unambiguous year-first spellings: 2024/01/31 and 20240131 (day-first or month-first
+    # forms such as 01/02/2024 stay rejected: they cannot be told apart).
+    text = text.str.replace(r"^(\d{4})/(\d{2})/(\d{2})", r"\1-\2-\3", regex=True)
+    text = text.str.replace(r"^(\d{4})(\d{2})(\d{2})$", r"\1-\2-\3", regex=True)
     # The calendar day as written; a time or UTC offset after it does not move the day.
     day = text.str.extract(ISO_DAY, expand=False)
     stamps = pd.to_datetime(day, errors="coerce", format="%Y-%m-%d")
