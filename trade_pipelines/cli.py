@@ -127,7 +127,7 @@ def cmd_import_bars(args: argparse.Namespace) -> int:
 
     try:
         report = import_bars_file(Path(args.path), Warehouse(paths().warehouse),
-                                  strict=args.strict)
+                                  strict=args.strict, symbol=args.symbol)
     except (BarSchemaError, BarImportRejected) as error:
         print(f"import-bars: {error}", file=sys.stderr)
         return 2
@@ -201,6 +201,8 @@ def build_parser() -> argparse.ArgumentParser:
     replay.set_defaults(func=cmd_replay)
     imp = sub.add_parser("import-bars", help="import daily bars from a CSV or Parquet file")
     imp.add_argument("path")
+    imp.add_argument("--symbol", default=None,
+                     help="the ticker of a one-symbol file that has no symbol column")
     imp.add_argument("--strict", action="store_true",
                      help="reject the whole file if any row is bad (default: quarantine them)")
     imp.set_defaults(func=cmd_import_bars)

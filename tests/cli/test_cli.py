@@ -102,3 +102,15 @@ def test_export_of_an_unknown_table_fails_clearly(project_home: Path, tmp_path: 
 def test_replay_rejects_an_inverted_range(project_home: Path) -> None:
     with pytest.raises(SystemExit):
         main(["replay", "--start", "2020-02-01", "--end", "2020-01-01"])
+
+
+def test_a_one_symbol_chart_export_imports_with_symbol(project_home: Path,
+                                                       tmp_path: Path) -> None:
+    bars = _own_bars(("ZZA",)).head(40).drop(columns=["symbol", "note"])
+    bars.columns = ["Date", "Open", "High", "Low", "Close", "Volume"]
+    path = tmp_path / "zza.csv"
+    bars.to_csv(path, index=False)
+    assert main(["import-bars", str(path)]) == 2  # no symbol column, no --symbol
+    assert main(["import-bars", str(path), "--symbol", "zza"]) == 0
+    stored = Warehouse(paths().warehouse).query("SELECT DISTINCT symbol FROM bars")
+    assert stored["symbol"].tolist() == ["ZZA"]

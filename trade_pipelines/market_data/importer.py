@@ -75,8 +75,16 @@ def _read_raw(path: Path) -> pd.DataFrame:
         raise BarSchemaError(f"cannot read {path.name}: {error}") from error
 
 
-def _canonical(raw: pd.DataFrame, name: str) -> pd.DataFrame:
-    """The bar columns of ``raw`` under canonical names (``date`` becomes ``as_of``)."""
+def _canonical(raw: pd.DataFrame, name: str, symbol: str | None = None) -> pd.DataFrame:
+    """The bar columns of ``raw`` under canonical names (``date`` becomes ``as_of``).
+
+    ``symbol`` names the ticker of a one-symbol file that has no ``symbol`` column (as a
+    chart export often has not).
+    """
+    if symbol is not None:
+        if any(str(c).strip().lower() == "symbol" for c in raw.columns):
+            raise BarSchemaError(f"{name} has a symbol column; do not pass a symbol as well")
+        raw = raw.assign(symbol=symbol)
     by_name: dict[str, Any] = {}
     for column in raw.columns:
         key = str(column).strip().lower()
@@ -209,7 +217,7 @@ def _message(name: str, bars: pd.DataFrame, validation: BarValidation,
 
 
 def import_bars_file(path: Path | str, warehouse: Warehouse,
-                     strict: bool = False) -> ImportReport:
+                     strict: bool = False, symbol: str | None = None) -> ImportReport:
     """Validate a bar file and store it: good rows into ``bars``, bad ones into ``quarantine``.
 
     With ``strict=True`` any bad row rejects the whole file: nothing is written and
@@ -219,7 +227,7 @@ def import_bars_file(path: Path | str, warehouse: Warehouse,
     path = Path(path)
     warehouse.migrate()
     raw = _read_raw(path)
-    validation = validate_bars(_canonical(raw, path.name))
+    validation = validate_bars(_canonical(raw, path.name, symbol))
     source = f"import:{path.name}"
     if strict and len(validation.rejected):
         raise BarImportRejected(
