@@ -242,3 +242,25 @@ def test_importance_survives_a_float_column(tmp_path: Path) -> None:
         hits = {h["memory_id"]: h["metadata"] for h in idx.search("x", D(2024, 1, 1), n=2)}
     assert hits["a"]["importance"] == 4 and isinstance(hits["a"]["importance"], int)
     assert "importance" not in hits["b"]
+
+
+def test_memories_that_differ_only_in_figures_embed_as_one(index: MemoryIndex) -> None:
+    from trade_pipelines.memory.index import embedding_text
+
+    assert embedding_text("AAPL trade won +5.2% in 12 days, confidence 71%.") == \
+        "AAPL trade won in days, confidence ."
+    index.upsert(_records(
+        {"memory_id": "a", "as_of": D(2024, 1, 2),
+         "text": "AAPL momentum trade in a bull market won +5.2% in 12 days"},
+        {"memory_id": "b", "as_of": D(2024, 1, 2),
+         "text": "AAPL momentum trade in a bull market won +4.8% in 9 days"},
+        {"memory_id": "c", "as_of": D(2024, 1, 2),
+         "text": "XOM reversion trade in a bear market lost -3.0% in 4 days"},
+    ))
+    hits = index.search("AAPL momentum trade in a bull market won", dt.date(2030, 1, 1), n=20)
+    distance = {h["memory_id"]: h["distance"] for h in hits}
+    assert distance["a"] == pytest.approx(distance["b"], abs=1e-6)
+    assert distance["c"] > distance["a"] + 0.1
+    # the stored documents keep their figures
+    assert {h["text"] for h in hits} >= {
+        "AAPL momentum trade in a bull market won +5.2% in 12 days"}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -74,6 +75,17 @@ def _plain(value: Any) -> Any:
 def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+_FIGURES = re.compile(r"[-+]?\d[\d.,]*%?")
+
+
+def embedding_text(text: str) -> str:
+    """What a memory means, without its figures: "AAPL momentum trade in a bull market won
+    +5.2% in 12 days" and the same trade at +4.8% mean the same thing to a search by
+    meaning, embed as one, and cost one embedding. Figures stay in the stored document.
+    """
+    return " ".join(_FIGURES.sub("", text).split())
 
 
 class MemoryIndex:
@@ -161,6 +173,12 @@ class MemoryIndex:
             dupes = sorted({i for i in ids if ids.count(i) > 1})
             raise ValueError(f"duplicate memory_id values: {dupes[:10]}")
 
+        # Embed each distinct gist once: memories of the same kind of event share one.
+        gists = [embedding_text(d) for d in documents]
+        distinct = sorted(set(gists))
+        vectors = dict(zip(distinct, self._ef.embedder.embed(distinct), strict=True)) if distinct \
+            else {}
+        embeddings = [vectors[g] for g in gists]
         size = self._batch_size
         for start in range(0, len(ids), size):
             end = start + size
@@ -168,6 +186,7 @@ class MemoryIndex:
                 ids=ids[start:end],
                 documents=documents[start:end],
                 metadatas=metadatas[start:end],
+                embeddings=embeddings[start:end],
             )
         return len(ids)
 
@@ -198,7 +217,7 @@ class MemoryIndex:
         where: dict[str, Any] = clauses[0] if len(clauses) == 1 else {"$and": clauses}
 
         result = self._collection.query(
-            query_texts=[query],
+            query_embeddings=[self._ef.embedder.embed([embedding_text(query)])[0]],
             n_results=min(total, n + _TIE_SLACK),
             where=where,
             include=["documents", "metadatas", "distances"],
