@@ -195,8 +195,10 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--start", type=_date, required=True)
     replay.add_argument("--end", type=_date, required=True)
     replay.add_argument("--symbols", default="", help="comma-separated; default: built-in 20")
-    replay.add_argument("--source", default="builtin", choices=["builtin", "warehouse"],
-                        help="builtin data, or only bars already in the warehouse (imported)")
+    replay.add_argument("--source", default="builtin",
+                        choices=["builtin", "yfinance", "warehouse"],
+                        help="built-in data (offline), live Yahoo Finance bars, or only "
+                             "bars already in the warehouse (imported)")
     replay.add_argument("--no-progress", action="store_true")
     replay.set_defaults(func=cmd_replay)
     imp = sub.add_parser("import-bars", help="import daily bars from a CSV or Parquet file")

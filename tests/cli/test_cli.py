@@ -114,3 +114,23 @@ def test_a_one_symbol_chart_export_imports_with_symbol(project_home: Path,
     assert main(["import-bars", str(path), "--symbol", "zza"]) == 0
     stored = Warehouse(paths().warehouse).query("SELECT DISTINCT symbol FROM bars")
     assert stored["symbol"].tolist() == ["ZZA"]
+
+
+def test_a_live_source_that_is_unreachable_fails_fast_and_clearly(
+        project_home: Path, capsys: pytest.CaptureFixture) -> None:
+    """Here (no network) Yahoo Finance answers nothing: the replay stops at the bars with
+    a message naming the source, and no bar is written. With a network it replays."""
+    import time
+
+    began = time.monotonic()
+    code = main(["replay", "--start", "2024-03-01", "--end", "2024-03-31",
+                 "--symbols", "AAPL", "--source", "yfinance", "--no-progress"])
+    if code == 0:  # a network is there: the live bars arrived
+        assert Warehouse(paths().warehouse).query(
+            "SELECT count(*) AS n FROM bars WHERE source = 'yfinance'")["n"].iloc[0] > 0
+        return
+    assert code == 1
+    assert time.monotonic() - began < 60
+    err = capsys.readouterr().err
+    assert "market_bars" in err and "DataSourceUnavailable" in err
+    assert Warehouse(paths().warehouse).query("SELECT count(*) AS n FROM bars")["n"].iloc[0] == 0

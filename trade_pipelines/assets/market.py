@@ -82,9 +82,21 @@ def market_bars(context: AssetExecutionContext, warehouse: WarehouseResource,
                     orient="records", lines=True).splitlines(),
                 "recorded_at": datetime.now(UTC).replace(tzinfo=None)})
             store.upsert("quarantine", records, keys=["source", "symbol", "as_of", "reason"])
+    elif market_data.source == "yfinance":
+        from trade_pipelines.market_data import bars_available_at
+        from trade_pipelines.market_data.yfinance_source import YFinanceSource
+
+        # Live data: the window plus a year of look-back; any failure (offline, unknown
+        # ticker) raises DataSourceUnavailable naming the symbols, and nothing is written.
+        fetched = YFinanceSource().fetch(symbols, start - FEATURE_HISTORY, end)
+        fetched = fetched.assign(available_at=bars_available_at(fetched["as_of"]).to_numpy())
+        store.upsert("bars", fetched[["symbol", "as_of", "open", "high", "low", "close",
+                                      "volume", "source", "available_at"]],
+                     keys=["symbol", "as_of"])
+        loaded = len(fetched)
     elif market_data.source != "warehouse":
         raise ValueError(f"unknown market data source {market_data.source!r}: "
-                         "use 'builtin' or 'warehouse'")
+                         "use 'builtin', 'yfinance' or 'warehouse'")
     bars = to_dates(store.query(
         "SELECT * FROM bars WHERE as_of BETWEEN ? AND ? AND list_contains(?, symbol) "
         "ORDER BY symbol, as_of", [start, end, symbols]), "as_of")
