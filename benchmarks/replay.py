@@ -25,10 +25,15 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from agent_loop import run_agent_loop  # noqa: E402
 from backtrader_peer import run_backtrader_sma  # noqa: E402
 
-from trade_pipelines.market_data.builtin import BUILTIN_UNIVERSE, load_builtin_bars  # noqa: E402
+from trade_pipelines.agent.simulation import run_agent_loop  # noqa: E402
+from trade_pipelines.market_data.builtin import (  # noqa: E402
+    BENCHMARK_SYMBOL,
+    BUILTIN_UNIVERSE,
+    VIX_SYMBOL,
+    load_builtin_bars,
+)
 
 
 def step_seconds(home: Path) -> dict[str, float]:
@@ -75,7 +80,8 @@ def main() -> None:
         steps = step_seconds(home)
 
     began = time.perf_counter()
-    loop = run_agent_loop(bars, args.start, args.end)
+    loop = run_agent_loop(bars, args.start, args.end, list(BUILTIN_UNIVERSE),
+                          BENCHMARK_SYMBOL, VIX_SYMBOL)
     agent_loop = time.perf_counter() - began
 
     peer_seconds, peer_days, _ = run_backtrader_sma(universe)

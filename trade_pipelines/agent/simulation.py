@@ -1,5 +1,6 @@
-"""The agent loop alone: the same agent functions the assets call, driven in memory over
-a date range with no Dagster and no warehouse. Used by ``benchmarks/replay.py``."""
+"""The whole agent in memory: the same functions the assets call, driven over a date
+range with no Dagster and no warehouse. For research and for measuring the agent loop
+alone; a test proves it gives the same ledger as a replay through the asset graph."""
 
 from __future__ import annotations
 
@@ -18,18 +19,19 @@ from trade_pipelines.agent.proposals import propose_for_window
 from trade_pipelines.agent.regime import detect_regimes, market_breadth
 from trade_pipelines.agent.setups import SetupBook
 from trade_pipelines.agent.trading_loop import TradingLoop
-from trade_pipelines.market_data.builtin import BENCHMARK_SYMBOL, BUILTIN_UNIVERSE, VIX_SYMBOL
 
 
-def run_agent_loop(bars: pd.DataFrame, start: date, end: date) -> dict:
-    """Perceive, evaluate, plan, propose, debate and trade every session in [start, end]."""
+def run_agent_loop(bars: pd.DataFrame, start: date, end: date, universe_symbols: list[str],
+                   benchmark_symbol: str, volatility_symbol: str) -> dict:
+    """Perceive, evaluate, plan, propose, debate and trade every session in [start, end]
+    from ``bars`` (the warehouse's columns, all history wanted before ``start``)."""
     bars = bars[bars["as_of"] <= end]
-    universe = bars[bars["symbol"].isin(BUILTIN_UNIVERSE)]
+    universe = bars[bars["symbol"].isin(universe_symbols)]
     features = compute_features(universe)
     features = features.merge(market_breadth(features), left_on="as_of", right_index=True,
                               how="left")
-    regimes = detect_regimes(bars[bars["symbol"] == BENCHMARK_SYMBOL], features,
-                             bars[bars["symbol"] == VIX_SYMBOL])
+    regimes = detect_regimes(bars[bars["symbol"] == benchmark_symbol], features,
+                             bars[bars["symbol"] == volatility_symbol])
     genomes = list(GENOMES.values())
     outcomes = all_outcomes(genomes, features)
     window = features[features["as_of"] >= start]
@@ -68,6 +70,7 @@ def run_agent_loop(bars: pd.DataFrame, start: date, end: date) -> dict:
     recalled = int((decisions["memories_used"] != "[]").sum())
     return {"decisions": len(decisions), "fills": len(frames["fills"]),
             "decisions_recalling_memories": recalled,
-            "memories": len(memories),
+            "memories": len(memories), "frames": {**frames, "decisions": decisions,
+                                                  "memories": memories},
             "equity": {a: float(last.loc[last["account"] == a, "equity"].iloc[0])
                        for a in ACCOUNTS}}
