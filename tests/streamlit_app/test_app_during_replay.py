@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from trade_pipelines.settings import paths
@@ -36,6 +37,7 @@ def test_the_page_renders_again_and_again_during_a_replay(project_home: Path) ->
     assert renders >= 2
     store = Warehouse(paths().warehouse)
     assert store.query("SELECT count(*) AS n FROM accounts")["n"].iloc[0] > 0
+    st.cache_data.clear()  # the page caches reads for a few seconds; read afresh
     final = AppTest.from_file(str(APP), default_timeout=60).run()
     assert not final.exception
     accounts = next(d.value for d in final.dataframe if "Account" in d.value.columns)
