@@ -49,7 +49,15 @@ class TradingLoop:
 
     def run_day(self, market: DayMarket, proposals: Sequence[Mapping[str, Any]],
                 pause: Callable[[date], tuple[bool, str]]) -> None:
-        decisions = self.deliberation.decide(proposals, self.memory)
+        # A symbol every account already holds (or has an order out for) cannot be
+        # bought again: it is not worth a debate.
+        state = self.ledger.state
+        taken = {(o.account, o.symbol) for o in state.pending}
+        open_proposals = [
+            p for p in proposals
+            if any(p["symbol"] not in state.accounts[a].positions and (a, p["symbol"])
+                   not in taken for a in state.accounts)]
+        decisions = self.deliberation.decide(open_proposals, self.memory)
         self.output.decisions.extend(decisions)
         self.decision_index.add(decisions)
         closed_before = len(self.ledger.result.trades)
