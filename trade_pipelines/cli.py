@@ -169,6 +169,10 @@ def cmd_up(args: argparse.Namespace) -> int:
          "--server.headless", "true", "--browser.gatherUsageStats", "false",
          "--server.address", "127.0.0.1", "--server.port", str(args.app_port)], env=env,
         cwd=PROJECT_ROOT)
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt  # SIGTERM stops the children as Ctrl-C does
+
+    signal.signal(signal.SIGTERM, stop)
     print(f"Dagster UI      http://127.0.0.1:{args.dagster_port}\n"
           f"Supervisor app  http://127.0.0.1:{args.app_port}\nCtrl-C stops both.", flush=True)
     try:
