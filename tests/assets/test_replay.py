@@ -159,3 +159,14 @@ def test_pause_switch_refuses_every_order_with_the_reason(project_home: Path) ->
     assert (orders["status"] == "paused").all()
     assert orders["reason"].str.contains("supervisor review").all()
     assert table(project_home, "fills").empty
+
+
+def test_every_closed_trade_leads_back_to_its_debate(replayed_home: Path) -> None:
+    trades = table(replayed_home, "trades")
+    decisions = table(replayed_home, "decisions")
+    assert len(trades) > 0
+    linked = trades.merge(decisions[["decision_id", "symbol", "strategy_id", "as_of"]],
+                          on="decision_id", suffixes=("", "_decided"))
+    assert len(linked) == len(trades)  # every trade opened in the window has its debate
+    assert (linked["symbol"] == linked["symbol_decided"]).all()
+    assert (linked["as_of_decided"] < linked["opened_as_of"]).all()

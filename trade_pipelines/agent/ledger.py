@@ -39,12 +39,12 @@ FILL_COLUMNS = ["as_of", "fill_id", "order_id", "account", "symbol", "side", "qu
                 "price", "fee", "slippage_bps"]
 POSITION_COLUMNS = ["as_of", "account", "symbol", "quantity", "avg_cost", "close",
                     "market_value", "unrealized_pnl", "weight", "opened_as_of", "days_held",
-                    "entry_fees", "strategy_id"]
+                    "entry_fees", "strategy_id", "decision_id"]
 ACCOUNT_COLUMNS = ["as_of", "account", "cash", "equity", "gross_exposure", "daily_return",
                    "drawdown", "benchmark_close"]
 TRADE_COLUMNS = ["as_of", "trade_id", "account", "symbol", "strategy_id", "opened_as_of",
                  "quantity", "entry_price", "exit_price", "pnl", "return_pct", "holding_days",
-                 "exit_reason"]
+                 "exit_reason", "decision_id"]
 
 
 @dataclass
@@ -55,6 +55,7 @@ class Position:
     strategy_id: str
     days_held: int = 0
     entry_fees: float = 0.0
+    decision_id: str | None = None  # the debate that opened it
 
 
 @dataclass
@@ -74,6 +75,7 @@ class PendingOrder:
     quantity: float
     strategy_id: str
     reason: str
+    decision_id: str | None = None
 
 
 @dataclass
@@ -195,7 +197,7 @@ class Ledger:
                 if held is None:
                     account.positions[order.symbol] = Position(
                         fill.quantity, fill.price, market.as_of, order.strategy_id,
-                        entry_fees=fill.fee)
+                        entry_fees=fill.fee, decision_id=order.decision_id)
                 else:
                     total = held.quantity + fill.quantity
                     held.avg_cost = (held.avg_cost * held.quantity
@@ -220,6 +222,7 @@ class Ledger:
                     "exit_price": fill.price, "pnl": round(pnl, 4),
                     "return_pct": round(pnl / (held.avg_cost * quantity), 6),
                     "holding_days": held.days_held, "exit_reason": order.reason,
+                    "decision_id": held.decision_id,
                 })
                 held.quantity -= quantity
                 held.entry_fees -= entry_fee
@@ -253,6 +256,7 @@ class Ledger:
                     "weight": round(value / equity, 6) if equity else 0.0,
                     "opened_as_of": position.opened_as_of, "days_held": position.days_held,
                     "entry_fees": position.entry_fees, "strategy_id": position.strategy_id,
+                    "decision_id": position.decision_id,
                 })
             account.peak_equity = max(account.peak_equity, equity)
             self.result.accounts.append({
@@ -284,7 +288,7 @@ class Ledger:
         if verdict.status == "accepted":
             self.state.pending.append(PendingOrder(
                 order_id, account_name, request.symbol, request.side, verdict.quantity,
-                strategy_id, request.reason))
+                strategy_id, request.reason, request.decision_id))
 
     def _exit_orders(self, market: DayMarket, view_market: MarketView) -> None:
         for name in ACCOUNTS:
@@ -357,12 +361,19 @@ def state_from_rows(accounts: pd.DataFrame, peaks: dict[str, float], positions: 
     for row in positions.itertuples():
         state.accounts[row.account].positions[row.symbol] = Position(
             float(row.quantity), float(row.avg_cost), row.opened_as_of, row.strategy_id,
-            int(row.days_held), float(row.entry_fees))
+            int(row.days_held), float(row.entry_fees), _optional(row, "decision_id"))
         state.last_close[row.symbol] = float(row.close)
     for row in pending_orders.itertuples():
         state.pending.append(PendingOrder(row.order_id, row.account, row.symbol, row.side,
-                                          float(row.quantity), row.strategy_id, row.purpose))
+                                          float(row.quantity), row.strategy_id, row.purpose,
+                                          _optional(row, "decision_id")))
     return state
+
+
+def _optional(row: Any, name: str) -> str | None:
+    value = getattr(row, name, None)
+    return None if value is None or (isinstance(value, float) and math.isnan(value)) \
+        else str(value)
 
 
 def bars_by_day(bars: pd.DataFrame) -> dict[date, tuple[dict[str, Bar], dict[str, float]]]:

@@ -130,7 +130,7 @@ def daily_trading_loop(context: AssetExecutionContext, warehouse: WarehouseResou
     memories = to_dates(store.query("SELECT * FROM memories WHERE as_of < ?", [start]),
                         "as_of")
     earlier_decisions = to_dates(store.query(
-        "SELECT as_of, symbol, strategy_id, confidence, summary FROM decisions "
+        "SELECT as_of, decision_id, symbol, strategy_id, confidence, summary FROM decisions "
         "WHERE as_of BETWEEN ? AND ?", [start - MEMORY_CONTEXT, start - timedelta(days=1)]),
         "as_of")
     loop = TradingLoop(deliberation, Ledger(state, GENOMES), MemoryBook(memories),

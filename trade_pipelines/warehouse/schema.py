@@ -156,6 +156,7 @@ MIGRATIONS: list[tuple[int, str]] = [
             days_held INTEGER NOT NULL,
             entry_fees DOUBLE NOT NULL,
             strategy_id VARCHAR NOT NULL,
+            decision_id VARCHAR,
             PRIMARY KEY (as_of, account, symbol)
         );
         CREATE TABLE IF NOT EXISTS accounts (
@@ -182,7 +183,8 @@ MIGRATIONS: list[tuple[int, str]] = [
             pnl DOUBLE NOT NULL,
             return_pct DOUBLE NOT NULL,
             holding_days INTEGER NOT NULL,
-            exit_reason VARCHAR NOT NULL
+            exit_reason VARCHAR NOT NULL,
+            decision_id VARCHAR
         );
         CREATE TABLE IF NOT EXISTS memories (
             as_of DATE NOT NULL,
