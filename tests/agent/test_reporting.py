@@ -143,7 +143,8 @@ def test_performance_accounts_decisions_plan_and_gene_pool() -> None:
                               "excess -1.00%)")
     assert performance[1] == "- **Fills**: 3 (2 buys, 1 sells)"
     # combined returns 0% then +1%: mean / sample std * sqrt(252)
-    assert performance[-1] == "- **Sharpe to date**: 11.22"
+    assert performance[-2] == "- **Sharpe to date**: 11.22"
+    assert performance[-1] == "- **Judge calibration (Brier score)**: no scored trade yet"
     table = section(markdown, "## Accounts compared")
     assert table[2].startswith("| AI combined | +1.00% | +1.00% | n/a | +0.00% |")
     assert table[3].startswith("| Aggressive | -2.00% | -2.00% | n/a | -2.00% |")
@@ -303,3 +304,18 @@ def test_a_report_never_reads_a_later_day() -> None:
     upto = days.index(cut) + 1
     assert after[:upto] == before[:upto]
     assert all(a != b for a, b in zip(after[upto:], before[upto:], strict=True))
+
+
+
+def test_judge_calibration_is_the_brier_score_of_the_opening_confidence() -> None:
+    from trade_pipelines.agent.reporting import _AccountTrack
+
+    day = pd.Timestamp("2024-03-05")
+    history = pd.DataFrame({"as_of": [day], "daily_return": [0.0], "equity": [1e6],
+                            "drawdown": [0.0], "benchmark_close": [100.0]})
+    trades = pd.DataFrame({"as_of": [day, day, day], "pnl": [10.0, -5.0, 3.0],
+                           "decision_confidence": [0.9, 0.8, None]})
+    metrics = _AccountTrack(history, trades).metrics(day.to_datetime64().astype("datetime64[D]"))
+    # (0.9 - 1)^2 and (0.8 - 0)^2 over the two trades whose debate is known
+    assert metrics["scored"] == 2
+    assert metrics["brier"] == pytest.approx((0.01 + 0.64) / 2)

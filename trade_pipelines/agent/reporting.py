@@ -137,6 +137,9 @@ def _render(day: _Day, decision_summaries: dict[tuple[str, str], str]) -> str:
         f"- **Max drawdown to date**: {_pct(m['max_drawdown'])}",
         f"- **Sharpe to date**: {m['sharpe']:.2f}" if math.isfinite(m["sharpe"])
         else "- **Sharpe to date**: n/a",
+        f"- **Judge calibration (Brier score, 0 best, 0.25 a coin flip)**: "
+        f"{m['brier']:.3f} over {m['scored']} trades" if math.isfinite(m.get("brier", np.nan))
+        else "- **Judge calibration (Brier score)**: no scored trade yet",
         "",
         "## Accounts compared",
         "| Account | Today | Total | Win rate | Max drawdown | Sharpe |",
@@ -250,7 +253,15 @@ class _AccountTrack:
         self.benchmark = history["benchmark_close"].to_numpy(dtype=float)
         trades = trades.sort_values("as_of", kind="mergesort")
         self.trade_days = _day_numbers(trades["as_of"])
-        self.wins = np.cumsum(trades["pnl"].to_numpy(dtype=float) > 0)
+        won = trades["pnl"].to_numpy(dtype=float) > 0
+        self.wins = np.cumsum(won)
+        # The judge's calibration: Brier score of the confidence of the debate that
+        # opened each trade against whether it won (0 is perfect, 0.25 is a coin).
+        confidence = trades["decision_confidence"].to_numpy(dtype=float) \
+            if "decision_confidence" in trades else np.full(len(trades), np.nan)
+        scored = ~np.isnan(confidence)
+        self.scored = np.cumsum(scored)
+        self.brier = np.cumsum(np.where(scored, (np.nan_to_num(confidence) - won) ** 2, 0.0))
 
     def upto(self, day: np.datetime64) -> tuple[int, int]:
         """How many history rows and closed trades are dated on or before ``day``."""
@@ -260,10 +271,13 @@ class _AccountTrack:
     def metrics(self, day: np.datetime64) -> dict[str, float]:
         n, n_trades = self.upto(day)
         wins = self.wins[n_trades - 1] if n_trades else 0
+        scored = int(self.scored[n_trades - 1]) if n_trades else 0
+        brier = float(self.brier[n_trades - 1] / scored) if scored else float("nan")
         if not n:
-            return _metrics(self.returns[:0], np.nan, np.nan, wins, n_trades)
-        return _metrics(self.returns[:n], self.equity[n - 1], self.drawdown[n - 1], wins,
-                        n_trades)
+            return {**_metrics(self.returns[:0], np.nan, np.nan, wins, n_trades),
+                    "brier": brier, "scored": scored}
+        return {**_metrics(self.returns[:n], self.equity[n - 1], self.drawdown[n - 1], wins,
+                           n_trades), "brier": brier, "scored": scored}
 
 
 def _day_numbers(days: pd.Series) -> np.ndarray:

@@ -26,8 +26,10 @@ def daily_reports(context: AssetExecutionContext,
     folder = warehouse.paths().reports
     accounts = to_dates(store.query("SELECT * FROM accounts WHERE as_of <= ? ORDER BY as_of",
                                     [end]), "as_of")
-    trades = to_dates(store.query("SELECT * FROM trades WHERE as_of <= ?", [end]),
-                      "as_of", "opened_as_of")
+    trades = to_dates(store.query(
+        "SELECT t.*, d.confidence AS decision_confidence FROM trades t "
+        "LEFT JOIN decisions d USING (decision_id) WHERE t.as_of <= ?", [end]),
+        "as_of", "opened_as_of")
     fills = to_dates(store.query("SELECT * FROM fills WHERE as_of BETWEEN ? AND ?",
                                  [start, end]), "as_of")
     decisions = to_dates(store.query(
