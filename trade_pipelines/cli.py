@@ -40,6 +40,15 @@ def run_replay(start: date, end: date, symbols: str = "", source: str = "builtin
     """Replay whole months covering [start, end] through the asset graph as one run."""
     if end < start:
         raise SystemExit(f"--end {end} is before --start {start}")
+    from trade_pipelines.partitions import FIRST_MONTH
+
+    first_day = date.fromisoformat(FIRST_MONTH)
+    if start < first_day:
+        raise SystemExit(f"--start {start} is before the first partition ({first_day}); "
+                         "the built-in data begins on 1990-01-02")
+    this_month = date.today().replace(day=1)
+    if end.replace(day=1) > this_month:
+        raise SystemExit(f"--end {end} is in a month that has not begun yet")
     _dagster_env()
     if progress:
         os.environ["TRADE_PIPELINES_PROGRESS"] = "1"
@@ -86,15 +95,24 @@ def run_replay(start: date, end: date, symbols: str = "", source: str = "builtin
                           file=sys.stderr)
         print(f"Replay failed after {elapsed:.1f}s (run {result.run_id}).", file=sys.stderr)
         return False
-    _print_summary(elapsed, result.run_id, start, end)
+    _print_summary(elapsed, result.run_id, start, end, symbols)
     return True
 
 
-def _print_summary(elapsed: float, run_id: str, start: date, end: date) -> None:
+def _print_summary(elapsed: float, run_id: str, start: date, end: date, symbols: str) -> None:
+    from trade_pipelines.resources import MarketDataResource
     from trade_pipelines.warehouse import Warehouse
 
     home = paths()
     store = Warehouse(home.warehouse)
+    universe = MarketDataResource(symbols=symbols).universe()
+    traded = store.query("SELECT DISTINCT symbol FROM bars WHERE as_of BETWEEN ? AND ?",
+                         [start, end])
+    missing = sorted(set(universe) - set(traded["symbol"] if not traded.empty else []))
+    if missing:
+        print(f"WARNING: no bars between {start} and {end} for {', '.join(missing)}: "
+              "they were not traded (import them with `trade-pipelines import-bars`)",
+              file=sys.stderr)
     accounts = store.query(
         "SELECT account, equity, as_of FROM accounts WHERE as_of = (SELECT max(as_of) FROM "
         "accounts WHERE as_of BETWEEN ? AND ?) ORDER BY account", [start, end])

@@ -134,3 +134,17 @@ def test_a_live_source_that_is_unreachable_fails_fast_and_clearly(
     err = capsys.readouterr().err
     assert "market_bars" in err and "DataSourceUnavailable" in err
     assert Warehouse(paths().warehouse).query("SELECT count(*) AS n FROM bars")["n"].iloc[0] == 0
+
+
+def test_replay_outside_the_partitions_fails_clearly(project_home: Path) -> None:
+    with pytest.raises(SystemExit, match="before the first partition"):
+        main(["replay", "--start", "1980-01-01", "--end", "1980-02-01"])
+    with pytest.raises(SystemExit, match="has not begun"):
+        main(["replay", "--start", "2020-01-01", "--end", "2999-01-01"])
+
+
+def test_a_symbol_without_bars_is_named(project_home: Path,
+                                        capsys: pytest.CaptureFixture) -> None:
+    assert main(["replay", "--start", "2019-03-01", "--end", "2019-03-31",
+                 "--symbols", "AAPL,NOPE", "--no-progress"]) == 0
+    assert "NOPE" in capsys.readouterr().err
