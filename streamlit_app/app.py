@@ -365,6 +365,15 @@ def render_orders(detail: queries.DayDetail) -> None:
     })
 
 
+def render_report(detail: queries.DayDetail) -> None:
+    st.subheader("Daily report")
+    if not detail.report:
+        st.info("No report for this day yet.")
+        return
+    with st.expander("The day's report, as written after the close", expanded=False):
+        st.markdown(detail.report)
+
+
 # -- page ---------------------------------------------------------------------------------
 
 def main() -> None:
@@ -396,6 +405,7 @@ def main() -> None:
             if detail is not None:
                 render_decisions(detail)
                 render_orders(detail)
+                render_report(detail)
     if stale:
         render_busy(notice, min(stale))
 

@@ -271,6 +271,7 @@ class DayDetail:
     decisions: pd.DataFrame
     orders: pd.DataFrame
     memories: pd.DataFrame
+    report: str = ""
 
 
 def load_overview(warehouse: Warehouse) -> Overview:
@@ -278,7 +279,15 @@ def load_overview(warehouse: Warehouse) -> Overview:
                     activity_days(warehouse))
 
 
+def report_on(warehouse: Warehouse, day: date) -> str:
+    """That day's Markdown report ("" when the day has none yet)."""
+    frame = _read(warehouse, "SELECT markdown FROM reports WHERE as_of = ? AND kind = 'daily'",
+                  ["markdown"], [day])
+    return str(frame["markdown"].iloc[0]) if not frame.empty else ""
+
+
 def load_day(warehouse: Warehouse, day: date) -> DayDetail:
     decisions = decisions_on(warehouse, day)
     ids = sorted({m for raw in decisions["memories_used"] for m in parse_memory_ids(raw)})
-    return DayDetail(decisions, orders_on(warehouse, day), memories_by_id(warehouse, ids))
+    return DayDetail(decisions, orders_on(warehouse, day), memories_by_id(warehouse, ids),
+                     report_on(warehouse, day))

@@ -122,3 +122,14 @@ def test_transcript_is_grouped_by_round_then_speaker_in_argument_order() -> None
 def test_odd_stored_values_do_not_break_parsing(raw: object) -> None:
     queries.parse_transcript(raw)
     assert isinstance(queries.parse_memory_ids(raw), list)
+
+
+def test_report_on_reads_the_days_markdown(tmp_path) -> None:
+    from trade_pipelines.warehouse import Warehouse
+
+    store = Warehouse(tmp_path / "w.duckdb")
+    store.migrate()
+    store.append("reports", pd.DataFrame([{"as_of": date(2024, 3, 4), "kind": "daily",
+                                           "path": "x.md", "markdown": "# Daily report"}]))
+    assert queries.report_on(store, date(2024, 3, 4)) == "# Daily report"
+    assert queries.report_on(store, date(2024, 3, 5)) == ""
