@@ -4,11 +4,13 @@ them, so ``--help`` and ``export`` start fast."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
@@ -35,9 +37,39 @@ def month_keys(start: date, end: date) -> tuple[str, str]:
     return f"{start:%Y-%m}-01", f"{end:%Y-%m}-01"
 
 
+@contextlib.contextmanager
+def single_writer(home: Path) -> Iterator[None]:
+    """One replay at a time per home: the warehouse has one writer, and a second replay
+    would interleave its months with the first's."""
+    import fcntl
+
+    lock_path = home / "replay.lock"
+    with open(lock_path, "a+") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.seek(0)
+            holder = lock.read().strip() or "another process"
+            raise SystemExit(f"another replay is writing {home} ({holder}); wait for it "
+                             "to finish") from None
+        lock.seek(0)
+        lock.truncate()
+        lock.write(f"pid {os.getpid()}")
+        lock.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 def run_replay(start: date, end: date, symbols: str = "", source: str = "builtin",
                progress: bool = True) -> bool:
     """Replay whole months covering [start, end] through the asset graph as one run."""
+    with single_writer(paths().home):
+        return _replay(start, end, symbols, source, progress)
+
+
+def _replay(start: date, end: date, symbols: str, source: str, progress: bool) -> bool:
     if end < start:
         raise SystemExit(f"--end {end} is before --start {start}")
     from trade_pipelines.partitions import FIRST_MONTH
