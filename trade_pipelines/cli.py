@@ -64,7 +64,8 @@ def single_writer(home: Path) -> Iterator[None]:
 
 def run_replay(start: date, end: date, symbols: str = "", source: str = "builtin",
                progress: bool = True) -> bool:
-    """Replay whole months covering [start, end] through the asset graph as one run."""
+    """Replay the trading days of [start, end] through the asset graph as one run over
+    the monthly partitions that cover them."""
     with single_writer(paths().home):
         return _replay(start, end, symbols, source, progress)
 
@@ -91,14 +92,15 @@ def _replay(start: date, end: date, symbols: str, source: str, progress: bool) -
     )
 
     from trade_pipelines.assets import ALL_ASSETS, REPLAYABLE_ASSETS
+    from trade_pipelines.assets.common import FIRST_DAY_TAG, LAST_DAY_TAG
     from trade_pipelines.assets.strategy import strategy_gene_pool
     from trade_pipelines.definitions import build_resources
 
     first, last = month_keys(start, end)
     instance = DagsterInstance.get()
     resources = build_resources(symbols=symbols, source=source)
-    print(f"Replaying months {first[:7]} .. {last[:7]} (partitions are calendar months; "
-          f"each run walks the trading days inside) into {paths().home}", flush=True)
+    print(f"Replaying {start} .. {end} as one run over the monthly partitions "
+          f"{first[:7]} .. {last[:7]} into {paths().home}", flush=True)
     began = time.perf_counter()
     seeded = materialize(ALL_ASSETS, instance=instance, resources=resources,
                          selection=[strategy_gene_pool], run_config=QUIET,
@@ -108,7 +110,8 @@ def _replay(start: date, end: date, symbols: str, source: str, progress: bool) -
         return False
     result = materialize(
         ALL_ASSETS, instance=instance, resources=resources, selection=REPLAYABLE_ASSETS,
-        tags={ASSET_PARTITION_RANGE_START_TAG: first, ASSET_PARTITION_RANGE_END_TAG: last},
+        tags={ASSET_PARTITION_RANGE_START_TAG: first, ASSET_PARTITION_RANGE_END_TAG: last,
+              FIRST_DAY_TAG: start.isoformat(), LAST_DAY_TAG: end.isoformat()},
         run_config=QUIET, raise_on_error=False)
     elapsed = time.perf_counter() - began
     if not result.success:

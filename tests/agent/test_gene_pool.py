@@ -186,3 +186,28 @@ def test_week_ends_are_the_last_session_of_each_iso_week() -> None:
     # ISO weeks cross the year end: 2024-12-30 and 2025-01-02 share week 1 of 2025
     assert week_ends([date(2024, 12, 27), date(2024, 12, 30), date(2025, 1, 2)]) == [
         date(2024, 12, 27), date(2025, 1, 2)]
+
+
+
+def test_a_stored_reinstated_status_continues_as_probation() -> None:
+    """Evaluating week by week from stored statuses equals evaluating the weeks in one go,
+    reinstatements included (a replay split anywhere equals one run)."""
+    import numpy as np
+
+    from trade_pipelines.agent.gene_pool import GENOMES, POOL_FLOOR, evaluate_pool
+
+    genomes = list(GENOMES.values())
+    rng = np.random.default_rng(3)
+    days = [date(2024, 1, 5) + timedelta(days=7 * i) for i in range(8)]
+    rows = [{"symbol": "AAA", "signal_as_of": d - timedelta(days=3), "known_as_of": d,
+             "return": float(rng.normal(-0.01, 0.03)), "strategy_id": g.strategy_id}
+            for d in days for g in genomes for _ in range(3)]
+    outcomes = pd.DataFrame(rows)
+    whole = evaluate_pool(genomes, outcomes, days, {})
+    assert (whole["status"] == "reinstated").sum() >= POOL_FLOOR  # the case is exercised
+    parts, previous = [], {}
+    for day in days:
+        part = evaluate_pool(genomes, outcomes, [day], previous)
+        previous = dict(zip(part["strategy_id"], part["status"], strict=True))
+        parts.append(part)
+    pd.testing.assert_frame_equal(pd.concat(parts, ignore_index=True), whole)

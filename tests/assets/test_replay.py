@@ -170,3 +170,16 @@ def test_every_closed_trade_leads_back_to_its_debate(replayed_home: Path) -> Non
     assert len(linked) == len(trades)  # every trade opened in the window has its debate
     assert (linked["symbol"] == linked["symbol_decided"]).all()
     assert (linked["as_of_decided"] < linked["opened_as_of"]).all()
+
+
+def test_a_replay_covers_exactly_the_days_asked_and_can_resume_mid_month(
+        project_home: Path, replayed_home: Path) -> None:
+    assert run_replay(date(2019, 2, 1), date(2019, 3, 13), SYMBOLS, progress=False)
+    days = pd.to_datetime(table(project_home, "accounts")["as_of"]).dt.date
+    assert days.min() >= date(2019, 2, 1) and days.max() == date(2019, 3, 13)
+    reports = pd.to_datetime(table(project_home, "reports")["as_of"]).dt.date
+    assert reports.max() == date(2019, 3, 13)
+    # carrying on from the next day gives the same ledger as one run over both
+    assert run_replay(date(2019, 3, 14), date(2019, 3, 31), SYMBOLS, progress=False)
+    for name in LEDGER_TABLES:
+        pd.testing.assert_frame_equal(table(project_home, name), table(replayed_home, name))

@@ -18,12 +18,43 @@ FEATURE_COLUMNS = [
 LOOKBACK_BARS = 200
 
 
+def _windows(series: pd.Series, window: int) -> np.ndarray | None:
+    values = series.to_numpy(dtype=float)
+    if len(values) < window:
+        return None
+    return np.lib.stride_tricks.sliding_window_view(values, window)
+
+
+def rolling_mean(series: pd.Series, window: int) -> pd.Series:
+    """Mean of each full window, computed window by window.
+
+    pandas' rolling mean keeps a running sum, so its last bits depend on where the series
+    starts; here each value depends only on its window, so a feature is bit-for-bit the
+    same whatever history was loaded before it (and a replay split anywhere equals one
+    run). NaN anywhere in a window gives NaN, like ``min_periods=window``.
+    """
+    out = np.full(len(series), np.nan)
+    windows = _windows(series, window)
+    if windows is not None:
+        out[window - 1:] = windows.mean(axis=1)
+    return pd.Series(out, index=series.index)
+
+
+def rolling_std(series: pd.Series, window: int) -> pd.Series:
+    """Sample standard deviation of each full window, window by window (see rolling_mean)."""
+    out = np.full(len(series), np.nan)
+    windows = _windows(series, window)
+    if windows is not None:
+        out[window - 1:] = windows.std(axis=1, ddof=1)
+    return pd.Series(out, index=series.index)
+
+
 def _rsi(close: pd.Series, window: int = 14) -> pd.Series:
     """Cutler's RSI (simple averages): unlike Wilder's exponential smoothing it has a
     finite memory, so a feature is the same whatever history was loaded before it."""
     delta = close.diff()
-    gain = delta.clip(lower=0).rolling(window, min_periods=window).mean()
-    loss = (-delta.clip(upper=0)).rolling(window, min_periods=window).mean()
+    gain = rolling_mean(delta.clip(lower=0), window)
+    loss = rolling_mean(-delta.clip(upper=0), window)
     rs = gain / loss.replace(0.0, np.nan)
     rsi = 100 - 100 / (1 + rs)
     # No losses: 100 if it rose, 50 if it did not move at all.
@@ -36,8 +67,8 @@ def _symbol_features(bars: pd.DataFrame) -> pd.DataFrame:
     high = bars["high"].fillna(close) if "high" in bars else close
     low = bars["low"].fillna(close) if "low" in bars else close
     log_ret = np.log(close).diff()
-    sma_20 = close.rolling(20, min_periods=20).mean()
-    std_20 = close.rolling(20, min_periods=20).std()
+    sma_20 = rolling_mean(close, 20)
+    std_20 = rolling_std(close, 20)
     volume = bars["volume"] if "volume" in bars else pd.Series(np.nan, index=bars.index)
     out = pd.DataFrame({
         "symbol": bars["symbol"],
@@ -47,15 +78,15 @@ def _symbol_features(bars: pd.DataFrame) -> pd.DataFrame:
         "ret_5d": close.pct_change(5, fill_method=None),
         "ret_20d": close.pct_change(20, fill_method=None),
         "sma_20": sma_20,
-        "sma_50": close.rolling(50, min_periods=50).mean(),
-        "sma_200": close.rolling(200, min_periods=200).mean(),
-        "vol_20": log_ret.rolling(20, min_periods=20).std() * np.sqrt(252),
+        "sma_50": rolling_mean(close, 50),
+        "sma_200": rolling_mean(close, 200),
+        "vol_20": rolling_std(log_ret, 20) * np.sqrt(252),
         "rsi_14": _rsi(close),
         "zscore_20": (close - sma_20) / std_20.replace(0.0, np.nan),
         # Highest high of the 55 bars before today: a breakout is today's close above it.
         "high_55": high.shift(1).rolling(55, min_periods=55).max(),
         "low_20": low.shift(1).rolling(20, min_periods=20).min(),
-        "volume_ratio": volume / volume.shift(1).rolling(20, min_periods=20).mean(),
+        "volume_ratio": volume / rolling_mean(volume.shift(1), 20),
     })
     return out
 

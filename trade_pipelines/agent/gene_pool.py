@@ -71,7 +71,9 @@ def evaluate_pool(
     (day - EVALUATION_WINDOW, day], in the order they appear in ``outcomes``.
     """
     rows = []
-    status = dict(previous_status)
+    # A reinstated genome is on probation, as a watched one is; the stored label says
+    # "reinstated", the state machine carries "watch".
+    status = {k: "watch" if v == "reinstated" else v for k, v in previous_status.items()}
     # Each genome's outcomes are split out once; a day's window is then a mask over them.
     known = pd.to_datetime(outcomes["known_as_of"]).to_numpy().astype("datetime64[D]")
     strategy_ids = outcomes["strategy_id"].to_numpy()

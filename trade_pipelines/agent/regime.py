@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from trade_pipelines.agent.features import rolling_mean, rolling_std
+
 REGIMES = ("bull", "bear", "range")
 DEFENSIVE_VIX = 40.0
 DEFENSIVE_VOLATILITY = 0.40
@@ -32,11 +34,11 @@ def detect_regimes(
         return pd.DataFrame(columns=columns)
     bench = benchmark.sort_values("as_of").reset_index(drop=True)
     close = bench["close"]
-    sma_50 = close.rolling(50, min_periods=50).mean()
-    sma_200 = close.rolling(200, min_periods=200).mean()
+    sma_50 = rolling_mean(close, 50)
+    sma_200 = rolling_mean(close, 200)
     trend = close / sma_200 - 1
     ret_1d = close.pct_change(fill_method=None)
-    volatility = np.log(close).diff().rolling(20, min_periods=20).std() * np.sqrt(252)
+    volatility = rolling_std(np.log(close).diff(), 20) * np.sqrt(252)
 
     regime = np.where(
         (trend > 0.0) & (sma_50 > sma_200), "bull",

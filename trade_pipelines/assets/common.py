@@ -18,10 +18,23 @@ PROGRESS_ENV = "TRADE_PIPELINES_PROGRESS"
 FEATURE_HISTORY = timedelta(days=400)
 
 
+# Run tags that narrow a run to the days a user asked for inside its months.
+FIRST_DAY_TAG = "trade_pipelines/first_day"
+LAST_DAY_TAG = "trade_pipelines/last_day"
+
+
 def partition_window(context: AssetExecutionContext) -> tuple[date, date]:
-    """First and last calendar day covered by this run (one partition or a range)."""
+    """First and last calendar day covered by this run: its partitions (one month or a
+    range), narrowed to the run's first/last day tags when a replay asked for part of a
+    month. Every table is keyed by day, so a later run can carry on from any day."""
     window = context.partition_time_window
-    return window.start.date(), (window.end - timedelta(days=1)).date()
+    start, end = window.start.date(), (window.end - timedelta(days=1)).date()
+    tags = context.run.tags
+    if FIRST_DAY_TAG in tags:
+        start = max(start, date.fromisoformat(tags[FIRST_DAY_TAG]))
+    if LAST_DAY_TAG in tags:
+        end = min(end, date.fromisoformat(tags[LAST_DAY_TAG]))
+    return start, end
 
 
 @functools.lru_cache(maxsize=1)
