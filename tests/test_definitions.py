@@ -93,3 +93,8 @@ def test_the_project_dagster_home_turns_telemetry_off(project_home) -> None:
     config = yaml.safe_load((paths().dagster_home / "dagster.yaml").read_text())
     assert config["telemetry"]["enabled"] is False
     assert config["run_coordinator"]["config"]["max_concurrent_runs"] == 1
+
+
+def test_the_inbox_sensor_launches_the_import_job() -> None:
+    sensors = {s.name: s for s in defs.sensors}
+    assert sensors["bar_file_inbox"].job_name == "import_bars_job"

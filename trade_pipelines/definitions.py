@@ -6,11 +6,12 @@ from trade_pipelines.assets import ALL_ASSETS
 from trade_pipelines.jobs import (
     daily_cycle_job,
     gene_pool_seed_job,
+    import_bars_job,
     morning_plan_job,
     weekly_evolution_job,
 )
 from trade_pipelines.resources import MarketDataResource, MemoryIndexResource, WarehouseResource
-from trade_pipelines.sensors import SCHEDULES
+from trade_pipelines.sensors import SCHEDULES, SENSORS
 
 
 def build_resources(symbols: str = "", source: str = "builtin") -> dict[str, object]:
@@ -24,7 +25,9 @@ def build_resources(symbols: str = "", source: str = "builtin") -> dict[str, obj
 defs = Definitions(
     assets=ALL_ASSETS,
     asset_checks=[],
-    jobs=[daily_cycle_job, morning_plan_job, weekly_evolution_job, gene_pool_seed_job],
+    jobs=[daily_cycle_job, morning_plan_job, weekly_evolution_job, gene_pool_seed_job,
+          import_bars_job],
     schedules=SCHEDULES,
+    sensors=SENSORS,
     resources=build_resources(),
 )

@@ -1,8 +1,13 @@
 """Jobs: the daily cycle (also the replay job) and the weekly gene-pool evaluation."""
 
-from dagster import AssetSelection, define_asset_job
+import shutil
+from datetime import UTC, datetime
+from pathlib import Path
+
+from dagster import AssetSelection, Config, Failure, OpExecutionContext, define_asset_job, job, op
 
 from trade_pipelines.partitions import trading_months
+from trade_pipelines.resources import WarehouseResource
 
 DAILY_CYCLE = AssetSelection.groups(
     "perception", "planning", "decision", "trading", "memory", "reflection")
@@ -23,3 +28,37 @@ weekly_evolution_job = define_asset_job(
     description="Score every genome on its last year of signals; flag and eliminate.")
 gene_pool_seed_job = define_asset_job(
     "seed_gene_pool", selection=AssetSelection.assets("strategy_gene_pool"))
+
+
+class BarFileConfig(Config):
+    path: str
+
+
+@op(tags={"trade_pipelines/warehouse_writer": "1"})
+def import_bar_file(context: OpExecutionContext, config: BarFileConfig,
+                    warehouse: WarehouseResource) -> None:
+    """Import one bar file from the inbox, then move it to inbox/imported (or
+    inbox/rejected when it cannot be read as bars), so it is never imported twice and
+    never lost."""
+    from trade_pipelines.market_data.errors import BarImportRejected, BarSchemaError
+    from trade_pipelines.market_data.importer import import_bars_file
+
+    path = Path(config.path)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    try:
+        report = import_bars_file(path, warehouse.warehouse())
+    except (BarSchemaError, BarImportRejected) as error:
+        _move(path, path.parent / "rejected", stamp)
+        raise Failure(f"{path.name} was not imported: {error}") from error
+    _move(path, path.parent / "imported", stamp)
+    context.log.info(report.message)
+
+
+def _move(path: Path, folder: Path, stamp: str) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.move(str(path), folder / f"{stamp}-{path.name}")
+
+
+@job(description="Import a bar file dropped into the inbox (launched by the inbox sensor).")
+def import_bars_job() -> None:
+    import_bar_file()
