@@ -222,7 +222,7 @@ def cmd_up(args: argparse.Namespace) -> int:
          "--server.headless", "true", "--browser.gatherUsageStats", "false",
          "--server.address", "127.0.0.1", "--server.port", str(args.app_port)], env=env,
         cwd=PROJECT_ROOT)
-    def stop(signum: int, frame: object) -> None:
+    def stop(_signum: int, _frame: object) -> None:
         raise KeyboardInterrupt  # SIGTERM stops the children as Ctrl-C does
 
     signal.signal(signal.SIGTERM, stop)

@@ -29,9 +29,6 @@ class Deliberation:
         self.book = book
         self.genomes = genomes
 
-    def regime_of(self, day: Any) -> str:
-        return str(self.regimes[day]["regime"])
-
     def decide(self, proposals: Iterable[Mapping[str, Any]],
                memory: MemoryBook) -> list[dict]:
         """One decision row per proposal; memories come from ``memory`` as of each day."""

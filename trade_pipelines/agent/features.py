@@ -13,9 +13,8 @@ FEATURE_COLUMNS = [
     "close", "ret_1d", "ret_5d", "ret_20d", "sma_20", "sma_50", "sma_200", "vol_20",
     "rsi_14", "zscore_20", "high_55", "low_20", "volume_ratio",
 ]
-# Bars of history a feature needs before its first complete value; every feature has a
-# finite look-back, so features do not depend on where the loaded history starts.
-LOOKBACK_BARS = 200
+# Every feature has a finite look-back (at most 200 bars, ~400 calendar days), so
+# features do not depend on where the loaded history starts.
 
 
 def _windows(series: pd.Series, window: int) -> np.ndarray | None:

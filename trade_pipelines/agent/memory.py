@@ -19,7 +19,6 @@ from trade_pipelines.agent.ids import stable_id
 LONG_TERM_IMPORTANCE = 8
 FORGET_IMPORTANCE = 3
 FORGET_AFTER = timedelta(days=90)
-SHORT_TERM_SPAN = timedelta(days=92)
 
 MEMORY_COLUMNS = ["as_of", "memory_id", "kind", "tier", "symbol", "strategy_id", "regime",
                   "importance", "outcome_return", "text", "who", "what", "when", "where",

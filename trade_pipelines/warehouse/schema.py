@@ -216,7 +216,6 @@ MIGRATIONS: list[tuple[int, str]] = [
     ),
 ]
 
-SCHEMA_VERSION = MIGRATIONS[-1][0]
 
 # Tables the CLI can export; every one has an ``as_of`` column (a seeded strategy, which
 # belongs to no trading day, has a NULL ``as_of``).
