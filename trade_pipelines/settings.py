@@ -13,14 +13,12 @@ DAGSTER_YAML = """\
 # Written by trade-pipelines. Telemetry off: this project runs offline.
 telemetry:
   enabled: false
+# One run at a time: DuckDB has one writer, and every run writes the warehouse.
 run_coordinator:
   module: dagster._core.run_coordinator
   class: QueuedRunCoordinator
   config:
     max_concurrent_runs: 1
-    tag_concurrency_limits:
-      - key: trade_pipelines/warehouse_writer
-        limit: 1
 """
 
 
