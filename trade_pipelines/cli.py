@@ -209,6 +209,28 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_recall(args: argparse.Namespace) -> int:
+    """Search the memory index by meaning, as the agent knew it on a day."""
+    from trade_pipelines.memory.index import MemoryIndex
+
+    home = paths()
+    with MemoryIndex(home.memory_index) as index:
+        if index.count() == 0:
+            print("recall: the memory index is empty; run `trade-pipelines replay` first",
+                  file=sys.stderr)
+            return 2
+        hits = index.search(args.query, as_of=args.as_of, n=args.n, symbol=args.symbol)
+    if not hits:
+        print(f"No memory formed on or before {args.as_of} matches.")
+        return 0
+    for hit in hits:
+        meta = hit["metadata"]
+        print(f"{hit['as_of']}  {hit['memory_id']}  distance {max(hit['distance'], 0.0):.3f}  "
+              f"importance {meta.get('importance', '-')}  {meta.get('tier', '')}\n"
+              f"    {hit['text']}")
+    return 0
+
+
 def cmd_up(args: argparse.Namespace) -> int:
     """Dagster webserver + daemon (``dagster dev``) and the supervisor app, on loopback."""
     _dagster_env()
@@ -269,6 +291,13 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("table")
     export.add_argument("--out", required=True)
     export.set_defaults(func=cmd_export)
+    recall = sub.add_parser("recall", help="search the agent's memories by meaning")
+    recall.add_argument("query")
+    recall.add_argument("--as-of", type=_date, default=date.today(),
+                        help="only memories formed on or before this day (default: today)")
+    recall.add_argument("--n", type=int, default=5)
+    recall.add_argument("--symbol", default=None)
+    recall.set_defaults(func=cmd_recall)
     up = sub.add_parser("up", help="start the Dagster UI + daemon and the supervisor app")
     up.add_argument("--dagster-port", type=int, default=3000)
     up.add_argument("--app-port", type=int, default=8501)
