@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Protocol
 
 
 @dataclass(frozen=True)
@@ -56,15 +57,21 @@ class RiskVerdict:
     warnings: tuple[str, ...] = ()
 
 
-class Rule:
-    name = "rule"
+class Rule(Protocol):
+    """One risk rule: given the quantity so far, the quantity it allows and why."""
+
+    name: str
 
     def apply(self, order: OrderRequest, quantity: float, account: AccountView,
-              market: MarketView, limits: RiskLimits) -> tuple[float, str]:
-        raise NotImplementedError
+              market: MarketView, limits: RiskLimits) -> tuple[float, str]: ...
 
 
-class PauseSwitch(Rule):
+def _cap(quantity: float, shares_allowed: float, why: str) -> tuple[float, str]:
+    """A buy trimmed to the whole shares a limit leaves room for."""
+    return max(0.0, min(quantity, math.floor(shares_allowed))), why
+
+
+class PauseSwitch:
     name = "pause"
 
     def apply(self, order, quantity, account, market, limits):
@@ -73,7 +80,7 @@ class PauseSwitch(Rule):
         return quantity, ""
 
 
-class CircuitBreaker(Rule):
+class CircuitBreaker:
     name = "circuit_breaker"
 
     def apply(self, order, quantity, account, market, limits):
@@ -83,7 +90,7 @@ class CircuitBreaker(Rule):
         return quantity, ""
 
 
-class DefensiveMode(Rule):
+class DefensiveMode:
     name = "defensive_mode"
 
     def apply(self, order, quantity, account, market, limits):
@@ -92,7 +99,7 @@ class DefensiveMode(Rule):
         return quantity, ""
 
 
-class SellOnlyWhatIsHeld(Rule):
+class SellOnlyWhatIsHeld:
     name = "no_short"
 
     def apply(self, order, quantity, account, market, limits):
@@ -104,7 +111,7 @@ class SellOnlyWhatIsHeld(Rule):
         return quantity, ""
 
 
-class RiskPerTrade(Rule):
+class RiskPerTrade:
     name = "risk_per_trade"
 
     def apply(self, order, quantity, account, market, limits):
@@ -112,11 +119,11 @@ class RiskPerTrade(Rule):
             return quantity, ""
         budget = limits.max_risk_per_trade * account.equity
         loss_per_share = order.price * max(order.stop_loss, 1e-6)
-        return min(quantity, math.floor(budget / loss_per_share)), \
-            f"risk per trade capped at {limits.max_risk_per_trade:.0%} of equity"
+        return _cap(quantity, budget / loss_per_share,
+                    f"risk per trade capped at {limits.max_risk_per_trade:.0%} of equity")
 
 
-class SymbolConcentration(Rule):
+class SymbolConcentration:
     name = "symbol_weight"
 
     def apply(self, order, quantity, account, market, limits):
@@ -124,11 +131,11 @@ class SymbolConcentration(Rule):
             return quantity, ""
         room = limits.max_symbol_weight * account.equity - account.position_value.get(
             order.symbol, 0.0)
-        return max(0.0, min(quantity, math.floor(room / order.price))), \
-            f"{order.symbol} capped at {limits.max_symbol_weight:.0%} of equity"
+        return _cap(quantity, room / order.price,
+                    f"{order.symbol} capped at {limits.max_symbol_weight:.0%} of equity")
 
 
-class LeverageAndCash(Rule):
+class LeverageAndCash:
     name = "leverage"
 
     def apply(self, order, quantity, account, market, limits):
@@ -137,8 +144,8 @@ class LeverageAndCash(Rule):
         room = limits.max_leverage * account.equity - account.gross_exposure
         # Paper accounts are cash accounts: never spend more cash than there is.
         room = min(room, account.cash)
-        return max(0.0, min(quantity, math.floor(room / order.price))), \
-            "gross exposure capped by leverage and available cash"
+        return _cap(quantity, room / order.price,
+                    "gross exposure capped by leverage and available cash")
 
 
 DEFAULT_RULES: tuple[Rule, ...] = (
