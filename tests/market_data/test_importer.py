@@ -11,7 +11,6 @@ import duckdb
 import pandas as pd
 import pytest
 
-from trade_pipelines.market_data import importer
 from trade_pipelines.market_data.errors import BarImportRejected, BarSchemaError
 from trade_pipelines.market_data.importer import ImportReport, import_bars_file, read_bars_file
 from trade_pipelines.warehouse.connection import Warehouse
@@ -146,7 +145,7 @@ def test_a_crash_midway_leaves_nothing_behind(
         tmp_path: Path, warehouse: Warehouse, monkeypatch: pytest.MonkeyPatch) -> None:
     import_bars_file(write_csv(tmp_path, GOOD, name="first.csv"), warehouse)
     before = stored(warehouse, "bars")
-    real_insert = importer._insert_frame
+    real_insert = Warehouse.insert_frame
     deleted: list[int] = []
 
     def crash_on_bars(connection: duckdb.DuckDBPyConnection, table: str,
@@ -157,7 +156,7 @@ def test_a_crash_midway_leaves_nothing_behind(
             raise RuntimeError("disk full")
         real_insert(connection, table, frame)
 
-    monkeypatch.setattr(importer, "_insert_frame", crash_on_bars)
+    monkeypatch.setattr(Warehouse, "insert_frame", staticmethod(crash_on_bars))
     second = write_csv(tmp_path, [*GOOD, *BAD], name="second.csv")
     with pytest.raises(RuntimeError, match="disk full"):
         import_bars_file(second, warehouse)
@@ -168,7 +167,7 @@ def test_a_crash_midway_leaves_nothing_behind(
 
 def test_a_crash_writing_quarantine_rolls_back_the_bars(
         tmp_path: Path, warehouse: Warehouse, monkeypatch: pytest.MonkeyPatch) -> None:
-    real_insert = importer._insert_frame
+    real_insert = Warehouse.insert_frame
 
     def crash_on_quarantine(connection: duckdb.DuckDBPyConnection, table: str,
                             frame: pd.DataFrame) -> None:
@@ -176,7 +175,7 @@ def test_a_crash_writing_quarantine_rolls_back_the_bars(
         if table == "quarantine":
             raise RuntimeError("killed")
 
-    monkeypatch.setattr(importer, "_insert_frame", crash_on_quarantine)
+    monkeypatch.setattr(Warehouse, "insert_frame", staticmethod(crash_on_quarantine))
     with pytest.raises(RuntimeError, match="killed"):
         import_bars_file(write_csv(tmp_path, GOOD + BAD), warehouse)
     assert stored(warehouse, "bars").empty

@@ -69,9 +69,15 @@ def market_bars(context: AssetExecutionContext, warehouse: WarehouseResource,
         existing = store.query("SELECT DISTINCT symbol FROM bars WHERE source LIKE 'import:%'")
         imported = set(existing["symbol"]) if not existing.empty else set()
         clean = in_scope(load_builtin_bars())
-        clean = clean.assign(available_at=bars_available_at(clean["as_of"]).to_numpy())
-        store.upsert("bars", clean[["symbol", "as_of", "open", "high", "low", "close", "volume",
-                                    "source", "available_at"]], keys=["symbol", "as_of"])
+        clean = clean.assign(available_at=bars_available_at(clean["as_of"]).to_numpy())[
+            ["symbol", "as_of", "open", "high", "low", "close", "volume", "source",
+             "available_at"]]
+        # The window is rewritten; the history before it is only filled in where missing,
+        # so the evening run does not rewrite thirty years of unchanged bars.
+        in_window = clean["as_of"] >= start
+        with store.transaction() as connection:
+            store.upsert("bars", clean[in_window], ["symbol", "as_of"], connection)
+            store.insert_missing("bars", clean[~in_window], ["symbol", "as_of"], connection)
         rejected = in_scope(builtin_rejected())
         loaded, quarantined = len(clean), len(rejected)
         if quarantined:
@@ -81,7 +87,7 @@ def market_bars(context: AssetExecutionContext, warehouse: WarehouseResource,
                 "raw": rejected.drop(columns=["reason"]).astype(str).to_json(
                     orient="records", lines=True).splitlines(),
                 "recorded_at": datetime.now(UTC).replace(tzinfo=None)})
-            store.upsert("quarantine", records, keys=["source", "symbol", "as_of", "reason"])
+            store.insert_missing("quarantine", records, ["source", "symbol", "as_of", "reason"])
     elif market_data.source == "yfinance":
         from trade_pipelines.market_data import bars_available_at
         from trade_pipelines.market_data.yfinance_source import YFinanceSource

@@ -24,7 +24,6 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import numpy as np
 import pandas as pd
 
@@ -152,54 +151,6 @@ def _quarantine_rows(raw: pd.DataFrame, validation: BarValidation, source: str,
     return rows.drop_duplicates(["source", "raw", "reason"]).reset_index(drop=True)
 
 
-def _insert_frame(connection: duckdb.DuckDBPyConnection, table: str,
-                  frame: pd.DataFrame) -> None:
-    if frame.empty:
-        return
-    connection.register("import_frame", frame)
-    try:
-        columns = ", ".join(f'"{c}"' for c in frame.columns)
-        connection.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM import_frame")
-    finally:
-        connection.unregister("import_frame")
-
-
-def _delete_bars(connection: duckdb.DuckDBPyConnection, bars: pd.DataFrame) -> None:
-    """Remove stored bars the import replaces, so a re-import never duplicates a key."""
-    if bars.empty:
-        return
-    connection.register("import_keys", bars[["symbol", "as_of"]])
-    try:
-        connection.execute(
-            "DELETE FROM bars t WHERE EXISTS (SELECT 1 FROM import_keys k "
-            "WHERE t.symbol = k.symbol AND t.as_of = CAST(k.as_of AS DATE))"
-        )
-    finally:
-        connection.unregister("import_keys")
-
-
-def _new_quarantine(connection: duckdb.DuckDBPyConnection,
-                    rows: pd.DataFrame) -> pd.DataFrame:
-    """The quarantine rows not already recorded for the same source, raw row and reason."""
-    if rows.empty:
-        return rows
-    connection.register("import_quarantine", rows[["source", "raw", "reason"]])
-    try:
-        known = connection.execute(
-            "SELECT q.source, q.raw, q.reason FROM import_quarantine q WHERE EXISTS "
-            "(SELECT 1 FROM quarantine t WHERE t.source = q.source AND t.raw = q.raw "
-            "AND t.reason = q.reason)"
-        ).df()
-    finally:
-        connection.unregister("import_quarantine")
-    if known.empty:
-        return rows
-    seen = set(known.itertuples(index=False, name=None))
-    fresh = [(s, r, w) not in seen for s, r, w in
-             zip(rows["source"], rows["raw"], rows["reason"], strict=True)]
-    return rows.loc[fresh].reset_index(drop=True)
-
-
 def _message(name: str, bars: pd.DataFrame, validation: BarValidation,
              new_records: int) -> str:
     if bars.empty:
@@ -240,16 +191,17 @@ def import_bars_file(path: Path | str, warehouse: Warehouse,
     recorded_at = datetime.now(UTC).replace(tzinfo=None)
     quarantine = _quarantine_rows(raw, validation, source, recorded_at)
 
+    # One transaction: the file's bars replace stored ones with the same key, and each
+    # quarantine record (source, raw row, reason) is kept once however often it recurs.
     with warehouse.transaction() as connection:
-        _delete_bars(connection, bars)
-        _insert_frame(connection, "bars", bars[BAR_COLUMNS])
-        fresh = _new_quarantine(connection, quarantine)
-        _insert_frame(connection, "quarantine", fresh[QUARANTINE_COLUMNS])
+        warehouse.upsert("bars", bars[BAR_COLUMNS], ["symbol", "as_of"], connection)
+        recorded = warehouse.insert_missing("quarantine", quarantine[QUARANTINE_COLUMNS],
+                                            ["source", "raw", "reason"], connection)
 
     return ImportReport(
         imported=len(bars),
         quarantined=len(validation.rejected),
         reasons=Counter(validation.reasons),
-        message=_message(path.name, validation.clean, validation, len(fresh)),
+        message=_message(path.name, validation.clean, validation, recorded),
         source=source,
     )

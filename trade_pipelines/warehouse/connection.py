@@ -109,8 +109,21 @@ class Warehouse:
         return bool(found["n"].iloc[0])
 
     # -- writes ------------------------------------------------------------------------
+    # Every write takes an optional open ``connection`` so several of them can share one
+    # transaction; without it, each is a transaction of its own.
+    @contextlib.contextmanager
+    def _writing(self, connection: duckdb.DuckDBPyConnection | None
+                 ) -> Iterator[duckdb.DuckDBPyConnection]:
+        if connection is not None:
+            yield connection
+        else:
+            with self.transaction() as own:
+                yield own
+
     @staticmethod
-    def _insert(connection: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame) -> None:
+    def insert_frame(connection: duckdb.DuckDBPyConnection, table: str,
+                     frame: pd.DataFrame) -> None:
+        """Insert the frame's rows; its columns name the table's."""
         if frame.empty:
             return
         connection.register("incoming_frame", frame)
@@ -122,6 +135,15 @@ class Warehouse:
         finally:
             connection.unregister("incoming_frame")
 
+    @staticmethod
+    def _stored_keys(connection: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame,
+                     keys: list[str]) -> str:
+        """Register the frame's keys as ``incoming_keys``; returns the SQL condition that
+        matches a stored row ``t`` to an incoming key ``k``."""
+        positions = frame[keys].assign(_row=range(len(frame)))
+        connection.register("incoming_keys", positions)
+        return " AND ".join(f't."{k}" = k."{k}"' for k in keys)
+
     def replace_days(
         self, tables: dict[str, pd.DataFrame], start: date, end: date,
         connection: duckdb.DuckDBPyConnection | None = None,
@@ -132,40 +154,47 @@ class Warehouse:
         leaves the previous rows intact.
         """
         counts: dict[str, int] = {}
-
-        def write(conn: duckdb.DuckDBPyConnection) -> None:
+        with self._writing(connection) as conn:
             for table, frame in tables.items():
-                conn.execute(
-                    f"DELETE FROM {table} WHERE as_of BETWEEN ? AND ?", [start, end]
-                )
-                self._insert(conn, table, frame)
+                conn.execute(f"DELETE FROM {table} WHERE as_of BETWEEN ? AND ?", [start, end])
+                self.insert_frame(conn, table, frame)
                 counts[table] = len(frame)
-
-        if connection is not None:
-            write(connection)
-        else:
-            with self.transaction() as conn:
-                write(conn)
         return counts
 
-    def upsert(self, table: str, frame: pd.DataFrame, keys: list[str]) -> int:
-        """Insert rows, replacing those with the same key, in one transaction."""
+    def upsert(self, table: str, frame: pd.DataFrame, keys: list[str],
+               connection: duckdb.DuckDBPyConnection | None = None) -> int:
+        """Insert rows, replacing those stored with the same key."""
         if frame.empty:
             return 0
-        with self.transaction() as connection:
-            connection.register("incoming_keys", frame[keys])
+        with self._writing(connection) as conn:
+            condition = self._stored_keys(conn, table, frame, keys)
             try:
-                condition = " AND ".join(f't."{k}" = k."{k}"' for k in keys)
-                connection.execute(
-                    f"DELETE FROM {table} t WHERE EXISTS "
-                    f"(SELECT 1 FROM incoming_keys k WHERE {condition})"
-                )
+                conn.execute(f"DELETE FROM {table} t WHERE EXISTS "
+                             f"(SELECT 1 FROM incoming_keys k WHERE {condition})")
             finally:
-                connection.unregister("incoming_keys")
-            self._insert(connection, table, frame)
+                conn.unregister("incoming_keys")
+            self.insert_frame(conn, table, frame)
         return len(frame)
 
-    def append(self, table: str, frame: pd.DataFrame) -> int:
-        with self.transaction() as connection:
-            self._insert(connection, table, frame)
+    def insert_missing(self, table: str, frame: pd.DataFrame, keys: list[str],
+                       connection: duckdb.DuckDBPyConnection | None = None) -> int:
+        """Insert only the rows whose key is not stored yet; returns how many."""
+        if frame.empty:
+            return 0
+        with self._writing(connection) as conn:
+            condition = self._stored_keys(conn, table, frame, keys)
+            try:
+                rows = conn.execute(
+                    f"SELECT k._row FROM incoming_keys k WHERE NOT EXISTS "
+                    f"(SELECT 1 FROM {table} t WHERE {condition})").df()["_row"]
+            finally:
+                conn.unregister("incoming_keys")
+            fresh = frame.iloc[sorted(rows)]
+            self.insert_frame(conn, table, fresh)
+        return len(fresh)
+
+    def append(self, table: str, frame: pd.DataFrame,
+               connection: duckdb.DuckDBPyConnection | None = None) -> int:
+        with self._writing(connection) as conn:
+            self.insert_frame(conn, table, frame)
         return len(frame)
