@@ -20,7 +20,6 @@ from trade_pipelines.warehouse import Warehouse
 STARTING_EQUITY = 1_000_000.0
 ACCOUNTS = ("aggressive", "conservative", "combined")
 BENCHMARK = "benchmark"
-ROLES = ("aggressive", "conservative", "quant", "judge")
 
 HISTORY_COLUMNS = ["as_of", "account", "equity", "drawdown", "benchmark_close"]
 DAY_COLUMNS = ["as_of", "n_decisions", "n_orders", "n_paused"]

@@ -49,17 +49,13 @@ class Paths:
         return self.home / "control"
 
     @property
-    def snapshots(self) -> Path:
-        return self.home / "snapshots"
-
-    @property
     def inbox(self) -> Path:
         """Drop bar files here; a sensor imports them (done ones move to inbox/imported)."""
         return self.home / "inbox"
 
     def ensure(self) -> Paths:
         for folder in (self.home, self.memory_index, self.reports, self.dagster_home,
-                       self.control, self.snapshots, self.inbox):
+                       self.control, self.inbox):
             folder.mkdir(parents=True, exist_ok=True)
         dagster_yaml = self.dagster_home / "dagster.yaml"
         if not dagster_yaml.exists():

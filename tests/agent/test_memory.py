@@ -12,8 +12,8 @@ from trade_pipelines.agent.ids import stable_id
 from trade_pipelines.agent.ledger import TRADE_COLUMNS
 from trade_pipelines.agent.memory import (
     MEMORY_COLUMNS,
+    MemoryBook,
     importance_from_outcome,
-    recall,
     tier_for,
     trade_memories,
 )
@@ -147,6 +147,11 @@ def memory(memory_id: str, as_of: date, symbol: str = "AAA", strategy: str = "S0
     return {"as_of": as_of, "memory_id": memory_id, "symbol": symbol, "strategy_id": strategy,
             "regime": regime, "importance": importance, "outcome_return": outcome_return,
             "text": f"memory {memory_id}"}
+
+
+def recall(bank: pd.DataFrame, as_of, symbol: str, strategy_id: str, regime: str,
+           n: int = 3) -> list[dict]:
+    return MemoryBook(bank).recall(as_of, symbol, strategy_id, regime, n)
 
 
 def ids(recalled: list[dict]) -> list[str]:

@@ -79,12 +79,6 @@ def test_equal_rank_breaks_ties_by_symbol() -> None:
     assert out["symbol"].tolist() == ["AAA", "BBB"]
 
 
-def test_held_symbols_are_not_proposed_again() -> None:
-    day = rows(("AAA", BREAKS_OUT), ("BBB", BREAKS_OUT))
-    out = propose(day, [BREAKOUT], {}, held_symbols={"AAA"})
-    assert out["symbol"].tolist() == ["BBB"]
-
-
 def test_proposal_fields() -> None:
     day = rows(("AAA", {"close": 115.0, "ret_20d": 0.0123456, "rsi_14": 61.0,
                         "vol_20": 0.25}))

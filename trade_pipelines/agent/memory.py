@@ -190,10 +190,3 @@ class MemoryBook:
                  "outcome_return": None if math.isnan(c["outcome"][i])
                  else float(c["outcome"][i])} for i in order]
 
-
-def recall(
-    memories: pd.DataFrame, as_of: date, symbol: str, strategy_id: str, regime: str,
-    n: int = 3,
-) -> list[dict]:
-    """The ``n`` most relevant memories in ``memories`` formed strictly before ``as_of``."""
-    return MemoryBook(memories).recall(as_of, symbol, strategy_id, regime, n)

@@ -16,7 +16,6 @@ def propose(
     day_features: pd.DataFrame,
     genomes: list[StrategyGenome],
     scores: dict[str, float],
-    held_symbols: set[str] | None = None,
 ) -> pd.DataFrame:
     """At most one proposal per symbol and day (its best genome), strongest first, and at
     most ``MAX_PROPOSALS_PER_DAY`` a day.
@@ -29,13 +28,9 @@ def propose(
         return pd.DataFrame(columns=COLUMNS)
     as_of = day_features["as_of"].to_numpy()
     symbols = day_features["symbol"].to_numpy()
-    allowed = ~day_features["symbol"].isin(held_symbols).to_numpy() if held_symbols else None
     candidates = []
     for genome in genomes:
-        hits = entry_signal(genome, day_features).to_numpy(dtype=bool)
-        if allowed is not None:
-            hits &= allowed
-        rows = np.flatnonzero(hits)
+        rows = np.flatnonzero(entry_signal(genome, day_features).to_numpy(dtype=bool))
         if rows.size == 0:
             continue
         strength = signal_strength(genome, day_features).to_numpy(dtype=float)[rows]

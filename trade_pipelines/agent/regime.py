@@ -7,7 +7,6 @@ import pandas as pd
 
 from trade_pipelines.agent.features import rolling_mean, rolling_std
 
-REGIMES = ("bull", "bear", "range")
 DEFENSIVE_VIX = 40.0
 DEFENSIVE_VOLATILITY = 0.40
 CRASH_DROP = -0.07

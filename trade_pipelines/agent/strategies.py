@@ -15,7 +15,6 @@ import pandas as pd
 
 # Share of capital a single evaluated trade is assumed to use, for drawdown and return.
 TRADE_ALLOCATION = 0.02
-FAMILIES = ("trend", "mean_reversion", "breakout", "volatility", "sentiment")
 
 
 @dataclass(frozen=True)
@@ -28,7 +27,6 @@ class StrategyGenome:
     stop_loss: float = 0.08
     take_profit: float = 0.15
     max_holding_days: int = 20
-    risk_fraction: float = 0.01
 
     def genome_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
