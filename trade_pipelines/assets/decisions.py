@@ -6,12 +6,9 @@ from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, ass
 from trade_pipelines.agent.gene_pool import GENOMES, TRADEABLE
 from trade_pipelines.agent.proposals import COLUMNS as PROPOSAL_COLUMNS
 from trade_pipelines.agent.proposals import propose_for_window
-from trade_pipelines.assets.common import (
-    markdown_preview,
-    partition_window,
-)
+from trade_pipelines.assets.common import markdown_preview, partition_window, to_dates
 from trade_pipelines.assets.market import WRITER_TAGS, market_features, market_regime
-from trade_pipelines.assets.strategy import features_with_breadth, strategy_evaluations
+from trade_pipelines.assets.strategy import strategy_evaluations
 from trade_pipelines.partitions import single_run, trading_months
 from trade_pipelines.resources import MarketDataResource, WarehouseResource
 
@@ -24,7 +21,12 @@ def trade_proposals(context: AssetExecutionContext, warehouse: WarehouseResource
     ranked by each genome's latest score (known before the day) and signal strength."""
     start, end = partition_window(context)
     store = warehouse.warehouse()
-    features = features_with_breadth(store, market_data.universe(), start, end)
+    # The window's features and breadth as the perception assets stored them (features
+    # have a finite look-back, so these equal a computation over all history).
+    features = to_dates(store.query(
+        "SELECT f.*, r.breadth FROM features f LEFT JOIN regimes r USING (as_of) "
+        "WHERE f.as_of BETWEEN ? AND ? AND list_contains(?, f.symbol) "
+        "ORDER BY f.symbol, f.as_of", [start, end, market_data.universe()]), "as_of")
     evaluations = store.query(
         "SELECT as_of, strategy_id, score, status FROM strategy_evaluations "
         "WHERE as_of BETWEEN ? AND ?", [start - pd.Timedelta(days=14), end])
