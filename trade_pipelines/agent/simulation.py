@@ -12,7 +12,7 @@ from trade_pipelines.agent.deliberation import Deliberation
 from trade_pipelines.agent.features import compute_features
 from trade_pipelines.agent.gene_pool import GENOMES, TRADEABLE, all_outcomes, evaluate_pool
 from trade_pipelines.agent.gene_pool import week_ends as last_sessions_of_weeks
-from trade_pipelines.agent.ledger import ACCOUNTS, DayMarket, Ledger, LedgerState, bars_by_day
+from trade_pipelines.agent.ledger import ACCOUNTS, Ledger, LedgerState
 from trade_pipelines.agent.memory import DecisionIndex, MemoryBook
 from trade_pipelines.agent.planning import make_plans
 from trade_pipelines.agent.proposals import propose_for_window
@@ -41,27 +41,14 @@ def run_agent_loop(bars: pd.DataFrame, start: date, end: date, universe_symbols:
     plans = list(make_plans(window_regimes, window))
     exposure = {plan.as_of: plan.exposure_target for plan in plans}
     proposals = propose_for_window(window, evaluations, GENOMES, TRADEABLE)
-    proposals_by_day: dict[date, list[dict]] = {}
-    for record in proposals.to_dict("records"):
-        proposals_by_day.setdefault(record["as_of"], []).append(record)
     deliberation = Deliberation(window, window_regimes, exposure, SetupBook(outcomes), GENOMES)
     loop = TradingLoop(deliberation, Ledger(LedgerState(), GENOMES), MemoryBook(),
                        DecisionIndex(), dict(zip(regimes["as_of"], regimes["regime"],
                                                  strict=True)), GENOMES)
-    market = bars_by_day(universe[universe["as_of"] >= start].merge(
-        features[["symbol", "as_of", "vol_20"]], on=["symbol", "as_of"], how="left"))
-    benchmark = dict(zip(window_regimes["as_of"], window_regimes["benchmark_close"],
-                         strict=True))
-    defensive = dict(zip(window_regimes["as_of"], window_regimes["defensive"], strict=True))
-    previous = None
-    for day in days:
-        day_bars, volatility = market.get(day, ({}, {}))
-        close = float(benchmark[day])
-        change = close / previous - 1 if previous else 0.0
-        previous = close
-        loop.run_day(DayMarket(day, day_bars, volatility, close, change,
-                               bool(defensive[day])), proposals_by_day.get(day, []),
-                     lambda _: (False, ""))
+    bars_with_volatility = universe[universe["as_of"] >= start].merge(
+        features[["symbol", "as_of", "vol_20"]], on=["symbol", "as_of"], how="left")
+    loop.run_days(days, bars_with_volatility, window_regimes, proposals,
+                  lambda _: (False, ""))
     frames = loop.ledger.result.frames()
     decisions = loop.output.decisions_frame()
     memories = loop.output.memories_frame()

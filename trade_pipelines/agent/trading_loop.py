@@ -7,7 +7,8 @@ only place where decision, execution and memory meet.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -15,7 +16,7 @@ from typing import Any
 import pandas as pd
 
 from trade_pipelines.agent.deliberation import Deliberation
-from trade_pipelines.agent.ledger import DayMarket, Ledger
+from trade_pipelines.agent.ledger import DayMarket, Ledger, bars_by_day
 from trade_pipelines.agent.memory import MEMORY_COLUMNS, DecisionIndex, MemoryBook, trade_memories
 from trade_pipelines.agent.strategies import StrategyGenome
 
@@ -47,6 +48,29 @@ class TradingLoop:
         self.names = {k: g.name for k, g in genomes.items()}
         self.output = LoopOutput()
 
+    def run_days(self, days: Iterable[date], bars: pd.DataFrame, regimes: pd.DataFrame,
+                 proposals: pd.DataFrame, pause: Callable[[date], tuple[bool, str]],
+                 previous_benchmark_close: float = math.nan) -> None:
+        """Walk ``days`` in order. ``bars``: symbol, as_of, open, close, volume, vol_20;
+        ``regimes``: as_of, benchmark_close, defensive; ``proposals``: the window's."""
+        market = bars_by_day(bars)
+        proposals_by_day: dict[date, list[dict]] = {}
+        for record in proposals.to_dict("records"):
+            proposals_by_day.setdefault(record["as_of"], []).append(record)
+        benchmark = dict(zip(regimes["as_of"], regimes["benchmark_close"].astype(float),
+                             strict=True))
+        defensive = dict(zip(regimes["as_of"], regimes["defensive"].astype(bool), strict=True))
+        previous = previous_benchmark_close
+        for day in days:
+            day_bars, volatility = market.get(day, ({}, {}))
+            close = benchmark.get(day, math.nan)
+            change = close / previous - 1 if math.isfinite(previous) and math.isfinite(close) \
+                and previous else 0.0
+            previous = close if math.isfinite(close) else previous
+            self.run_day(DayMarket(day, day_bars, volatility, close, change,
+                                   defensive.get(day, False)),
+                         proposals_by_day.get(day, []), pause)
+
     def run_day(self, market: DayMarket, proposals: Sequence[Mapping[str, Any]],
                 pause: Callable[[date], tuple[bool, str]]) -> None:
         # A symbol every account already holds (or has an order out for) cannot be
@@ -64,7 +88,7 @@ class TradingLoop:
         self.ledger.run_day(market, decisions, pause)
         closed = self.ledger.result.trades[closed_before:]
         if closed:
-            memories = trade_memories(pd.DataFrame(closed), self.decision_index,
+            memories = trade_memories(closed, self.decision_index,
                                       self.regime_by_day, self.stop_losses, self.names)
             self.memory.add(memories)
             self.output.memories.append(memories)

@@ -22,9 +22,7 @@ from trade_pipelines.agent.deliberation import Deliberation
 from trade_pipelines.agent.gene_pool import GENOMES, all_outcomes
 from trade_pipelines.agent.ledger import (
     ACCOUNTS,
-    DayMarket,
     Ledger,
-    bars_by_day,
     state_from_rows,
 )
 from trade_pipelines.agent.memory import DecisionIndex, MemoryBook
@@ -120,9 +118,6 @@ def daily_trading_loop(context: AssetExecutionContext, warehouse: WarehouseResou
                                  "WHERE as_of BETWEEN ? AND ?", [start, end]), "as_of")
     proposals = to_dates(store.query("SELECT * FROM proposals WHERE as_of BETWEEN ? AND ? "
                                      "ORDER BY as_of, proposal_id", [start, end]), "as_of")
-    proposals_by_day: dict[date, list[dict]] = {}
-    for record in proposals.to_dict("records"):
-        proposals_by_day.setdefault(record["as_of"], []).append(record)
     deliberation = Deliberation(
         window_features, window_regimes,
         dict(zip(plans["as_of"], plans["exposure_target"], strict=True)),
@@ -142,30 +137,18 @@ def daily_trading_loop(context: AssetExecutionContext, warehouse: WarehouseResou
         "AND list_contains(?, symbol)", [start, end, universe])
     bars = to_dates(bars, "as_of").merge(window_features[["symbol", "as_of", "vol_20"]],
                                          on=["symbol", "as_of"], how="left")
-    market_by_day = bars_by_day(bars)
     last_benchmark = store.query("SELECT benchmark_close FROM regimes WHERE as_of < ? "
                                  "ORDER BY as_of DESC LIMIT 1", [start])
     previous_close = float(last_benchmark["benchmark_close"].iloc[0]) \
         if not last_benchmark.empty else math.nan
-    benchmark = dict(zip(window_regimes["as_of"],
-                         window_regimes["benchmark_close"].astype(float), strict=True))
-    defensive = dict(zip(window_regimes["as_of"], window_regimes["defensive"].astype(bool),
-                         strict=True))
     pause_state = warehouse.pause_state
 
     def pause(_: date) -> tuple[bool, str]:
         current = pause_state()
         return current.paused, current.reason
 
-    for day in progress(days, "trading loop", len(days)):
-        day_bars, volatility = market_by_day.get(day, ({}, {}))
-        close = benchmark.get(day, math.nan)
-        change = close / previous_close - 1 if math.isfinite(previous_close) \
-            and math.isfinite(close) and previous_close else 0.0
-        previous_close = close if math.isfinite(close) else previous_close
-        loop.run_day(DayMarket(day, day_bars, volatility, close, change,
-                               defensive.get(day, False)),
-                     proposals_by_day.get(day, []), pause)
+    loop.run_days(progress(days, "trading loop", len(days)), bars, window_regimes, proposals,
+                  pause, previous_close)
 
     ledger_frames = loop.ledger.result.frames()
     frames = {"decisions": loop.output.decisions_frame(), **ledger_frames,
