@@ -36,12 +36,14 @@ def account_rows(day: date, returns: dict[str, float], equity: dict[str, float],
 
 
 def trade(trade_id: str, day: date, symbol: str, strategy_id: str, pnl: float,
-          account: str = "combined", return_pct: float = 0.0) -> dict[str, object]:
+          account: str = "combined", return_pct: float = 0.0,
+          why: str | None = None) -> dict[str, object]:
     return {"as_of": day, "trade_id": trade_id, "account": account, "symbol": symbol,
             "strategy_id": strategy_id, "opened_as_of": day - timedelta(days=7),
             "quantity": 100.0, "entry_price": 50.0, "exit_price": 50.0 + pnl / 100,
             "pnl": pnl, "return_pct": return_pct, "holding_days": 5,
-            "exit_reason": "take_profit" if pnl > 0 else "stop_loss"}
+            "exit_reason": "take_profit" if pnl > 0 else "stop_loss",
+            "decision_summary": why}
 
 
 def one_day(trades_today: list[dict[str, object]], decisions_today: pd.DataFrame | None = None,
@@ -74,7 +76,7 @@ def section(markdown: str, title: str) -> list[str]:
 
 
 def test_the_report_has_every_section_in_order() -> None:
-    markdown = daily_report(one_day([]), {})
+    markdown = daily_report(one_day([]))
     positions = [markdown.index(title + "\n") for title in SECTIONS]
     assert positions == sorted(positions)
     assert markdown.startswith(f"# Daily trading report, {D2}\n")
@@ -82,12 +84,11 @@ def test_the_report_has_every_section_in_order() -> None:
 
 
 def test_best_and_worst_trade_with_their_reasons() -> None:
-    trades = [trade("T1", D2, "CCC", "S09", 100.0, return_pct=0.02),
-              trade("T2", D2, "AAA", "S01", 500.0, return_pct=0.10),
-              trade("T3", D2, "BBB", "S05", -300.0, account="aggressive", return_pct=-0.06)]
-    summaries = {("AAA", "S01"): "bought the breakout", ("BBB", "S05"): "oversold bounce",
-                 ("CCC", "S09"): "quiet uptrend"}
-    markdown = daily_report(one_day(trades), summaries)
+    trades = [trade("T1", D2, "CCC", "S09", 100.0, return_pct=0.02, why="quiet uptrend"),
+              trade("T2", D2, "AAA", "S01", 500.0, return_pct=0.10, why="bought the breakout"),
+              trade("T3", D2, "BBB", "S05", -300.0, account="aggressive", return_pct=-0.06,
+                    why="oversold bounce")]
+    markdown = daily_report(one_day(trades))
     best = section(markdown, "## Best trade (a case to learn from)")
     assert best[0] == "**AAA** (SMA trend, combined account)  "
     assert best[-1] == "Why it was taken: bought the breakout"
@@ -103,12 +104,12 @@ def test_best_and_worst_trade_with_their_reasons() -> None:
 
 def test_no_losing_trade_and_no_trade_at_all() -> None:
     winners = [trade("T1", D2, "AAA", "S01", 10.0), trade("T2", D2, "BBB", "S01", 20.0)]
-    markdown = daily_report(one_day(winners), {})
+    markdown = daily_report(one_day(winners))
     assert section(markdown, "## Best trade (a case to learn from)")[-1] == \
         "Why it was taken: no debate record"
     assert section(markdown, "## Best trade (a case to learn from)")[0].startswith("**BBB**")
     assert section(markdown, "## Worst trade (lessons)") == ["No losing trade closed today."]
-    markdown = daily_report(one_day([]), {})
+    markdown = daily_report(one_day([]))
     assert section(markdown, "## Best trade (a case to learn from)") == [
         "No trade closed today."]
     assert section(markdown, "## Worst trade (lessons)") == ["No trade closed today."]
@@ -117,7 +118,7 @@ def test_no_losing_trade_and_no_trade_at_all() -> None:
 
 def test_equal_pnl_goes_to_the_lower_trade_id() -> None:
     trades = [trade("T9", D2, "ZZZ", "S01", -50.0), trade("T1", D2, "AAA", "S01", -50.0)]
-    markdown = daily_report(one_day(trades), {})
+    markdown = daily_report(one_day(trades))
     assert section(markdown, "## Best trade (a case to learn from)")[0].startswith("**AAA**")
     assert section(markdown, "## Worst trade (lessons)")[0].startswith("**AAA**")
 
@@ -137,7 +138,7 @@ def test_performance_accounts_decisions_plan_and_gene_pool() -> None:
         {"as_of": D1, "strategy_id": "S01", "score": 75.4, "win_rate": 0.55, "sharpe": 1.234,
          "status": "active"}])
     fills = pd.DataFrame({"as_of": [D2] * 3, "side": ["buy", "buy", "sell"]})
-    markdown = daily_report(one_day([], decisions, plan, evaluations, fills), {})
+    markdown = daily_report(one_day([], decisions, plan, evaluations, fills))
     performance = section(markdown, "## Performance today")
     assert performance[0] == ("- **AI combined return**: +1.00% (benchmark +2.00%, "
                               "excess -1.00%)")
@@ -202,7 +203,8 @@ def simulated(seed: int, n_days: int = 60) -> dict[str, object]:
             trades.append(trade(f"T{i:03d}{k}", day, str(rng.choice(["AAA", "BBB", "CCC"])),
                                 str(rng.choice(list(NAMES))), pnl,
                                 account=str(rng.choice(list(ACCOUNT_TITLES))),
-                                return_pct=pnl / 5000))
+                                return_pct=pnl / 5000,
+                                why=f"debate {i}.{k}" if rng.random() < 0.7 else None))
         fills += [{"as_of": day, "side": str(rng.choice(["buy", "sell"]))}
                   for _ in range(int(rng.integers(0, 4)))]
         for symbol in rng.choice(["AAA", "BBB", "CCC", "DDD"], int(rng.integers(0, 4)),
@@ -245,8 +247,6 @@ def one_day_at_a_time(data: dict[str, object], days: list[date]) -> list[str]:
     for day in days:
         known = evaluations[evaluations["as_of"] <= day]
         latest = known[known["as_of"] == known["as_of"].max()] if not known.empty else known
-        past = decisions[decisions["as_of"] <= day].sort_values("as_of", kind="mergesort")
-        summaries = {(r.symbol, r.strategy_id): r.summary for r in past.itertuples()}
         inputs = ReportInputs(
             as_of=day, accounts=accounts[accounts["as_of"] <= day],
             trades_today=trades[trades["as_of"] == day],
@@ -255,7 +255,7 @@ def one_day_at_a_time(data: dict[str, object], days: list[date]) -> list[str]:
             decisions_today=decisions[decisions["as_of"] == day],
             plan=plans.loc[day] if day in plans.index else None, evaluations=latest,
             names=NAMES)
-        out.append(daily_report(inputs, summaries))
+        out.append(daily_report(inputs))
     return out
 
 

@@ -183,3 +183,13 @@ def test_a_replay_covers_exactly_the_days_asked_and_can_resume_mid_month(
     assert run_replay(date(2019, 3, 14), date(2019, 3, 31), SYMBOLS, progress=False)
     for name in LEDGER_TABLES:
         pd.testing.assert_frame_equal(table(project_home, name), table(replayed_home, name))
+
+
+def test_a_reports_best_trade_quotes_the_debate_that_opened_it(replayed_home: Path) -> None:
+    reports = table(replayed_home, "reports")
+    summaries = set(table(replayed_home, "decisions")["summary"])
+    quoted = [line.removeprefix("Why it was taken: ")
+              for markdown in reports["markdown"] for line in markdown.splitlines()
+              if line.startswith("Why it was taken: ")]
+    assert quoted, "no report had a closed trade"
+    assert set(quoted) <= summaries

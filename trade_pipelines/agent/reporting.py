@@ -21,7 +21,7 @@ ACCOUNT_TITLES = {"combined": "AI combined", "aggressive": "Aggressive",
 class ReportInputs:
     as_of: object
     accounts: pd.DataFrame        # account history up to as_of (all accounts)
-    trades_today: pd.DataFrame    # round trips closed today
+    trades_today: pd.DataFrame    # round trips closed today, with their decision_summary
     trades_to_date: pd.DataFrame  # round trips closed up to today
     fills_today: pd.DataFrame
     decisions_today: pd.DataFrame
@@ -120,7 +120,13 @@ def _trade_line(trade: Mapping[str, Any], names: dict[str, str], why: str) -> li
     ]
 
 
-def _render(day: _Day, decision_summaries: dict[tuple[str, str], str]) -> str:
+def _why(trade: Mapping[str, Any]) -> str:
+    """The summary of the debate that opened the trade (joined through its decision_id)."""
+    summary = trade.get("decision_summary")
+    return summary if isinstance(summary, str) and summary else "no debate record"
+
+
+def _render(day: _Day) -> str:
     lines = [f"# Daily trading report, {day.as_of}", ""]
     m = day.metrics["combined"]
     bench_today = day.bench_today
@@ -157,13 +163,10 @@ def _render(day: _Day, decision_summaries: dict[tuple[str, str], str]) -> str:
     names = day.names
     if today_trades:
         best, worst = _ranked_trades(today_trades)
-        why = decision_summaries.get((best["symbol"], best["strategy_id"]), "no debate record")
-        lines += _trade_line(best, names, why)
+        lines += _trade_line(best, names, _why(best))
         lines += ["", "## Worst trade (lessons)"]
         if worst["pnl"] < 0:
-            why = decision_summaries.get((worst["symbol"], worst["strategy_id"]),
-                                         "no debate record")
-            lines += _trade_line(worst, names, why)
+            lines += _trade_line(worst, names, _why(worst))
             lessons.append(
                 f"{worst['symbol']} under {names.get(worst['strategy_id'], '?')} lost "
                 f"{worst['return_pct']:+.1%} by {worst['exit_reason'].replace('_', ' ')}: weigh "
@@ -218,7 +221,7 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     return frame.to_dict("records") if not frame.empty else []
 
 
-def daily_report(inputs: ReportInputs, decision_summaries: dict[tuple[str, str], str]) -> str:
+def daily_report(inputs: ReportInputs) -> str:
     """One day's report (Markdown) from that day's inputs."""
     history = inputs.accounts
     bench = history[history["account"] == "combined"].sort_values("as_of")
@@ -236,7 +239,7 @@ def daily_report(inputs: ReportInputs, decision_summaries: dict[tuple[str, str],
         fills=len(fills), buys=buys, trades=_records(inputs.trades_today),
         decisions=_by_confidence(_records(inputs.decisions_today)), plan=plan,
         evaluations=_by_score(_records(inputs.evaluations)), names=inputs.names,
-    ), decision_summaries)
+    ))
 
 
 class _AccountTrack:
@@ -298,8 +301,7 @@ def reports_for_days(
 
     The frames may hold rows after a day; each report reads only rows dated on or before
     its day: account history and closed trades to date, that day's fills, decisions and
-    plan, the latest evaluation known that day, and the most recent debate summary of
-    each (symbol, strategy) decided up to that day. Everything is grouped once and the
+    plan, and the latest evaluation known that day. Everything is grouped once and the
     figures to date are prefixes of sorted arrays, so a long replay stays linear.
     """
     tracks = {account: _AccountTrack(accounts[accounts["account"] == account],
@@ -315,18 +317,8 @@ def reports_for_days(
         if not fills.empty else {}
     evaluations_by_day = sorted(_grouped_records(evaluations).items())
     known_evaluations: list[dict[str, Any]] = []
-    past = decisions.sort_values("as_of", kind="mergesort") if not decisions.empty \
-        else decisions
-    past_days = list(past["as_of"]) if not past.empty else []
-    past_keys = list(zip(past["symbol"], past["strategy_id"], strict=True)) \
-        if not past.empty else []
-    past_summaries = list(past["summary"]) if not past.empty else []
-    summaries: dict[tuple[str, str], str] = {}
-    next_decision = next_evaluation = 0
+    next_evaluation = 0
     for day in days:
-        while next_decision < len(past_days) and past_days[next_decision] <= day:
-            summaries[past_keys[next_decision]] = past_summaries[next_decision]
-            next_decision += 1
         while next_evaluation < len(evaluations_by_day) \
                 and evaluations_by_day[next_evaluation][0] <= day:
             known_evaluations = _by_score(evaluations_by_day[next_evaluation][1])
@@ -340,7 +332,7 @@ def reports_for_days(
             fills=int(fill_counts.get(day, 0)), buys=int(buy_counts.get(day, 0)),
             trades=trades_by_day.get(day, []), decisions=decisions_by_day.get(day, []),
             plan=plan_by_day.get(day), evaluations=known_evaluations, names=names)
-        yield day, _render(report, summaries)
+        yield day, _render(report)
 
 
 def _grouped_records(frame: pd.DataFrame) -> dict[object, list[dict[str, Any]]]:

@@ -27,14 +27,15 @@ def daily_reports(context: AssetExecutionContext,
     accounts = to_dates(store.query("SELECT * FROM accounts WHERE as_of <= ? ORDER BY as_of",
                                     [end]), "as_of")
     trades = to_dates(store.query(
-        "SELECT t.*, d.confidence AS decision_confidence FROM trades t "
+        "SELECT t.*, d.confidence AS decision_confidence, d.summary AS decision_summary "
+        "FROM trades t "
         "LEFT JOIN decisions d USING (decision_id) WHERE t.as_of <= ?", [end]),
         "as_of", "opened_as_of")
     fills = to_dates(store.query("SELECT * FROM fills WHERE as_of BETWEEN ? AND ?",
                                  [start, end]), "as_of")
     decisions = to_dates(store.query(
         "SELECT as_of, symbol, strategy_id, verdict, confidence, low_certainty, summary "
-        "FROM decisions WHERE as_of BETWEEN ? AND ?", [start - timedelta(days=400), end]),
+        "FROM decisions WHERE as_of BETWEEN ? AND ?", [start, end]),
         "as_of")
     plans = to_dates(store.query("SELECT * FROM plans WHERE as_of BETWEEN ? AND ?",
                                  [start, end]), "as_of")
