@@ -70,23 +70,25 @@ def test_tier_thresholds(importance: int, tier: str) -> None:
 
 def trade(account: str, symbol: str = "AAA", strategy: str = "S01",
           opened: date = OPENED, closed: date = CLOSED, quantity: float = 100,
-          return_pct: float = -0.09, reason: str = "stop_loss") -> dict:
+          return_pct: float = -0.09, reason: str = "stop_loss",
+          decision_id: str | None = "D-opened") -> dict:
     entry = 100.0
     exit_ = entry * (1 + return_pct)
     return {"as_of": closed, "trade_id": stable_id("T", account, symbol, opened),
             "account": account, "symbol": symbol, "strategy_id": strategy,
             "opened_as_of": opened, "quantity": quantity, "entry_price": entry,
             "exit_price": exit_, "pnl": (exit_ - entry) * quantity,
-            "return_pct": return_pct, "holding_days": 15, "exit_reason": reason}
+            "return_pct": return_pct, "holding_days": 15, "exit_reason": reason,
+            "decision_id": decision_id}
 
 
 DECISIONS = pd.DataFrame([
-    {"as_of": ago(30), "symbol": "AAA", "strategy_id": "S01", "confidence": 0.40,
-     "summary": "an older decision"},
-    {"as_of": ago(21), "symbol": "AAA", "strategy_id": "S01", "confidence": 0.85,
-     "summary": "execute buy AAA: edge outweighs the open risks"},
-    {"as_of": ago(20), "symbol": "AAA", "strategy_id": "S01", "confidence": 0.10,
-     "summary": "made on the fill day: too late to explain the trade"},
+    {"decision_id": "D-older", "as_of": ago(30), "symbol": "AAA", "strategy_id": "S01",
+     "confidence": 0.40, "summary": "an older decision"},
+    {"decision_id": "D-opened", "as_of": ago(21), "symbol": "AAA", "strategy_id": "S01",
+     "confidence": 0.85, "summary": "execute buy AAA: edge outweighs the open risks"},
+    {"decision_id": "D-later", "as_of": ago(20), "symbol": "AAA", "strategy_id": "S01",
+     "confidence": 0.10, "summary": "made on the fill day: too late to explain the trade"},
 ])
 REGIMES = pd.DataFrame({"as_of": [ago(20), ago(10)], "regime": ["bull", "bear"]})
 
@@ -111,7 +113,7 @@ def test_one_memory_per_distinct_trade_across_accounts() -> None:
     assert memories["memory_id"].is_unique
 
 
-def test_memory_uses_the_last_decision_before_the_trade_opened() -> None:
+def test_memory_quotes_the_decision_that_opened_the_trade() -> None:
     memories = memories_for([trade("combined")])
     row = memories.iloc[0]
     assert row["why"] == "execute buy AAA: edge outweighs the open risks"
@@ -127,7 +129,7 @@ def test_memory_uses_the_last_decision_before_the_trade_opened() -> None:
 
 def test_trade_without_a_decision_gets_neutral_confidence() -> None:
     memories = memories_for([trade("combined", symbol="ZZZ", return_pct=0.01,
-                                   reason="time_exit")])
+                                   reason="time_exit", decision_id=None)])
     row = memories.iloc[0]
     assert row["why"] == "exit of an open position"
     assert row["importance"] == importance_from_outcome(0.01, 0.08, 0.5)

@@ -170,6 +170,10 @@ def test_every_closed_trade_leads_back_to_its_debate(replayed_home: Path) -> Non
     assert len(linked) == len(trades)  # every trade opened in the window has its debate
     assert (linked["symbol"] == linked["symbol_decided"]).all()
     assert (linked["as_of_decided"] < linked["opened_as_of"]).all()
+    # and each memory quotes that debate
+    memories = table(replayed_home, "memories")
+    assert len(memories) > 0
+    assert set(memories["why"]) <= set(decisions["summary"])
 
 
 def test_a_replay_covers_exactly_the_days_asked_and_can_resume_mid_month(

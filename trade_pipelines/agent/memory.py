@@ -6,7 +6,6 @@ The canonical memory is a warehouse row; the semantic index is rebuilt from thes
 
 from __future__ import annotations
 
-import bisect
 import math
 from datetime import date, timedelta
 from types import SimpleNamespace
@@ -46,36 +45,21 @@ def tier_for(importance: int) -> str:
 
 
 class DecisionIndex:
-    """The latest debate decision on (symbol, strategy) before a day, in O(log n); grows
-    as a run decides, so a trade's memory can quote why it was taken."""
+    """The debates by decision_id; grows as a run decides, so a trade's memory can quote
+    the debate that opened it (positions and trades carry its id)."""
 
     def __init__(self, decisions: pd.DataFrame | None = None) -> None:
-        self._days: dict[tuple[str, str], list] = {}
-        self._rows: dict[tuple[str, str], list[dict]] = {}
         self._by_id: dict[str, dict] = {}
         if decisions is not None and not decisions.empty:
-            self.add(decisions.sort_values("as_of", kind="mergesort").to_dict("records"))
+            self.add(decisions.to_dict("records"))
 
     def add(self, decisions: list[dict]) -> None:
-        """Append decisions in day order."""
         for d in decisions:
-            if "decision_id" in d:
-                self._by_id[d["decision_id"]] = {"confidence": d["confidence"],
-                                                 "summary": d["summary"]}
-            key = (d["symbol"], d["strategy_id"])
-            self._days.setdefault(key, []).append(d["as_of"])
-            self._rows.setdefault(key, []).append(
-                {"confidence": d["confidence"], "summary": d["summary"]})
+            self._by_id[d["decision_id"]] = {"confidence": d["confidence"],
+                                             "summary": d["summary"]}
 
     def get(self, decision_id: str | None) -> dict | None:
         return self._by_id.get(decision_id) if decision_id else None
-
-    def latest_before(self, symbol: str, strategy_id: str, day: date) -> dict | None:
-        days = self._days.get((symbol, strategy_id))
-        if not days:
-            return None
-        i = bisect.bisect_left(days, day)
-        return self._rows[(symbol, strategy_id)][i - 1] if i else None
 
 
 def trade_memories(
@@ -105,8 +89,7 @@ def trade_memories(
             if not regimes.empty else {}
     rows = []
     for t in distinct:
-        decision = index.get(getattr(t, "decision_id", None)) or index.latest_before(
-            t.symbol, t.strategy_id, t.opened_as_of)
+        decision = index.get(getattr(t, "decision_id", None))
         confidence = float(decision["confidence"]) if decision is not None else 0.5
         why = str(decision["summary"]) if decision is not None else "exit of an open position"
         importance = importance_from_outcome(t.return_pct, stop_losses.get(t.strategy_id, 0.08),

@@ -47,7 +47,7 @@ PREVIOUS_MONTH = TimeWindowPartitionMapping(start_offset=-1, end_offset=-1)
 TABLES = {"debate_decisions": "decisions", "risk_checked_orders": "orders",
           "paper_fills": "fills", "positions": "positions", "account_values": "accounts",
           "closed_trades": "trades", "trade_memories": "memories"}
-# How far back a trade's opening decision and regime are looked up.
+# How far back the regime at a trade's opening is looked up for its memory.
 MEMORY_CONTEXT = timedelta(days=400)
 
 
@@ -124,10 +124,13 @@ def daily_trading_loop(context: AssetExecutionContext, warehouse: WarehouseResou
         SetupBook(all_outcomes(list(GENOMES.values()), features)), GENOMES)
     memories = to_dates(store.query("SELECT * FROM memories WHERE as_of < ?", [start]),
                         "as_of")
-    earlier_decisions = to_dates(store.query(
-        "SELECT as_of, decision_id, symbol, strategy_id, confidence, summary FROM decisions "
-        "WHERE as_of BETWEEN ? AND ?", [start - MEMORY_CONTEXT, start - timedelta(days=1)]),
-        "as_of")
+    # The debates behind the positions carried into this window, for their memories.
+    carried = sorted({p.decision_id for a in state.accounts.values()
+                      for p in a.positions.values() if p.decision_id}
+                     | {o.decision_id for o in state.pending if o.decision_id})
+    earlier_decisions = store.query(
+        "SELECT decision_id, confidence, summary FROM decisions "
+        "WHERE list_contains(?, decision_id)", [carried])
     loop = TradingLoop(deliberation, Ledger(state, GENOMES), MemoryBook(memories),
                        DecisionIndex(earlier_decisions),
                        dict(zip(regimes["as_of"], regimes["regime"], strict=True)), GENOMES)
