@@ -136,13 +136,17 @@ class Warehouse:
             connection.unregister("incoming_frame")
 
     @staticmethod
-    def _stored_keys(connection: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame,
-                     keys: list[str]) -> str:
-        """Register the frame's keys as ``incoming_keys``; returns the SQL condition that
-        matches a stored row ``t`` to an incoming key ``k``."""
-        positions = frame[keys].assign(_row=range(len(frame)))
-        connection.register("incoming_keys", positions)
-        return " AND ".join(f't."{k}" = k."{k}"' for k in keys)
+    @contextlib.contextmanager
+    def _incoming_keys(connection: duckdb.DuckDBPyConnection, frame: pd.DataFrame,
+                       keys: list[str]) -> Iterator[str]:
+        """The frame's keys (and row positions, ``_row``) as the view ``incoming_keys``
+        while the block runs; yields the SQL condition matching a stored row ``t`` to an
+        incoming key ``k``."""
+        connection.register("incoming_keys", frame[keys].assign(_row=range(len(frame))))
+        try:
+            yield " AND ".join(f't."{k}" = k."{k}"' for k in keys)
+        finally:
+            connection.unregister("incoming_keys")
 
     def replace_days(
         self, tables: dict[str, pd.DataFrame], start: date, end: date,
@@ -167,12 +171,9 @@ class Warehouse:
         if frame.empty:
             return 0
         with self._writing(connection) as conn:
-            condition = self._stored_keys(conn, table, frame, keys)
-            try:
+            with self._incoming_keys(conn, frame, keys) as condition:
                 conn.execute(f"DELETE FROM {table} t WHERE EXISTS "
                              f"(SELECT 1 FROM incoming_keys k WHERE {condition})")
-            finally:
-                conn.unregister("incoming_keys")
             self.insert_frame(conn, table, frame)
         return len(frame)
 
@@ -182,13 +183,10 @@ class Warehouse:
         if frame.empty:
             return 0
         with self._writing(connection) as conn:
-            condition = self._stored_keys(conn, table, frame, keys)
-            try:
+            with self._incoming_keys(conn, frame, keys) as condition:
                 rows = conn.execute(
                     f"SELECT k._row FROM incoming_keys k WHERE NOT EXISTS "
                     f"(SELECT 1 FROM {table} t WHERE {condition})").df()["_row"]
-            finally:
-                conn.unregister("incoming_keys")
             fresh = frame.iloc[sorted(rows)]
             self.insert_frame(conn, table, fresh)
         return len(fresh)
