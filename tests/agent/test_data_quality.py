@@ -285,3 +285,16 @@ def test_data_quality_never_imports_dagster() -> None:
     code = ("import sys, trade_pipelines.agent.data_quality, trade_pipelines.market_data; "
             "assert 'dagster' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_broken_rules_block_and_jumps_only_warn() -> None:
+    from trade_pipelines.agent.data_quality import broken_bar_rules, suspicious_jumps
+
+    jumpy = series("AAPL", [10, 10.2, 4.9, 5.0])
+    broken = series("KO", [10, 11])
+    broken[1]["close"] = -1.0
+    frame = pd.DataFrame(jumpy + broken)
+    rules = [p.split(":")[0] for p in broken_bar_rules(frame)]
+    assert rules == ["1 bar(s) with non-positive price"]
+    assert [p[:36] for p in suspicious_jumps(frame)] == ["suspicious jump: AAPL 2024-01-03 clo"]
+    assert check_bars_frame(frame) == [*broken_bar_rules(frame), *suspicious_jumps(frame)]

@@ -302,17 +302,37 @@ def check_bars_frame(
     jump_threshold: float = JUMP_THRESHOLD,
     accepted_jumps: Collection[tuple[str, date]] = (),
 ) -> list[str]:
-    """Problems with bars already stored, for a blocking data-quality check.
+    """Every problem with bars already stored: the broken rules, then suspicious jumps."""
+    rules, clean = _rule_problems(frame)
+    return [*rules, *_jumps(clean, jump_threshold, accepted_jumps)]
 
-    The rules of :func:`validate_bars` apply (row order excepted: a table has none), and a
-    close-to-close move above ``jump_threshold`` on a stock is a suspicious jump. Indices
-    (symbols starting with ``^``, like the VIX) are exempt, as are ``accepted_jumps``
-    (symbol, day) pairs a person has already checked. A price repeated for days is not a
-    problem: thin or halted names really do that. Moves are measured between consecutive
-    bars present in ``frame``, so include the bar before the range to check its first day.
+
+def broken_bar_rules(frame: pd.DataFrame) -> list[str]:
+    """Bars already stored that break the rules of :func:`validate_bars` (row order
+    excepted: a table has none): the blocking data-quality check."""
+    return _rule_problems(frame)[0]
+
+
+def suspicious_jumps(
+    frame: pd.DataFrame,
+    *,
+    jump_threshold: float = JUMP_THRESHOLD,
+    accepted_jumps: Collection[tuple[str, date]] = (),
+) -> list[str]:
+    """Close-to-close moves above ``jump_threshold`` on a stock, for review.
+
+    Indices (symbols starting with ``^``, like the VIX) are exempt, as are
+    ``accepted_jumps`` (symbol, day) pairs a person has already checked. A price repeated
+    for days is not a problem: thin or halted names really do that. Moves are measured
+    between consecutive bars present in ``frame``, so include the bar before the range to
+    check its first day.
     """
+    return _jumps(_rule_problems(frame)[1], jump_threshold, accepted_jumps)
+
+
+def _rule_problems(frame: pd.DataFrame) -> tuple[list[str], pd.DataFrame]:
     if frame.empty:
-        return []
+        return [], frame
     validation = validate_bars(frame, check_order=False)
     problems: list[str] = []
     if len(validation.rejected):
@@ -325,20 +345,21 @@ def check_bars_frame(
             f"{validation.duplicates_dropped} duplicate (symbol, as_of) row(s) with identical "
             "values"
         )
-    clean = validation.clean
-    if len(clean) > 1:
-        previous_close = clean.groupby("symbol")["close"].shift(1)
-        previous_day = clean.groupby("symbol")["as_of"].shift(1)
-        move = clean["close"] / previous_close - 1
-        accepted = {(s.upper(), d) for s, d in accepted_jumps}
-        is_stock = ~clean["symbol"].str.startswith("^")
-        jumps = clean[(move.abs() > jump_threshold) & is_stock]
-        for i, row in jumps.iterrows():
-            if (row["symbol"], row["as_of"]) in accepted:
-                continue
-            problems.append(
-                f"suspicious jump: {row['symbol']} {row['as_of']} close moved "
-                f"{move[i]:+.1%} from {previous_close[i]:g} ({previous_day[i]}) to "
-                f"{row['close']:g}"
-            )
-    return problems
+    return problems, validation.clean
+
+
+def _jumps(clean: pd.DataFrame, jump_threshold: float,
+           accepted_jumps: Collection[tuple[str, date]]) -> list[str]:
+    if len(clean) <= 1:
+        return []
+    previous_close = clean.groupby("symbol")["close"].shift(1)
+    previous_day = clean.groupby("symbol")["as_of"].shift(1)
+    move = clean["close"] / previous_close - 1
+    accepted = {(s.upper(), d) for s, d in accepted_jumps}
+    is_stock = ~clean["symbol"].str.startswith("^")
+    return [
+        f"suspicious jump: {row['symbol']} {row['as_of']} close moved "
+        f"{move[i]:+.1%} from {previous_close[i]:g} ({previous_day[i]}) to {row['close']:g}"
+        for i, row in clean[(move.abs() > jump_threshold) & is_stock].iterrows()
+        if (row["symbol"], row["as_of"]) not in accepted
+    ]

@@ -14,7 +14,7 @@ from dagster import (
     asset,
 )
 
-from trade_pipelines.agent.data_quality import check_bars_frame
+from trade_pipelines.agent.data_quality import broken_bar_rules, suspicious_jumps
 from trade_pipelines.agent.features import compute_features, equal_weight_index
 from trade_pipelines.agent.regime import detect_regimes
 from trade_pipelines.assets.common import (
@@ -23,6 +23,7 @@ from trade_pipelines.assets.common import (
     partition_window,
     to_dates,
 )
+from trade_pipelines.market_data import BAR_COLUMNS, bars_available_at
 from trade_pipelines.partitions import single_run, trading_months
 from trade_pipelines.resources import MarketDataResource, WarehouseResource
 
@@ -55,7 +56,6 @@ def market_bars(context: AssetExecutionContext, warehouse: WarehouseResource,
     symbols = [*universe, market_data.benchmark_symbol, market_data.volatility_index_symbol]
     loaded = quarantined = 0
     if market_data.source == "builtin":
-        from trade_pipelines.market_data import bars_available_at
         from trade_pipelines.market_data.builtin import builtin_rejected, load_builtin_bars
 
         def in_scope(frame: pd.DataFrame) -> pd.DataFrame:
@@ -69,9 +69,8 @@ def market_bars(context: AssetExecutionContext, warehouse: WarehouseResource,
         existing = store.query("SELECT DISTINCT symbol FROM bars WHERE source LIKE 'import:%'")
         imported = set(existing["symbol"]) if not existing.empty else set()
         clean = in_scope(load_builtin_bars())
-        clean = clean.assign(available_at=bars_available_at(clean["as_of"]).to_numpy())[
-            ["symbol", "as_of", "open", "high", "low", "close", "volume", "source",
-             "available_at"]]
+        clean = clean.assign(
+            available_at=bars_available_at(clean["as_of"]).to_numpy())[BAR_COLUMNS]
         # The window is rewritten; the history before it is only filled in where missing,
         # so the evening run does not rewrite thirty years of unchanged bars.
         in_window = clean["as_of"] >= start
@@ -89,16 +88,13 @@ def market_bars(context: AssetExecutionContext, warehouse: WarehouseResource,
                 "recorded_at": datetime.now(UTC).replace(tzinfo=None)})
             store.insert_missing("quarantine", records, ["source", "symbol", "as_of", "reason"])
     elif market_data.source == "yfinance":
-        from trade_pipelines.market_data import bars_available_at
         from trade_pipelines.market_data.yfinance_source import YFinanceSource
 
         # Live data: the window plus a year of look-back; any failure (offline, unknown
         # ticker) raises DataSourceUnavailable naming the symbols, and nothing is written.
         fetched = YFinanceSource().fetch(symbols, start - FEATURE_HISTORY, end)
         fetched = fetched.assign(available_at=bars_available_at(fetched["as_of"]).to_numpy())
-        store.upsert("bars", fetched[["symbol", "as_of", "open", "high", "low", "close",
-                                      "volume", "source", "available_at"]],
-                     keys=["symbol", "as_of"])
+        store.upsert("bars", fetched[BAR_COLUMNS], keys=["symbol", "as_of"])
         loaded = len(fetched)
     elif market_data.source != "warehouse":
         raise ValueError(f"unknown market data source {market_data.source!r}: "
@@ -108,9 +104,8 @@ def market_bars(context: AssetExecutionContext, warehouse: WarehouseResource,
         "ORDER BY symbol, as_of", [start, end, symbols]), "as_of")
     from trade_pipelines.market_data.builtin import BUILTIN_KNOWN_JUMPS
 
-    found = check_bars_frame(bars, accepted_jumps=BUILTIN_KNOWN_JUMPS) if not bars.empty else []
-    jumps = [p for p in found if p.startswith("suspicious jump")]
-    problems = [p for p in found if not p.startswith("suspicious jump")]
+    problems = broken_bar_rules(bars)
+    jumps = suspicious_jumps(bars, accepted_jumps=BUILTIN_KNOWN_JUMPS)
     missing = sorted(set(universe) - set(bars["symbol"])) if not bars.empty else universe
     return MaterializeResult(
         metadata={"rows": len(bars), "loaded": loaded, "quarantined": quarantined,

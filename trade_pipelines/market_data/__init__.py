@@ -16,6 +16,7 @@ from datetime import date, datetime, time
 
 import pandas as pd
 
+from trade_pipelines.agent.data_quality import CANONICAL_COLUMNS
 from trade_pipelines.market_data.builtin import (
     BENCHMARK_SYMBOL,
     BUILTIN_KNOWN_JUMPS,
@@ -33,8 +34,11 @@ from trade_pipelines.market_data.errors import (
 
 EXCHANGE_TIMEZONE = "America/New_York"
 EXCHANGE_CLOSE = time(16, 0)
+# The columns of the warehouse's ``bars`` table, as every source stores them.
+BAR_COLUMNS = [*CANONICAL_COLUMNS, "source", "available_at"]
 
 __all__ = [
+    "BAR_COLUMNS",
     "BENCHMARK_SYMBOL",
     "BUILTIN_KNOWN_JUMPS",
     "BUILTIN_UNIVERSE",

@@ -33,13 +33,12 @@ from trade_pipelines.agent.data_quality import (
     BarValidation,
     validate_bars,
 )
-from trade_pipelines.market_data import bars_available_at
+from trade_pipelines.market_data import BAR_COLUMNS, bars_available_at
 from trade_pipelines.market_data.errors import BarImportRejected
 from trade_pipelines.warehouse.connection import Warehouse
 
 FILE_COLUMNS = ["symbol", "date", "open", "high", "low", "close", "volume"]
 READERS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
-BAR_COLUMNS = [*CANONICAL_COLUMNS, "source", "available_at"]
 QUARANTINE_COLUMNS = ["source", "symbol", "as_of", "reason", "raw", "recorded_at"]
 
 
