@@ -15,10 +15,10 @@ from itertools import groupby
 import duckdb
 import pandas as pd
 
+from trade_pipelines.agent.ledger import ACCOUNTS, STARTING_CAPITAL
 from trade_pipelines.warehouse import Warehouse
 
-STARTING_EQUITY = 1_000_000.0
-ACCOUNTS = ("aggressive", "conservative", "combined")
+STARTING_EQUITY = STARTING_CAPITAL
 BENCHMARK = "benchmark"
 
 HISTORY_COLUMNS = ["as_of", "account", "equity", "drawdown", "benchmark_close"]

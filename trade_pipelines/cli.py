@@ -135,6 +135,7 @@ def _replay(start: date, end: date, symbols: str, source: str, progress: bool) -
 
 
 def _print_summary(elapsed: float, run_id: str, start: date, end: date, symbols: str) -> None:
+    from trade_pipelines.agent.ledger import STARTING_CAPITAL
     from trade_pipelines.resources import MarketDataResource
     from trade_pipelines.warehouse import Warehouse
 
@@ -157,7 +158,8 @@ def _print_summary(elapsed: float, run_id: str, start: date, end: date, symbols:
     if not accounts.empty:
         print(f"Accounts at {accounts['as_of'].iloc[0]:%Y-%m-%d}:")
         for row in accounts.itertuples():
-            print(f"  {row.account:<13} {row.equity:>15,.2f}  ({row.equity / 1e6 - 1:+.2%})")
+            print(f"  {row.account:<13} {row.equity:>15,.2f}  "
+                  f"({row.equity / STARTING_CAPITAL - 1:+.2%})")
     if not reports.empty and reports["n"].iloc[0]:
         print(f"Daily reports: {int(reports['n'].iloc[0])} in {home.reports}")
         print(f"  latest: {reports['latest'].iloc[0]}")

@@ -13,6 +13,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from trade_pipelines.agent.ledger import STARTING_CAPITAL
+
 ACCOUNT_TITLES = {"combined": "AI combined", "aggressive": "Aggressive",
                   "conservative": "Conservative"}
 
@@ -43,7 +45,7 @@ def _metrics(returns: np.ndarray, equity: float, drawdown: float, wins: int,
     std = returns.std(ddof=1) if len(returns) > 1 else 0.0
     return {
         "today": float(returns[-1]) if len(returns) else 0.0,
-        "total": float(equity / 1_000_000 - 1) if len(returns) else 0.0,
+        "total": float(equity / STARTING_CAPITAL - 1) if len(returns) else 0.0,
         "max_drawdown": float(drawdown) if len(returns) else 0.0,
         "sharpe": float(returns.mean() / std * np.sqrt(252)) if std > 0 else float("nan"),
         "win_rate": float(wins / n_trades) if n_trades else float("nan"),

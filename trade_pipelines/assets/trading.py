@@ -22,6 +22,7 @@ from trade_pipelines.agent.deliberation import Deliberation
 from trade_pipelines.agent.gene_pool import GENOMES, all_outcomes
 from trade_pipelines.agent.ledger import (
     ACCOUNTS,
+    STARTING_CAPITAL,
     Ledger,
     state_from_rows,
 )
@@ -189,7 +190,7 @@ def _results(frames: dict[str, pd.DataFrame], counts: dict[str, int], start: dat
     yield MaterializeResult(asset_key="account_values", metadata={
         **common, "rows": counts["accounts"],
         **{f"equity_{a}": equity.get(a, 0.0) for a in ACCOUNTS},
-        "pnl_combined": round(equity.get("combined", 1_000_000.0) - 1_000_000.0, 2)})
+        "pnl_combined": round(equity.get("combined", STARTING_CAPITAL) - STARTING_CAPITAL, 2)})
     yield MaterializeResult(asset_key="closed_trades", metadata={
         **common, "rows": counts["trades"],
         "pnl": round(float(trades["pnl"].sum()), 2) if not trades.empty else 0.0})
