@@ -19,7 +19,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from trade_pipelines.memory.embedding import MiniLMEmbedder, find_model_dir  # noqa: E402
+from trade_pipelines.memory_index.embedding import MiniLMEmbedder, find_model_dir  # noqa: E402
 
 SUBJECTS = ["AAPL", "The index", "Momentum", "Bond yields", "The VIX", "Energy stocks"]
 VERBS = ["rallied", "slipped", "stalled", "surged", "reversed", "drifted lower"]

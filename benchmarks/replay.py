@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from backtrader_peer import run_backtrader_sma  # noqa: E402
 
-from trade_pipelines.agent.simulation import run_agent_loop  # noqa: E402
+from trade_pipelines.agent.loop.simulation import run_agent_loop  # noqa: E402
 from trade_pipelines.market_data.builtin import (  # noqa: E402
     BENCHMARK_SYMBOL,
     BUILTIN_UNIVERSE,

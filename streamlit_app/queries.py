@@ -15,7 +15,7 @@ from itertools import groupby
 import duckdb
 import pandas as pd
 
-from trade_pipelines.agent.ledger import ACCOUNTS, STARTING_CAPITAL
+from trade_pipelines.agent.execution.ledger import ACCOUNTS, STARTING_CAPITAL
 from trade_pipelines.warehouse import Warehouse
 
 STARTING_EQUITY = STARTING_CAPITAL

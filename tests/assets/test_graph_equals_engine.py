@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 from replay_helpers import SYMBOLS, table
 
-from trade_pipelines.agent.simulation import run_agent_loop
+from trade_pipelines.agent.loop.simulation import run_agent_loop
 from trade_pipelines.cli import run_replay
 from trade_pipelines.market_data.builtin import BENCHMARK_SYMBOL, VIX_SYMBOL, load_builtin_bars
 

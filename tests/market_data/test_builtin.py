@@ -8,7 +8,11 @@ from datetime import date
 import pandas as pd
 import pytest
 
-from trade_pipelines.agent.data_quality import CANONICAL_COLUMNS, check_bars_frame, validate_bars
+from trade_pipelines.agent.perception.validation import (
+    CANONICAL_COLUMNS,
+    check_bars_frame,
+    validate_bars,
+)
 from trade_pipelines.market_data import (
     BENCHMARK_SYMBOL,
     BUILTIN_KNOWN_JUMPS,

@@ -23,7 +23,7 @@ import pytest
 import yfinance as yf
 import yfinance.multi
 
-from trade_pipelines.agent.data_quality import CANONICAL_COLUMNS, validate_bars
+from trade_pipelines.agent.perception.validation import CANONICAL_COLUMNS, validate_bars
 from trade_pipelines.market_data.errors import DataSourceUnavailable
 from trade_pipelines.market_data.yfinance_source import (
     YFinanceSource,

@@ -13,6 +13,9 @@ from dagster import AssetExecutionContext, MetadataValue
 from trade_pipelines.warehouse import Warehouse
 
 T = TypeVar("T")
+# Every step that writes the warehouse runs in this Dagster concurrency pool, whose limit
+# of one (set in the instance's dagster.yaml) keeps DuckDB to a single writer.
+WAREHOUSE_POOL = "warehouse"
 PROGRESS_ENV = "TRADE_PIPELINES_PROGRESS"
 # Calendar days of history loaded before a window so 200-day features are complete.
 FEATURE_HISTORY = timedelta(days=400)

@@ -3,18 +3,24 @@
 import pandas as pd
 from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, asset
 
-from trade_pipelines.agent.gene_pool import GENOMES, TRADEABLE
-from trade_pipelines.agent.proposals import COLUMNS as PROPOSAL_COLUMNS
-from trade_pipelines.agent.proposals import propose_for_window
-from trade_pipelines.assets.common import markdown_preview, partition_window, to_dates
-from trade_pipelines.assets.market import WRITER_TAGS, market_features, market_regime
+from trade_pipelines.agent.decision.proposals import COLUMNS as PROPOSAL_COLUMNS
+from trade_pipelines.agent.decision.proposals import propose_for_window
+from trade_pipelines.agent.evolution.evaluation import TRADEABLE
+from trade_pipelines.agent.evolution.genomes import GENOMES
+from trade_pipelines.assets.common import (
+    WAREHOUSE_POOL,
+    markdown_preview,
+    partition_window,
+    to_dates,
+)
+from trade_pipelines.assets.market import market_features, market_regime
 from trade_pipelines.assets.strategy import strategy_evaluations
 from trade_pipelines.partitions import single_run, trading_months
 from trade_pipelines.resources import MarketDataResource, WarehouseResource
 
 
 @asset(partitions_def=trading_months, backfill_policy=single_run, group_name="decision",
-       deps=[market_features, market_regime, strategy_evaluations], op_tags=WRITER_TAGS)
+       deps=[market_features, market_regime, strategy_evaluations], pool=WAREHOUSE_POOL)
 def trade_proposals(context: AssetExecutionContext, warehouse: WarehouseResource,
                     market_data: MarketDataResource) -> MaterializeResult:
     """The aggressive agent's candidates: entries signalled by the tradeable genomes,

@@ -14,11 +14,12 @@ from dagster import (
     asset,
 )
 
-from trade_pipelines.agent.data_quality import broken_bar_rules, suspicious_jumps
-from trade_pipelines.agent.features import compute_features, equal_weight_index
-from trade_pipelines.agent.regime import detect_regimes
+from trade_pipelines.agent.perception.features import compute_features, equal_weight_index
+from trade_pipelines.agent.perception.regime import detect_regimes
+from trade_pipelines.agent.perception.validation import broken_bar_rules, suspicious_jumps
 from trade_pipelines.assets.common import (
     FEATURE_HISTORY,
+    WAREHOUSE_POOL,
     markdown_preview,
     partition_window,
     to_dates,
@@ -26,8 +27,6 @@ from trade_pipelines.assets.common import (
 from trade_pipelines.market_data import BAR_COLUMNS, bars_available_at
 from trade_pipelines.partitions import single_run, trading_months
 from trade_pipelines.resources import MarketDataResource, WarehouseResource
-
-WRITER_TAGS = {"trade_pipelines/warehouse_writer": "1"}
 
 
 @asset(
@@ -40,7 +39,7 @@ WRITER_TAGS = {"trade_pipelines/warehouse_writer": "1"}
                        description="Close-to-close moves over 50% on a stock, for review "
                                    "(real events such as earnings gaps pass with a warning)."),
     ],
-    op_tags=WRITER_TAGS,
+    pool=WAREHOUSE_POOL,
 )
 def market_bars(context: AssetExecutionContext, warehouse: WarehouseResource,
                 market_data: MarketDataResource) -> MaterializeResult:
@@ -134,7 +133,7 @@ def _load_bars(store, symbols: list[str], start, end) -> pd.DataFrame:
 
 
 @asset(partitions_def=trading_months, backfill_policy=single_run, group_name="perception",
-       deps=[market_bars], op_tags=WRITER_TAGS)
+       deps=[market_bars], pool=WAREHOUSE_POOL)
 def market_features(context: AssetExecutionContext, warehouse: WarehouseResource,
                     market_data: MarketDataResource) -> MaterializeResult:
     """Per symbol and day: returns, moving averages, volatility, RSI, ranges, volume."""
@@ -149,7 +148,7 @@ def market_features(context: AssetExecutionContext, warehouse: WarehouseResource
 
 
 @asset(partitions_def=trading_months, backfill_policy=single_run, group_name="perception",
-       deps=[market_bars, market_features], op_tags=WRITER_TAGS)
+       deps=[market_bars, market_features], pool=WAREHOUSE_POOL)
 def market_regime(context: AssetExecutionContext, warehouse: WarehouseResource,
                   market_data: MarketDataResource) -> MaterializeResult:
     """Per day: bull / bear / range from the benchmark's trend, breadth, volatility index

@@ -4,15 +4,21 @@
 import pandas as pd
 from dagster import AssetExecutionContext, MaterializeResult, asset
 
-from trade_pipelines.agent.planning import make_plans
-from trade_pipelines.assets.common import markdown_preview, partition_window, progress, to_dates
-from trade_pipelines.assets.market import WRITER_TAGS, market_features, market_regime
+from trade_pipelines.agent.planning.daily_plan import make_plans
+from trade_pipelines.assets.common import (
+    WAREHOUSE_POOL,
+    markdown_preview,
+    partition_window,
+    progress,
+    to_dates,
+)
+from trade_pipelines.assets.market import market_features, market_regime
 from trade_pipelines.partitions import single_run, trading_months
 from trade_pipelines.resources import WarehouseResource
 
 
 @asset(partitions_def=trading_months, backfill_policy=single_run, group_name="planning",
-       deps=[market_features, market_regime], op_tags=WRITER_TAGS)
+       deps=[market_features, market_regime], pool=WAREHOUSE_POOL)
 def daily_plans(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
     """Stance, exposure target, watchlist, key price levels and tasks for the next session."""
     start, end = partition_window(context)

@@ -6,17 +6,16 @@ from datetime import timedelta
 import pandas as pd
 from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, asset
 
-from trade_pipelines.agent.gene_pool import GENOMES
-from trade_pipelines.agent.reporting import reports_for_days
-from trade_pipelines.assets.common import partition_window, progress, to_dates
-from trade_pipelines.assets.market import WRITER_TAGS
+from trade_pipelines.agent.evolution.genomes import GENOMES
+from trade_pipelines.agent.reflection.daily_report import reports_for_days
+from trade_pipelines.assets.common import WAREHOUSE_POOL, partition_window, progress, to_dates
 from trade_pipelines.partitions import single_run, trading_months
 from trade_pipelines.resources import WarehouseResource
 
 
 @asset(partitions_def=trading_months, backfill_policy=single_run, group_name="reflection",
        deps=["account_values", "closed_trades", "paper_fills", "debate_decisions",
-             "daily_plans", "strategy_evaluations", "trade_memories"], op_tags=WRITER_TAGS)
+             "daily_plans", "strategy_evaluations", "trade_memories"], pool=WAREHOUSE_POOL)
 def daily_reports(context: AssetExecutionContext,
                   warehouse: WarehouseResource) -> MaterializeResult:
     """After each close: P&L against the benchmark, the accounts compared, best and worst

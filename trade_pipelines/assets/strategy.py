@@ -6,28 +6,24 @@ from datetime import date
 import pandas as pd
 from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, asset
 
-from trade_pipelines.agent.features import compute_features
-from trade_pipelines.agent.gene_pool import (
-    GENOMES,
-    all_outcomes,
-    evaluate_pool,
-    seeded_pool,
-    week_ends,
-)
-from trade_pipelines.agent.regime import market_breadth
+from trade_pipelines.agent.evolution.evaluation import all_outcomes, evaluate_pool, week_ends
+from trade_pipelines.agent.evolution.genomes import GENOMES, seeded_pool
+from trade_pipelines.agent.perception.features import compute_features
+from trade_pipelines.agent.perception.regime import market_breadth
 from trade_pipelines.assets.common import (
+    WAREHOUSE_POOL,
     exchange_sessions,
     markdown_preview,
     partition_window,
     to_dates,
 )
-from trade_pipelines.assets.market import WRITER_TAGS, market_features, market_regime
+from trade_pipelines.assets.market import market_features, market_regime
 from trade_pipelines.partitions import single_run, trading_months
 from trade_pipelines.resources import MarketDataResource, WarehouseResource
 from trade_pipelines.warehouse import Warehouse
 
 
-@asset(group_name="strategy_evolution", op_tags=WRITER_TAGS)
+@asset(group_name="strategy_evolution", pool=WAREHOUSE_POOL)
 def strategy_gene_pool(warehouse: WarehouseResource) -> MaterializeResult:
     """The genomes the agent may trade: the ten seeded strategies (mutation, crossover
     and wild strategies add to this table later)."""
@@ -58,7 +54,7 @@ def features_with_breadth(store: Warehouse, universe: list[str], start: date | N
 
 
 @asset(partitions_def=trading_months, backfill_policy=single_run,
-       group_name="strategy_evolution", op_tags=WRITER_TAGS,
+       group_name="strategy_evolution", pool=WAREHOUSE_POOL,
        deps=[strategy_gene_pool, market_features, market_regime])
 def strategy_evaluations(context: AssetExecutionContext, warehouse: WarehouseResource,
                          market_data: MarketDataResource) -> MaterializeResult:

@@ -18,18 +18,20 @@ from dagster import (
     multi_asset,
 )
 
-from trade_pipelines.agent.deliberation import Deliberation
-from trade_pipelines.agent.gene_pool import GENOMES, all_outcomes
-from trade_pipelines.agent.ledger import (
+from trade_pipelines.agent.decision.deliberation import Deliberation
+from trade_pipelines.agent.decision.setups import SetupBook
+from trade_pipelines.agent.evolution.evaluation import all_outcomes
+from trade_pipelines.agent.evolution.genomes import GENOMES
+from trade_pipelines.agent.execution.ledger import (
     ACCOUNTS,
     STARTING_CAPITAL,
     Ledger,
     state_from_rows,
 )
-from trade_pipelines.agent.memory import DecisionIndex, MemoryBook
-from trade_pipelines.agent.setups import SetupBook
-from trade_pipelines.agent.trading_loop import TradingLoop
+from trade_pipelines.agent.loop.trading_loop import TradingLoop
+from trade_pipelines.agent.memory.trade_memory import DecisionIndex, MemoryBook
 from trade_pipelines.assets.common import (
+    WAREHOUSE_POOL,
     markdown_preview,
     partition_window,
     progress,
@@ -37,7 +39,7 @@ from trade_pipelines.assets.common import (
     trading_days,
 )
 from trade_pipelines.assets.decisions import trade_proposals
-from trade_pipelines.assets.market import WRITER_TAGS, market_bars, market_features, market_regime
+from trade_pipelines.assets.market import market_bars, market_features, market_regime
 from trade_pipelines.assets.planning import daily_plans
 from trade_pipelines.assets.strategy import features_with_breadth
 from trade_pipelines.partitions import single_run, trading_months
@@ -98,7 +100,7 @@ def load_state(store: Warehouse, start: date):
               "its outcome; the next days' debates recall them.",
               ["closed_trades", "debate_decisions"], self_dependent=True),
     ],
-    partitions_def=trading_months, backfill_policy=single_run, op_tags=WRITER_TAGS,
+    partitions_def=trading_months, backfill_policy=single_run, pool=WAREHOUSE_POOL,
     can_subset=False,
 )
 def daily_trading_loop(context: AssetExecutionContext, warehouse: WarehouseResource,

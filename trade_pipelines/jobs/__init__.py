@@ -6,6 +6,7 @@ from pathlib import Path
 
 from dagster import AssetSelection, Config, Failure, OpExecutionContext, define_asset_job, job, op
 
+from trade_pipelines.assets.common import WAREHOUSE_POOL
 from trade_pipelines.partitions import trading_months
 from trade_pipelines.resources import WarehouseResource
 
@@ -34,7 +35,7 @@ class BarFileConfig(Config):
     path: str
 
 
-@op(tags={"trade_pipelines/warehouse_writer": "1"})
+@op(pool=WAREHOUSE_POOL)
 def import_bar_file(context: OpExecutionContext, config: BarFileConfig,
                     warehouse: WarehouseResource) -> None:
     """Import one bar file from the inbox, then move it to inbox/imported (or

@@ -1,7 +1,7 @@
 """Where daily bars come from: built-in offline data, a live yfinance feed, user files.
 
 Every source returns the canonical bar columns of
-:mod:`trade_pipelines.agent.data_quality` plus ``source``, and every bar is checked by
+:mod:`trade_pipelines.agent.perception.validation` plus ``source``, and every bar is checked by
 ``validate_bars`` before it is stored.
 
 When a bar becomes knowable: a daily bar for day D is only known once the exchange has
@@ -16,7 +16,7 @@ from datetime import date, datetime, time
 
 import pandas as pd
 
-from trade_pipelines.agent.data_quality import CANONICAL_COLUMNS
+from trade_pipelines.agent.perception.validation import CANONICAL_COLUMNS
 from trade_pipelines.market_data.builtin import (
     BENCHMARK_SYMBOL,
     BUILTIN_KNOWN_JUMPS,

@@ -35,7 +35,11 @@ from functools import lru_cache
 
 import pandas as pd
 
-from trade_pipelines.agent.data_quality import CANONICAL_COLUMNS, BarValidation, validate_bars
+from trade_pipelines.agent.perception.validation import (
+    CANONICAL_COLUMNS,
+    BarValidation,
+    validate_bars,
+)
 
 logger = logging.getLogger(__name__)
 

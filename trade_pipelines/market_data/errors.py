@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from trade_pipelines.agent.data_quality import BarSchemaError
+from trade_pipelines.agent.perception.validation import BarSchemaError
 
 __all__ = ["BarImportRejected", "BarSchemaError", "DataSourceUnavailable"]
 

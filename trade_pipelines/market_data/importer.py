@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from trade_pipelines.agent.data_quality import (
+from trade_pipelines.agent.perception.validation import (
     CANONICAL_COLUMNS,
     BarSchemaError,
     BarValidation,

@@ -26,7 +26,7 @@ from datetime import date, timedelta
 import numpy as np
 import pandas as pd
 
-from trade_pipelines.agent.data_quality import CANONICAL_COLUMNS
+from trade_pipelines.agent.perception.validation import CANONICAL_COLUMNS
 from trade_pipelines.market_data.errors import DataSourceUnavailable
 
 SOURCE = "yfinance"

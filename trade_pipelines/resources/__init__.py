@@ -43,6 +43,6 @@ class MemoryIndexResource(ConfigurableResource):
     """The semantic memory index (ChromaDB) under the project home."""
 
     def index(self):  # -> MemoryIndex; imported lazily: chromadb is slow to import
-        from trade_pipelines.memory.index import MemoryIndex
+        from trade_pipelines.memory_index.index import MemoryIndex
 
         return MemoryIndex(paths().memory_index)

@@ -1,0 +1,124 @@
+"""Market regime: bull / bear / range, breadth and the defensive flag."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from trade_pipelines.agent.perception.regime import detect_regimes
+
+N = 260
+
+
+def days(n: int = N, start: date = date(2022, 1, 3)) -> list[date]:
+    return [start + timedelta(days=i) for i in range(n)]
+
+
+def benchmark(closes: np.ndarray) -> pd.DataFrame:
+    return pd.DataFrame({"as_of": days(len(closes)), "close": closes})
+
+
+NO_FEATURES = pd.DataFrame({"symbol": pd.Series(dtype=object), "as_of": pd.Series(dtype=object),
+                            "close": pd.Series(dtype=float), "sma_50": pd.Series(dtype=float)})
+
+
+def test_steady_uptrend_is_bull() -> None:
+    regimes = detect_regimes(benchmark(100 * 1.002 ** np.arange(N)), NO_FEATURES)
+    assert len(regimes) == N
+    assert regimes["regime"].iloc[:199].eq("range").all()  # no 200-day average yet
+    assert regimes["regime"].iloc[199:].eq("bull").all()
+    assert (regimes["trend"].iloc[199:] > 0).all()
+    assert not regimes["defensive"].any()
+
+
+def test_steady_downtrend_is_bear() -> None:
+    regimes = detect_regimes(benchmark(100 * 0.998 ** np.arange(N)), NO_FEATURES)
+    assert regimes["regime"].iloc[199:].eq("bear").all()
+    assert (regimes["trend"].iloc[199:] < 0).all()
+    assert not regimes["defensive"].any()
+
+
+def test_flat_market_is_range() -> None:
+    regimes = detect_regimes(benchmark(np.full(N, 100.0)), NO_FEATURES)
+    assert regimes["regime"].eq("range").all()
+
+
+def test_price_above_average_but_50_day_below_200_day_is_range() -> None:
+    closes = 100 * 0.998 ** np.arange(N)
+    closes[-1] = closes[-201:-1].mean() * 1.03  # one jump above the 200-day average
+    regimes = detect_regimes(benchmark(closes), NO_FEATURES)
+    assert regimes["trend"].iloc[-1] > 0
+    assert regimes["regime"].iloc[-1] == "range"
+
+
+def test_input_order_does_not_matter() -> None:
+    frame = benchmark(100 * 1.002 ** np.arange(N))
+    shuffled = frame.sample(frac=1.0, random_state=3)
+    pd.testing.assert_frame_equal(detect_regimes(frame, NO_FEATURES),
+                                  detect_regimes(shuffled, NO_FEATURES))
+
+
+def test_vix_above_40_makes_that_day_defensive() -> None:
+    vix = pd.DataFrame({"as_of": days(), "close": 18.0})
+    vix.loc[230, "close"] = 45.0
+    vix.loc[231, "close"] = 40.0  # at the threshold, not above it
+    regimes = detect_regimes(benchmark(100 * 1.001 ** np.arange(N)), NO_FEATURES, vix)
+    assert regimes["defensive"].tolist() == [i == 230 for i in range(N)]
+    assert regimes["vix"].iloc[230] == 45.0
+    # the trend itself stays bull; defensive is a separate flag
+    assert regimes["regime"].iloc[230] == "bull"
+
+
+@pytest.mark.parametrize("with_vix", [False, True])
+def test_a_minus_8_percent_day_is_defensive(with_vix: bool) -> None:
+    closes = np.full(N, 100.0)
+    closes[240:] = 92.0      # -8% on day 240
+    closes[250:] = 92.0 * 0.95  # -5% on day 250: a bad day, not a crash
+    vix = pd.DataFrame({"as_of": days(), "close": 20.0}) if with_vix else None
+    regimes = detect_regimes(benchmark(closes), NO_FEATURES, vix)
+    assert bool(regimes["defensive"].iloc[240])
+    assert not bool(regimes["defensive"].iloc[239])
+    assert not bool(regimes["defensive"].iloc[241])
+    assert not bool(regimes["defensive"].iloc[250])
+
+
+def test_high_realised_volatility_is_defensive() -> None:
+    rng = np.random.default_rng(0)
+    calm = rng.normal(0, 0.005, 200)
+    wild = np.tile([0.045, -0.045], 30)  # about 70% a year, no single -7% day
+    closes = 100 * np.exp(np.cumsum(np.concatenate([calm, wild])))
+    regimes = detect_regimes(benchmark(closes), NO_FEATURES)
+    assert not regimes["defensive"].iloc[:200].any()
+    assert regimes["defensive"].iloc[-1]
+    assert regimes["volatility"].iloc[-1] > 0.40
+
+
+def test_breadth_is_the_share_of_stocks_above_their_50_day_average() -> None:
+    d = days(3)
+    features = pd.DataFrame([
+        {"symbol": "A", "as_of": d[0], "close": 11.0, "sma_50": 10.0},
+        {"symbol": "B", "as_of": d[0], "close": 12.0, "sma_50": 10.0},
+        {"symbol": "C", "as_of": d[0], "close": 13.0, "sma_50": 10.0},
+        {"symbol": "D", "as_of": d[0], "close": 9.0, "sma_50": 10.0},
+        {"symbol": "E", "as_of": d[0], "close": 50.0, "sma_50": np.nan},  # not counted
+        {"symbol": "A", "as_of": d[1], "close": 9.0, "sma_50": 10.0},
+        {"symbol": "B", "as_of": d[1], "close": 10.0, "sma_50": 10.0},  # equal: not above
+    ])
+    regimes = detect_regimes(benchmark(np.array([100.0, 101.0, 102.0])), features)
+    assert regimes["breadth"].iloc[0] == pytest.approx(0.75)
+    assert regimes["breadth"].iloc[1] == pytest.approx(0.0)
+    assert np.isnan(regimes["breadth"].iloc[2])  # no stock data that day
+
+
+def test_regime_up_to_t_ignores_later_benchmark_days() -> None:
+    rng = np.random.default_rng(5)
+    closes = 100 * np.exp(np.cumsum(rng.normal(0.0005, 0.015, N)))
+    base = detect_regimes(benchmark(closes), NO_FEATURES)
+    changed_closes = closes.copy()
+    changed_closes[230:] *= 0.5
+    changed = detect_regimes(benchmark(changed_closes), NO_FEATURES)
+    pd.testing.assert_frame_equal(base.iloc[:230], changed.iloc[:230])
+    assert changed["defensive"].iloc[230]

@@ -1,0 +1,300 @@
+"""Bar validation rules: every kind of bad bar is set aside with its reason."""
+
+from __future__ import annotations
+
+import math
+import subprocess
+import sys
+from datetime import date, timedelta
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from trade_pipelines.agent.perception.validation import (
+    CANONICAL_COLUMNS,
+    REASON_DUPLICATE,
+    REASON_OUT_OF_ORDER,
+    REASON_PARTIAL_OHLC,
+    BarSchemaError,
+    check_bars_frame,
+    validate_bars,
+)
+
+NAN = float("nan")
+
+
+def bar(symbol: str = "AAPL", as_of: object = "2024-01-02", open_: float = 10.0,
+        high: float = 11.0, low: float = 9.0, close: float = 10.5,
+        volume: float = 1000.0, **extra: object) -> dict[str, object]:
+    return {"symbol": symbol, "as_of": as_of, "open": open_, "high": high, "low": low,
+            "close": close, "volume": volume, **extra}
+
+
+def days(n: int, start: date = date(2024, 1, 1)) -> list[date]:
+    return [start + timedelta(days=i) for i in range(n)]
+
+
+def reasons(frame: pd.DataFrame) -> dict[object, str]:
+    return dict(zip(frame.index, frame["reason"], strict=True))
+
+
+def test_good_bars_come_out_clean_with_canonical_types() -> None:
+    frame = pd.DataFrame([
+        bar("msft", "2024-01-03", note="b"),
+        bar(" aapl ", "2024-01-02", note="a"),
+        bar("AAPL", "2024-01-03", volume=NAN, note="c"),
+    ])
+    result = validate_bars(frame)
+    assert result.rejected.empty
+    assert list(result.clean.columns) == [*CANONICAL_COLUMNS, "note"]
+    assert result.clean["symbol"].tolist() == ["AAPL", "AAPL", "MSFT"]
+    assert result.clean["as_of"].tolist() == [date(2024, 1, 2), date(2024, 1, 3),
+                                              date(2024, 1, 3)]
+    assert all(type(d) is date for d in result.clean["as_of"])
+    assert result.clean["note"].tolist() == ["a", "c", "b"]
+    assert result.clean["close"].dtype == np.float64
+    assert math.isnan(result.clean["volume"].iloc[1])
+    assert result.summary().startswith("3 clean bar(s), 0 rejected")
+
+
+def test_close_only_bars_are_honest_and_clean() -> None:
+    frame = pd.DataFrame([bar(open_=NAN, high=NAN, low=NAN, volume=NAN)])
+    result = validate_bars(frame)
+    assert len(result.clean) == 1 and result.rejected.empty
+
+
+def test_missing_columns_raise_naming_them() -> None:
+    frame = pd.DataFrame([bar()]).drop(columns=["high", "volume"])
+    with pytest.raises(BarSchemaError, match="high, volume"):
+        validate_bars(frame)
+
+
+@pytest.mark.parametrize(("row", "reason"), [
+    (bar(close=NAN), "missing close"),
+    (bar(close=math.inf), "non-finite close"),
+    (bar(close=-math.inf), "non-finite close"),
+    (bar(close=0.0, open_=NAN, high=NAN, low=NAN), "non-positive price"),
+    (bar(open_=-1.0), "non-positive price"),
+    (bar(low=0.0), "non-positive price"),
+    (bar(high=8.0, low=9.0), "high < low"),
+    (bar(high=10.2, close=10.5), "high below open/close"),
+    (bar(open_=12.0), "high below open/close"),
+    (bar(low=10.2, open_=10.0), "low above open/close"),
+    (bar(volume=-5.0), "negative volume"),
+    (bar(volume=math.inf), "non-finite volume"),
+    (bar(high=NAN), REASON_PARTIAL_OHLC),
+    (bar(open_=NAN, low=NAN), REASON_PARTIAL_OHLC),
+    (bar(as_of="2024-13-45"), "unparseable date"),
+    (bar(as_of="01/02/2024"), "unparseable date"),
+    (bar(as_of=None), "missing date"),
+    (bar(as_of=""), "missing date"),
+    (bar(symbol=None), "missing symbol"),
+    (bar(symbol="  "), "missing symbol"),
+    (bar(close="ten"), "unparseable close"),
+    (bar(volume="1,000"), "unparseable volume"),
+])
+def test_each_rule_rejects_with_its_reason(row: dict[str, object], reason: str) -> None:
+    frame = pd.DataFrame([bar("MSFT"), row])
+    result = validate_bars(frame)
+    assert reasons(result.rejected) == {1: reason}
+    assert result.clean["symbol"].tolist() == ["MSFT"]
+
+
+def test_text_cells_parse_like_a_csv() -> None:
+    frame = pd.DataFrame([bar(open_="10", high=" 11.5", low="9", close="10.25",
+                              volume="", as_of="2024-01-02T00:00:00")])
+    result = validate_bars(frame)
+    assert result.rejected.empty
+    row = result.clean.iloc[0]
+    assert (row["open"], row["high"], row["close"]) == (10.0, 11.5, 10.25)
+    assert math.isnan(row["volume"])
+    assert row["as_of"] == date(2024, 1, 2)
+
+
+def test_rounding_noise_in_adjusted_prices_is_not_an_inverted_bar() -> None:
+    frame = pd.DataFrame([bar(high=10.5, close=10.5 * (1 + 1e-9))])
+    assert validate_bars(frame).rejected.empty
+
+
+def test_a_row_gets_the_first_rule_it_breaks_and_keeps_its_original_values() -> None:
+    frame = pd.DataFrame([bar(), bar("MSFT", "2024-01-02", close="abc", volume=-1)],
+                         index=["first", "second"])
+    result = validate_bars(frame)
+    assert reasons(result.rejected) == {"second": "unparseable close"}
+    rejected = result.rejected.loc["second"]
+    assert rejected["close"] == "abc" and rejected["volume"] == -1
+    assert result.reasons == {"unparseable close": 1}
+    assert "1 rejected (1 unparseable close)" in result.summary()
+
+
+def test_identical_duplicates_collapse_to_one() -> None:
+    frame = pd.DataFrame([bar(), bar("MSFT"), bar()])
+    result = validate_bars(frame)
+    assert result.rejected.empty
+    assert result.duplicates_dropped == 1
+    assert result.clean["symbol"].tolist() == ["AAPL", "MSFT"]
+    assert "1 identical duplicate" in result.summary()
+
+
+def test_disagreeing_duplicates_are_all_rejected() -> None:
+    frame = pd.DataFrame([bar(close=10.5), bar("MSFT"), bar(close=10.6), bar(close=10.5)])
+    result = validate_bars(frame)
+    assert reasons(result.rejected) == {0: REASON_DUPLICATE, 2: REASON_DUPLICATE,
+                                        3: REASON_DUPLICATE}
+    assert result.clean["symbol"].tolist() == ["MSFT"]
+
+
+def test_a_bad_copy_makes_duplicates_disagree() -> None:
+    frame = pd.DataFrame([bar(close=NAN), bar()])
+    result = validate_bars(frame)
+    assert reasons(result.rejected) == {0: "missing close", 1: REASON_DUPLICATE}
+
+
+def test_identical_bad_duplicates_are_rejected_once() -> None:
+    frame = pd.DataFrame([bar(close=NAN), bar(close=NAN)])
+    result = validate_bars(frame)
+    assert reasons(result.rejected) == {0: "missing close"}
+    assert result.duplicates_dropped == 1
+
+
+def test_a_mistyped_date_costs_only_its_own_row() -> None:
+    dates = [str(d) for d in days(6)]
+    dates[2] = "2025-01-03"  # a typo far in the future, in the middle of the file
+    rows = [bar("AAPL", d) for d in dates]
+    # Another symbol's rows interleaved and in their own order are fine.
+    rows.insert(1, bar("MSFT", "2024-01-05"))
+    rows.insert(4, bar("MSFT", "2024-01-06"))
+    result = validate_bars(pd.DataFrame(rows))
+    assert reasons(result.rejected) == {3: REASON_OUT_OF_ORDER}
+    assert len(result.clean) == 7
+
+
+def test_a_row_moved_back_is_out_of_order() -> None:
+    dates = ["2024-01-02", "2024-01-03", "2024-01-05", "2024-01-04", "2024-01-08"]
+    result = validate_bars(pd.DataFrame([bar("AAPL", d) for d in dates]))
+    assert list(result.rejected["reason"]) == [REASON_OUT_OF_ORDER]
+    assert result.rejected["as_of"].iloc[0] in {"2024-01-05", "2024-01-04"}
+    assert result.clean["as_of"].is_monotonic_increasing
+
+
+def test_order_is_not_checked_when_the_frame_has_no_meaningful_order() -> None:
+    frame = pd.DataFrame([bar("AAPL", "2024-01-03"), bar("AAPL", "2024-01-02")])
+    assert len(validate_bars(frame).rejected) == 1
+    unordered = validate_bars(frame, check_order=False)
+    assert unordered.rejected.empty
+    assert unordered.clean["as_of"].tolist() == [date(2024, 1, 2), date(2024, 1, 3)]
+
+
+def test_datetime_columns_and_timezones_keep_the_calendar_day() -> None:
+    stamps = pd.Series(pd.to_datetime(["2024-01-02 16:00", "2024-01-03 16:00"]))
+    frame = pd.DataFrame([bar(), bar(as_of="x")])
+    frame["as_of"] = stamps.dt.tz_localize("America/New_York")
+    result = validate_bars(frame)
+    assert result.clean["as_of"].tolist() == [date(2024, 1, 2), date(2024, 1, 3)]
+
+
+def test_text_dates_keep_the_day_as_written_whatever_the_offset() -> None:
+    frame = pd.DataFrame([bar(as_of="2024-01-02T16:00:00-05:00"),
+                          bar(as_of="2024-07-02 16:00:00+02:00"),
+                          bar(as_of=" 2024-07-03 "),
+                          bar(as_of="2024-07-04T23:59:59.5Z")])
+    result = validate_bars(frame)
+    assert result.rejected.empty
+    assert result.clean["as_of"].tolist() == [date(2024, 1, 2), date(2024, 7, 2),
+                                              date(2024, 7, 3), date(2024, 7, 4)]
+
+
+@pytest.mark.parametrize("text", ["2024/01/02", "20240102", "2024-01-02"])
+def test_year_first_days_parse(text: str) -> None:
+    result = validate_bars(pd.DataFrame([bar(as_of=text)]))
+    assert result.clean["as_of"].tolist() == [date(2024, 1, 2)]
+
+
+@pytest.mark.parametrize("text", ["01/02/2024", "2024-1-2", "2024-02-30", "2024-01-02 x",
+                                  "Jan 2 2024", "2024013"])
+def test_anything_but_a_year_first_day_is_unparseable(text: str) -> None:
+    result = validate_bars(pd.DataFrame([bar(as_of=text)]))
+    assert result.rejected["reason"].tolist() == ["unparseable date"]
+
+
+def test_date_objects_parse_directly() -> None:
+    frame = pd.DataFrame([bar(as_of=date(2024, 1, 2)), bar(as_of=date(2024, 1, 3))])
+    result = validate_bars(frame)
+    assert result.clean["as_of"].tolist() == [date(2024, 1, 2), date(2024, 1, 3)]
+
+
+def test_empty_frame_validates_to_empty() -> None:
+    result = validate_bars(pd.DataFrame(columns=CANONICAL_COLUMNS))
+    assert result.clean.empty and result.rejected.empty
+    assert "reason" in result.rejected.columns
+
+
+# -- check_bars_frame -------------------------------------------------------------------
+
+
+def series(symbol: str, closes: list[float]) -> list[dict[str, object]]:
+    return [bar(symbol, d, open_=NAN, high=NAN, low=NAN, close=c, volume=NAN)
+            for d, c in zip(days(len(closes)), closes, strict=True)]
+
+
+def test_clean_bars_have_no_problems() -> None:
+    assert check_bars_frame(pd.DataFrame(series("AAPL", [10, 11, 10.5, 12]))) == []
+    assert check_bars_frame(pd.DataFrame()) == []
+
+
+def test_a_stale_price_is_not_a_problem() -> None:
+    closes = [10.0] * 12 + [10.1]
+    assert check_bars_frame(pd.DataFrame(series("RRC", closes))) == []
+
+
+def test_a_big_move_on_a_stock_is_a_suspicious_jump() -> None:
+    frame = pd.DataFrame(series("AAPL", [10, 10.2, 4.9, 5.0]) + series("KO", [10, 16, 15]))
+    problems = check_bars_frame(frame)
+    assert len(problems) == 2
+    assert problems[0].startswith("suspicious jump: AAPL 2024-01-03")
+    assert "-52.0%" in problems[0]
+    assert problems[1].startswith("suspicious jump: KO 2024-01-02")
+    accepted = {("AAPL", date(2024, 1, 3))}
+    assert len(check_bars_frame(frame, accepted_jumps=accepted)) == 1
+
+
+def test_an_index_may_jump() -> None:
+    frame = pd.DataFrame(series("^VIX", [17, 37, 29]))
+    assert check_bars_frame(frame) == []
+
+
+def test_rule_breaks_are_problems_and_row_order_is_ignored() -> None:
+    rows = series("AAPL", [10, 11, 12])
+    rows.reverse()
+    rows.append(bar("MSFT", "2024-01-02", high=8.0, low=9.0))
+    rows.append(bar("MSFT", "2024-01-03", close=NAN))
+    problems = check_bars_frame(pd.DataFrame(rows))
+    assert len(problems) == 2
+    assert any("high < low: MSFT 2024-01-02" in p for p in problems)
+    assert any("missing close: MSFT 2024-01-03" in p for p in problems)
+
+
+def test_duplicates_are_problems_even_when_identical() -> None:
+    frame = pd.DataFrame(series("AAPL", [10, 11]) * 2)
+    problems = check_bars_frame(frame)
+    assert problems == ["2 duplicate (symbol, as_of) row(s) with identical values"]
+
+
+def test_data_quality_never_imports_dagster() -> None:
+    code = ("import sys, trade_pipelines.agent.perception.validation, trade_pipelines.market_data; "
+            "assert 'dagster' not in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_broken_rules_block_and_jumps_only_warn() -> None:
+    from trade_pipelines.agent.perception.validation import broken_bar_rules, suspicious_jumps
+
+    jumpy = series("AAPL", [10, 10.2, 4.9, 5.0])
+    broken = series("KO", [10, 11])
+    broken[1]["close"] = -1.0
+    frame = pd.DataFrame(jumpy + broken)
+    rules = [p.split(":")[0] for p in broken_bar_rules(frame)]
+    assert rules == ["1 bar(s) with non-positive price"]
+    assert [p[:36] for p in suspicious_jumps(frame)] == ["suspicious jump: AAPL 2024-01-03 clo"]
+    assert check_bars_frame(frame) == [*broken_bar_rules(frame), *suspicious_jumps(frame)]

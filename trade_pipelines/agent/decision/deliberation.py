@@ -1,0 +1,55 @@
+"""The debate over a day's proposals: gathers each proposal's evidence (features, regime,
+plan, the setup's record, recalled memories) and runs the debate."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import pandas as pd
+
+from trade_pipelines.agent.decision.debate import Evidence, debate
+from trade_pipelines.agent.decision.setups import SetupBook
+from trade_pipelines.agent.evolution.genomes import StrategyGenome
+from trade_pipelines.agent.memory.trade_memory import MemoryBook
+
+DEFAULT_EXPOSURE = 0.6
+FEATURES_USED = ["close", "ret_20d", "vol_20", "rsi_14", "sma_200"]
+
+
+class Deliberation:
+    """Everything the debate may know about a window, indexed once."""
+
+    def __init__(self, features: pd.DataFrame, regimes: pd.DataFrame,
+                 exposure_by_day: Mapping[Any, float], book: SetupBook,
+                 genomes: Mapping[str, StrategyGenome]) -> None:
+        self.features = features.set_index(["symbol", "as_of"])[FEATURES_USED].to_dict("index")
+        self.regimes = regimes.set_index("as_of")[["regime", "defensive"]].to_dict("index")
+        self.exposure = exposure_by_day
+        self.book = book
+        self.genomes = genomes
+
+    def decide(self, proposals: Iterable[Mapping[str, Any]],
+               memory: MemoryBook) -> list[dict]:
+        """One decision row per proposal; memories come from ``memory`` as of each day."""
+        rows = []
+        for p in proposals:
+            f = self.features[(p["symbol"], p["as_of"])]
+            regime = self.regimes[p["as_of"]]
+            genome = self.genomes[p["strategy_id"]]
+            sma_200 = f["sma_200"]
+            evidence = Evidence(
+                as_of=p["as_of"], proposal_id=p["proposal_id"], symbol=p["symbol"],
+                side=p["side"], strategy_id=p["strategy_id"], strategy_name=genome.name,
+                family=genome.family, strength=float(p["strength"]), close=float(f["close"]),
+                ret_20d=float(f["ret_20d"]), vol_20=float(f["vol_20"]),
+                rsi_14=float(f["rsi_14"]),
+                above_sma_200=bool(f["close"] > sma_200) if pd.notna(sma_200) else False,
+                regime=str(regime["regime"]), defensive=bool(regime["defensive"]),
+                exposure_target=float(self.exposure.get(p["as_of"], DEFAULT_EXPOSURE)),
+                record=self.book.record(p["strategy_id"], p["symbol"], p["as_of"]),
+                memories=memory.recall(p["as_of"], p["symbol"], p["strategy_id"],
+                                       str(regime["regime"])),
+            )
+            rows.append(debate(evidence).row())
+        return rows

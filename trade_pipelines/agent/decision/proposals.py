@@ -1,0 +1,97 @@
+"""Trade proposals: the aggressive agent's candidates, from the tradeable genomes' signals."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from trade_pipelines.agent.evolution.genomes import StrategyGenome, entry_signal, signal_strength
+from trade_pipelines.agent.ids import stable_id
+
+MAX_PROPOSALS_PER_DAY = 6
+COLUMNS = ["as_of", "proposal_id", "symbol", "side", "strategy_id", "strength", "rationale"]
+
+
+def propose(
+    day_features: pd.DataFrame,
+    genomes: list[StrategyGenome],
+    scores: dict[str, float],
+) -> pd.DataFrame:
+    """At most one proposal per symbol and day (its best genome), strongest first, and at
+    most ``MAX_PROPOSALS_PER_DAY`` a day.
+
+    ``day_features`` holds feature rows (with ``breadth``) of one day, or of several days
+    that share the same ``genomes`` and ``scores``: the genomes' latest gene-pool scores
+    known before those days. Each day is ranked on its own rows only.
+    """
+    if day_features.empty:
+        return pd.DataFrame(columns=COLUMNS)
+    as_of = day_features["as_of"].to_numpy()
+    symbols = day_features["symbol"].to_numpy()
+    candidates = []
+    for genome in genomes:
+        rows = np.flatnonzero(entry_signal(genome, day_features).to_numpy(dtype=bool))
+        if rows.size == 0:
+            continue
+        strength = signal_strength(genome, day_features).to_numpy(dtype=float)[rows]
+        rank = (scores.get(genome.strategy_id, 0.0) / 100) * 0.6 + strength * 0.4
+        candidates += [(as_of[r], -k, symbols[r], genome.strategy_id, r, genome, s)
+                       for r, k, s in zip(rows.tolist(), rank.tolist(), strength.tolist(),
+                                          strict=True)]
+    # Highest rank first; ties by symbol, then genome.
+    candidates.sort(key=lambda c: c[:4])
+    chosen = []
+    seen: set[tuple[object, str]] = set()
+    per_day: dict[object, int] = {}
+    for candidate in candidates:
+        day, _, symbol = candidate[:3]
+        if (day, symbol) in seen:
+            continue
+        seen.add((day, symbol))
+        if per_day.get(day, 0) < MAX_PROPOSALS_PER_DAY:
+            per_day[day] = per_day.get(day, 0) + 1
+            chosen.append(candidate)
+    if not chosen:
+        return pd.DataFrame(columns=COLUMNS)
+    facts = day_features[["close", "ret_20d", "rsi_14", "vol_20"]].to_numpy(dtype=float)
+    rows = []
+    for day, _, symbol, strategy_id, r, genome, strength in chosen:
+        close, ret_20d, rsi_14, vol_20 = facts[r].tolist()
+        rows.append({
+            "as_of": day, "proposal_id": stable_id("P", day, symbol, strategy_id),
+            "symbol": symbol, "side": "buy", "strategy_id": strategy_id,
+            "strength": round(strength, 4),
+            "rationale": (f"{genome.name} ({genome.family}) fired on {symbol}: "
+                          f"close {close:.2f}, 20d return {ret_20d:+.1%}, "
+                          f"RSI {rsi_14:.0f}, volatility {vol_20:.0%}."),
+        })
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def propose_for_window(
+    features: pd.DataFrame, evaluations: pd.DataFrame,
+    genomes: dict[str, StrategyGenome], tradeable: tuple[str, ...],
+) -> pd.DataFrame:
+    """Proposals for every day in ``features``, each day using the gene pool's latest
+    evaluation strictly before it (before any evaluation, every genome may trade).
+
+    Days that see the same latest evaluation share genomes and scores, so they are
+    proposed for together; each day is still ranked on its own rows.
+    """
+    if features.empty:
+        return pd.DataFrame(columns=COLUMNS)
+    evaluations = evaluations.assign(as_of=pd.to_datetime(evaluations["as_of"]))
+    known = pd.Series(np.sort(evaluations["as_of"].unique()))
+    span = known.searchsorted(pd.to_datetime(features["as_of"]), side="left")
+    frames = []
+    for position, span_features in features.groupby(span, sort=True):
+        if position == 0:
+            chosen, scores = list(genomes.values()), {}
+        else:
+            latest = evaluations[evaluations["as_of"] == known.iloc[position - 1]]
+            usable = latest[latest["status"].isin(tradeable)]
+            chosen = [genomes[s] for s in usable["strategy_id"] if s in genomes]
+            scores = dict(zip(latest["strategy_id"], latest["score"], strict=True))
+        frames.append(propose(span_features, chosen, scores))
+    frames = [f for f in frames if not f.empty]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=COLUMNS)

@@ -1,0 +1,99 @@
+"""One trading day after another: debate today's proposals, run the ledger, turn the
+trades that closed into memories, so tomorrow's debate can recall them.
+
+The loop is the same for a replay of years and for the live evening run, and it is the
+only place where decision, execution and memory meet.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import pandas as pd
+
+from trade_pipelines.agent.decision.deliberation import Deliberation
+from trade_pipelines.agent.evolution.genomes import StrategyGenome
+from trade_pipelines.agent.execution.ledger import DayMarket, Ledger, bars_by_day
+from trade_pipelines.agent.memory.trade_memory import (
+    MEMORY_COLUMNS,
+    DecisionIndex,
+    MemoryBook,
+    trade_memories,
+)
+
+
+@dataclass
+class LoopOutput:
+    decisions: list[dict] = field(default_factory=list)
+    memories: list[pd.DataFrame] = field(default_factory=list)
+
+    def decisions_frame(self) -> pd.DataFrame:
+        return pd.DataFrame(self.decisions)
+
+    def memories_frame(self) -> pd.DataFrame:
+        frames = [m for m in self.memories if not m.empty]
+        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
+            columns=MEMORY_COLUMNS)
+
+
+class TradingLoop:
+    def __init__(self, deliberation: Deliberation, ledger: Ledger, memory: MemoryBook,
+                 decision_index: DecisionIndex, regime_by_day: Mapping[date, str],
+                 genomes: Mapping[str, StrategyGenome]) -> None:
+        self.deliberation = deliberation
+        self.ledger = ledger
+        self.memory = memory
+        self.decision_index = decision_index
+        self.regime_by_day = regime_by_day
+        self.stop_losses = {k: g.stop_loss for k, g in genomes.items()}
+        self.names = {k: g.name for k, g in genomes.items()}
+        self.output = LoopOutput()
+
+    def run_days(self, days: Iterable[date], bars: pd.DataFrame, regimes: pd.DataFrame,
+                 proposals: pd.DataFrame, pause: Callable[[date], tuple[bool, str]],
+                 previous_benchmark_close: float = math.nan) -> None:
+        """Walk ``days`` in order. ``bars``: symbol, as_of, open, close, volume, vol_20;
+        ``regimes``: as_of, benchmark_close, defensive; ``proposals``: the window's."""
+        market = bars_by_day(bars)
+        proposals_by_day: dict[date, list[dict]] = {}
+        for record in proposals.to_dict("records"):
+            proposals_by_day.setdefault(record["as_of"], []).append(record)
+        benchmark = dict(zip(regimes["as_of"], regimes["benchmark_close"].astype(float),
+                             strict=True))
+        defensive = dict(zip(regimes["as_of"], regimes["defensive"].astype(bool), strict=True))
+        previous = previous_benchmark_close
+        for day in days:
+            day_bars, volatility = market.get(day, ({}, {}))
+            close = benchmark.get(day, math.nan)
+            change = close / previous - 1 if math.isfinite(previous) and math.isfinite(close) \
+                and previous else 0.0
+            previous = close if math.isfinite(close) else previous
+            self.run_day(DayMarket(day, day_bars, volatility, close, change,
+                                   defensive.get(day, False)),
+                         proposals_by_day.get(day, []), pause)
+
+    def run_day(self, market: DayMarket, proposals: Sequence[Mapping[str, Any]],
+                pause: Callable[[date], tuple[bool, str]]) -> None:
+        # A symbol every account already holds (or has an order out for) cannot be
+        # bought again: it is not worth a debate.
+        state = self.ledger.state
+        taken = {(o.account, o.symbol) for o in state.pending}
+        open_proposals = [
+            p for p in proposals
+            if any(p["symbol"] not in state.accounts[a].positions and (a, p["symbol"])
+                   not in taken for a in state.accounts)]
+        decisions = self.deliberation.decide(open_proposals, self.memory)
+        self.output.decisions.extend(decisions)
+        self.decision_index.add(decisions)
+        closed_before = len(self.ledger.result.trades)
+        self.ledger.run_day(market, decisions, pause)
+        closed = self.ledger.result.trades[closed_before:]
+        if closed:
+            memories = trade_memories(closed, self.decision_index,
+                                      self.regime_by_day, self.stop_losses, self.names)
+            self.memory.add(memories)
+            self.output.memories.append(memories)

@@ -1,0 +1,345 @@
+"""The daily report, in the shape of the design's daily report: performance against the
+benchmark, the three accounts compared, best and worst trade with their reasons, lessons,
+the next session's plan and the gene pool's news."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from trade_pipelines.agent.execution.ledger import STARTING_CAPITAL
+
+ACCOUNT_TITLES = {"combined": "AI combined", "aggressive": "Aggressive",
+                  "conservative": "Conservative"}
+
+
+@dataclass(frozen=True)
+class ReportInputs:
+    as_of: object
+    accounts: pd.DataFrame        # account history up to as_of (all accounts)
+    trades_today: pd.DataFrame    # round trips closed today, with their decision_summary
+    trades_to_date: pd.DataFrame  # round trips closed up to today
+    fills_today: pd.DataFrame
+    decisions_today: pd.DataFrame
+    plan: pd.Series | None        # plan made at today's close for the next session
+    evaluations: pd.DataFrame     # latest gene-pool evaluation known today
+    names: dict[str, str]
+
+
+def _pct(value: float, signed: bool = True) -> str:
+    if value is None or not math.isfinite(value):
+        return "n/a"
+    return f"{value:+.2%}" if signed else f"{value:.1%}"
+
+
+def _metrics(returns: np.ndarray, equity: float, drawdown: float, wins: int,
+             n_trades: int) -> dict[str, float]:
+    """The account figures from its daily returns to date (oldest first), latest equity,
+    worst drawdown and closed-trade counts."""
+    std = returns.std(ddof=1) if len(returns) > 1 else 0.0
+    return {
+        "today": float(returns[-1]) if len(returns) else 0.0,
+        "total": float(equity / STARTING_CAPITAL - 1) if len(returns) else 0.0,
+        "max_drawdown": float(drawdown) if len(returns) else 0.0,
+        "sharpe": float(returns.mean() / std * np.sqrt(252)) if std > 0 else float("nan"),
+        "win_rate": float(wins / n_trades) if n_trades else float("nan"),
+        "trades": float(n_trades),
+    }
+
+
+def account_metrics(history: pd.DataFrame, trades: pd.DataFrame) -> dict[str, float]:
+    """Today's return, total return, max drawdown, Sharpe and win rate of one account."""
+    history = history.sort_values("as_of")
+    returns = history["daily_return"].to_numpy(dtype=float)
+    wins = (trades["pnl"] > 0).sum() if not trades.empty else 0
+    return _metrics(returns, history["equity"].iloc[-1] if len(history) else np.nan,
+                    history["drawdown"].min() if len(history) else np.nan, wins, len(trades))
+
+
+def _benchmark(close: np.ndarray) -> tuple[float, float]:
+    """The benchmark's return today and since the first day of ``close`` (oldest first)."""
+    today = float(close[-1] / close[-2] - 1) if len(close) > 1 and close[-2] else float("nan")
+    total = float(close[-1] / close[0] - 1) if len(close) > 1 else float("nan")
+    return today, total
+
+
+def _nan_last(value: float, descending: bool = False) -> tuple[bool, float]:
+    """A sort key that puts missing values last either way round, as pandas does."""
+    if value is None or value != value:
+        return True, 0.0
+    return False, -value if descending else value
+
+
+def _ranked_trades(trades: list[dict[str, Any]]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The best (highest P&L) and worst (lowest P&L) trade; ties go to the lower trade id."""
+    best = min(trades, key=lambda t: (*_nan_last(t["pnl"], descending=True), t["trade_id"]))
+    worst = min(trades, key=lambda t: (*_nan_last(t["pnl"]), t["trade_id"]))
+    return best, worst
+
+
+def _by_confidence(decisions: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return sorted(decisions,
+                  key=lambda d: (*_nan_last(d["confidence"], descending=True), d["symbol"]))
+
+
+def _by_score(evaluations: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return sorted(evaluations,
+                  key=lambda e: (*_nan_last(e["score"], descending=True), e["strategy_id"]))
+
+
+@dataclass(frozen=True)
+class _Day:
+    """Everything one report is written from, already reduced to that day."""
+
+    as_of: object
+    metrics: dict[str, dict[str, float]]      # per account, in ACCOUNT_TITLES order
+    bench_today: float
+    bench_total: float
+    fills: int
+    buys: int
+    trades: list[dict[str, Any]]              # round trips closed today
+    decisions: list[dict[str, Any]]           # today's decisions, most confident first
+    plan: Mapping[str, Any] | None
+    evaluations: list[dict[str, Any]]         # latest evaluation known, best score first
+    names: dict[str, str]
+
+
+def _trade_line(trade: Mapping[str, Any], names: dict[str, str], why: str) -> list[str]:
+    return [
+        f"**{trade['symbol']}** ({names.get(trade['strategy_id'], trade['strategy_id'])}, "
+        f"{trade['account']} account)  ",
+        f"Bought {trade['quantity']:.0f} @ {trade['entry_price']:.2f} on "
+        f"{trade['opened_as_of']} -> sold @ {trade['exit_price']:.2f}  ",
+        f"Result: {trade['pnl']:+,.0f} ({trade['return_pct']:+.2%}) after "
+        f"{trade['holding_days']} days, exit by {trade['exit_reason'].replace('_', ' ')}  ",
+        f"Why it was taken: {why}",
+    ]
+
+
+def _why(trade: Mapping[str, Any]) -> str:
+    """The summary of the debate that opened the trade (joined through its decision_id)."""
+    summary = trade.get("decision_summary")
+    return summary if isinstance(summary, str) and summary else "no debate record"
+
+
+def _render(day: _Day) -> str:
+    lines = [f"# Daily trading report, {day.as_of}", ""]
+    m = day.metrics["combined"]
+    bench_today = day.bench_today
+    today_trades = day.trades
+    today_wins = sum(1 for t in today_trades if t["pnl"] > 0)
+    lines += [
+        "## Performance today",
+        f"- **AI combined return**: {_pct(m['today'])} (benchmark {_pct(bench_today)}, "
+        f"excess {_pct(m['today'] - bench_today)})",
+        f"- **Fills**: {day.fills} ({day.buys} buys, {day.fills - day.buys} sells)",
+        f"- **Trades closed**: {len(today_trades)} ({today_wins} won)",
+        f"- **Win rate to date**: {_pct(m['win_rate'], signed=False)} over "
+        f"{int(m['trades'])} trades",
+        f"- **Max drawdown to date**: {_pct(m['max_drawdown'])}",
+        f"- **Sharpe to date**: {m['sharpe']:.2f}" if math.isfinite(m["sharpe"])
+        else "- **Sharpe to date**: n/a",
+        f"- **Judge calibration (Brier score, 0 best, 0.25 a coin flip)**: "
+        f"{m['brier']:.3f} over {m['scored']} trades" if math.isfinite(m.get("brier", np.nan))
+        else "- **Judge calibration (Brier score)**: no scored trade yet",
+        "",
+        "## Accounts compared",
+        "| Account | Today | Total | Win rate | Max drawdown | Sharpe |",
+        "|---|---|---|---|---|---|",
+    ]
+    for account, am in day.metrics.items():
+        sharpe = f"{am['sharpe']:.2f}" if math.isfinite(am["sharpe"]) else "n/a"
+        lines.append(f"| {ACCOUNT_TITLES[account]} | {_pct(am['today'])} | {_pct(am['total'])} "
+                     f"| {_pct(am['win_rate'], signed=False)} | {_pct(am['max_drawdown'])} "
+                     f"| {sharpe} |")
+    lines += [f"| Benchmark | {_pct(bench_today)} | {_pct(day.bench_total)} | - | - | - |", ""]
+
+    lines.append("## Best trade (a case to learn from)")
+    lessons: list[str] = []
+    names = day.names
+    if today_trades:
+        best, worst = _ranked_trades(today_trades)
+        lines += _trade_line(best, names, _why(best))
+        lines += ["", "## Worst trade (lessons)"]
+        if worst["pnl"] < 0:
+            lines += _trade_line(worst, names, _why(worst))
+            lessons.append(
+                f"{worst['symbol']} under {names.get(worst['strategy_id'], '?')} lost "
+                f"{worst['return_pct']:+.1%} by {worst['exit_reason'].replace('_', ' ')}: weigh "
+                "this setup's record on this name before the next entry.")
+        else:
+            lines.append("No losing trade closed today.")
+        if best["pnl"] > 0:
+            lessons.append(
+                f"{best['symbol']} {names.get(best['strategy_id'], '?')} paid "
+                f"{best['return_pct']:+.1%} in {best['holding_days']} days "
+                f"({best['exit_reason'].replace('_', ' ')}).")
+    else:
+        lines += ["No trade closed today.", "", "## Worst trade (lessons)",
+                  "No trade closed today."]
+    lines += ["", "## Today's decisions"]
+    if not day.decisions:
+        lines.append("No proposal reached the debate today.")
+    else:
+        for d in day.decisions:
+            flag = " (low certainty)" if d["low_certainty"] else ""
+            lines.append(f"- {d['summary']}{flag}")
+        dropped = sum(1 for d in day.decisions if d["verdict"] == "drop")
+        if dropped:
+            lessons.append(f"{dropped} of {len(day.decisions)} proposals were dropped "
+                           "in debate.")
+    lines += ["", "## New knowledge today"]
+    lines += [f"{i}. {lesson}" for i, lesson in enumerate(lessons, 1)] or ["Nothing new."]
+    lines += ["", "## Plan for the next session"]
+    if day.plan is not None:
+        p = day.plan
+        lines.append(f"- **Stance**: {p['stance']} ({p['regime']} regime), exposure target "
+                     f"{p['exposure_target']:.0%}")
+        lines.append(f"- **Watchlist**: {', '.join(json.loads(p['watchlist']))}")
+        lines += [f"- {task}" for task in json.loads(p["tasks"])]
+    else:
+        lines.append("No plan was made.")
+    lines += ["", "## Strategy gene pool"]
+    if not day.evaluations:
+        lines.append("Not evaluated yet.")
+    else:
+        lines += ["| Strategy | Score | Win rate | Sharpe | Status |", "|---|---|---|---|---|"]
+        for e in day.evaluations:
+            sharpe = f"{e['sharpe']:.2f}" if e["sharpe"] is not None \
+                and math.isfinite(e["sharpe"]) else "n/a"
+            lines.append(f"| {names.get(e['strategy_id'], e['strategy_id'])} | "
+                         f"{e['score']:.0f} | {_pct(e['win_rate'], signed=False)} | "
+                         f"{sharpe} | {e['status']} |")
+    return "\n".join(lines) + "\n"
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    return frame.to_dict("records") if not frame.empty else []
+
+
+def daily_report(inputs: ReportInputs) -> str:
+    """One day's report (Markdown) from that day's inputs."""
+    history = inputs.accounts
+    bench = history[history["account"] == "combined"].sort_values("as_of")
+    bench_today, bench_total = _benchmark(bench["benchmark_close"].to_numpy(dtype=float))
+    metrics = {}
+    for account in ACCOUNT_TITLES:
+        trades = inputs.trades_to_date[inputs.trades_to_date["account"] == account] \
+            if not inputs.trades_to_date.empty else inputs.trades_to_date
+        metrics[account] = account_metrics(history[history["account"] == account], trades)
+    fills = inputs.fills_today
+    buys = int((fills["side"] == "buy").sum()) if not fills.empty else 0
+    plan = inputs.plan.to_dict() if inputs.plan is not None else None
+    return _render(_Day(
+        as_of=inputs.as_of, metrics=metrics, bench_today=bench_today, bench_total=bench_total,
+        fills=len(fills), buys=buys, trades=_records(inputs.trades_today),
+        decisions=_by_confidence(_records(inputs.decisions_today)), plan=plan,
+        evaluations=_by_score(_records(inputs.evaluations)), names=inputs.names,
+    ))
+
+
+class _AccountTrack:
+    """One account's history to date, answered for any day by a prefix of sorted arrays."""
+
+    def __init__(self, history: pd.DataFrame, trades: pd.DataFrame) -> None:
+        history = history.sort_values("as_of", kind="mergesort")
+        self.days = _day_numbers(history["as_of"])
+        self.returns = history["daily_return"].to_numpy(dtype=float)
+        self.equity = history["equity"].to_numpy(dtype=float)
+        # pandas' min skips missing values; so does fmin
+        self.drawdown = np.fmin.accumulate(history["drawdown"].to_numpy(dtype=float)) \
+            if len(history) else np.array([], dtype=float)
+        self.benchmark = history["benchmark_close"].to_numpy(dtype=float)
+        trades = trades.sort_values("as_of", kind="mergesort")
+        self.trade_days = _day_numbers(trades["as_of"])
+        won = trades["pnl"].to_numpy(dtype=float) > 0
+        self.wins = np.cumsum(won)
+        # The judge's calibration: Brier score of the confidence of the debate that
+        # opened each trade against whether it won (0 is perfect, 0.25 is a coin).
+        confidence = trades["decision_confidence"].to_numpy(dtype=float) \
+            if "decision_confidence" in trades else np.full(len(trades), np.nan)
+        scored = ~np.isnan(confidence)
+        self.scored = np.cumsum(scored)
+        self.brier = np.cumsum(np.where(scored, (np.nan_to_num(confidence) - won) ** 2, 0.0))
+
+    def upto(self, day: np.datetime64) -> tuple[int, int]:
+        """How many history rows and closed trades are dated on or before ``day``."""
+        return (int(np.searchsorted(self.days, day, side="right")),
+                int(np.searchsorted(self.trade_days, day, side="right")))
+
+    def metrics(self, day: np.datetime64) -> dict[str, float]:
+        n, n_trades = self.upto(day)
+        wins = self.wins[n_trades - 1] if n_trades else 0
+        scored = int(self.scored[n_trades - 1]) if n_trades else 0
+        brier = float(self.brier[n_trades - 1] / scored) if scored else float("nan")
+        if not n:
+            return {**_metrics(self.returns[:0], np.nan, np.nan, wins, n_trades),
+                    "brier": brier, "scored": scored}
+        return {**_metrics(self.returns[:n], self.equity[n - 1], self.drawdown[n - 1], wins,
+                           n_trades), "brier": brier, "scored": scored}
+
+
+def _day_numbers(days: pd.Series) -> np.ndarray:
+    return pd.to_datetime(days).to_numpy().astype("datetime64[D]")
+
+
+def reports_for_days(
+    days: list[object],
+    accounts: pd.DataFrame,
+    trades: pd.DataFrame,
+    fills: pd.DataFrame,
+    decisions: pd.DataFrame,
+    plans: pd.DataFrame,
+    evaluations: pd.DataFrame,
+    names: dict[str, str],
+) -> Iterator[tuple[object, str]]:
+    """The report of each of ``days`` (ascending), as ``daily_report`` writes it.
+
+    The frames may hold rows after a day; each report reads only rows dated on or before
+    its day: account history and closed trades to date, that day's fills, decisions and
+    plan, and the latest evaluation known that day. Everything is grouped once and the
+    figures to date are prefixes of sorted arrays, so a long replay stays linear.
+    """
+    tracks = {account: _AccountTrack(accounts[accounts["account"] == account],
+                                     trades[trades["account"] == account])
+              for account in ACCOUNT_TITLES}
+    combined = tracks["combined"]
+    trades_by_day = _grouped_records(trades)
+    decisions_by_day = {day: _by_confidence(rows)
+                        for day, rows in _grouped_records(decisions).items()}
+    plan_by_day = {plan["as_of"]: plan for plan in _records(plans)}
+    fill_counts = fills.groupby("as_of").size().to_dict() if not fills.empty else {}
+    buy_counts = (fills["side"] == "buy").groupby(fills["as_of"]).sum().to_dict() \
+        if not fills.empty else {}
+    evaluations_by_day = sorted(_grouped_records(evaluations).items())
+    known_evaluations: list[dict[str, Any]] = []
+    next_evaluation = 0
+    for day in days:
+        while next_evaluation < len(evaluations_by_day) \
+                and evaluations_by_day[next_evaluation][0] <= day:
+            known_evaluations = _by_score(evaluations_by_day[next_evaluation][1])
+            next_evaluation += 1
+        stamp = np.datetime64(day, "D")
+        n = combined.upto(stamp)[0]
+        bench_today, bench_total = _benchmark(combined.benchmark[:n])
+        report = _Day(
+            as_of=day, metrics={a: t.metrics(stamp) for a, t in tracks.items()},
+            bench_today=bench_today, bench_total=bench_total,
+            fills=int(fill_counts.get(day, 0)), buys=int(buy_counts.get(day, 0)),
+            trades=trades_by_day.get(day, []), decisions=decisions_by_day.get(day, []),
+            plan=plan_by_day.get(day), evaluations=known_evaluations, names=names)
+        yield day, _render(report)
+
+
+def _grouped_records(frame: pd.DataFrame) -> dict[object, list[dict[str, Any]]]:
+    """Rows as records, by ``as_of``, in their original order."""
+    grouped: dict[object, list[dict[str, Any]]] = {}
+    for record in _records(frame):
+        grouped.setdefault(record["as_of"], []).append(record)
+    return grouped

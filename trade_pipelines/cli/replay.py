@@ -1,0 +1,176 @@
+"""``trade-pipelines replay``: history through the asset graph in one run."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import sys
+import time
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+from trade_pipelines.cli.common import dagster_env, parse_date
+from trade_pipelines.settings import paths
+
+# The console shows warnings and the progress bars; the full log is in the Dagster UI.
+QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+
+
+def month_keys(start: date, end: date) -> tuple[str, str]:
+    """The first and last monthly partition keys covering [start, end]."""
+    return f"{start:%Y-%m}-01", f"{end:%Y-%m}-01"
+
+
+@contextlib.contextmanager
+def single_writer(home: Path) -> Iterator[None]:
+    """One replay at a time per home: the warehouse has one writer, and a second replay
+    would interleave its months with the first's."""
+    import fcntl
+
+    lock_path = home / "replay.lock"
+    with open(lock_path, "a+") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.seek(0)
+            holder = lock.read().strip() or "another process"
+            raise SystemExit(f"another replay is writing {home} ({holder}); wait for it "
+                             "to finish") from None
+        lock.seek(0)
+        lock.truncate()
+        lock.write(f"pid {os.getpid()}")
+        lock.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def run_replay(start: date, end: date, symbols: str = "", source: str = "builtin",
+               progress: bool = True) -> bool:
+    """Replay the trading days of [start, end] through the asset graph as one run over
+    the monthly partitions that cover them."""
+    with single_writer(paths().home):
+        return _replay(start, end, symbols, source, progress)
+
+
+def _replay(start: date, end: date, symbols: str, source: str, progress: bool) -> bool:
+    if end < start:
+        raise SystemExit(f"--end {end} is before --start {start}")
+    from trade_pipelines.partitions import FIRST_MONTH
+
+    first_day = date.fromisoformat(FIRST_MONTH)
+    if start < first_day:
+        raise SystemExit(f"--start {start} is before the first partition ({first_day}); "
+                         "the built-in data begins on 1990-01-02")
+    this_month = date.today().replace(day=1)
+    if end.replace(day=1) > this_month:
+        raise SystemExit(f"--end {end} is in a month that has not begun yet")
+    dagster_env()
+    if progress:
+        os.environ["TRADE_PIPELINES_PROGRESS"] = "1"
+    from dagster import DagsterInstance, materialize
+    from dagster._core.storage.tags import (
+        ASSET_PARTITION_RANGE_END_TAG,
+        ASSET_PARTITION_RANGE_START_TAG,
+    )
+
+    from trade_pipelines.assets import ALL_ASSETS, REPLAYABLE_ASSETS
+    from trade_pipelines.assets.common import FIRST_DAY_TAG, LAST_DAY_TAG
+    from trade_pipelines.assets.strategy import strategy_gene_pool
+    from trade_pipelines.definitions import build_resources
+
+    first, last = month_keys(start, end)
+    instance = DagsterInstance.get()
+    resources = build_resources(symbols=symbols, source=source)
+    print(f"Replaying {start} .. {end} as one run over the monthly partitions "
+          f"{first[:7]} .. {last[:7]} into {paths().home}", flush=True)
+    began = time.perf_counter()
+    seeded = materialize(ALL_ASSETS, instance=instance, resources=resources,
+                         selection=[strategy_gene_pool], run_config=QUIET,
+                         raise_on_error=False)
+    if not seeded.success:
+        print("Seeding the gene pool failed; see the Dagster UI for the run log.")
+        return False
+    result = materialize(
+        ALL_ASSETS, instance=instance, resources=resources, selection=REPLAYABLE_ASSETS,
+        tags={ASSET_PARTITION_RANGE_START_TAG: first, ASSET_PARTITION_RANGE_END_TAG: last,
+              FIRST_DAY_TAG: start.isoformat(), LAST_DAY_TAG: end.isoformat()},
+        run_config=QUIET, raise_on_error=False)
+    elapsed = time.perf_counter() - began
+    if not result.success:
+        for evaluation in result.get_asset_check_evaluations():
+            if not evaluation.passed:
+                print(f"CHECK FAILED {evaluation.asset_key.to_user_string()}."
+                      f"{evaluation.check_name}: {evaluation.description or ''}",
+                      file=sys.stderr)
+        for event in result.all_events:
+            if event.is_failure and event.event_specific_data is not None:
+                error = getattr(event.event_specific_data, "error", None)
+                while error is not None and error.cause is not None:
+                    error = error.cause  # the root cause says what went wrong
+                if error is not None and event.step_key:
+                    print(f"FAILED in {event.step_key}: {error.message.strip()}",
+                          file=sys.stderr)
+        print(f"Replay failed after {elapsed:.1f}s (run {result.run_id}).", file=sys.stderr)
+        return False
+    _print_summary(elapsed, result.run_id, start, end, symbols)
+    return True
+
+
+def _print_summary(elapsed: float, run_id: str, start: date, end: date, symbols: str) -> None:
+    from trade_pipelines.agent.execution.ledger import STARTING_CAPITAL
+    from trade_pipelines.resources import MarketDataResource
+    from trade_pipelines.warehouse import Warehouse
+
+    home = paths()
+    store = Warehouse(home.warehouse)
+    universe = MarketDataResource(symbols=symbols).universe()
+    traded = store.query("SELECT DISTINCT symbol FROM bars WHERE as_of BETWEEN ? AND ?",
+                         [start, end])
+    missing = sorted(set(universe) - set(traded["symbol"] if not traded.empty else []))
+    if missing:
+        print(f"WARNING: no bars between {start} and {end} for {', '.join(missing)}: "
+              "they were not traded (import them with `trade-pipelines import-bars`)",
+              file=sys.stderr)
+    accounts = store.query(
+        "SELECT account, equity, as_of FROM accounts WHERE as_of = (SELECT max(as_of) FROM "
+        "accounts WHERE as_of BETWEEN ? AND ?) ORDER BY account", [start, end])
+    reports = store.query("SELECT count(*) AS n, max(path) AS latest FROM reports "
+                          "WHERE as_of BETWEEN ? AND ?", [start, end])
+    print(f"\nReplay finished in {elapsed:.1f}s (Dagster run {run_id}).")
+    if not accounts.empty:
+        print(f"Accounts at {accounts['as_of'].iloc[0]:%Y-%m-%d}:")
+        for row in accounts.itertuples():
+            print(f"  {row.account:<13} {row.equity:>15,.2f}  "
+                  f"({row.equity / STARTING_CAPITAL - 1:+.2%})")
+    if not reports.empty and reports["n"].iloc[0]:
+        print(f"Daily reports: {int(reports['n'].iloc[0])} in {home.reports}")
+        print(f"  latest: {reports['latest'].iloc[0]}")
+    print(f"Warehouse: {home.warehouse}")
+    print("Open the Dagster UI and the supervisor app with:  trade-pipelines up")
+    print("  Dagster UI     http://127.0.0.1:3000")
+    print("  Supervisor app http://127.0.0.1:8501")
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    ok = run_replay(args.start, args.end, args.symbols or "", args.source,
+                    progress=not args.no_progress)
+    return 0 if ok else 1
+
+
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    replay = sub.add_parser("replay", help="replay history through the asset graph in one run")
+    replay.add_argument("--start", type=parse_date, required=True)
+    replay.add_argument("--end", type=parse_date, required=True)
+    replay.add_argument("--symbols", default="", help="comma-separated; default: built-in 20")
+    replay.add_argument("--source", default="builtin",
+                        choices=["builtin", "yfinance", "warehouse"],
+                        help="built-in data (offline), live Yahoo Finance bars, or only "
+                             "bars already in the warehouse (imported)")
+    replay.add_argument("--no-progress", action="store_true")
+    replay.set_defaults(func=cmd_replay)
