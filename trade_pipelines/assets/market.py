@@ -1,7 +1,7 @@
 """Perception: market bars (with a blocking quality check), features and regime."""
 
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import pandas as pd
 from dagster import (
@@ -163,10 +163,13 @@ def market_regime(context: AssetExecutionContext, warehouse: WarehouseResource,
         [start, end]), "as_of")
     window_has_benchmark = not benchmark.empty and (benchmark["as_of"] >= start).any()
     if not window_has_benchmark:
-        universe = _load_bars(store, market_data.universe(), history_start, end)
+        # From the first stored bar, not from the window's look-back: an index rebased at
+        # each window's start would jump across window boundaries. Its level is anchored at
+        # the first bar; its daily return is the mean daily return of the universe.
+        universe = _load_bars(store, market_data.universe(), date.min, end)
         if universe.empty:
-            raise ValueError(f"no bars for the universe or the benchmark between "
-                             f"{history_start} and {end}: import bars or pick another range")
+            raise ValueError(f"no bars for the universe or the benchmark up to {end}: "
+                             "import bars or pick another range")
         context.log.warning(
             f"no {market_data.benchmark_symbol} bars in {start}..{end}: using an "
             "equal-weighted index of the traded universe as the benchmark")
