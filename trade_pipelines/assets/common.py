@@ -76,8 +76,8 @@ def progress(items: Iterable[T], description: str, total: int | None = None) -> 
 def to_dates(frame: pd.DataFrame, *columns: str) -> pd.DataFrame:
     """DuckDB returns DATE columns as timestamps in pandas; the agent works in dates."""
     for column in columns:
-        if column in frame and len(frame):
-            frame[column] = pd.to_datetime(frame[column]).dt.date
+        if column in frame:
+            frame[column] = pd.to_datetime(frame[column]).dt.date.astype(object)
     return frame
 
 

@@ -2,26 +2,44 @@
 
 from dagster import AssetExecutionContext, MaterializeResult, asset
 
-from trade_pipelines.assets.common import partition_window, to_dates
+from trade_pipelines.assets.common import partition_window, progress, to_dates
 from trade_pipelines.partitions import single_run, trading_months
 from trade_pipelines.resources import MemoryIndexResource, WarehouseResource
+from trade_pipelines.warehouse.checkpoints import StepCheckpoints, month_slices
 
 
 @asset(partitions_def=trading_months, backfill_policy=single_run, group_name="memory",
        deps=["trade_memories"])
 def memory_index(context: AssetExecutionContext, warehouse: WarehouseResource,
                  memory_index: MemoryIndexResource) -> MaterializeResult:
-    """The ChromaDB index (offline MiniLM embeddings) of the memories, for search by
-    meaning. Drops the index from this window on, then re-adds every memory from the
-    window on (later windows may have been replayed before); it can be rebuilt from the
-    warehouse at any time."""
-    start, _ = partition_window(context)
+    """The ChromaDB index (offline embeddings) of the memories, for search by meaning; it
+    can be rebuilt from the warehouse at any time.
+
+    Month by month, each month's entries are replaced by that month's memory rows. A month
+    whose rows are unchanged since it was indexed, and whose entries are all in the index,
+    is skipped, so a run killed midway resumes where it stopped."""
+    start, end = partition_window(context)
     store = warehouse.warehouse()
-    current = to_dates(store.query("SELECT * FROM memories WHERE as_of >= ?", [start]),
-                       "as_of")
+    memories = to_dates(store.query("SELECT * FROM memories WHERE as_of BETWEEN ? AND ? "
+                                    "ORDER BY as_of, memory_id", [start, end]), "as_of")
+    checkpoints = StepCheckpoints(store, "memory_index")
+    indexed = removed = 0
+    months = month_slices(start, end)
     with memory_index.index() as index:
-        removed = index.delete_from(start)
-        indexed = index.upsert(current) if not current.empty else 0
+        for month in progress(months, "memory index", len(months)):
+            rows = memories[(memories["as_of"] >= month.first)
+                            & (memories["as_of"] <= month.last)] if not memories.empty \
+                else memories
+            # Each month's entries depend on its own rows only: no chain to the month before.
+            digest = checkpoints.chain(month, "", rows)
+            present = index.ids_between(month.first, month.last)
+            if set(rows.get("memory_id", [])) == present and checkpoints.can_skip(month,
+                                                                                 digest):
+                continue
+            removed += index.delete_between(month.first, month.last)
+            indexed += index.upsert(rows) if not rows.empty else 0
+            with store.transaction() as connection:
+                checkpoints.record(connection, month, digest)
         total = index.count()
     return MaterializeResult(metadata={"indexed": indexed, "removed": removed,
-                                       "index_size": total})
+                                       "index_size": total, **checkpoints.summary()})

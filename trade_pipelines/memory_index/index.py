@@ -259,3 +259,17 @@ class MemoryIndex:
         for chunk in _chunks(ids, self._batch_size):
             self._collection.delete(ids=list(chunk))
         return len(ids)
+
+    def ids_between(self, first: dt.date, last: dt.date) -> set[str]:
+        """The ids of the memories dated in [first, last]."""
+        found = self._collection.get(
+            where={"$and": [{"as_of_key": {"$gte": as_of_key(first)}},
+                            {"as_of_key": {"$lte": as_of_key(last)}}]}, include=[])
+        return set(found["ids"])
+
+    def delete_between(self, first: dt.date, last: dt.date) -> int:
+        """Remove the memories dated in [first, last]; returns how many."""
+        ids = sorted(self.ids_between(first, last))
+        for chunk in _chunks(ids, self._batch_size):
+            self._collection.delete(ids=list(chunk))
+        return len(ids)

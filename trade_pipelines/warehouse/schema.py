@@ -214,6 +214,19 @@ MIGRATIONS: list[tuple[int, str]] = [
         );
         """,
     ),
+    (
+        3,
+        """
+        CREATE TABLE IF NOT EXISTS step_checkpoints (
+            step VARCHAR NOT NULL,
+            first_day DATE NOT NULL,
+            last_day DATE NOT NULL,
+            fingerprint VARCHAR NOT NULL,
+            committed_at TIMESTAMP NOT NULL,
+            PRIMARY KEY (step, first_day, last_day)
+        );
+        """,
+    ),
 ]
 
 
