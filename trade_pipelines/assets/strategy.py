@@ -8,7 +8,6 @@ from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, ass
 
 from trade_pipelines.agent.evolution.evaluation import all_outcomes, evaluate_pool, week_ends
 from trade_pipelines.agent.evolution.genomes import GENOMES, seeded_pool
-from trade_pipelines.agent.perception.features import compute_features
 from trade_pipelines.agent.perception.regime import market_breadth
 from trade_pipelines.assets.common import (
     WAREHOUSE_POOL,
@@ -37,13 +36,12 @@ def strategy_gene_pool(warehouse: WarehouseResource) -> MaterializeResult:
 
 def features_with_breadth(store: Warehouse, universe: list[str], start: date | None,
                           end: date) -> pd.DataFrame:
-    """Features and market breadth of the universe for [start, end], computed from every
-    bar up to ``end``. Setup records and evaluations read the whole history this way, so
-    what they see does not depend on which months were replayed before."""
-    bars = to_dates(store.query(
-        "SELECT symbol, as_of, open, high, low, close, volume FROM bars WHERE as_of <= ? "
-        "AND list_contains(?, symbol) ORDER BY symbol, as_of", [end, universe]), "as_of")
-    features = compute_features(bars)
+    """The stored features of the universe for [start, end] with the market's breadth.
+    ``market_features`` stores the whole history up to ``end``, so setup records and the
+    gene pool see every past signal whichever months were replayed before."""
+    features = to_dates(store.query(
+        "SELECT * FROM features WHERE as_of <= ? AND list_contains(?, symbol) "
+        "ORDER BY symbol, as_of", [end, universe]), "as_of")
     if features.empty:
         return features.assign(breadth=pd.Series(dtype=float))
     features = features.merge(market_breadth(features), left_on="as_of", right_index=True,
