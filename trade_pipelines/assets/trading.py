@@ -45,6 +45,7 @@ from trade_pipelines.assets.strategy import features_with_breadth
 from trade_pipelines.partitions import single_run, trading_months
 from trade_pipelines.resources import MarketDataResource, WarehouseResource
 from trade_pipelines.warehouse import Warehouse
+from trade_pipelines.warehouse.checkpoints import MonthSlice, StepCheckpoints, month_slices
 
 PREVIOUS_MONTH = TimeWindowPartitionMapping(start_offset=-1, end_offset=-1)
 TABLES = {"debate_decisions": "decisions", "risk_checked_orders": "orders",
@@ -59,25 +60,6 @@ def _spec(key: str, description: str, deps: list, self_dependent: bool = False) 
     return AssetSpec(key, description=description, group_name="trading",
                      deps=[*deps, *own],
                      metadata={"table": TABLES[key], "partition_expr": "as_of"})
-
-
-def load_state(store: Warehouse, start: date):
-    """The ledger's state at the close of the last recorded day before ``start``."""
-    last = store.query("SELECT max(as_of) AS d FROM accounts WHERE as_of < ?", [start])
-    previous = last["d"].iloc[0] if not last.empty else None
-    if previous is None or pd.isna(previous):
-        return state_from_rows(pd.DataFrame(), {}, pd.DataFrame(), pd.DataFrame()), None
-    accounts = store.query("SELECT * FROM accounts WHERE as_of = ?", [previous])
-    peaks = store.query("SELECT account, max(equity) AS peak FROM accounts WHERE as_of <= ? "
-                        "GROUP BY account", [previous])
-    positions = to_dates(store.query("SELECT * FROM positions WHERE as_of = ? "
-                                     "ORDER BY account, symbol", [previous]), "opened_as_of")
-    # Orders accepted at that close fill at the next bar, which is inside this window.
-    pending = store.query("SELECT * FROM orders WHERE as_of = ? AND status = 'accepted' "
-                          "ORDER BY sequence", [previous])
-    state = state_from_rows(accounts, dict(zip(peaks["account"], peaks["peak"], strict=True)),
-                            positions, pending)
-    return state, pd.Timestamp(previous).date()
 
 
 @multi_asset(
@@ -105,86 +87,171 @@ def load_state(store: Warehouse, start: date):
 )
 def daily_trading_loop(context: AssetExecutionContext, warehouse: WarehouseResource,
                        market_data: MarketDataResource):
-    """For each trading day of the window: debate, risk-check, fill, mark, remember."""
+    """For each trading day of the window: debate, risk-check, fill, mark, remember.
+
+    Month by month: each month's rows of all seven tables are committed in one transaction
+    with a checkpoint of what they were computed from, so a killed run loses at most the
+    month it was in, and a rerun resumes from the first month whose inputs changed."""
     start, end = partition_window(context)
     store = warehouse.warehouse()
     universe = market_data.universe()
-    state, previous_day = load_state(store, start)
     days = trading_days(store, universe, start, end)
-
     features = features_with_breadth(store, universe, None, end)
+    outcomes = all_outcomes(list(GENOMES.values()), features)
     window_features = features[features["as_of"] >= start]
     regimes = to_dates(store.query("SELECT * FROM regimes WHERE as_of BETWEEN ? AND ? "
                                    "ORDER BY as_of", [start - MEMORY_CONTEXT, end]), "as_of")
     window_regimes = regimes[regimes["as_of"] >= start]
     plans = to_dates(store.query("SELECT as_of, exposure_target FROM plans "
-                                 "WHERE as_of BETWEEN ? AND ?", [start, end]), "as_of")
+                                 "WHERE as_of BETWEEN ? AND ? ORDER BY as_of", [start, end]),
+                     "as_of")
     proposals = to_dates(store.query("SELECT * FROM proposals WHERE as_of BETWEEN ? AND ? "
                                      "ORDER BY as_of, proposal_id", [start, end]), "as_of")
+    bars = to_dates(store.query(
+        "SELECT symbol, as_of, open, close, volume FROM bars WHERE as_of BETWEEN ? AND ? "
+        "AND list_contains(?, symbol) ORDER BY symbol, as_of", [start, end, universe]), "as_of")
+    bars = bars.merge(window_features[["symbol", "as_of", "vol_20"]], on=["symbol", "as_of"],
+                      how="left")
     deliberation = Deliberation(
         window_features, window_regimes,
         dict(zip(plans["as_of"], plans["exposure_target"], strict=True)),
-        SetupBook(all_outcomes(list(GENOMES.values()), features)), GENOMES)
-    memories = to_dates(store.query("SELECT * FROM memories WHERE as_of < ?", [start]),
-                        "as_of")
-    # The debates behind the positions carried into this window, for their memories.
-    carried = sorted({p.decision_id for a in state.accounts.values()
-                      for p in a.positions.values() if p.decision_id}
-                     | {o.decision_id for o in state.pending if o.decision_id})
-    earlier_decisions = store.query(
-        "SELECT decision_id, confidence, summary FROM decisions "
-        "WHERE list_contains(?, decision_id)", [carried])
-    loop = TradingLoop(deliberation, Ledger(state, GENOMES), MemoryBook(memories),
-                       DecisionIndex(earlier_decisions),
-                       dict(zip(regimes["as_of"], regimes["regime"], strict=True)), GENOMES)
-
-    bars = store.query(
-        "SELECT symbol, as_of, open, close, volume FROM bars WHERE as_of BETWEEN ? AND ? "
-        "AND list_contains(?, symbol)", [start, end, universe])
-    bars = to_dates(bars, "as_of").merge(window_features[["symbol", "as_of", "vol_20"]],
-                                         on=["symbol", "as_of"], how="left")
-    last_benchmark = store.query("SELECT benchmark_close FROM regimes WHERE as_of < ? "
-                                 "ORDER BY as_of DESC LIMIT 1", [start])
-    previous_close = float(last_benchmark["benchmark_close"].iloc[0]) \
-        if not last_benchmark.empty else math.nan
+        SetupBook(outcomes), GENOMES)
+    regime_by_day = dict(zip(regimes["as_of"], regimes["regime"], strict=True))
     pause_state = warehouse.pause_state
 
     def pause(_: date) -> tuple[bool, str]:
         current = pause_state()
         return current.paused, current.reason
 
-    loop.run_days(progress(days, "trading loop", len(days)), bars, window_regimes, proposals,
-                  pause, previous_close)
+    def month_of(frame: pd.DataFrame, month: MonthSlice, column: str = "as_of") -> pd.DataFrame:
+        return frame[(frame[column] >= month.first) & (frame[column] <= month.last)]
 
-    ledger_frames = loop.ledger.result.frames()
-    frames = {"decisions": loop.output.decisions_frame(), **ledger_frames,
-              "memories": loop.output.memories_frame()}
-    counts = store.replace_days(frames, start, end)
-    for warning in loop.ledger.result.warnings[:20]:
-        context.log.warning(warning)
-    yield from _results(frames, counts, start, end, previous_day)
+    checkpoints = StepCheckpoints(store, "daily_trading_loop")
+    state_before, memories_before, _ = _warehouse_state(store, start)
+    previous = checkpoints.chain(
+        MonthSlice(start, start), "", *state_before, memories_before,
+        outcomes[pd.to_datetime(outcomes["known_as_of"]).dt.date < start],
+        regimes[regimes["as_of"] < start])
+    loop: TradingLoop | None = None
+    previous_close = math.nan
+    previous_day = None
+    months = month_slices(start, end)
+    for month in months:
+        month_days = [d for d in days if month.first <= d <= month.last]
+        digest = checkpoints.chain(
+            month, previous, month_of(bars, month), month_of(window_regimes, month),
+            month_of(plans, month), month_of(proposals, month),
+            month_of(outcomes.assign(known=pd.to_datetime(outcomes["known_as_of"]).dt.date),
+                     month, "known"))
+        previous = digest
+        if checkpoints.can_skip(month, digest):
+            continue
+        if loop is None:  # the first month computed: continue from what the warehouse holds
+            loop, previous_close, previous_day = _open_loop(store, month.first, deliberation,
+                                                            regime_by_day)
+        previous_close = loop.run_days(
+            progress(month_days, f"trading {month.first:%Y-%m}", len(month_days)),
+            month_of(bars, month), month_of(window_regimes, month), month_of(proposals, month),
+            pause, previous_close)
+        frames = {"decisions": loop.output.decisions_frame(), **loop.ledger.result.frames(),
+                  "memories": loop.output.memories_frame()}
+        checkpoints.commit(month, digest, frames)
+        loop.start_new_batch()
+    yield from _results(store, start, end, previous_day, checkpoints.summary())
 
 
-def _results(frames: dict[str, pd.DataFrame], counts: dict[str, int], start: date,
-             end: date, previous_day: date | None):
-    common = {"window": f"{start}..{end}", "continued_from": str(previous_day)}
-    decisions, orders, accounts = frames["decisions"], frames["orders"], frames["accounts"]
-    memories, trades = frames["memories"], frames["trades"]
-    final = accounts[accounts["as_of"] == accounts["as_of"].max()] if not accounts.empty \
-        else accounts
+def _warehouse_state(store: Warehouse, first_day: date):
+    """The ledger's stored state at the last close before ``first_day``, the memories
+    formed before it, and that close's day."""
+    last = store.query("SELECT max(as_of) AS d FROM accounts WHERE as_of < ?", [first_day])
+    previous = last["d"].iloc[0] if not last.empty else None
+    if previous is None or pd.isna(previous):
+        empty = pd.DataFrame()
+        rows = (empty, empty, empty, empty)
+        previous_day = None
+    else:
+        previous_day = pd.Timestamp(previous).date()
+        accounts = store.query("SELECT * FROM accounts WHERE as_of = ? ORDER BY account",
+                               [previous])
+        peaks = store.query("SELECT account, max(equity) AS peak FROM accounts "
+                            "WHERE as_of <= ? GROUP BY account ORDER BY account", [previous])
+        positions = to_dates(store.query("SELECT * FROM positions WHERE as_of = ? "
+                                         "ORDER BY account, symbol", [previous]),
+                             "opened_as_of")
+        # Orders accepted at that close fill at the next bar, which is after it.
+        pending = store.query("SELECT * FROM orders WHERE as_of = ? AND status = 'accepted' "
+                              "ORDER BY sequence", [previous])
+        rows = (accounts, peaks, positions, pending)
+    memories = to_dates(store.query("SELECT * FROM memories WHERE as_of < ? "
+                                    "ORDER BY as_of, memory_id", [first_day]), "as_of")
+    return rows, memories, previous_day
+
+
+def _open_loop(store: Warehouse, first_day: date, deliberation: Deliberation,
+               regime_by_day: dict) -> tuple[TradingLoop, float, date | None]:
+    """A trading loop that continues from the warehouse at ``first_day``: the ledger's
+    state, the memories and the debates behind carried positions; and the benchmark's
+    last close before it."""
+    (accounts, peaks, positions, pending), memories, previous_day = \
+        _warehouse_state(store, first_day)
+    state = state_from_rows(accounts, dict(zip(peaks.get("account", []), peaks.get("peak", []),
+                                               strict=True)), positions, pending)
+    carried = sorted({p.decision_id for a in state.accounts.values()
+                      for p in a.positions.values() if p.decision_id}
+                     | {o.decision_id for o in state.pending if o.decision_id})
+    earlier_decisions = store.query(
+        "SELECT decision_id, confidence, summary FROM decisions "
+        "WHERE list_contains(?, decision_id)", [carried])
+    last_benchmark = store.query("SELECT benchmark_close FROM regimes WHERE as_of < ? "
+                                 "ORDER BY as_of DESC LIMIT 1", [first_day])
+    previous_close = float(last_benchmark["benchmark_close"].iloc[0]) \
+        if not last_benchmark.empty else math.nan
+    loop = TradingLoop(deliberation, Ledger(state, GENOMES), MemoryBook(memories),
+                       DecisionIndex(earlier_decisions), regime_by_day, GENOMES)
+    return loop, previous_close, previous_day
+
+
+def _results(store: Warehouse, start: date, end: date, previous_day: date | None,
+             progress_summary: dict[str, int]):
+    """Each asset's metadata, read back from what the window holds in the warehouse (the
+    months computed now and those a resumed run kept)."""
+    common = {"window": f"{start}..{end}", "continued_from": str(previous_day),
+              **progress_summary}
+
+    def read(sql: str) -> pd.DataFrame:
+        return store.query(sql, [start, end])
+
+    counts = {table: int(read(f"SELECT count(*) AS n FROM {table} "
+                              "WHERE as_of BETWEEN ? AND ?")["n"].iloc[0])
+              for table in TABLES.values()}
+    verdicts = read("SELECT verdict, count(*) AS n FROM decisions WHERE as_of BETWEEN ? AND ? "
+                    "GROUP BY verdict ORDER BY verdict")
+    used = read("SELECT count(*) AS n FROM decisions WHERE as_of BETWEEN ? AND ? "
+                "AND memories_used <> '[]'")["n"].iloc[0]
+    statuses = read("SELECT status, count(*) AS n FROM orders WHERE as_of BETWEEN ? AND ? "
+                    "GROUP BY status ORDER BY status")
+    final = read("SELECT account, equity FROM accounts WHERE as_of = (SELECT max(as_of) FROM "
+                 "accounts WHERE as_of BETWEEN ? AND ?) ORDER BY account")
     equity = {r.account: round(r.equity, 2) for r in final.itertuples()}
-    used = decisions["memories_used"].map(lambda ids: ids != "[]").sum() \
-        if not decisions.empty else 0
+    pnl = read("SELECT coalesce(sum(pnl), 0) AS pnl FROM trades WHERE as_of BETWEEN ? AND ?")
+    tiers = read("SELECT tier, count(*) AS n FROM memories WHERE as_of BETWEEN ? AND ? "
+                 "GROUP BY tier ORDER BY tier")
+    recent = to_dates(read("SELECT as_of, symbol, verdict, confidence, summary FROM decisions "
+                           "WHERE as_of BETWEEN ? AND ? ORDER BY as_of DESC, decision_id "
+                           "LIMIT 10"), "as_of")
+    recent_memories = to_dates(read(
+        "SELECT as_of, symbol, importance, tier, text FROM memories WHERE as_of BETWEEN ? "
+        "AND ? ORDER BY as_of DESC, memory_id LIMIT 10"), "as_of")
+
+    def by(frame: pd.DataFrame, key: str) -> MetadataValue:
+        return MetadataValue.json(dict(zip(frame[key], frame["n"].astype(int), strict=True))
+                                  if not frame.empty else {})
+
     yield MaterializeResult(asset_key="debate_decisions", metadata={
         **common, "rows": counts["decisions"], "decisions_recalling_memories": int(used),
-        "verdicts": MetadataValue.json(decisions["verdict"].value_counts().to_dict()
-                                       if not decisions.empty else {}),
-        "preview": markdown_preview(decisions.drop(columns=["transcript"], errors="ignore")
-                                    .tail(10))})
+        "verdicts": by(verdicts, "verdict"), "preview": markdown_preview(recent)})
     yield MaterializeResult(asset_key="risk_checked_orders", metadata={
-        **common, "rows": counts["orders"],
-        "status": MetadataValue.json(orders["status"].value_counts().to_dict()
-                                     if not orders.empty else {})})
+        **common, "rows": counts["orders"], "status": by(statuses, "status")})
     yield MaterializeResult(asset_key="paper_fills", metadata={**common,
                                                                "rows": counts["fills"]})
     yield MaterializeResult(asset_key="positions", metadata={**common,
@@ -194,11 +261,7 @@ def _results(frames: dict[str, pd.DataFrame], counts: dict[str, int], start: dat
         **{f"equity_{a}": equity.get(a, 0.0) for a in ACCOUNTS},
         "pnl_combined": round(equity.get("combined", STARTING_CAPITAL) - STARTING_CAPITAL, 2)})
     yield MaterializeResult(asset_key="closed_trades", metadata={
-        **common, "rows": counts["trades"],
-        "pnl": round(float(trades["pnl"].sum()), 2) if not trades.empty else 0.0})
+        **common, "rows": counts["trades"], "pnl": round(float(pnl["pnl"].iloc[0]), 2)})
     yield MaterializeResult(asset_key="trade_memories", metadata={
-        **common, "rows": counts["memories"],
-        "tiers": MetadataValue.json(memories["tier"].value_counts().to_dict()
-                                    if not memories.empty else {}),
-        "preview": markdown_preview(memories[["as_of", "symbol", "importance", "tier",
-                                              "text"]] if not memories.empty else memories)})
+        **common, "rows": counts["memories"], "tiers": by(tiers, "tier"),
+        "preview": markdown_preview(recent_memories)})

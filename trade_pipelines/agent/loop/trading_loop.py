@@ -17,7 +17,7 @@ import pandas as pd
 
 from trade_pipelines.agent.decision.deliberation import Deliberation
 from trade_pipelines.agent.evolution.genomes import StrategyGenome
-from trade_pipelines.agent.execution.ledger import DayMarket, Ledger, bars_by_day
+from trade_pipelines.agent.execution.ledger import DayMarket, Ledger, LedgerResult, bars_by_day
 from trade_pipelines.agent.memory.trade_memory import (
     MEMORY_COLUMNS,
     DecisionIndex,
@@ -55,9 +55,10 @@ class TradingLoop:
 
     def run_days(self, days: Iterable[date], bars: pd.DataFrame, regimes: pd.DataFrame,
                  proposals: pd.DataFrame, pause: Callable[[date], tuple[bool, str]],
-                 previous_benchmark_close: float = math.nan) -> None:
+                 previous_benchmark_close: float = math.nan) -> float:
         """Walk ``days`` in order. ``bars``: symbol, as_of, open, close, volume, vol_20;
-        ``regimes``: as_of, benchmark_close, defensive; ``proposals``: the window's."""
+        ``regimes``: as_of, benchmark_close, defensive; ``proposals``: the window's.
+        Returns the benchmark's last close seen, for the next batch of days."""
         market = bars_by_day(bars)
         proposals_by_day: dict[date, list[dict]] = {}
         for record in proposals.to_dict("records"):
@@ -75,6 +76,12 @@ class TradingLoop:
             self.run_day(DayMarket(day, day_bars, volatility, close, change,
                                    defensive.get(day, False)),
                          proposals_by_day.get(day, []), pause)
+        return previous
+
+    def start_new_batch(self) -> None:
+        """Forget the rows produced so far (they are stored); the state carries on."""
+        self.ledger.result = LedgerResult()
+        self.output = LoopOutput()
 
     def run_day(self, market: DayMarket, proposals: Sequence[Mapping[str, Any]],
                 pause: Callable[[date], tuple[bool, str]]) -> None:
