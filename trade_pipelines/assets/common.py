@@ -63,14 +63,15 @@ def trading_days(warehouse: Warehouse, symbols: list[str], start: date, end: dat
     return [d for d in exchange_sessions(start, end) if d in have]
 
 
-def progress(items: Iterable[T], description: str, total: int | None = None) -> Iterator[T]:
+def progress(items: Iterable[T], description: str, total: int | None = None,
+             unit: str = "day") -> Iterator[T]:
     """A progress bar on the console when the CLI asked for one, otherwise the items."""
     if os.environ.get(PROGRESS_ENV) != "1":
         yield from items
         return
     from tqdm import tqdm
 
-    yield from tqdm(items, desc=f"{description:<18}", total=total, unit="day", leave=False)
+    yield from tqdm(items, desc=f"{description:<18}", total=total, unit=unit, leave=False)
 
 
 def to_dates(frame: pd.DataFrame, *columns: str) -> pd.DataFrame:

@@ -26,7 +26,7 @@ def memory_index(context: AssetExecutionContext, warehouse: WarehouseResource,
     indexed = removed = 0
     months = month_slices(start, end)
     with memory_index.index() as index:
-        for month in progress(months, "memory index", len(months)):
+        for month in progress(months, "memory index", len(months), unit="month"):
             rows = memories[(memories["as_of"] >= month.first)
                             & (memories["as_of"] <= month.last)] if not memories.empty \
                 else memories
@@ -38,8 +38,8 @@ def memory_index(context: AssetExecutionContext, warehouse: WarehouseResource,
                 continue
             removed += index.delete_between(month.first, month.last)
             indexed += index.upsert(rows) if not rows.empty else 0
-            with store.transaction() as connection:
-                checkpoints.record(connection, month, digest)
+            checkpoints.stage(month, digest)
+        checkpoints.flush()
         total = index.count()
     return MaterializeResult(metadata={"indexed": indexed, "removed": removed,
                                        "index_size": total, **checkpoints.summary()})

@@ -19,7 +19,12 @@ from trade_pipelines.assets.common import (
 )
 from trade_pipelines.partitions import single_run, trading_months
 from trade_pipelines.resources import WarehouseResource
-from trade_pipelines.warehouse.checkpoints import MonthSlice, StepCheckpoints, month_slices
+from trade_pipelines.warehouse.checkpoints import (
+    MonthSlice,
+    StepCheckpoints,
+    month_slices,
+    split_by_month,
+)
 
 REPORT_COLUMNS = ["as_of", "kind", "path", "markdown"]
 # How far back the gene pool's latest evaluation is looked up for a report.
@@ -42,12 +47,6 @@ def write_report_file(path: Path, markdown: str) -> None:
     os.replace(temp, path)
 
 
-def _in(frame: pd.DataFrame, month: MonthSlice) -> pd.DataFrame:
-    if frame.empty:
-        return frame
-    return frame[(frame["as_of"] >= month.first) & (frame["as_of"] <= month.last)]
-
-
 @asset(partitions_def=trading_months, backfill_policy=single_run, group_name="reflection",
        deps=["account_values", "closed_trades", "paper_fills", "debate_decisions",
              "daily_plans", "strategy_evaluations", "trade_memories"], pool=WAREHOUSE_POOL)
@@ -57,8 +56,8 @@ def daily_reports(context: AssetExecutionContext,
     trade with their reasons, lessons, the next session's plan, the gene pool's state.
 
     Written month by month: each month's rows are committed (with a checkpoint of what
-    they were computed from) before its files are written, so a killed run resumes at the
-    month it was killed in."""
+    they were computed from) before its files are written, so a killed run resumes near
+    where it was killed."""
     start, end = partition_window(context)
     store = warehouse.warehouse()
     folder = warehouse.paths().reports
@@ -88,35 +87,47 @@ def daily_reports(context: AssetExecutionContext,
     previous = checkpoints.chain(MonthSlice(start, start), "", before(accounts),
                                  before(trades), before(evaluations))
     months = month_slices(start, end)
+    digests: dict[MonthSlice, str] = {}
+    for month, *inputs in zip(months, *(split_by_month(frame, months) for frame in (
+            accounts, trades, fills, decisions, plans, evaluations)), strict=True):
+        previous = digests[month] = checkpoints.chain(month, previous, *inputs)
+    # The leading months committed from the same inputs are kept; their files are
+    # rewritten from the stored rows if a kill lost them.
+    kept = [m for m in months if checkpoints.can_skip(m, digests[m])]
+    if kept:
+        stored = store.query("SELECT path, markdown FROM reports WHERE as_of BETWEEN ? AND ? "
+                             "AND kind = 'daily' ORDER BY as_of", [kept[0].first, kept[-1].last])
+        for path, markdown in zip(stored["path"], stored["markdown"], strict=True):
+            write_report_file(Path(path), markdown)
+    to_write = months[len(kept):]
+    first = to_write[0].first if to_write else end + timedelta(days=1)
+    days = sorted(d for d in accounts["as_of"].unique() if first <= d <= end) \
+        if not accounts.empty else []
     written = 0
     last_markdown = "_no trading day in this window_"
-    for month in progress(months, "daily reports", len(months)):
-        digest = checkpoints.chain(month, previous, _in(accounts, month), _in(trades, month),
-                                   _in(fills, month), _in(decisions, month),
-                                   _in(plans, month), _in(evaluations, month))
-        previous = digest
-        if checkpoints.can_skip(month, digest):
-            stored = store.query("SELECT as_of, path, markdown FROM reports "
-                                 "WHERE as_of BETWEEN ? AND ? AND kind = 'daily'",
-                                 [month.first, month.last])
-            for path, markdown in zip(stored["path"], stored["markdown"], strict=True):
-                write_report_file(Path(path), markdown)  # restores a file lost in a kill
+
+    def write_files(committed: list[dict[str, pd.DataFrame]]) -> None:
+        nonlocal written, last_markdown
+        for frames in committed:  # only once the rows they come from are committed
+            for path, markdown in zip(frames["reports"]["path"], frames["reports"]["markdown"],
+                                      strict=True):
+                write_report_file(Path(path), markdown)
                 last_markdown = markdown
-            continue
-        upto = accounts[accounts["as_of"] <= month.last]
-        days = sorted(d for d in upto["as_of"].unique() if month.first <= d)
-        rows = [{"as_of": day, "kind": "daily", "path": str(report_path(folder, day)),
-                 "markdown": markdown}
-                for day, markdown in reports_for_days(
-                    days, upto, trades[trades["as_of"] <= month.last], _in(fills, month),
-                    _in(decisions, month), _in(plans, month),
-                    evaluations[evaluations["as_of"] <= month.last], names)]
-        checkpoints.commit(month, digest,
-                           {"reports": pd.DataFrame(rows, columns=REPORT_COLUMNS)})
-        for row in rows:  # only once the rows they come from are committed
-            write_report_file(Path(row["path"]), row["markdown"])
-            last_markdown = row["markdown"]
-        written += len(rows)
+                written += 1
+
+    rendered = iter(reports_for_days(days, accounts, trades, fills, decisions, plans,
+                                     evaluations, names))
+    pending = next(rendered, None)
+    for month in progress(to_write, "daily reports", len(to_write), unit="month"):
+        rows = []
+        while pending is not None and pending[0] <= month.last:
+            day, markdown = pending
+            rows.append({"as_of": day, "kind": "daily",
+                         "path": str(report_path(folder, day)), "markdown": markdown})
+            pending = next(rendered, None)
+        write_files(checkpoints.stage(month, digests[month], {
+            "reports": pd.DataFrame(rows, columns=REPORT_COLUMNS)}))
+    write_files(checkpoints.flush())
     return MaterializeResult(metadata={"rows": written, **checkpoints.summary(),
                                        "folder": MetadataValue.path(str(folder)),
                                        "latest_report": MetadataValue.md(last_markdown)})

@@ -45,7 +45,12 @@ from trade_pipelines.assets.strategy import features_with_breadth
 from trade_pipelines.partitions import single_run, trading_months
 from trade_pipelines.resources import MarketDataResource, WarehouseResource
 from trade_pipelines.warehouse import Warehouse
-from trade_pipelines.warehouse.checkpoints import MonthSlice, StepCheckpoints, month_slices
+from trade_pipelines.warehouse.checkpoints import (
+    MonthSlice,
+    StepCheckpoints,
+    month_slices,
+    split_by_month,
+)
 
 PREVIOUS_MONTH = TimeWindowPartitionMapping(start_offset=-1, end_offset=-1)
 TABLES = {"debate_decisions": "decisions", "risk_checked_orders": "orders",
@@ -89,15 +94,18 @@ def daily_trading_loop(context: AssetExecutionContext, warehouse: WarehouseResou
                        market_data: MarketDataResource):
     """For each trading day of the window: debate, risk-check, fill, mark, remember.
 
-    Month by month: each month's rows of all seven tables are committed in one transaction
-    with a checkpoint of what they were computed from, so a killed run loses at most the
-    month it was in, and a rerun resumes from the first month whose inputs changed."""
+    Month by month: each month's rows of all seven tables are committed with a checkpoint
+    of what they were computed from (a few months per transaction at most, see
+    ``StepCheckpoints``), so a killed run loses only its last seconds of work, and a rerun
+    resumes from the first month whose inputs changed."""
     start, end = partition_window(context)
     store = warehouse.warehouse()
     universe = market_data.universe()
     days = trading_days(store, universe, start, end)
     features = features_with_breadth(store, universe, None, end)
     outcomes = all_outcomes(list(GENOMES.values()), features)
+    # The day each outcome becomes known, as a date, for the months' fingerprints.
+    outcomes_known = outcomes.assign(as_of=pd.to_datetime(outcomes["known_as_of"]).dt.date)
     window_features = features[features["as_of"] >= start]
     regimes = to_dates(store.query("SELECT * FROM regimes WHERE as_of BETWEEN ? AND ? "
                                    "ORDER BY as_of", [start - MEMORY_CONTEXT, end]), "as_of")
@@ -123,40 +131,35 @@ def daily_trading_loop(context: AssetExecutionContext, warehouse: WarehouseResou
         current = pause_state()
         return current.paused, current.reason
 
-    def month_of(frame: pd.DataFrame, month: MonthSlice, column: str = "as_of") -> pd.DataFrame:
-        return frame[(frame[column] >= month.first) & (frame[column] <= month.last)]
-
     checkpoints = StepCheckpoints(store, "daily_trading_loop")
     state_before, memories_before, _ = _warehouse_state(store, start)
     previous = checkpoints.chain(
         MonthSlice(start, start), "", *state_before, memories_before,
-        outcomes[pd.to_datetime(outcomes["known_as_of"]).dt.date < start],
-        regimes[regimes["as_of"] < start])
+        outcomes_known[outcomes_known["as_of"] < start], regimes[regimes["as_of"] < start])
     loop: TradingLoop | None = None
     previous_close = math.nan
     previous_day = None
     months = month_slices(start, end)
-    for month in months:
-        month_days = [d for d in days if month.first <= d <= month.last]
-        digest = checkpoints.chain(
-            month, previous, month_of(bars, month), month_of(window_regimes, month),
-            month_of(plans, month), month_of(proposals, month),
-            month_of(outcomes.assign(known=pd.to_datetime(outcomes["known_as_of"]).dt.date),
-                     month, "known"))
+    monthly = zip(months, *(split_by_month(frame, months) for frame in (
+        bars, window_regimes, plans, proposals, outcomes_known)), strict=True)
+    for month, month_bars, month_regimes, month_plans, month_proposals, known in progress(
+            monthly, "trading loop", len(months), unit="month"):
+        digest = checkpoints.chain(month, previous, month_bars, month_regimes, month_plans,
+                                   month_proposals, known)
         previous = digest
         if checkpoints.can_skip(month, digest):
             continue
         if loop is None:  # the first month computed: continue from what the warehouse holds
             loop, previous_close, previous_day = _open_loop(store, month.first, deliberation,
                                                             regime_by_day)
-        previous_close = loop.run_days(
-            progress(month_days, f"trading {month.first:%Y-%m}", len(month_days)),
-            month_of(bars, month), month_of(window_regimes, month), month_of(proposals, month),
-            pause, previous_close)
-        frames = {"decisions": loop.output.decisions_frame(), **loop.ledger.result.frames(),
-                  "memories": loop.output.memories_frame()}
-        checkpoints.commit(month, digest, frames)
+        month_days = [d for d in days if month.first <= d <= month.last]
+        previous_close = loop.run_days(month_days, month_bars, month_regimes,
+                                       month_proposals, pause, previous_close)
+        checkpoints.stage(month, digest, {
+            "decisions": loop.output.decisions_frame(), **loop.ledger.result.frames(),
+            "memories": loop.output.memories_frame()})
         loop.start_new_batch()
+    checkpoints.flush()
     yield from _results(store, start, end, previous_day, checkpoints.summary())
 
 

@@ -19,16 +19,18 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import time
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-import duckdb
+import numpy as np
 import pandas as pd
 
 from trade_pipelines.warehouse.connection import Warehouse
 
 CHECKPOINT_TABLE = "step_checkpoints"
+COMMIT_EVERY_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,19 @@ def month_slices(start: date, end: date) -> list[MonthSlice]:
     return slices
 
 
+def split_by_month(frame: pd.DataFrame, months: list[MonthSlice],
+                   column: str = "as_of") -> list[pd.DataFrame]:
+    """The frame's rows of each month slice, in the order of ``months``."""
+    if frame.empty or not months:
+        return [frame.iloc[0:0]] * len(months)
+    days = pd.to_datetime(frame[column]).to_numpy(dtype="datetime64[D]")
+    edges = np.array([np.datetime64(m.first, "D") for m in months]
+                     + [np.datetime64(months[-1].last, "D") + 1])
+    position = np.searchsorted(edges, days, side="right") - 1
+    position[days < edges[0]] = -1
+    return [frame[position == i] for i in range(len(months))]
+
+
 @functools.lru_cache(maxsize=1)
 def code_fingerprint() -> str:
     """A digest of the project's source: a checkpoint made by other code is never reused."""
@@ -62,16 +77,29 @@ def code_fingerprint() -> str:
     return digest.hexdigest()
 
 
+def _hashable(column: pd.Series) -> pd.Series:
+    """Numbers and text hash as they are; dates by their timestamps; anything else by its
+    text."""
+    if pd.api.types.is_numeric_dtype(column) or pd.api.types.is_datetime64_any_dtype(column):
+        return column
+    kind = pd.api.types.infer_dtype(column, skipna=True)
+    if kind == "string":
+        return column
+    if kind in ("date", "datetime"):
+        return pd.to_datetime(column)
+    return column.astype(str)
+
+
 def fingerprint(*parts: object) -> str:
     """A digest of frames and plain values, stable across processes and runs."""
     digest = hashlib.sha256()
     for part in parts:
         if isinstance(part, pd.DataFrame):
-            digest.update(repr((list(part.columns), [str(t) for t in part.dtypes],
-                                len(part))).encode())
-            if len(part):
-                hashed = pd.util.hash_pandas_object(part.astype(str), index=False)
-                digest.update(hashed.to_numpy().tobytes())
+            digest.update(repr((list(part.columns), len(part))).encode())
+            for _, column in part.items():
+                if len(column):
+                    digest.update(pd.util.hash_pandas_object(_hashable(column), index=False)
+                                  .to_numpy().tobytes())
         else:
             digest.update(repr(part).encode())
         digest.update(b"\x00")
@@ -79,11 +107,18 @@ def fingerprint(*parts: object) -> str:
 
 
 class StepCheckpoints:
-    """The months one step has committed in the warehouse, with their fingerprints."""
+    """The months one step has committed in the warehouse, with their fingerprints.
 
-    def __init__(self, store: Warehouse, step: str) -> None:
+    Computed months are staged and committed together, one transaction every
+    ``commit_every_s`` seconds at most (and at the end): a commit costs tens of
+    milliseconds, so one per month would tax a ten-year replay, while a kill still loses
+    no more than the last few seconds of work."""
+
+    def __init__(self, store: Warehouse, step: str,
+                 commit_every_s: float = COMMIT_EVERY_S) -> None:
         self.store = store
         self.step = step
+        self.commit_every_s = commit_every_s
         stored = store.query(f"SELECT first_day, last_day, fingerprint FROM {CHECKPOINT_TABLE} "
                              "WHERE step = ?", [step])
         self._stored = {
@@ -92,6 +127,8 @@ class StepCheckpoints:
         } if not stored.empty else {}
         self.skipped: list[MonthSlice] = []
         self.computed: list[MonthSlice] = []
+        self._staged: list[tuple[MonthSlice, str, dict[str, pd.DataFrame]]] = []
+        self._last_commit = time.monotonic()
 
     def chain(self, month: MonthSlice, previous: str, *inputs: object) -> str:
         """The month's fingerprint: the step, the code, the month before and its inputs."""
@@ -106,24 +143,45 @@ class StepCheckpoints:
         self.skipped.append(month)
         return True
 
-    def record(self, connection: duckdb.DuckDBPyConnection, month: MonthSlice,
-               digest: str) -> None:
-        """Mark the month committed, inside the transaction that wrote its rows."""
-        row = pd.DataFrame([{"step": self.step, "first_day": month.first,
-                             "last_day": month.last, "fingerprint": digest,
-                             "committed_at": datetime.now(UTC).replace(tzinfo=None)}])
-        self.store.upsert(CHECKPOINT_TABLE, row, ["step", "first_day", "last_day"],
-                          connection)
-        self._stored[(month.first, month.last)] = digest
+    def stage(self, month: MonthSlice, digest: str,
+              frames: dict[str, pd.DataFrame] | None = None
+              ) -> list[dict[str, pd.DataFrame]]:
+        """Queue the month's rows (each table's rows of the month replace the stored ones)
+        and its checkpoint; commits when the last commit is old enough. Returns the frames
+        of the months committed now."""
+        self._staged.append((month, digest, frames or {}))
         self.computed.append(month)
+        if time.monotonic() - self._last_commit >= self.commit_every_s:
+            return self.flush()
+        return []
 
-    def commit(self, month: MonthSlice, digest: str,
-               frames: dict[str, pd.DataFrame]) -> dict[str, int]:
-        """Replace the month's rows of every table and record the checkpoint, atomically."""
-        with self.store.transaction() as connection:
-            counts = self.store.replace_days(frames, month.first, month.last, connection)
-            self.record(connection, month, digest)
-        return counts
+    def flush(self) -> list[dict[str, pd.DataFrame]]:
+        """Commit every staged month in one transaction; returns their frames.
+
+        Staged months are consecutive, so each table's rows over their whole span are
+        replaced at once (one delete and one insert a table, not one a month)."""
+        staged, self._staged = self._staged, []
+        if staged:
+            first, last = staged[0][0].first, staged[-1][0].last
+            tables: dict[str, list[pd.DataFrame]] = {}
+            for _, _, frames in staged:
+                for table, frame in frames.items():
+                    tables.setdefault(table, []).append(frame)
+            now = datetime.now(UTC).replace(tzinfo=None)
+            rows = pd.DataFrame([{"step": self.step, "first_day": month.first,
+                                  "last_day": month.last, "fingerprint": digest,
+                                  "committed_at": now} for month, digest, _ in staged])
+            with self.store.transaction() as connection:
+                self.store.replace_days(
+                    {table: pd.concat([f for f in frames if not f.empty] or frames[:1],
+                                      ignore_index=True)
+                     for table, frames in tables.items()}, first, last, connection)
+                self.store.upsert(CHECKPOINT_TABLE, rows, ["step", "first_day", "last_day"],
+                                  connection)
+            for month, digest, _ in staged:
+                self._stored[(month.first, month.last)] = digest
+        self._last_commit = time.monotonic()
+        return [frames for _, _, frames in staged]
 
     def summary(self) -> dict[str, int]:
         return {"months_computed": len(self.computed), "months_resumed": len(self.skipped)}
