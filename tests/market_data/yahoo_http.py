@@ -12,7 +12,7 @@ documented ``session=`` hook of its shared data object) and restores the old one
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlparse
@@ -27,9 +27,12 @@ CHART_PATH = "/v8/finance/chart/"
 class RecordedYahoo(BaseAdapter):
     """Serves recorded chart bodies; remembers every URL it was asked for."""
 
-    def __init__(self, offline: bool = False) -> None:
+    def __init__(self, offline: bool = False,
+                 edit: Callable[[str, dict], None] | None = None) -> None:
+        """``edit(symbol, result)`` may alter a body before it is served (a bad bar)."""
         super().__init__()
         self.offline = offline
+        self.edit = edit
         self.requests: list[str] = []
 
     def send(self, request: requests.PreparedRequest, **_: object) -> requests.Response:
@@ -57,6 +60,8 @@ class RecordedYahoo(BaseAdapter):
             return self._response(request, 404, json.dumps(error))
         body = json.loads(path.read_text())
         result = body["chart"]["result"][0]
+        if self.edit is not None:
+            self.edit(symbol, result)
         stamps = result["timestamp"]
         if "period1" in query:
             first, last = int(query["period1"][0]), int(query["period2"][0])
