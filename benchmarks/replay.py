@@ -7,13 +7,18 @@ Prints three figures, side by side:
      warehouse (features, regime, gene pool, proposals, debate, ledger);
   3. the peer: backtrader running a bare SMA crossover on the same bars.
 
+And the cost of resuming: the same replay killed with SIGKILL at 90% of its uninterrupted
+time, then run again; the rerun's time as a share of the full run's.
+
 Usage: .venv/bin/python benchmarks/replay.py [--start 2013-01-01] [--end 2022-12-28]
+       [--kill-at 0.9]
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -60,6 +65,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--start", type=date.fromisoformat, default=date(2013, 1, 1))
     parser.add_argument("--end", type=date.fromisoformat, default=date(2022, 12, 28))
+    parser.add_argument("--kill-at", type=float, default=0.9,
+                        help="share of the uninterrupted time at which a replay is killed")
     args = parser.parse_args()
 
     bars = load_builtin_bars()
@@ -69,15 +76,29 @@ def main() -> None:
     print(f"Universe: {len(BUILTIN_UNIVERSE)} symbols, {args.start} .. {args.end}, "
           f"{symbol_days:,} symbol-days\n")
 
+    cli = Path(sys.executable).parent / "trade-pipelines"
+    command = [str(cli), "replay", "--start", str(args.start), "--end", str(args.end),
+               "--no-progress"]
     with tempfile.TemporaryDirectory() as folder:
         home = Path(folder) / "home"
         env = dict(os.environ, TRADE_PIPELINES_HOME=str(home))
-        cli = Path(sys.executable).parent / "trade-pipelines"
         began = time.perf_counter()
-        subprocess.run([str(cli), "replay", "--start", str(args.start), "--end", str(args.end),
-                        "--no-progress"], env=env, check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(command, env=env, check=True, stdout=subprocess.DEVNULL)
         end_to_end = time.perf_counter() - began
         steps = step_seconds(home)
+
+    with tempfile.TemporaryDirectory() as folder:
+        home = Path(folder) / "home"
+        env = dict(os.environ, TRADE_PIPELINES_HOME=str(home))
+        process = subprocess.Popen(command, env=env, start_new_session=True,
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(args.kill_at * end_to_end)
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+        began = time.perf_counter()
+        subprocess.run(command, env=env, check=True, stdout=subprocess.DEVNULL)
+        resumed = time.perf_counter() - began
 
     began = time.perf_counter()
     loop = run_agent_loop(bars, args.start, args.end, list(BUILTIN_UNIVERSE),
@@ -103,6 +124,8 @@ def main() -> None:
         print(f"  {step:<22} {seconds:6.1f}")
     print(f"  {'(steps total)':<22} {sum(steps.values()):6.1f}  of {end_to_end:.1f} "
           "(the rest is Python start-up and Dagster bookkeeping)")
+    print(f"\nResume: killed at {args.kill_at:.0%} of {end_to_end:.1f}s, the rerun took "
+          f"{resumed:.1f}s = {resumed / end_to_end:.0%} of the full run")
 
 
 if __name__ == "__main__":
