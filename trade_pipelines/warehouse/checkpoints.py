@@ -176,8 +176,13 @@ class StepCheckpoints:
                     {table: pd.concat([f for f in frames if not f.empty] or frames[:1],
                                       ignore_index=True)
                      for table, frames in tables.items()}, first, last, connection)
-                self.store.upsert(CHECKPOINT_TABLE, rows, ["step", "first_day", "last_day"],
-                                  connection)
+                # A checkpoint of another slice overlapping these days (a month a run
+                # covered in part, say) no longer describes the stored rows: forget it.
+                connection.execute(f"DELETE FROM {CHECKPOINT_TABLE} WHERE step = ? AND "
+                                   "first_day <= ? AND last_day >= ?", [self.step, last, first])
+                self.store.insert_frame(connection, CHECKPOINT_TABLE, rows)
+            self._stored = {key: value for key, value in self._stored.items()
+                            if key[0] > last or key[1] < first}
             for month, digest, _ in staged:
                 self._stored[(month.first, month.last)] = digest
         self._last_commit = time.monotonic()
