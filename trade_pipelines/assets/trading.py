@@ -2,7 +2,8 @@
 risk-checked orders, fills, positions and account values of the three paper accounts,
 the round trips closed and the memories they leave. One engine walks the days in order
 (today's debate recalls the trades closed before today) and writes every table in one
-transaction, so a killed run leaves the previous ledger intact."""
+transaction, so a killed run leaves the previous ledger intact. The supervisor's
+controls are the recorded events, read once: the run never looks at a switch."""
 
 import math
 from datetime import date, timedelta
@@ -27,6 +28,7 @@ from trade_pipelines.agent.execution.ledger import (
     STARTING_CAPITAL,
     Ledger,
     state_from_rows,
+    with_later_resolutions,
 )
 from trade_pipelines.agent.loop.trading_loop import TradingLoop
 from trade_pipelines.agent.memory.trade_memory import DecisionIndex, MemoryBook
@@ -42,6 +44,7 @@ from trade_pipelines.assets.decisions import trade_proposals
 from trade_pipelines.assets.market import market_bars, market_features, market_regime
 from trade_pipelines.assets.planning import daily_plans
 from trade_pipelines.assets.strategy import features_with_breadth
+from trade_pipelines.control import control_schedule
 from trade_pipelines.partitions import single_run, trading_months
 from trade_pipelines.resources import MarketDataResource, WarehouseResource
 from trade_pipelines.warehouse import Warehouse
@@ -73,8 +76,12 @@ def load_state(store: Warehouse, start: date):
     positions = to_dates(store.query("SELECT * FROM positions WHERE as_of = ? "
                                      "ORDER BY account, symbol", [previous]), "opened_as_of")
     # Orders accepted at that close fill at the next bar, which is inside this window.
-    pending = store.query("SELECT * FROM orders WHERE as_of = ? AND status = 'accepted' "
-                          "ORDER BY sequence", [previous])
+    # The verdict at submission never changes, so they are rebuilt exactly even after an
+    # earlier run of this window wrote their outcome (a halt's orders, placed and filled
+    # on that day, are not pending).
+    pending = store.query("SELECT * FROM orders WHERE as_of = ? AND verdict = 'accepted' "
+                          "AND (resolved_as_of IS NULL OR resolved_as_of > ?) "
+                          "ORDER BY sequence", [previous, previous])
     state = state_from_rows(accounts, dict(zip(peaks["account"], peaks["peak"], strict=True)),
                             positions, pending)
     return state, pd.Timestamp(previous).date()
@@ -86,8 +93,10 @@ def load_state(store: Warehouse, start: date):
               "quant agents over 3-5 rounds and ruled on by the judge, with the transcript "
               "and the memories recalled.",
               [trade_proposals.key, daily_plans.key, market_features.key, market_regime.key]),
-        _spec("risk_checked_orders", "Orders after the risk engine: accepted, rejected, "
-              "refused or cancelled while paused, each with its reason.",
+        _spec("risk_checked_orders", "Orders after the risk engine, each with its verdict "
+              "at submission and its terminal state (filled, partially_filled, expired, "
+              "cancelled, rejected; pending until the next bar) with the reason and the "
+              "filled and unfilled quantity.",
               ["debate_decisions", market_bars.key]),
         _spec("paper_fills", "Fills at the bar after the decision, with modelled slippage "
               "and fees.", ["risk_checked_orders"]),
@@ -147,26 +156,32 @@ def daily_trading_loop(context: AssetExecutionContext, warehouse: WarehouseResou
                                  "ORDER BY as_of DESC LIMIT 1", [start])
     previous_close = float(last_benchmark["benchmark_close"].iloc[0]) \
         if not last_benchmark.empty else math.nan
-    pause_state = warehouse.pause_state
-
-    def pause(_: date) -> tuple[bool, str]:
-        current = pause_state()
-        return current.paused, current.reason
-
     loop.run_days(progress(days, "trading loop", len(days)), bars, window_regimes, proposals,
-                  pause, previous_close)
+                  control_schedule(store), previous_close)
 
-    ledger_frames = loop.ledger.result.frames()
-    frames = {"decisions": loop.output.decisions_frame(), **ledger_frames,
-              "memories": loop.output.memories_frame()}
-    counts = store.replace_days(frames, start, end)
-    for warning in loop.ledger.result.warnings[:20]:
-        context.log.warning(warning)
-    yield from _results(frames, counts, start, end, previous_day)
+    result = loop.ledger.result
+    # Orders of this window that a later window already resolved keep that outcome.
+    resolved_later = store.query(
+        "SELECT order_id, status, resolution, filled_quantity, unfilled_quantity, "
+        "resolved_as_of FROM orders WHERE as_of BETWEEN ? AND ? AND resolved_as_of > ?",
+        [start, end, end])
+    frames = {"decisions": loop.output.decisions_frame(),
+              **result.frames(), "memories": loop.output.memories_frame()}
+    frames["orders"] = with_later_resolutions(frames["orders"], resolved_later)
+    earlier = result.earlier_orders_frame()
+    with store.transaction() as connection:
+        counts = store.replace_days(frames, start, end, connection=connection)
+        store.upsert("orders", earlier, ["order_id"], connection=connection)
+    yield from _results(frames, counts, start, end, previous_day, earlier)
+
+
+def _status_counts(orders: pd.DataFrame) -> MetadataValue:
+    return MetadataValue.json(orders["status"].value_counts().sort_index().to_dict()
+                              if not orders.empty else {})
 
 
 def _results(frames: dict[str, pd.DataFrame], counts: dict[str, int], start: date,
-             end: date, previous_day: date | None):
+             end: date, previous_day: date | None, earlier_orders: pd.DataFrame):
     common = {"window": f"{start}..{end}", "continued_from": str(previous_day)}
     decisions, orders, accounts = frames["decisions"], frames["orders"], frames["accounts"]
     memories, trades = frames["memories"], frames["trades"]
@@ -182,9 +197,11 @@ def _results(frames: dict[str, pd.DataFrame], counts: dict[str, int], start: dat
         "preview": markdown_preview(decisions.drop(columns=["transcript"], errors="ignore")
                                     .tail(10))})
     yield MaterializeResult(asset_key="risk_checked_orders", metadata={
-        **common, "rows": counts["orders"],
-        "status": MetadataValue.json(orders["status"].value_counts().to_dict()
-                                     if not orders.empty else {})})
+        **common, "rows": counts["orders"], "status": _status_counts(orders),
+        "verdict": MetadataValue.json(orders["verdict"].value_counts().sort_index().to_dict()
+                                      if not orders.empty else {}),
+        "earlier_orders_resolved": len(earlier_orders),
+        "earlier_orders_status": _status_counts(earlier_orders)})
     yield MaterializeResult(asset_key="paper_fills", metadata={**common,
                                                                "rows": counts["fills"]})
     yield MaterializeResult(asset_key="positions", metadata={**common,

@@ -8,7 +8,7 @@ only place where decision, execution and memory meet.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -17,6 +17,12 @@ import pandas as pd
 
 from trade_pipelines.agent.decision.deliberation import Deliberation
 from trade_pipelines.agent.evolution.genomes import StrategyGenome
+from trade_pipelines.agent.execution.controls import (
+    ACTIVE,
+    NO_CONTROLS,
+    ControlSchedule,
+    TradingState,
+)
 from trade_pipelines.agent.execution.ledger import DayMarket, Ledger, bars_by_day
 from trade_pipelines.agent.memory.trade_memory import (
     MEMORY_COLUMNS,
@@ -54,10 +60,11 @@ class TradingLoop:
         self.output = LoopOutput()
 
     def run_days(self, days: Iterable[date], bars: pd.DataFrame, regimes: pd.DataFrame,
-                 proposals: pd.DataFrame, pause: Callable[[date], tuple[bool, str]],
+                 proposals: pd.DataFrame, controls: ControlSchedule = NO_CONTROLS,
                  previous_benchmark_close: float = math.nan) -> None:
         """Walk ``days`` in order. ``bars``: symbol, as_of, open, close, volume, vol_20;
-        ``regimes``: as_of, benchmark_close, defensive; ``proposals``: the window's."""
+        ``regimes``: as_of, benchmark_close, defensive; ``proposals``: the window's;
+        ``controls``: the supervisor's recorded events, which give each day's state."""
         market = bars_by_day(bars)
         proposals_by_day: dict[date, list[dict]] = {}
         for record in proposals.to_dict("records"):
@@ -74,10 +81,10 @@ class TradingLoop:
             previous = close if math.isfinite(close) else previous
             self.run_day(DayMarket(day, day_bars, volatility, close, change,
                                    defensive.get(day, False)),
-                         proposals_by_day.get(day, []), pause)
+                         proposals_by_day.get(day, []), controls.state(day))
 
     def run_day(self, market: DayMarket, proposals: Sequence[Mapping[str, Any]],
-                pause: Callable[[date], tuple[bool, str]]) -> None:
+                trading: TradingState = ACTIVE) -> None:
         # A symbol every account already holds (or has an order out for) cannot be
         # bought again: it is not worth a debate.
         state = self.ledger.state
@@ -90,7 +97,7 @@ class TradingLoop:
         self.output.decisions.extend(decisions)
         self.decision_index.add(decisions)
         closed_before = len(self.ledger.result.trades)
-        self.ledger.run_day(market, decisions, pause)
+        self.ledger.run_day(market, decisions, trading)
         closed = self.ledger.result.trades[closed_before:]
         if closed:
             memories = trade_memories(closed, self.decision_index,
