@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import date
+
+import pandas as pd
+
 from trade_pipelines.definitions import defs
 
 EXPECTED_ASSETS = {
@@ -70,19 +74,123 @@ def _key(name: str):
     return AssetKey(name)
 
 
-def test_the_evening_schedule_targets_the_month_in_progress() -> None:
+def test_the_evening_schedule_targets_the_month_in_progress_up_to_the_session(
+        project_home) -> None:
     from datetime import datetime
     from zoneinfo import ZoneInfo
 
     from dagster import build_schedule_context
 
+    from trade_pipelines.assets.common import LAST_DAY_TAG
+    from trade_pipelines.definitions import build_resources
+    from trade_pipelines.settings import Paths
+    from trade_pipelines.warehouse import Warehouse
+
     schedule = {s.name: s for s in defs.schedules}["review_after_close"]
+    store = Warehouse(Paths(project_home).warehouse)
+    store.migrate()
+    store.append("bars", pd.DataFrame({
+        "symbol": ["ZZA"], "as_of": [date(2024, 3, 14)], "close": [10.0],
+        "source": ["import:zza.csv"], "available_at": [datetime(2024, 3, 14, 20)]}))
     moment = datetime(2024, 3, 14, 17, 0, tzinfo=ZoneInfo("America/New_York"))
-    context = build_schedule_context(scheduled_execution_time=moment,
-                                     repository_def=defs.get_repository_def())
-    request = schedule.evaluate_tick(context).run_requests[0]
+    with build_schedule_context(
+            scheduled_execution_time=moment, repository_def=defs.get_repository_def(),
+            resources=build_resources(source="warehouse", symbols="ZZA")) as context:
+        request = schedule.evaluate_tick(context).run_requests[0]
     assert request.partition_key == "2024-03-01"
     assert request.run_key == "cycle-2024-03-14"  # one run per session, never two
+    assert request.tags[LAST_DAY_TAG] == "2024-03-14"  # the month up to the session
+
+
+def test_resources_carry_their_configuration_as_fields(monkeypatch, tmp_path) -> None:
+    import pytest
+
+    from trade_pipelines.definitions import build_resources
+
+    monkeypatch.setenv("TRADE_PIPELINES_HOME", str(tmp_path))
+    monkeypatch.setenv("TRADE_PIPELINES_SOURCE", "yfinance")
+    monkeypatch.setenv("TRADE_PIPELINES_SYMBOLS", "msft, aapl")
+    resources = build_resources()
+    assert resources["warehouse"].home == str(tmp_path)
+    assert resources["memory_index"].home == str(tmp_path)
+    assert resources["market_data"].source == "yfinance"
+    assert resources["market_data"].universe() == ["AAPL", "MSFT"]
+    # Read once, where they are built: changing the environment later changes nothing.
+    monkeypatch.setenv("TRADE_PIPELINES_HOME", str(tmp_path / "elsewhere"))
+    assert resources["warehouse"].paths().home == tmp_path
+    monkeypatch.setenv("TRADE_PIPELINES_SOURCE", "bloomberg")
+    with pytest.raises(ValueError, match="unknown market data source 'bloomberg'"):
+        build_resources()
+
+
+# The whole graph, so an accidental change shows up in review: each asset with its
+# parents, the checks, each job's steps, schedules and sensors with their jobs and
+# resources, and each resource's configuration fields.
+SNAPSHOT = {
+    "assets": {
+        "account_values": ["account_values", "positions"],
+        "closed_trades": ["paper_fills"],
+        "daily_plans": ["market_features", "market_regime"],
+        "daily_reports": ["account_values", "closed_trades", "daily_plans",
+                          "debate_decisions", "paper_fills", "strategy_evaluations",
+                          "trade_memories"],
+        "debate_decisions": ["daily_plans", "market_features", "market_regime",
+                             "trade_proposals"],
+        "market_bars": [],
+        "market_features": ["market_bars"],
+        "market_regime": ["market_bars", "market_features"],
+        "memory_index": ["trade_memories"],
+        "paper_fills": ["risk_checked_orders"],
+        "positions": ["paper_fills"],
+        "risk_checked_orders": ["debate_decisions", "market_bars"],
+        "strategy_evaluations": ["market_features", "market_regime", "strategy_gene_pool"],
+        "strategy_gene_pool": [],
+        "trade_memories": ["closed_trades", "debate_decisions", "trade_memories"],
+        "trade_proposals": ["market_features", "market_regime", "strategy_evaluations"],
+    },
+    "checks": ["market_bars.bars_pass_quality_suite", "market_bars.no_suspicious_jumps"],
+    "jobs": {
+        "daily_cycle": ["daily_plans", "daily_reports", "daily_trading_loop", "market_bars",
+                        "market_features", "market_regime", "memory_index",
+                        "strategy_evaluations", "trade_proposals"],
+        "import_bars_job": ["import_bar_file"],
+        "morning_plan": ["daily_plans", "market_bars", "market_features", "market_regime"],
+        "seed_gene_pool": ["strategy_gene_pool"],
+        "weekly_gene_pool_evaluation": ["strategy_evaluations"],
+    },
+    "schedules": {
+        "plan_before_open": ("0 7 * * 1-5", "morning_plan", ["market_data", "warehouse"]),
+        "review_after_close": ("0 17 * * 1-5", "daily_cycle", ["market_data", "warehouse"]),
+        "weekly_gene_pool_evaluation": ("0 18 * * 5", "weekly_gene_pool_evaluation",
+                                        ["market_data", "warehouse"]),
+    },
+    "sensors": {"bar_file_inbox": ("import_bars_job", ["warehouse"])},
+    "resources": {
+        "market_data": ["benchmark_symbol", "source", "symbols", "volatility_index_symbol"],
+        "memory_index": ["home"],
+        "warehouse": ["home"],
+    },
+}
+
+
+def test_the_graph_matches_its_snapshot() -> None:
+    graph = defs.resolve_asset_graph()
+    keys = sorted(graph.get_all_asset_keys(), key=lambda k: k.to_user_string())
+    snapshot = {
+        "assets": {k.to_user_string(): sorted(p.to_user_string()
+                                              for p in graph.get(k).parent_keys)
+                   for k in keys},
+        "checks": sorted(f"{c.asset_key.to_user_string()}.{c.name}"
+                         for c in graph.asset_check_keys),
+        "jobs": {j.name: sorted(n.name for n in j.nodes)
+                 for j in defs.resolve_all_job_defs() if not j.name.startswith("__")},
+        "schedules": {s.name: (s.cron_schedule, s.job_name, sorted(s.required_resource_keys))
+                      for s in defs.schedules},
+        "sensors": {s.name: (s.job_name, sorted(s.required_resource_keys))
+                    for s in defs.sensors},
+        "resources": {k: sorted(type(v).model_fields) for k, v in defs.resources.items()},
+    }
+    assert snapshot == SNAPSHOT
 
 
 def test_the_project_dagster_home_turns_telemetry_off(project_home) -> None:

@@ -1,5 +1,7 @@
 """The one Definitions object."""
 
+from pathlib import Path
+
 from dagster import Definitions
 
 from trade_pipelines.assets import ALL_ASSETS
@@ -10,15 +12,24 @@ from trade_pipelines.jobs import (
     morning_plan_job,
     weekly_evolution_job,
 )
+from trade_pipelines.market_data.loading import check_source
 from trade_pipelines.resources import MarketDataResource, MemoryIndexResource, WarehouseResource
 from trade_pipelines.sensors import SCHEDULES, SENSORS
+from trade_pipelines.settings import home_dir, source_setting, symbols_setting
 
 
-def build_resources(symbols: str = "", source: str = "builtin") -> dict[str, object]:
+def build_resources(symbols: str | None = None, source: str | None = None,
+                    home: Path | str | None = None) -> dict[str, object]:
+    """The resources, configured from the arguments or else from the environment
+    ($TRADE_PIPELINES_HOME, $TRADE_PIPELINES_SOURCE, $TRADE_PIPELINES_SYMBOLS), read
+    here once: a bad source name fails when the definitions load, not at 17:00."""
+    home = str(Path(home) if home is not None else home_dir())
     return {
-        "warehouse": WarehouseResource(),
-        "market_data": MarketDataResource(source=source, symbols=symbols),
-        "memory_index": MemoryIndexResource(),
+        "warehouse": WarehouseResource(home=home),
+        "market_data": MarketDataResource(
+            source=check_source(source if source is not None else source_setting()),
+            symbols=symbols if symbols is not None else symbols_setting()),
+        "memory_index": MemoryIndexResource(home=home),
     }
 
 

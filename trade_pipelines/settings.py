@@ -8,6 +8,11 @@ from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 HOME_ENV = "TRADE_PIPELINES_HOME"
+# Where the agent's bars come from and which symbols it trades; read once, where the
+# Definitions are built, so the values show as resource config in the Dagster UI.
+SOURCE_ENV = "TRADE_PIPELINES_SOURCE"
+SYMBOLS_ENV = "TRADE_PIPELINES_SYMBOLS"
+DEFAULT_SOURCE = "builtin"
 
 DAGSTER_YAML = """\
 # Written by trade-pipelines. Telemetry off: this project runs offline.
@@ -65,6 +70,16 @@ class Paths:
 
 def home_dir() -> Path:
     return Path(os.environ.get(HOME_ENV) or PROJECT_ROOT / "data").expanduser().resolve()
+
+
+def source_setting() -> str:
+    """The configured market-data source (``builtin`` unless $TRADE_PIPELINES_SOURCE says)."""
+    return (os.environ.get(SOURCE_ENV) or DEFAULT_SOURCE).strip().lower()
+
+
+def symbols_setting() -> str:
+    """The configured comma-separated universe ("" means the built-in one)."""
+    return (os.environ.get(SYMBOLS_ENV) or "").strip()
 
 
 def paths() -> Paths:

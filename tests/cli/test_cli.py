@@ -174,3 +174,30 @@ def test_recall_searches_the_memory_index_as_of_a_day(
     day_before = (pd.Timestamp(memories["as_of"].min()) - pd.Timedelta(days=1)).date()
     assert main(["recall", first["text"], "--as-of", str(day_before)]) == 0
     assert "No memory formed" in capsys.readouterr().out
+
+
+def test_import_over_built_in_bars_is_refused_unless_replace(
+        project_home: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from datetime import datetime
+
+    store = Warehouse(paths().warehouse)
+    store.migrate()
+    store.append("bars", pd.DataFrame({
+        "symbol": "AAPL", "as_of": [date(2022, 12, 27), date(2022, 12, 28)],
+        "close": [130.0, 126.0], "source": "builtin:skfolio.sp500_dataset",
+        "available_at": [datetime(2022, 12, 27, 21), datetime(2022, 12, 28, 21)]}))
+    path = tmp_path / "aapl.csv"
+    pd.DataFrame({"symbol": "AAPL", "date": ["2022-12-28", "2022-12-29"], "open": 127.0,
+                  "high": 130.0, "low": 125.0, "close": [127.5, 129.0], "volume": 10}
+                 ).to_csv(path, index=False)
+
+    assert main(["import-bars", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "aapl.csv not imported" in err and "builtin:skfolio.sp500_dataset" in err
+    assert "--replace" in err
+    sources = "SELECT source, count(*) AS n FROM bars GROUP BY ALL ORDER BY ALL"
+    assert store.query(sources).values.tolist() == [["builtin:skfolio.sp500_dataset", 2]]
+
+    assert main(["import-bars", str(path), "--replace"]) == 0
+    assert "replaced 2 bar(s) from other sources for AAPL" in capsys.readouterr().out
+    assert store.query(sources).values.tolist() == [["import:aapl.csv", 2]]

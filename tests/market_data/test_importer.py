@@ -11,7 +11,11 @@ import duckdb
 import pandas as pd
 import pytest
 
-from trade_pipelines.market_data.errors import BarImportRejected, BarSchemaError
+from trade_pipelines.market_data.errors import (
+    BarImportConflict,
+    BarImportRejected,
+    BarSchemaError,
+)
 from trade_pipelines.market_data.importer import ImportReport, import_bars_file, read_bars_file
 from trade_pipelines.warehouse.connection import Warehouse
 
@@ -118,14 +122,32 @@ def test_reimporting_the_same_file_changes_nothing(tmp_path: Path, warehouse: Wa
     pd.testing.assert_frame_equal(stored(warehouse, "quarantine"), quarantine)
 
 
-def test_an_import_replaces_bars_with_the_same_key(tmp_path: Path, warehouse: Warehouse) -> None:
+def test_a_file_overlapping_another_sources_bars_is_refused_unless_replacing(
+        tmp_path: Path, warehouse: Warehouse) -> None:
     import_bars_file(write_csv(tmp_path, GOOD, name="old.csv"), warehouse)
+    before = stored(warehouse, "bars")
     fixed = ["AAPL,2024-01-02,10,11,9,10.75,1000"]
-    import_bars_file(write_csv(tmp_path, fixed, name="fix.csv"), warehouse)
+    with pytest.raises(BarImportConflict, match=(
+            r"fix.csv not imported: its days overlap bars from another source \(AAPL: 1 "
+            r"stored bar\(s\) from import:old.csv \(2024-01-02 to 2024-01-02\)\).*--replace")):
+        import_bars_file(write_csv(tmp_path, fixed, name="fix.csv"), warehouse)
+    pd.testing.assert_frame_equal(stored(warehouse, "bars"), before)
+
+    report = import_bars_file(tmp_path / "fix.csv", warehouse, replace=True)
+    assert report.replaced == 2  # both AAPL bars of old.csv: one source per symbol
+    assert "replaced 2 bar(s) from other sources for AAPL" in report.message
     bars = stored(warehouse, "bars")
-    assert len(bars) == 4
-    row = bars[(bars["symbol"] == "AAPL") & (bars["as_of"] == pd.Timestamp("2024-01-02"))]
-    assert (row["close"].iloc[0], row["source"].iloc[0]) == (10.75, "import:fix.csv")
+    assert bars.groupby("symbol")["source"].unique().map(list).to_dict() == {
+        "AAPL": ["import:fix.csv"], "MSFT": ["import:old.csv"]}
+    assert bars.loc[bars["symbol"] == "AAPL", "close"].tolist() == [10.75]
+
+
+def test_a_file_reimported_or_extended_is_not_a_conflict(
+        tmp_path: Path, warehouse: Warehouse) -> None:
+    import_bars_file(write_csv(tmp_path, GOOD, name="a.csv"), warehouse)
+    later = ["AAPL,2024-01-04,11,12,10,11.5,900"]  # no overlap with the stored days
+    assert import_bars_file(write_csv(tmp_path, later, name="b.csv"), warehouse).imported == 1
+    assert import_bars_file(tmp_path / "a.csv", warehouse).imported == 4
 
 
 def test_strict_import_rejects_the_whole_file_and_writes_nothing(
@@ -159,7 +181,7 @@ def test_a_crash_midway_leaves_nothing_behind(
     monkeypatch.setattr(Warehouse, "insert_frame", staticmethod(crash_on_bars))
     second = write_csv(tmp_path, [*GOOD, *BAD], name="second.csv")
     with pytest.raises(RuntimeError, match="disk full"):
-        import_bars_file(second, warehouse)
+        import_bars_file(second, warehouse, replace=True)
     assert deleted == [0]
     pd.testing.assert_frame_equal(stored(warehouse, "bars"), before)
     assert stored(warehouse, "quarantine").empty

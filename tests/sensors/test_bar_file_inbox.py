@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 from dagster import DagsterInstance, build_sensor_context
 
-from trade_pipelines.definitions import defs
+from trade_pipelines.definitions import build_resources, defs
 from trade_pipelines.jobs import import_bars_job
 from trade_pipelines.resources import WarehouseResource
 from trade_pipelines.sensors import bar_file_inbox
@@ -22,9 +22,9 @@ def _bars(symbol: str = "ZZA", days: int = 5) -> pd.DataFrame:
 
 
 def _tick(cursor: str | None):
-    with DagsterInstance.ephemeral() as instance:
-        context = build_sensor_context(instance=instance, cursor=cursor,
-                                       repository_def=defs.get_repository_def())
+    with DagsterInstance.ephemeral() as instance, build_sensor_context(
+            instance=instance, cursor=cursor, repository_def=defs.get_repository_def(),
+            resources=build_resources()) as context:
         return bar_file_inbox(context)
 
 
@@ -48,7 +48,8 @@ def test_the_requested_run_imports_and_moves_the_file(project_home: Path) -> Non
     _bars().to_csv(inbox / "zza.csv", index=False)
     request = _tick(None).run_requests[0]
     result = import_bars_job.execute_in_process(
-        run_config=request.run_config, resources={"warehouse": WarehouseResource()})
+        run_config=request.run_config,
+        resources={"warehouse": WarehouseResource(home=str(project_home))})
     assert result.success
     stored = Warehouse(paths().warehouse).query("SELECT count(*) AS n FROM bars")
     assert stored["n"].iloc[0] == 5
@@ -61,7 +62,8 @@ def test_a_file_that_is_not_bars_fails_clearly_and_is_kept(project_home: Path) -
     pd.DataFrame({"ticker": ["A"], "px": [1.0]}).to_csv(inbox / "junk.csv", index=False)
     request = _tick(None).run_requests[0]
     result = import_bars_job.execute_in_process(
-        run_config=request.run_config, resources={"warehouse": WarehouseResource()},
+        run_config=request.run_config,
+        resources={"warehouse": WarehouseResource(home=str(project_home))},
         raise_on_error=False)
     assert not result.success
     failure = next(e for e in result.all_events if e.is_step_failure)

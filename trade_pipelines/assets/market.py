@@ -1,8 +1,6 @@
 """Perception: market bars (with a blocking quality check), features and regime."""
 
 
-from datetime import UTC, datetime
-
 import pandas as pd
 from dagster import (
     AssetCheckResult,
@@ -24,7 +22,6 @@ from trade_pipelines.assets.common import (
     partition_window,
     to_dates,
 )
-from trade_pipelines.market_data import BAR_COLUMNS, bars_available_at
 from trade_pipelines.partitions import single_run, trading_months
 from trade_pipelines.resources import MarketDataResource, WarehouseResource
 
@@ -33,8 +30,10 @@ from trade_pipelines.resources import MarketDataResource, WarehouseResource
     partitions_def=trading_months, backfill_policy=single_run, group_name="perception",
     check_specs=[
         AssetCheckSpec("bars_pass_quality_suite", asset="market_bars", blocking=True,
-                       description="No NaN, non-positive, inverted or duplicate bar: "
-                                   "trading on bad bars is refused."),
+                       description="Every bar is validated before it is stored: bad rows "
+                                   "are refused into the quarantine (listed here) and the "
+                                   "window's stored bars must pass the suite, or trading "
+                                   "on them is refused."),
         AssetCheckSpec("no_suspicious_jumps", asset="market_bars",
                        description="Close-to-close moves over 50% on a stock, for review "
                                    "(real events such as earnings gaps pass with a warning)."),
@@ -43,80 +42,44 @@ from trade_pipelines.resources import MarketDataResource, WarehouseResource
 )
 def market_bars(context: AssetExecutionContext, warehouse: WarehouseResource,
                 market_data: MarketDataResource) -> MaterializeResult:
-    """Daily bars of the traded universe, the benchmark and the volatility index.
+    """Daily bars of the traded universe, the benchmark and the volatility index, from
+    the configured source (a live source also fetches the features' look-back).
 
-    Built-in bars are loaded from packaged data; bars a user imported stay as imported.
-    Bad rows are quarantined, and the blocking check stops the graph if any bar in the
-    warehouse for this window fails the quality suite.
+    Rows that fail validation never reach ``bars``: they go to ``quarantine`` with the
+    reason, and the blocking check lists them. Bars a user imported stay as imported.
     """
+    from trade_pipelines.market_data.builtin import BUILTIN_KNOWN_JUMPS
+    from trade_pipelines.market_data.loading import load_bars
+
     start, end = partition_window(context)
     store = warehouse.warehouse()
     universe = market_data.universe()
-    symbols = [*universe, market_data.benchmark_symbol, market_data.volatility_index_symbol]
-    loaded = quarantined = 0
-    if market_data.source == "builtin":
-        from trade_pipelines.market_data.builtin import builtin_rejected, load_builtin_bars
-
-        def in_scope(frame: pd.DataFrame) -> pd.DataFrame:
-            # All history up to the window's end: features need a look-back, and setup
-            # records and the gene pool read the whole past, so a replay can start
-            # anywhere. Symbols the user imported keep their imported bars.
-            days = pd.to_datetime(frame["as_of"], errors="coerce")
-            return frame[(days <= pd.Timestamp(end))
-                         & frame["symbol"].isin(symbols) & ~frame["symbol"].isin(imported)]
-
-        existing = store.query("SELECT DISTINCT symbol FROM bars WHERE source LIKE 'import:%'")
-        imported = set(existing["symbol"]) if not existing.empty else set()
-        clean = in_scope(load_builtin_bars())
-        clean = clean.assign(
-            available_at=bars_available_at(clean["as_of"]).to_numpy())[BAR_COLUMNS]
-        # The window is rewritten; the history before it is only filled in where missing,
-        # so the evening run does not rewrite thirty years of unchanged bars.
-        in_window = clean["as_of"] >= start
-        with store.transaction() as connection:
-            store.upsert("bars", clean[in_window], ["symbol", "as_of"], connection)
-            store.insert_missing("bars", clean[~in_window], ["symbol", "as_of"], connection)
-        rejected = in_scope(builtin_rejected())
-        loaded, quarantined = len(clean), len(rejected)
-        if quarantined:
-            records = pd.DataFrame({
-                "source": rejected["source"], "symbol": rejected["symbol"],
-                "as_of": rejected["as_of"], "reason": rejected["reason"],
-                "raw": rejected.drop(columns=["reason"]).astype(str).to_json(
-                    orient="records", lines=True).splitlines(),
-                "recorded_at": datetime.now(UTC).replace(tzinfo=None)})
-            store.insert_missing("quarantine", records, ["source", "symbol", "as_of", "reason"])
-    elif market_data.source == "yfinance":
-        from trade_pipelines.market_data.yfinance_source import YFinanceSource
-
-        # Live data: the window plus a year of look-back; any failure (offline, unknown
-        # ticker) raises DataSourceUnavailable naming the symbols, and nothing is written.
-        fetched = YFinanceSource().fetch(symbols, start - FEATURE_HISTORY, end)
-        fetched = fetched.assign(available_at=bars_available_at(fetched["as_of"]).to_numpy())
-        store.upsert("bars", fetched[BAR_COLUMNS], keys=["symbol", "as_of"])
-        loaded = len(fetched)
-    elif market_data.source != "warehouse":
-        raise ValueError(f"unknown market data source {market_data.source!r}: "
-                         "use 'builtin', 'yfinance' or 'warehouse'")
+    symbols = market_data.all_symbols()
+    report = load_bars(market_data.source, store, symbols, start, end, FEATURE_HISTORY)
     bars = to_dates(store.query(
         "SELECT * FROM bars WHERE as_of BETWEEN ? AND ? AND list_contains(?, symbol) "
         "ORDER BY symbol, as_of", [start, end, symbols]), "as_of")
-    from trade_pipelines.market_data.builtin import BUILTIN_KNOWN_JUMPS
-
     problems = broken_bar_rules(bars)
     jumps = suspicious_jumps(bars, accepted_jumps=BUILTIN_KNOWN_JUMPS)
+    refused = report.refused_lines()
     missing = sorted(set(universe) - set(bars["symbol"])) if not bars.empty else universe
+    description = "; ".join(problems[:5]) or (
+        f"{len(report.refused)} row(s) refused into the quarantine, none stored"
+        if len(report.refused) else None)
     return MaterializeResult(
-        metadata={"rows": len(bars), "loaded": loaded, "quarantined": quarantined,
+        metadata={"source": market_data.source, "rows": len(bars), "loaded": report.loaded,
+                  "quarantined": len(report.refused),
                   "symbols": len(set(bars["symbol"])) if not bars.empty else 0,
                   "missing_symbols": ", ".join(missing) or "none",
                   "preview": markdown_preview(bars.tail(10))},
         check_results=[AssetCheckResult(
             check_name="bars_pass_quality_suite", passed=not problems,
-            severity=AssetCheckSeverity.ERROR,
-            description="; ".join(problems[:5]) or None,
+            severity=AssetCheckSeverity.ERROR, description=description,
             metadata={"problems": MetadataValue.md(
-                "\n".join(f"- {p}" for p in problems[:50]) or "none")}),
+                "\n".join(f"- {p}" for p in problems[:50]) or "none"),
+                "refused": MetadataValue.md(
+                    "\n".join(f"- {line}" for line in refused) or "none"),
+                "refused_rows": len(report.refused)}),
             AssetCheckResult(
                 check_name="no_suspicious_jumps", passed=not jumps,
                 severity=AssetCheckSeverity.WARN,

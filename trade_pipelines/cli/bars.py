@@ -16,13 +16,13 @@ def cmd_import_bars(args: argparse.Namespace) -> int:
 
     try:
         report = import_bars_file(Path(args.path), Warehouse(paths().warehouse),
-                                  strict=args.strict, symbol=args.symbol)
+                                  strict=args.strict, symbol=args.symbol,
+                                  replace=args.replace)
     except (BarSchemaError, BarImportRejected) as error:
         print(f"import-bars: {error}", file=sys.stderr)
         return 2
     print(report.message)
     return 3 if report.quarantined else 0
-
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -32,4 +32,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                      help="the ticker of a one-symbol file that has no symbol column")
     imp.add_argument("--strict", action="store_true",
                      help="reject the whole file if any row is bad (default: quarantine them)")
+    imp.add_argument("--replace", action="store_true",
+                     help="make this file the only source of its symbols: their stored bars "
+                          "from other sources (built-in, yfinance, other files) are deleted "
+                          "(default: refuse a file that overlaps them)")
     imp.set_defaults(func=cmd_import_bars)

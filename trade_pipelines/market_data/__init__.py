@@ -27,6 +27,7 @@ from trade_pipelines.market_data.builtin import (
     load_builtin_bars,
 )
 from trade_pipelines.market_data.errors import (
+    BarImportConflict,
     BarImportRejected,
     BarSchemaError,
     DataSourceUnavailable,
@@ -45,6 +46,7 @@ __all__ = [
     "EXCHANGE_CLOSE",
     "EXCHANGE_TIMEZONE",
     "VIX_SYMBOL",
+    "BarImportConflict",
     "BarImportRejected",
     "BarSchemaError",
     "DataSourceUnavailable",

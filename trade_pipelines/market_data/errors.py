@@ -10,7 +10,7 @@ from collections.abc import Iterable
 
 from trade_pipelines.agent.perception.validation import BarSchemaError
 
-__all__ = ["BarImportRejected", "BarSchemaError", "DataSourceUnavailable"]
+__all__ = ["BarImportConflict", "BarImportRejected", "BarSchemaError", "DataSourceUnavailable"]
 
 
 class DataSourceUnavailable(RuntimeError):
@@ -25,4 +25,9 @@ class DataSourceUnavailable(RuntimeError):
 
 
 class BarImportRejected(ValueError):
-    """A strict import found bad rows, so nothing was written."""
+    """An import was refused as a whole (a strict import found bad rows, or the file
+    conflicts with stored bars), so nothing was written."""
+
+
+class BarImportConflict(BarImportRejected):
+    """An import would mix two sources in one symbol's price series, so nothing was written."""

@@ -9,6 +9,11 @@ bad rows recorded in ``quarantine`` together, or, if anything fails midway, neit
 same file imported twice leaves the same warehouse: bars are keyed by (symbol, as_of)
 and a quarantine record is only added once per (source, raw row, reason).
 
+A symbol has one source: a file whose days overlap stored bars of that symbol from
+another source (the built-in data, yfinance, another file) is refused unless the caller
+asks to replace, which deletes the symbol's bars from other sources in the same
+transaction. The built-in loader never touches a symbol a user imported.
+
 Imported bars get ``source = "import:<file name>"`` and ``available_at`` = the day's
 16:00 New York close as naive UTC (see :mod:`trade_pipelines.market_data`), since a user's
 end-of-day bar could not have been known before the close either.
@@ -16,15 +21,12 @@ end-of-day bar could not have been known before the close either.
 
 from __future__ import annotations
 
-import json
-import math
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from trade_pipelines.agent.perception.validation import (
@@ -34,12 +36,16 @@ from trade_pipelines.agent.perception.validation import (
     validate_bars,
 )
 from trade_pipelines.market_data import BAR_COLUMNS, bars_available_at
-from trade_pipelines.market_data.errors import BarImportRejected
+from trade_pipelines.market_data.errors import BarImportConflict, BarImportRejected
+from trade_pipelines.market_data.loading import (
+    QUARANTINE_COLUMNS,
+    QUARANTINE_KEYS,
+    quarantine_rows,
+)
 from trade_pipelines.warehouse.connection import Warehouse
 
 FILE_COLUMNS = ["symbol", "date", "open", "high", "low", "close", "volume"]
 READERS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
-QUARANTINE_COLUMNS = ["source", "symbol", "as_of", "reason", "raw", "recorded_at"]
 
 
 @dataclass
@@ -51,6 +57,7 @@ class ImportReport:
     reasons: Counter[str] = field(default_factory=Counter)
     message: str = ""
     source: str = ""
+    replaced: int = 0
 
 
 def _read_raw(path: Path) -> pd.DataFrame:
@@ -109,47 +116,6 @@ def read_bars_file(path: Path | str) -> pd.DataFrame:
     return _canonical(_read_raw(path), path.name)
 
 
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        value = value.item()
-    if value is None or value is pd.NaT:
-        return None
-    if isinstance(value, float):
-        return None if math.isnan(value) else (value if math.isfinite(value) else str(value))
-    if isinstance(value, datetime | date | pd.Timestamp):
-        return value.isoformat()
-    if isinstance(value, str | int | bool):
-        return value
-    return str(value)
-
-
-def _raw_json(raw: pd.DataFrame) -> list[str]:
-    """Each row of the file as JSON with its own column names, for the quarantine record."""
-    columns = [str(c) for c in raw.columns]
-    return [
-        json.dumps(dict(zip(columns, (_jsonable(v) for v in row), strict=True)))
-        for row in raw.itertuples(index=False, name=None)
-    ]
-
-
-def _quarantine_rows(raw: pd.DataFrame, validation: BarValidation, source: str,
-                     recorded_at: datetime) -> pd.DataFrame:
-    rejected = validation.rejected
-    symbol = rejected["symbol"].astype("string").str.strip().str.upper()
-    symbol = symbol.where(symbol != "")
-    day = pd.to_datetime(rejected["as_of"].astype("string").str.strip(), errors="coerce",
-                         format="ISO8601")
-    rows = pd.DataFrame({
-        "source": source,
-        "symbol": symbol.astype(object).where(symbol.notna(), None).to_numpy(),
-        "as_of": day.to_numpy(),
-        "reason": rejected["reason"].astype(str).to_numpy(),
-        "raw": _raw_json(raw.loc[rejected.index]),
-        "recorded_at": recorded_at,
-    })
-    return rows.drop_duplicates(["source", "raw", "reason"]).reset_index(drop=True)
-
-
 def _message(name: str, bars: pd.DataFrame, validation: BarValidation,
              new_records: int) -> str:
     if bars.empty:
@@ -166,12 +132,41 @@ def _message(name: str, bars: pd.DataFrame, validation: BarValidation,
     return text
 
 
-def import_bars_file(path: Path | str, warehouse: Warehouse,
-                     strict: bool = False, symbol: str | None = None) -> ImportReport:
+def _conflicts(warehouse: Warehouse, bars: pd.DataFrame, source: str) -> pd.DataFrame:
+    """Per symbol of ``bars``: stored bars from another source inside the file's days."""
+    if bars.empty:
+        return pd.DataFrame()
+    spans = bars.groupby("symbol")["as_of"].agg(first="min", last="max").reset_index()
+    return warehouse.query(
+        "WITH spans AS (SELECT unnest(?) AS symbol, unnest(?::DATE[]) AS first, "
+        "unnest(?::DATE[]) AS last) "
+        "SELECT b.symbol, b.source, count(*) AS bars, min(b.as_of) AS first, "
+        "max(b.as_of) AS last FROM bars b JOIN spans s USING (symbol) "
+        "WHERE b.source <> ? AND b.as_of BETWEEN s.first AND s.last "
+        "GROUP BY b.symbol, b.source ORDER BY b.symbol, b.source",
+        [spans["symbol"].tolist(), spans["first"].tolist(), spans["last"].tolist(), source])
+
+
+def _conflict_message(name: str, conflicts: pd.DataFrame) -> str:
+    found = "; ".join(
+        f"{r.symbol}: {r.bars} stored bar(s) from {r.source} "
+        f"({pd.Timestamp(r.first).date()} to {pd.Timestamp(r.last).date()})"
+        for r in conflicts.itertuples())
+    return (f"{name} not imported: its days overlap bars from another source ({found}). "
+            "Mixing two sources in one price series would splice them silently. Re-run "
+            "with --replace to make this file the only source of those symbols (their "
+            "bars from other sources are deleted), or import a file without those days.")
+
+
+def import_bars_file(path: Path | str, warehouse: Warehouse, strict: bool = False,
+                     symbol: str | None = None, replace: bool = False) -> ImportReport:
     """Validate a bar file and store it: good rows into ``bars``, bad ones into ``quarantine``.
 
     With ``strict=True`` any bad row rejects the whole file: nothing is written and
-    ``BarImportRejected`` carries the summary. Raises ``BarSchemaError`` if the file cannot
+    ``BarImportRejected`` carries the summary. A symbol whose stored bars inside the
+    file's days come from another source (the built-in data, yfinance, another file) is
+    refused with ``BarImportConflict`` unless ``replace=True``, which deletes that
+    symbol's bars from other sources first. Raises ``BarSchemaError`` if the file cannot
     be read as bars at all.
     """
     path = Path(path)
@@ -184,23 +179,37 @@ def import_bars_file(path: Path | str, warehouse: Warehouse,
             f"{path.name} rejected, nothing imported (strict): {validation.summary()}"
         )
     bars = validation.clean[CANONICAL_COLUMNS].copy()
+    conflicts = _conflicts(warehouse, bars, source)
+    if len(conflicts) and not replace:
+        raise BarImportConflict(_conflict_message(path.name, conflicts))
     bars["source"] = source
     bars["available_at"] = bars_available_at(bars["as_of"]).to_numpy()
     bars["as_of"] = pd.to_datetime(bars["as_of"])
     recorded_at = datetime.now(UTC).replace(tzinfo=None)
-    quarantine = _quarantine_rows(raw, validation, source, recorded_at)
+    quarantine = quarantine_rows(raw, validation, source, recorded_at)
+    replaced_symbols = sorted(set(conflicts["symbol"])) if len(conflicts) else []
 
-    # One transaction: the file's bars replace stored ones with the same key, and each
-    # quarantine record (source, raw row, reason) is kept once however often it recurs.
+    # One transaction: a replaced symbol's bars from other sources go, the file's bars
+    # replace stored ones with the same key, and each quarantine record is kept once.
     with warehouse.transaction() as connection:
+        replaced = 0
+        if replaced_symbols:
+            replaced = connection.execute(
+                "DELETE FROM bars WHERE list_contains(?, symbol) AND source <> ?",
+                [replaced_symbols, source]).fetchone()[0]
         warehouse.upsert("bars", bars[BAR_COLUMNS], ["symbol", "as_of"], connection)
         recorded = warehouse.insert_missing("quarantine", quarantine[QUARANTINE_COLUMNS],
-                                            ["source", "raw", "reason"], connection)
+                                            QUARANTINE_KEYS, connection)
 
+    message = _message(path.name, validation.clean, validation, recorded)
+    if replaced:
+        message += (f"; replaced {replaced} bar(s) from other sources for "
+                    f"{', '.join(replaced_symbols)}")
     return ImportReport(
         imported=len(bars),
         quarantined=len(validation.rejected),
         reasons=Counter(validation.reasons),
-        message=_message(path.name, validation.clean, validation, recorded),
+        message=message,
         source=source,
+        replaced=int(replaced),
     )

@@ -1,48 +1,78 @@
-"""Dagster resources: the warehouse, market data, the memory index and the pause switch."""
+"""Dagster resources: the warehouse, market data and the memory index.
 
+Each carries its configuration as fields (the home folder, the data source, the traded
+symbols), set once where the Definitions are built, so the Dagster UI shows what a run
+used and no method reads the environment behind its back.
+"""
+
+from datetime import date
+from pathlib import Path
 
 from dagster import ConfigurableResource
+from pydantic import Field
 
 from trade_pipelines.control import PauseState, read_pause_state
-from trade_pipelines.settings import Paths, paths
+from trade_pipelines.settings import Paths
 from trade_pipelines.warehouse import Warehouse
 
 
 class WarehouseResource(ConfigurableResource):
-    """The DuckDB warehouse under the project home (``$TRADE_PIPELINES_HOME``)."""
+    """The DuckDB warehouse and the other files under one project home."""
+
+    home: str = Field(description="The project home folder (warehouse.duckdb, reports/, "
+                                  "inbox/, control/); $TRADE_PIPELINES_HOME by default.")
 
     def paths(self) -> Paths:
-        return paths()
+        return Paths(Path(self.home)).ensure()
 
     def warehouse(self) -> Warehouse:
-        warehouse = Warehouse(paths().warehouse)
+        warehouse = Warehouse(self.paths().warehouse)
         warehouse.migrate()
         return warehouse
 
     def pause_state(self) -> PauseState:
-        return read_pause_state(paths().control)
+        return read_pause_state(self.paths().control)
 
 
 class MarketDataResource(ConfigurableResource):
-    """Which bars the agent trades: ``builtin`` data that installs with the project, or
-    bars already in the warehouse (``warehouse``: imported with ``import-bars``)."""
+    """Which bars the agent trades: ``builtin`` data that installs with the project (it
+    ends 2022-12-28), live ``yfinance`` bars, or bars already in the warehouse
+    (``warehouse``: imported with ``import-bars``)."""
 
-    source: str = "builtin"
-    symbols: str = ""  # comma-separated; empty means the built-in universe
+    source: str = Field(default="builtin",
+                        description="builtin | yfinance | warehouse "
+                                    "($TRADE_PIPELINES_SOURCE by default).")
+    symbols: str = Field(default="",
+                         description="Comma-separated tickers to trade; empty means the "
+                                     "built-in universe ($TRADE_PIPELINES_SYMBOLS).")
     benchmark_symbol: str = "^GSPC"
     volatility_index_symbol: str = "^VIX"
 
     def universe(self) -> list[str]:
         from trade_pipelines.market_data.builtin import BUILTIN_UNIVERSE
 
-        chosen = [s.strip() for s in self.symbols.split(",") if s.strip()]
+        chosen = [s.strip().upper() for s in self.symbols.split(",") if s.strip()]
         return sorted(dict.fromkeys(chosen or list(BUILTIN_UNIVERSE)))
+
+    def all_symbols(self) -> list[str]:
+        """Everything a run loads: the universe, the benchmark and the volatility index."""
+        return [*self.universe(), self.benchmark_symbol, self.volatility_index_symbol]
+
+    def session_gap(self, warehouse: Warehouse, session: date) -> str | None:
+        """Why this source has no bar for ``session`` (and what to configure), or None."""
+        from trade_pipelines.market_data.loading import session_gap
+
+        return session_gap(self.source, warehouse, self.universe(), self.all_symbols(),
+                           session)
 
 
 class MemoryIndexResource(ConfigurableResource):
     """The semantic memory index (ChromaDB) under the project home."""
 
+    home: str = Field(description="The project home folder; the index lives in its "
+                                  "memory_index/.")
+
     def index(self):  # -> MemoryIndex; imported lazily: chromadb is slow to import
         from trade_pipelines.memory_index.index import MemoryIndex
 
-        return MemoryIndex(paths().memory_index)
+        return MemoryIndex(Paths(Path(self.home)).ensure().memory_index)

@@ -1,70 +1,104 @@
 """Schedules of the live cycle, in New York time: plan before the open, run the whole
 cycle after the close, evaluate the gene pool at the week's end. Each targets the month
-in progress (its partition), with a run key per day so a tick never runs twice."""
+in progress (its partition) up to the session (the last-day tag the assets read), with a
+run key per session so a tick never runs twice. A tick on a day the NYSE is closed, or
+whose source has no bar for the session, is skipped with the reason and what to
+configure: a run that can only fail is never launched."""
 
 
 import hashlib
 import json
-from datetime import datetime
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from dagster import (
     RunRequest,
     ScheduleEvaluationContext,
     SensorEvaluationContext,
     SensorResult,
+    SkipReason,
     schedule,
     sensor,
 )
 
+from trade_pipelines.assets.common import LAST_DAY_TAG, exchange_sessions
 from trade_pipelines.jobs import (
     daily_cycle_job,
     import_bars_job,
     morning_plan_job,
     weekly_evolution_job,
 )
-from trade_pipelines.settings import paths
+from trade_pipelines.resources import MarketDataResource, WarehouseResource
 
 BAR_FILE_SUFFIXES = (".csv", ".parquet", ".pq")
 
 TIMEZONE = "America/New_York"
 
 
-def month_partition(moment: datetime) -> str:
+def month_partition(moment: date) -> str:
     return f"{moment:%Y-%m}-01"
 
 
-def _request(name: str, context: ScheduleEvaluationContext) -> RunRequest:
-    moment = context.scheduled_execution_time
-    return RunRequest(run_key=f"{name}-{moment:%Y-%m-%d}", partition_key=month_partition(moment),
-                      tags={"trade_pipelines/session": f"{moment:%Y-%m-%d}"})
+def session_of(context: ScheduleEvaluationContext) -> date:
+    """The New York calendar day the tick is for."""
+    moment = context.scheduled_execution_time or datetime.now(ZoneInfo(TIMEZONE))
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(ZoneInfo(TIMEZONE))
+    return moment.date()
+
+
+def previous_session(day: date) -> date:
+    return exchange_sessions(day - timedelta(days=10), day - timedelta(days=1))[-1]
+
+
+def _request(name: str, session: date, needs_bar_for: date, market_data: MarketDataResource,
+             warehouse: WarehouseResource) -> RunRequest | SkipReason:
+    """A run for the month in progress up to ``session``, or the reason there is none."""
+    if session not in exchange_sessions(session, session):
+        return SkipReason(f"{session} is not an NYSE session: nothing to trade")
+    gap = market_data.session_gap(warehouse.warehouse(), needs_bar_for)
+    if gap is not None:
+        return SkipReason(f"no {name} run for {session}: {gap}")
+    return RunRequest(run_key=f"{name}-{session:%Y-%m-%d}",
+                      partition_key=month_partition(session),
+                      tags={LAST_DAY_TAG: session.isoformat()})
 
 
 @schedule(job=morning_plan_job, cron_schedule="0 7 * * 1-5", execution_timezone=TIMEZONE,
           name="plan_before_open")
-def plan_before_open(context: ScheduleEvaluationContext) -> RunRequest:
-    return _request("plan", context)
+def plan_before_open(context: ScheduleEvaluationContext, market_data: MarketDataResource,
+                     warehouse: WarehouseResource) -> RunRequest | SkipReason:
+    """Before the open the newest bar is the previous session's close."""
+    session = session_of(context)
+    return _request("plan", session, previous_session(session), market_data, warehouse)
 
 
 @schedule(job=daily_cycle_job, cron_schedule="0 17 * * 1-5", execution_timezone=TIMEZONE,
           name="review_after_close")
-def review_after_close(context: ScheduleEvaluationContext) -> RunRequest:
-    return _request("cycle", context)
+def review_after_close(context: ScheduleEvaluationContext, market_data: MarketDataResource,
+                       warehouse: WarehouseResource) -> RunRequest | SkipReason:
+    session = session_of(context)
+    return _request("cycle", session, session, market_data, warehouse)
 
 
 @schedule(job=weekly_evolution_job, cron_schedule="0 18 * * 5", execution_timezone=TIMEZONE,
           name="weekly_gene_pool_evaluation")
-def weekly_gene_pool_evaluation(context: ScheduleEvaluationContext) -> RunRequest:
-    return _request("gene-pool", context)
+def weekly_gene_pool_evaluation(context: ScheduleEvaluationContext,
+                                market_data: MarketDataResource,
+                                warehouse: WarehouseResource) -> RunRequest | SkipReason:
+    session = session_of(context)
+    return _request("gene-pool", session, session, market_data, warehouse)
 
 
 @sensor(job=import_bars_job, minimum_interval_seconds=30, name="bar_file_inbox")
-def bar_file_inbox(context: SensorEvaluationContext) -> SensorResult:
-    """A bar file dropped into $TRADE_PIPELINES_HOME/inbox is imported once. The cursor
+def bar_file_inbox(context: SensorEvaluationContext,
+                   warehouse: WarehouseResource) -> SensorResult:
+    """A bar file dropped into the home's inbox/ is imported once. The cursor
     remembers each file's content hash, so a tick only reads what is new or changed, and
     the run key makes a second request for the same content a no-op."""
     seen: dict[str, str] = json.loads(context.cursor) if context.cursor else {}
     requests = []
-    for path in sorted(paths().inbox.iterdir()):
+    for path in sorted(warehouse.paths().inbox.iterdir()):
         if not path.is_file() or path.suffix.lower() not in BAR_FILE_SUFFIXES:
             continue
         digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16]

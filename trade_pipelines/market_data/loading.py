@@ -1,0 +1,212 @@
+"""Bars from a configured source into the warehouse, every source by the same rules.
+
+Whatever the source (the built-in datasets, yfinance, a user's file), rows pass
+``validate_bars`` before anything is written: clean rows go to ``bars``, the others to
+``quarantine`` with the reason and the raw values, in one transaction. Bars a user
+imported are never overwritten by a source loader: an import is a deliberate choice.
+
+:func:`session_gap` answers the schedules' question "can the source give me this
+session's bar?" without writing anything, so a tick can skip with a reason instead of
+launching a run that is bound to fail.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from trade_pipelines.agent.perception.validation import BarValidation, validate_bars
+from trade_pipelines.market_data import BAR_COLUMNS, bars_available_at
+from trade_pipelines.market_data.errors import DataSourceUnavailable
+from trade_pipelines.warehouse.connection import Warehouse
+
+SOURCES = ("builtin", "yfinance", "warehouse")
+QUARANTINE_COLUMNS = ["source", "symbol", "as_of", "reason", "raw", "recorded_at"]
+# A quarantine record is kept once per (source, raw row, reason), however often it recurs.
+QUARANTINE_KEYS = ["source", "raw", "reason"]
+IMPORTED = "import:%"
+CONFIGURE = ("set TRADE_PIPELINES_SOURCE=yfinance for live bars (needs a network), or "
+             "import your own bars (`trade-pipelines import-bars FILE`, or drop the file "
+             "into the home's inbox/) and set TRADE_PIPELINES_SOURCE=warehouse")
+
+
+def check_source(source: str) -> str:
+    """The source name, or a ValueError that lists the valid ones."""
+    if source not in SOURCES:
+        raise ValueError(f"unknown market data source {source!r}: use "
+                         f"{', '.join(repr(s) for s in SOURCES)}")
+    return source
+
+
+@dataclass
+class LoadReport:
+    """What a load wrote, and what it refused (quarantine records, newest load only)."""
+
+    loaded: int = 0
+    refused: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(columns=QUARANTINE_COLUMNS))
+
+    def refused_lines(self, limit: int = 50) -> list[str]:
+        """One line per refused row, for the asset check's metadata."""
+        return [f"{r.symbol} {pd.Timestamp(r.as_of).date() if pd.notna(r.as_of) else '?'}: "
+                f"{r.reason} ({r.source})"
+                for r in self.refused.head(limit).itertuples()]
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        value = value.item()
+    if value is None or value is pd.NaT:
+        return None
+    if isinstance(value, float):
+        return None if math.isnan(value) else (value if math.isfinite(value) else str(value))
+    if isinstance(value, datetime | date | pd.Timestamp):
+        return value.isoformat()
+    if isinstance(value, str | int | bool):
+        return value
+    return str(value)
+
+
+def raw_json(raw: pd.DataFrame) -> list[str]:
+    """Each row as JSON under its own column names: what the quarantine keeps."""
+    columns = [str(c) for c in raw.columns]
+    return [
+        json.dumps(dict(zip(columns, (_jsonable(v) for v in row), strict=True)))
+        for row in raw.itertuples(index=False, name=None)
+    ]
+
+
+def quarantine_rows(raw: pd.DataFrame, validation: BarValidation, source: str | pd.Series,
+                    recorded_at: datetime) -> pd.DataFrame:
+    """Quarantine records for the rejected rows; ``raw`` holds the rows as received,
+    indexed like the frame that was validated."""
+    rejected = validation.rejected
+    symbol = rejected["symbol"].astype("string").str.strip().str.upper()
+    symbol = symbol.where(symbol != "")
+    day = pd.to_datetime(rejected["as_of"].astype("string").str.strip(), errors="coerce",
+                         format="ISO8601")
+    if isinstance(source, pd.Series):
+        source = source.loc[rejected.index].astype(str).to_numpy()
+    rows = pd.DataFrame({
+        "source": source,
+        "symbol": symbol.astype(object).where(symbol.notna(), None).to_numpy(),
+        "as_of": day.to_numpy(),
+        "reason": rejected["reason"].astype(str).to_numpy(),
+        "raw": raw_json(raw.loc[rejected.index]),
+        "recorded_at": recorded_at,
+    }, columns=QUARANTINE_COLUMNS)
+    return rows.drop_duplicates(QUARANTINE_KEYS).reset_index(drop=True)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def imported_symbols(store: Warehouse) -> set[str]:
+    """Symbols with bars a user imported: no source loader touches them."""
+    found = store.query("SELECT DISTINCT symbol FROM bars WHERE source LIKE ?", [IMPORTED])
+    return set(found["symbol"]) if not found.empty else set()
+
+
+def _stored(clean: pd.DataFrame) -> pd.DataFrame:
+    return clean.assign(available_at=bars_available_at(clean["as_of"]).to_numpy())[BAR_COLUMNS]
+
+
+def load_builtin(store: Warehouse, symbols: list[str], start: date, end: date) -> LoadReport:
+    """Built-in bars of ``symbols`` up to ``end``: the window rewritten, the history before
+    it only filled in where missing (features need a look-back, and setup records and the
+    gene pool read the whole past, so a replay can start anywhere)."""
+    from trade_pipelines.market_data.builtin import builtin_rejected, load_builtin_bars
+
+    imported = imported_symbols(store)
+
+    def in_scope(frame: pd.DataFrame) -> pd.DataFrame:
+        days = pd.to_datetime(frame["as_of"], errors="coerce")
+        return frame[(days <= pd.Timestamp(end)) & frame["symbol"].isin(symbols)
+                     & ~frame["symbol"].isin(imported)]
+
+    clean = _stored(in_scope(load_builtin_bars()))
+    rejected = in_scope(builtin_rejected())
+    validation = BarValidation(clean=clean, rejected=rejected)
+    records = quarantine_rows(rejected.drop(columns=["reason"]), validation,
+                              rejected["source"], _now())
+    in_window = clean["as_of"] >= start
+    with store.transaction() as connection:
+        store.upsert("bars", clean[in_window], ["symbol", "as_of"], connection)
+        store.insert_missing("bars", clean[~in_window], ["symbol", "as_of"], connection)
+        store.insert_missing("quarantine", records, QUARANTINE_KEYS, connection)
+    days = pd.to_datetime(records["as_of"])
+    refused = records[(days >= pd.Timestamp(start)) & (days <= pd.Timestamp(end))]
+    return LoadReport(loaded=len(clean), refused=refused.reset_index(drop=True))
+
+
+def load_yfinance(store: Warehouse, symbols: list[str], start: date, end: date,
+                  timeout_s: float = 10) -> LoadReport:
+    """Live bars for [start, end]; raises ``DataSourceUnavailable`` (nothing written) when
+    yfinance cannot deliver every symbol. Imported symbols are not fetched."""
+    from trade_pipelines.market_data.yfinance_source import YFinanceSource
+
+    wanted = [s for s in symbols if s not in imported_symbols(store)]
+    if not wanted:
+        return LoadReport()
+    fetched = YFinanceSource(timeout_s=timeout_s).fetch(wanted, start, end)
+    validation = validate_bars(fetched)
+    clean = _stored(validation.clean)
+    records = quarantine_rows(validation.rejected.drop(columns=["reason"]), validation,
+                              fetched["source"], _now())
+    with store.transaction() as connection:
+        store.upsert("bars", clean, ["symbol", "as_of"], connection)
+        store.insert_missing("quarantine", records, QUARANTINE_KEYS, connection)
+    return LoadReport(loaded=len(clean), refused=records)
+
+
+def load_bars(source: str, store: Warehouse, symbols: list[str], start: date, end: date,
+              look_back: timedelta) -> LoadReport:
+    """Load the window of ``source`` into the warehouse (``warehouse``: nothing to load,
+    the bars are already there). ``look_back`` is the history a live source fetches
+    before ``start`` so features are complete."""
+    if check_source(source) == "builtin":
+        return load_builtin(store, symbols, start, end)
+    if source == "yfinance":
+        return load_yfinance(store, symbols, start - look_back, end)
+    return LoadReport()
+
+
+def session_gap(source: str, store: Warehouse, universe: list[str], symbols: list[str],
+                session: date, timeout_s: float = 10) -> str | None:
+    """Why ``source`` has no bar for ``session`` for the traded ``universe`` (with the
+    setting to change), or None when it has. ``symbols`` is everything a run loads
+    (universe, benchmark, volatility index): a live source must deliver them all."""
+    if check_source(source) == "yfinance":
+        from trade_pipelines.market_data.yfinance_source import YFinanceSource
+
+        try:
+            YFinanceSource(timeout_s=timeout_s).fetch(symbols, session, session)
+        except DataSourceUnavailable as error:
+            return (f"yfinance has no bar for the {session} session yet: {error}. "
+                    "The cycle runs once Yahoo Finance answers (check the network); "
+                    "or import bars and set TRADE_PIPELINES_SOURCE=warehouse")
+        return None
+    stored = store.query("SELECT count(*) AS n FROM bars WHERE as_of = ? "
+                         "AND list_contains(?, symbol)", [session, universe])
+    if not stored.empty and stored["n"].iloc[0] > 0:
+        return None
+    if source == "builtin":
+        from trade_pipelines.market_data.builtin import load_builtin_bars
+
+        bars = load_builtin_bars()
+        ours = bars[bars["symbol"].isin(universe)]
+        if (ours["as_of"] == session).any():
+            return None
+        last = ours["as_of"].max() if not ours.empty else None
+        return (f"the built-in data has no bar for the {session} session (it ends {last}); "
+                f"to trade live, {CONFIGURE}")
+    return (f"the warehouse has no bar for the {session} session for "
+            f"{', '.join(universe)}: import them (`trade-pipelines import-bars FILE` or the "
+            "inbox/ folder), or set TRADE_PIPELINES_SOURCE=yfinance for live bars")
