@@ -1,18 +1,85 @@
-"""The supervisor's pause switch: a small JSON file beside the warehouse.
-
-It lives outside DuckDB so the supervisor can flip it while a replay holds the
-warehouse, and the order step reads it before every trading day.
+"""The supervisor's controls, stored: pause, resume and halt as dated, audited events in
+the warehouse table ``control_events`` (who, when in UTC, why, and the first session each
+applies to). The command line and the supervisor app write them; the trading loop reads
+them all at the start of a run and derives each day's state from them
+(``agent/execution/controls.py``), so a replay never depends on when it runs.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
-from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+import getpass
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from pathlib import Path
 
+from trade_pipelines.agent.execution.controls import (
+    ControlEvent,
+    ControlSchedule,
+    events_frame,
+    events_from_rows,
+    new_event,
+)
+from trade_pipelines.warehouse import Warehouse
+
+APP_USER = "supervisor app"
+TABLE = "control_events"
+
+
+class ControlError(ValueError):
+    """A control the supervisor asked for that cannot be recorded as asked."""
+
+
+def os_user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no user name in a bare container
+        return "unknown OS user"
+
+
+def default_effective_from(now: datetime | None = None) -> date:
+    """The next NYSE session after ``now``: a control recorded today never rewrites a
+    session that has already opened."""
+    from trade_pipelines.market_data.calendar import next_session_after
+
+    return next_session_after(now or datetime.now(UTC))
+
+
+def record_control(warehouse: Warehouse, action: str, reason: str, recorded_by: str,
+                   effective_from: date | None = None,
+                   now: datetime | None = None) -> ControlEvent:
+    """Append one event. ``effective_from`` may name any NYSE session, past ones
+    included (a what-if replay); by default it is the next session after now."""
+    from trade_pipelines.market_data.calendar import is_session, session_on_or_after
+
+    moment = now or datetime.now(UTC)
+    day = effective_from or default_effective_from(moment)
+    if not is_session(day):
+        raise ControlError(f"{day} is not an NYSE session; the next one is "
+                           f"{session_on_or_after(day)}")
+    try:
+        event = new_event(action, reason, recorded_by, day, moment)
+    except ValueError as error:
+        raise ControlError(str(error)) from error
+    warehouse.migrate()
+    warehouse.append(TABLE, events_frame([event]))
+    return event
+
+
+def load_events(warehouse: Warehouse) -> list[ControlEvent]:
+    """Every recorded event; none when the warehouse or the table does not exist yet."""
+    if not warehouse.table_exists(TABLE):
+        return []
+    return events_from_rows(warehouse.query(f"SELECT * FROM {TABLE}"))
+
+
+def control_schedule(warehouse: Warehouse) -> ControlSchedule:
+    return ControlSchedule(load_events(warehouse))
+
+
+# -- the JSON pause file is gone ----------------------------------------------------------
+# Kept only so ``trade_pipelines.resources`` still imports until its ``pause_state``
+# method is deleted; nothing calls them, and a call fails loudly instead of reading a
+# switch that no longer decides anything.
 
 @dataclass(frozen=True)
 class PauseState:
@@ -22,26 +89,6 @@ class PauseState:
     changed_at: str = ""
 
 
-def _pause_file(control_dir: Path) -> Path:
-    return control_dir / "pause.json"
-
-
 def read_pause_state(control_dir: Path) -> PauseState:
-    path = _pause_file(control_dir)
-    if not path.exists():
-        return PauseState(paused=False)
-    data = json.loads(path.read_text())
-    return PauseState(**{k: data.get(k, "") for k in ("reason", "changed_by", "changed_at")},
-                      paused=bool(data.get("paused", False)))
-
-
-def set_paused(control_dir: Path, paused: bool, reason: str, changed_by: str) -> PauseState:
-    """Write the switch atomically (write a temp file, then rename over the old one)."""
-    control_dir.mkdir(parents=True, exist_ok=True)
-    state = PauseState(paused=paused, reason=reason, changed_by=changed_by,
-                       changed_at=datetime.now(UTC).isoformat(timespec="seconds"))
-    fd, temp = tempfile.mkstemp(dir=control_dir, prefix=".pause-", suffix=".json")
-    with os.fdopen(fd, "w") as handle:
-        json.dump(asdict(state), handle)
-    os.replace(temp, _pause_file(control_dir))
-    return state
+    raise RuntimeError("the pause switch file is gone: controls are events in the "
+                       "warehouse (trade_pipelines.control.load_events)")

@@ -148,19 +148,6 @@ def test_a_killed_replay_run_again_gives_the_same_ledger(project_home: Path,
         pd.testing.assert_frame_equal(table(project_home, name), table(replayed_home, name))
 
 
-def test_pause_switch_refuses_every_order_with_the_reason(project_home: Path) -> None:
-    from trade_pipelines.control import set_paused
-    from trade_pipelines.settings import paths
-
-    set_paused(paths().control, True, "supervisor review", "test")
-    assert run_replay(date(2019, 3, 1), date(2019, 3, 31), SYMBOLS, progress=False)
-    orders = table(project_home, "orders")
-    assert len(orders) > 0
-    assert (orders["status"] == "paused").all()
-    assert orders["reason"].str.contains("supervisor review").all()
-    assert table(project_home, "fills").empty
-
-
 def test_every_closed_trade_leads_back_to_its_debate(replayed_home: Path) -> None:
     trades = table(replayed_home, "trades")
     decisions = table(replayed_home, "decisions")

@@ -1,7 +1,6 @@
 """Helpers shared by the asset modules: the partition's days and the trading calendar."""
 
 
-import functools
 import os
 from collections.abc import Iterable, Iterator
 from datetime import date, timedelta
@@ -10,6 +9,7 @@ from typing import TypeVar
 import pandas as pd
 from dagster import AssetExecutionContext, MetadataValue
 
+from trade_pipelines.market_data.calendar import exchange_sessions
 from trade_pipelines.warehouse import Warehouse
 
 T = TypeVar("T")
@@ -38,20 +38,6 @@ def partition_window(context: AssetExecutionContext) -> tuple[date, date]:
     if LAST_DAY_TAG in tags:
         end = min(end, date.fromisoformat(tags[LAST_DAY_TAG]))
     return start, end
-
-
-@functools.lru_cache(maxsize=1)
-def _sessions() -> pd.DatetimeIndex:
-    import exchange_calendars as xcals
-
-    return xcals.get_calendar("XNYS", start="1990-01-02").sessions
-
-
-def exchange_sessions(start: date, end: date) -> list[date]:
-    """NYSE sessions in [start, end], from the exchange calendar (known ahead of time)."""
-    sessions = _sessions()
-    chosen = sessions[(sessions >= pd.Timestamp(start)) & (sessions <= pd.Timestamp(end))]
-    return [d.date() for d in chosen]
 
 
 def trading_days(warehouse: Warehouse, symbols: list[str], start: date, end: date) -> list[date]:

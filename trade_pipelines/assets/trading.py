@@ -22,11 +22,13 @@ from trade_pipelines.agent.decision.deliberation import Deliberation
 from trade_pipelines.agent.decision.setups import SetupBook
 from trade_pipelines.agent.evolution.evaluation import all_outcomes
 from trade_pipelines.agent.evolution.genomes import GENOMES
+from trade_pipelines.agent.execution.controls import ControlSchedule, events_frame
 from trade_pipelines.agent.execution.ledger import (
     ACCOUNTS,
     STARTING_CAPITAL,
     Ledger,
     state_from_rows,
+    with_later_resolutions,
 )
 from trade_pipelines.agent.loop.trading_loop import TradingLoop
 from trade_pipelines.agent.memory.trade_memory import DecisionIndex, MemoryBook
@@ -42,6 +44,7 @@ from trade_pipelines.assets.decisions import trade_proposals
 from trade_pipelines.assets.market import market_bars, market_features, market_regime
 from trade_pipelines.assets.planning import daily_plans
 from trade_pipelines.assets.strategy import features_with_breadth
+from trade_pipelines.control import load_events
 from trade_pipelines.partitions import single_run, trading_months
 from trade_pipelines.resources import MarketDataResource, WarehouseResource
 from trade_pipelines.warehouse import Warehouse
@@ -125,17 +128,16 @@ def daily_trading_loop(context: AssetExecutionContext, warehouse: WarehouseResou
         dict(zip(plans["as_of"], plans["exposure_target"], strict=True)),
         SetupBook(outcomes), GENOMES)
     regime_by_day = dict(zip(regimes["as_of"], regimes["regime"], strict=True))
-    pause_state = warehouse.pause_state
-
-    def pause(_: date) -> tuple[bool, str]:
-        current = pause_state()
-        return current.paused, current.reason
+    # The supervisor's controls are the recorded events, read once: never a switch.
+    events = load_events(store)
+    controls = ControlSchedule(events)
 
     checkpoints = StepCheckpoints(store, "daily_trading_loop")
     state_before, memories_before, _ = _warehouse_state(store, start)
     previous = checkpoints.chain(
         MonthSlice(start, start), "", *state_before, memories_before,
-        outcomes_known[outcomes_known["as_of"] < start], regimes[regimes["as_of"] < start])
+        outcomes_known[outcomes_known["as_of"] < start], regimes[regimes["as_of"] < start],
+        events_frame(events))
     loop: TradingLoop | None = None
     previous_close = math.nan
     previous_day = None
@@ -154,10 +156,20 @@ def daily_trading_loop(context: AssetExecutionContext, warehouse: WarehouseResou
                                                             regime_by_day)
         month_days = [d for d in days if month.first <= d <= month.last]
         previous_close = loop.run_days(month_days, month_bars, month_regimes,
-                                       month_proposals, pause, previous_close)
-        checkpoints.stage(month, digest, {
-            "decisions": loop.output.decisions_frame(), **loop.ledger.result.frames(),
-            "memories": loop.output.memories_frame()})
+                                       month_proposals, controls, previous_close)
+        result = loop.ledger.result
+        frames = {"decisions": loop.output.decisions_frame(), **result.frames(),
+                  "memories": loop.output.memories_frame()}
+        if month == months[-1]:
+            # Orders left pending at the window's end that a later window already
+            # resolved keep that outcome: re-running a window rewrites no order row.
+            frames["orders"] = with_later_resolutions(frames["orders"], store.query(
+                "SELECT order_id, status, resolution, filled_quantity, unfilled_quantity, "
+                "resolved_as_of FROM orders WHERE as_of BETWEEN ? AND ? "
+                "AND resolved_as_of > ?", [month.first, month.last, month.last]))
+        # Orders placed before this month and resolved in it: their rows are updated.
+        checkpoints.stage(month, digest, frames,
+                          updates={"orders": (result.earlier_orders_frame(), ["order_id"])})
         loop.start_new_batch()
     checkpoints.flush()
     yield from _results(store, start, end, previous_day, checkpoints.summary())
@@ -181,9 +193,13 @@ def _warehouse_state(store: Warehouse, first_day: date):
         positions = to_dates(store.query("SELECT * FROM positions WHERE as_of = ? "
                                          "ORDER BY account, symbol", [previous]),
                              "opened_as_of")
-        # Orders accepted at that close fill at the next bar, which is after it.
-        pending = store.query("SELECT * FROM orders WHERE as_of = ? AND status = 'accepted' "
-                              "ORDER BY sequence", [previous])
+        # Orders accepted at that close fill at the next bar, which is after it. The
+        # verdict at submission never changes, so they are rebuilt exactly even after a
+        # later run wrote their outcome (a halt's orders, placed and resolved on that
+        # day, are not pending).
+        pending = store.query("SELECT * FROM orders WHERE as_of = ? AND verdict = 'accepted' "
+                              "AND (resolved_as_of IS NULL OR resolved_as_of > ?) "
+                              "ORDER BY sequence", [previous, previous])
         rows = (accounts, peaks, positions, pending)
     memories = to_dates(store.query("SELECT * FROM memories WHERE as_of < ? "
                                     "ORDER BY as_of, memory_id", [first_day]), "as_of")
@@ -233,6 +249,8 @@ def _results(store: Warehouse, start: date, end: date, previous_day: date | None
                 "AND memories_used <> '[]'")["n"].iloc[0]
     statuses = read("SELECT status, count(*) AS n FROM orders WHERE as_of BETWEEN ? AND ? "
                     "GROUP BY status ORDER BY status")
+    verdicts_at_submission = read("SELECT verdict, count(*) AS n FROM orders "
+                                  "WHERE as_of BETWEEN ? AND ? GROUP BY verdict ORDER BY verdict")
     final = read("SELECT account, equity FROM accounts WHERE as_of = (SELECT max(as_of) FROM "
                  "accounts WHERE as_of BETWEEN ? AND ?) ORDER BY account")
     equity = {r.account: round(r.equity, 2) for r in final.itertuples()}
@@ -254,7 +272,8 @@ def _results(store: Warehouse, start: date, end: date, previous_day: date | None
         **common, "rows": counts["decisions"], "decisions_recalling_memories": int(used),
         "verdicts": by(verdicts, "verdict"), "preview": markdown_preview(recent)})
     yield MaterializeResult(asset_key="risk_checked_orders", metadata={
-        **common, "rows": counts["orders"], "status": by(statuses, "status")})
+        **common, "rows": counts["orders"], "status": by(statuses, "status"),
+        "verdict": by(verdicts_at_submission, "verdict")})
     yield MaterializeResult(asset_key="paper_fills", metadata={**common,
                                                                "rows": counts["fills"]})
     yield MaterializeResult(asset_key="positions", metadata={**common,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from trade_pipelines.cli import bars, replay, services, tables
+from trade_pipelines.cli import bars, controls, replay, services, tables
 from trade_pipelines.cli.replay import run_replay, single_writer
 
 __all__ = ["build_parser", "main", "run_replay", "single_writer"]
@@ -14,7 +14,7 @@ __all__ = ["build_parser", "main", "run_replay", "single_writer"]
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="trade-pipelines", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    for module in (replay, bars, tables, services):
+    for module in (replay, bars, tables, services, controls):
         module.register(sub)
     return parser
 

@@ -128,6 +128,7 @@ class StepCheckpoints:
         self.skipped: list[MonthSlice] = []
         self.computed: list[MonthSlice] = []
         self._staged: list[tuple[MonthSlice, str, dict[str, pd.DataFrame]]] = []
+        self._updates: list[dict[str, tuple[pd.DataFrame, list[str]]]] = []
         self._last_commit = time.monotonic()
 
     def chain(self, month: MonthSlice, previous: str, *inputs: object) -> str:
@@ -144,12 +145,15 @@ class StepCheckpoints:
         return True
 
     def stage(self, month: MonthSlice, digest: str,
-              frames: dict[str, pd.DataFrame] | None = None
+              frames: dict[str, pd.DataFrame] | None = None,
+              updates: dict[str, tuple[pd.DataFrame, list[str]]] | None = None,
               ) -> list[dict[str, pd.DataFrame]]:
-        """Queue the month's rows (each table's rows of the month replace the stored ones)
-        and its checkpoint; commits when the last commit is old enough. Returns the frames
-        of the months committed now."""
+        """Queue the month's rows (each table's rows of the month replace the stored ones),
+        rows of earlier days it updates (``updates``: table -> rows and their key, written
+        after the replacement) and its checkpoint; commits when the last commit is old
+        enough. Returns the frames of the months committed now."""
         self._staged.append((month, digest, frames or {}))
+        self._updates.append(updates or {})
         self.computed.append(month)
         if time.monotonic() - self._last_commit >= self.commit_every_s:
             return self.flush()
@@ -161,6 +165,7 @@ class StepCheckpoints:
         Staged months are consecutive, so each table's rows over their whole span are
         replaced at once (one delete and one insert a table, not one a month)."""
         staged, self._staged = self._staged, []
+        updates, self._updates = self._updates, []
         if staged:
             first, last = staged[0][0].first, staged[-1][0].last
             tables: dict[str, list[pd.DataFrame]] = {}
@@ -176,6 +181,9 @@ class StepCheckpoints:
                     {table: pd.concat([f for f in frames if not f.empty] or frames[:1],
                                       ignore_index=True)
                      for table, frames in tables.items()}, first, last, connection)
+                for month_updates in updates:  # in month order: a later outcome wins
+                    for table, (frame, keys) in month_updates.items():
+                        self.store.upsert(table, frame, keys, connection)
                 # A checkpoint of another slice overlapping these days (a month a run
                 # covered in part, say) no longer describes the stored rows: forget it.
                 connection.execute(f"DELETE FROM {CHECKPOINT_TABLE} WHERE step = ? AND "

@@ -215,6 +215,53 @@ MIGRATIONS: list[tuple[int, str]] = [
         """,
     ),
     (
+        2,
+        # Controls become dated, audited events; every order gets a terminal state.
+        # Orders stored before keep their old status as the submission verdict, and
+        # their outcome is recovered from the fills and the old cancellation rows.
+        """
+        CREATE TABLE IF NOT EXISTS control_events (
+            event_id VARCHAR PRIMARY KEY,
+            action VARCHAR NOT NULL,
+            effective_from DATE NOT NULL,
+            reason VARCHAR NOT NULL,
+            recorded_by VARCHAR NOT NULL,
+            recorded_at TIMESTAMP NOT NULL
+        );
+        ALTER TABLE orders ADD COLUMN verdict VARCHAR;
+        ALTER TABLE orders ADD COLUMN resolution VARCHAR;
+        ALTER TABLE orders ADD COLUMN filled_quantity DOUBLE;
+        ALTER TABLE orders ADD COLUMN unfilled_quantity DOUBLE;
+        ALTER TABLE orders ADD COLUMN resolved_as_of DATE;
+        UPDATE orders SET verdict = CASE WHEN status = 'accepted' THEN 'accepted'
+                                         ELSE 'rejected' END,
+                          filled_quantity = 0.0, unfilled_quantity = quantity;
+        UPDATE orders SET status = 'rejected', resolution = reason, resolved_as_of = as_of
+            WHERE verdict = 'rejected' AND order_type <> 'cancel';
+        UPDATE orders SET filled_quantity = f.filled,
+                          unfilled_quantity = orders.quantity - f.filled,
+                          status = CASE WHEN f.filled >= orders.quantity - 1e-9 THEN 'filled'
+                                        ELSE 'partially_filled' END,
+                          resolution = 'filled ' || f.filled || ' (recorded before schema 2)',
+                          resolved_as_of = f.day
+            FROM (SELECT order_id, sum(quantity) AS filled, min(as_of) AS day
+                  FROM fills GROUP BY order_id) f
+            WHERE orders.order_id = f.order_id AND orders.verdict = 'accepted';
+        UPDATE orders SET status = 'cancelled', resolution = c.reason, resolved_as_of = c.as_of
+            FROM (SELECT as_of, reason, regexp_extract(reason, 'order (\S+) cancelled', 1)
+                         AS cancelled_id
+                  FROM orders WHERE order_type = 'cancel') c
+            WHERE orders.order_id = c.cancelled_id AND orders.status = 'accepted';
+        DELETE FROM orders WHERE order_type = 'cancel';
+        UPDATE orders SET status = 'expired', resolved_as_of = (
+                SELECT min(a.as_of) FROM accounts a WHERE a.as_of > orders.as_of),
+                          resolution = 'no fill recorded (before schema 2)'
+            WHERE status = 'accepted'
+              AND EXISTS (SELECT 1 FROM accounts a WHERE a.as_of > orders.as_of);
+        UPDATE orders SET status = 'pending' WHERE status = 'accepted';
+        """,
+    ),
+    (
         3,
         """
         CREATE TABLE IF NOT EXISTS step_checkpoints (

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 
+from trade_pipelines.agent.execution.controls import TradingState
 from trade_pipelines.agent.execution.risk import (
     AccountView,
     CircuitBreaker,
@@ -11,11 +14,11 @@ from trade_pipelines.agent.execution.risk import (
     LeverageAndCash,
     MarketView,
     OrderRequest,
-    PauseSwitch,
     RiskLimits,
     RiskPerTrade,
     SellOnlyWhatIsHeld,
     SymbolConcentration,
+    TradingStateGate,
     check_order,
 )
 
@@ -42,20 +45,30 @@ def test_a_small_buy_passes_every_rule() -> None:
     assert verdict.warnings == ()
 
 
-@pytest.mark.parametrize("order", [buy(), sell()])
-def test_pause_refuses_with_the_supervisors_reason(order: OrderRequest) -> None:
-    market = MarketView(paused=True, pause_reason="supervisor review of fills")
-    for rules in ((PauseSwitch(),), None):
-        verdict = check_order(order, HOLDING, market, **({"rules": rules} if rules else {}))
-        assert verdict.status == "paused"
+@pytest.mark.parametrize("mode", ["paused", "halted"])
+def test_paused_or_halted_refuses_entries_with_the_supervisors_reason(mode: str) -> None:
+    market = MarketView(trading=TradingState(mode, date(2024, 3, 4), "review of fills", "bob"))
+    for rules in ((TradingStateGate(),), None):
+        verdict = check_order(buy(), HOLDING, market, **({"rules": rules} if rules else {}))
+        assert verdict.status == "rejected"
         assert verdict.quantity == 0.0
-        assert "supervisor review of fills" in verdict.reason
+        assert verdict.reason == (f"entry refused: trading {mode} from 2024-03-04 by bob: "
+                                  "review of fills")
 
 
-def test_pause_without_a_reason_still_says_paused() -> None:
-    verdict = check_order(buy(), FLAT, MarketView(paused=True))
-    assert verdict.status == "paused"
-    assert "paused" in verdict.reason
+@pytest.mark.parametrize("mode", ["paused", "halted"])
+def test_paused_or_halted_still_lets_protective_exits_through(mode: str) -> None:
+    market = MarketView(trading=TradingState(mode, date(2024, 3, 4), "review", "bob"))
+    for rules in ((TradingStateGate(),), None):
+        verdict = check_order(sell(), HOLDING, market, **({"rules": rules} if rules else {}))
+        assert (verdict.status, verdict.quantity) == ("accepted", 100.0)
+
+
+def test_a_pause_without_a_reason_still_says_paused() -> None:
+    market = MarketView(trading=TradingState("paused", date(2024, 3, 4), "", "bob"))
+    verdict = check_order(buy(), FLAT, market)
+    assert verdict.status == "rejected"
+    assert "paused" in verdict.reason and "no reason given" in verdict.reason
 
 
 def test_circuit_breaker_freezes_buys_on_a_minus_10_percent_benchmark_day() -> None:

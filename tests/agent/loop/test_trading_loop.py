@@ -44,32 +44,27 @@ def _market(day: date, price: float = 100.0) -> DayMarket:
     return DayMarket(day, bars, dict.fromkeys(SYMBOLS, 0.2), 4000.0, 0.0, False)
 
 
-def never_paused(_: date) -> tuple[bool, str]:
-    return False, ""
-
-
 def test_a_symbol_every_account_holds_is_not_debated() -> None:
     state = LedgerState()
     for account in state.accounts.values():
         account.positions["AAA"] = Position(100.0, 100.0, date(2024, 3, 1), "S03")
         account.cash -= 10_000.0
     loop = _loop(state)
-    loop.run_day(_market(DAYS[0]), [_proposal("AAA", DAYS[0]), _proposal("BBB", DAYS[0])],
-                 never_paused)
+    loop.run_day(_market(DAYS[0]), [_proposal("AAA", DAYS[0]), _proposal("BBB", DAYS[0])])
     assert [d["symbol"] for d in loop.output.decisions] == ["BBB"]
 
 
 def test_decisions_fill_next_day_and_closed_trades_become_memories() -> None:
     loop = _loop(LedgerState())
-    loop.run_day(_market(DAYS[0]), [_proposal("AAA", DAYS[0])], never_paused)
+    loop.run_day(_market(DAYS[0]), [_proposal("AAA", DAYS[0])])
     executed = [d for d in loop.output.decisions if d["verdict"] != "drop"]
     assert executed, "a strong bull-market proposal should be traded"
     assert not loop.ledger.result.fills  # decided at the close, nothing fills the same day
-    loop.run_day(_market(DAYS[1]), [], never_paused)
+    loop.run_day(_market(DAYS[1]), [])
     assert {f["as_of"] for f in loop.ledger.result.fills} == {DAYS[1]}
     # a +20% day hits the take-profit of S03 (15%): sold at the next bar, then remembered
-    loop.run_day(_market(DAYS[2], 120.0), [], never_paused)
-    loop.run_day(_market(date(2024, 3, 7), 120.0), [], never_paused)
+    loop.run_day(_market(DAYS[2], 120.0), [])
+    loop.run_day(_market(date(2024, 3, 7), 120.0), [])
     memories = loop.output.memories_frame()
     assert len(memories) == 1
     assert memories["symbol"].iloc[0] == "AAA"
@@ -83,9 +78,9 @@ def test_the_debate_recalls_memories_formed_before_its_day() -> None:
         "regime": "bull", "importance": 9, "outcome_return": -0.07,
         "text": "AAA momentum trade lost"}])
     same_day = _loop(LedgerState(), MemoryBook(old))
-    same_day.run_day(_market(DAYS[0]), [_proposal("AAA", DAYS[0])], never_paused)
+    same_day.run_day(_market(DAYS[0]), [_proposal("AAA", DAYS[0])])
     next_day = _loop(LedgerState(), MemoryBook(old))
-    next_day.run_day(_market(DAYS[1]), [_proposal("AAA", DAYS[1])], never_paused)
+    next_day.run_day(_market(DAYS[1]), [_proposal("AAA", DAYS[1])])
     assert json.loads(same_day.output.decisions[0]["memories_used"]) == []
     assert json.loads(next_day.output.decisions[0]["memories_used"]) == ["M-old"]
     # the lost trade in memory weighs on the debate

@@ -1,16 +1,33 @@
 """The trading engine for the three paper accounts, one trading day at a time.
 
-Each day, in this order: fill yesterday's accepted orders at today's bar; mark every
-position to today's close; record positions and accounts; then, after the close, turn
-exits and today's debate decisions into risk-checked orders that fill tomorrow. The
-engine is the same for a replay and for the live daily cycle; its state between days is
-exactly what the warehouse stores (positions, cash, peak equity, accepted orders).
+Each day, in this order: at the open, apply the supervisor's trading state (a pause
+cancels pending entries; a halt also places orders selling every position); fill the
+pending orders at today's bar; mark every position to today's close; record positions
+and accounts; then, after the close, turn exits and today's debate decisions into
+risk-checked orders that fill at the next bar. The engine is the same for a replay and
+for the live daily cycle; its state between days is exactly what the warehouse stores
+(positions, cash, peak equity, orders accepted and not yet resolved).
+
+Every order ends in a terminal state, written to its row with the reason, the filled
+and unfilled quantity and the day it was resolved (``resolved_as_of``):
+
+- ``rejected``: refused by the risk engine when it was placed (resolved that day);
+- ``filled``: filled in full at the next bar;
+- ``partially_filled``: part filled, the remainder cancelled (volume cap, the cash at
+  the fill price, a smaller position than ordered);
+- ``expired``: nothing filled because the market offered no chance (no bar for the
+  symbol that session, a volume cap that allows no share, no usable price);
+- ``cancelled``: withdrawn before it could fill: by a pause or halt, or because the cash
+  buys no share at the fill price, or the position to sell is gone.
+
+Until then an accepted order is ``pending``. The risk verdict at submission (``verdict``
+and ``reason``) never changes, so a re-run rebuilds the pending orders exactly.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -18,7 +35,14 @@ from typing import Any
 import pandas as pd
 
 from trade_pipelines.agent.evolution.genomes import StrategyGenome
-from trade_pipelines.agent.execution.broker import Bar, Execution, commission, execute
+from trade_pipelines.agent.execution.broker import (
+    MAX_VOLUME_SHARE,
+    Bar,
+    Execution,
+    commission,
+    execute,
+)
+from trade_pipelines.agent.execution.controls import ACTIVE, TradingState
 from trade_pipelines.agent.execution.risk import (
     AccountView,
     MarketView,
@@ -34,7 +58,13 @@ WEIGHT_COLUMN = {"aggressive": "weight_aggressive", "conservative": "weight_cons
                  "combined": "weight_combined"}
 
 ORDER_COLUMNS = ["as_of", "order_id", "sequence", "account", "decision_id", "strategy_id", "symbol",
-                 "side", "quantity", "order_type", "purpose", "status", "reason"]
+                 "side", "quantity", "order_type", "purpose", "verdict", "reason", "status",
+                 "resolution", "filled_quantity", "unfilled_quantity", "resolved_as_of"]
+PENDING = "pending"
+TERMINAL_STATUSES = ("filled", "partially_filled", "expired", "cancelled", "rejected")
+# The columns a resolution writes; everything else in an order's row is fixed when placed.
+RESOLUTION_COLUMNS = ["status", "resolution", "filled_quantity", "unfilled_quantity",
+                      "resolved_as_of"]
 FILL_COLUMNS = ["as_of", "fill_id", "order_id", "account", "symbol", "side", "quantity",
                 "price", "fee", "slippage_bps"]
 POSITION_COLUMNS = ["as_of", "account", "symbol", "quantity", "avg_cost", "close",
@@ -76,6 +106,8 @@ class PendingOrder:
     strategy_id: str
     reason: str
     decision_id: str | None = None
+    # The order's row (ORDER_COLUMNS); its resolution is written into it when known.
+    row: dict[str, Any] | None = None
 
 
 @dataclass
@@ -100,12 +132,17 @@ class DayMarket:
 
 @dataclass
 class LedgerResult:
-    orders: list[dict] = field(default_factory=list)
+    orders: list[dict] = field(default_factory=list)  # placed in this run
+    # Orders placed before this run (pending in the starting state) and resolved in it:
+    # their whole rows, to be written over the stored ones by ``order_id``.
+    earlier_orders: list[dict] = field(default_factory=list)
     fills: list[dict] = field(default_factory=list)
     positions: list[dict] = field(default_factory=list)
     accounts: list[dict] = field(default_factory=list)
     trades: list[dict] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
+
+    def earlier_orders_frame(self) -> pd.DataFrame:
+        return pd.DataFrame(self.earlier_orders, columns=ORDER_COLUMNS)
 
     def frames(self) -> dict[str, pd.DataFrame]:
         return {
@@ -135,60 +172,109 @@ class Ledger:
         self.limits = limits or RiskLimits()
         self.result = LedgerResult()
         self._sequence = 0
+        self._placed: set[str] = set()  # ids of the orders placed in this run
+
+    def start_new_batch(self) -> None:
+        """Forget the rows produced so far (the caller stored them): orders placed before
+        now count as earlier ones, whose resolution is reported in ``earlier_orders``."""
+        self.result = LedgerResult()
+        self._placed.clear()
 
     # -- one day ------------------------------------------------------------------------
     def run_day(self, market: DayMarket,
                 decisions: pd.DataFrame | Sequence[Mapping[str, Any]],
-                pause: Callable[[date], tuple[bool, str]]) -> None:
-        day = market.as_of
+                trading: TradingState = ACTIVE) -> None:
+        """One session. ``trading`` is the supervisor's state for this session (see
+        ``agent/execution/controls.py``): it applies from the open, before any fill."""
         self._sequence = 0
         for symbol, bar in market.bars.items():
             self.state.last_close[symbol] = bar.close
-        paused, pause_reason = pause(day)
-        if paused:
-            self._cancel_pending(market, pause_reason)
+        view_market = MarketView(trading=trading, benchmark_return=market.benchmark_return,
+                                 defensive=market.defensive)
+        if not trading.allows_entries:
+            self._cancel_pending_entries(market, trading)
+        if trading.halted:
+            self._halt_orders(market, view_market)
         self._fill_pending(market)
         self._mark_and_record(market)
-        view_market = MarketView(paused=paused, pause_reason=pause_reason,
-                                 benchmark_return=market.benchmark_return,
-                                 defensive=market.defensive)
         self._exit_orders(market, view_market)
         self._entry_orders(market, view_market, decisions)
 
-    def _cancel_pending(self, market: DayMarket, pause_reason: str) -> None:
-        """A pause stops trading at once: orders accepted before it do not fill."""
-        pending, self.state.pending = self.state.pending, []
-        for order in pending:
-            self._sequence += 1
-            self.result.orders.append({
-                "as_of": market.as_of, "order_id": stable_id("C", order.order_id),
-                "sequence": self._sequence, "account": order.account, "decision_id": None,
-                "strategy_id": order.strategy_id, "symbol": order.symbol, "side": order.side,
-                "quantity": order.quantity, "order_type": "cancel", "purpose": order.reason,
-                "status": "cancelled",
-                "reason": f"order {order.order_id} cancelled before filling: trading paused "
-                          f"by supervisor: {pause_reason or 'no reason given'}",
-            })
+    def _cancel_pending_entries(self, market: DayMarket, trading: TradingState) -> None:
+        """Entries decided before a pause or halt do not fill in it; exits still do."""
+        keep: list[PendingOrder] = []
+        for order in self.state.pending:
+            if order.side == "buy":
+                self._resolve(order, market.as_of, "cancelled", 0.0,
+                              f"cancelled before filling: {trading.describe()}")
+            else:
+                keep.append(order)
+        self.state.pending = keep
+
+    def _halt_orders(self, market: DayMarket, view_market: MarketView) -> None:
+        """At a halted session's open, sell what is held and not already being sold."""
+        selling: dict[tuple[str, str], float] = {}
+        for order in self.state.pending:
+            if order.side == "sell":
+                key = (order.account, order.symbol)
+                selling[key] = selling.get(key, 0.0) + order.quantity
+        for name in ACCOUNTS:
+            account = self.state.accounts[name]
+            for symbol in sorted(account.positions):
+                position = account.positions[symbol]
+                quantity = position.quantity - selling.get((name, symbol), 0.0)
+                if quantity <= 0:
+                    continue
+                request = OrderRequest(name, symbol, "sell", quantity,
+                                       self.state.last_close.get(symbol, position.avg_cost),
+                                       0.0, "halt")
+                self._submit(market, view_market, name, request, position.strategy_id)
+
+    def _resolve(self, order: PendingOrder, day: date, status: str, filled: float,
+                 why: str) -> None:
+        """Write an order's terminal state into its row."""
+        row = order.row
+        if row is None:  # a pending order given without its row: keep what is known
+            row = order.row = {"order_id": order.order_id, "account": order.account,
+                               "symbol": order.symbol, "side": order.side,
+                               "quantity": order.quantity, "purpose": order.reason,
+                               "strategy_id": order.strategy_id,
+                               "decision_id": order.decision_id, "verdict": "accepted"}
+        row.update({"status": status, "resolution": why, "filled_quantity": filled,
+                    "unfilled_quantity": round(order.quantity - filled, 6),
+                    "resolved_as_of": day})
+        if order.order_id not in self._placed:
+            self.result.earlier_orders.append(row)
 
     def _fill_pending(self, market: DayMarket) -> None:
         pending, self.state.pending = self.state.pending, []
+        day = market.as_of
         for order in pending:
             bar = market.bars.get(order.symbol)
             account = self.state.accounts[order.account]
             if bar is None:
-                self.result.warnings.append(
-                    f"{market.as_of}: no {order.symbol} bar; order {order.order_id} expired")
+                self._resolve(order, day, "expired", 0.0, f"no {order.symbol} bar on {day}")
                 continue
             fill = execute(order.side, order.quantity, bar,
                            market.volatility.get(order.symbol, math.nan))
             if fill is None:
+                self._resolve(order, day, "expired", 0.0, _no_fill_reason(order, bar))
                 continue
+            shortfalls = []
+            if fill.quantity < order.quantity:
+                shortfalls.append(f"volume cap: at most {MAX_VOLUME_SHARE:.0%} of the "
+                                  f"bar's volume of {bar.volume:,.0f}")
             if order.side == "buy":
                 cost = fill.quantity * fill.price + fill.fee
                 if cost > account.cash:  # the open gapped up past the cash we had
                     quantity = math.floor((account.cash - fill.fee) / fill.price)
                     if quantity <= 0:
+                        self._resolve(order, day, "cancelled", 0.0,
+                                      f"cash {account.cash:,.2f} buys no share at the fill "
+                                      f"price {fill.price:,.4f}")
                         continue
+                    shortfalls.append(f"cash {account.cash:,.2f} paid for {quantity:g} of "
+                                      f"{fill.quantity:g} shares at {fill.price:,.4f}")
                     fill = Execution(float(quantity), fill.price,
                                      commission(quantity, fill.price), fill.slippage_bps)
                     cost = fill.quantity * fill.price + fill.fee
@@ -207,8 +293,12 @@ class Ledger:
             else:
                 held = account.positions.get(order.symbol)
                 if held is None:
+                    self._resolve(order, day, "cancelled", 0.0,
+                                  f"no {order.symbol} position left to sell")
                     continue
                 quantity = min(fill.quantity, held.quantity)
+                if quantity < fill.quantity:
+                    shortfalls.append(f"only {held.quantity:g} shares held")
                 account.cash += quantity * fill.price - fill.fee
                 share = quantity / held.quantity
                 entry_fee = held.entry_fees * share
@@ -235,6 +325,14 @@ class Ledger:
                 "side": order.side, "quantity": fill.quantity, "price": fill.price,
                 "fee": fill.fee, "slippage_bps": fill.slippage_bps,
             })
+            if shortfalls:
+                self._resolve(order, day, "partially_filled", fill.quantity,
+                              f"filled {fill.quantity:g} of {order.quantity:g} at "
+                              f"{fill.price:,.4f}; remainder cancelled: "
+                              + "; ".join(shortfalls))
+            else:
+                self._resolve(order, day, "filled", fill.quantity,
+                              f"filled {fill.quantity:g} at {fill.price:,.4f}")
 
     def _mark_and_record(self, market: DayMarket) -> None:
         prices = self.state.last_close
@@ -276,19 +374,26 @@ class Ledger:
         order_id = stable_id("O", market.as_of, account_name, request.symbol, request.side,
                              request.decision_id or request.reason)
         self._sequence += 1
-        self.result.orders.append({
+        accepted = verdict.status == "accepted"
+        quantity = verdict.quantity if accepted else request.quantity
+        row = {
             "as_of": market.as_of, "order_id": order_id, "sequence": self._sequence,
             "account": account_name,
             "decision_id": request.decision_id, "strategy_id": strategy_id,
-            "symbol": request.symbol, "side": request.side,
-            "quantity": verdict.quantity if verdict.status == "accepted" else request.quantity,
-            "order_type": "market", "purpose": request.reason, "status": verdict.status,
+            "symbol": request.symbol, "side": request.side, "quantity": quantity,
+            "order_type": "market", "purpose": request.reason, "verdict": verdict.status,
             "reason": "; ".join([request.reason, verdict.reason, *verdict.warnings]),
-        })
-        if verdict.status == "accepted":
+            **_unresolved(quantity),
+        }
+        self.result.orders.append(row)
+        self._placed.add(order_id)
+        if accepted:
             self.state.pending.append(PendingOrder(
                 order_id, account_name, request.symbol, request.side, verdict.quantity,
-                strategy_id, request.reason, request.decision_id))
+                strategy_id, request.reason, request.decision_id, row))
+        else:
+            row.update({"status": "rejected", "resolution": verdict.reason,
+                        "resolved_as_of": market.as_of})
 
     def _exit_orders(self, market: DayMarket, view_market: MarketView) -> None:
         for name in ACCOUNTS:
@@ -363,15 +468,36 @@ def state_from_rows(accounts: pd.DataFrame, peaks: dict[str, float], positions: 
             float(row.quantity), float(row.avg_cost), row.opened_as_of, row.strategy_id,
             int(row.days_held), float(row.entry_fees), _optional(row, "decision_id"))
         state.last_close[row.symbol] = float(row.close)
-    for row in pending_orders.itertuples():
-        state.pending.append(PendingOrder(row.order_id, row.account, row.symbol, row.side,
-                                          float(row.quantity), row.strategy_id, row.purpose,
-                                          _optional(row, "decision_id")))
+    for record in pending_orders.to_dict("records"):
+        row = {c: record.get(c) for c in ORDER_COLUMNS}
+        row["as_of"] = pd.Timestamp(row["as_of"]).date()
+        row["decision_id"] = _optional_value(row["decision_id"])
+        row.update(_unresolved(float(row["quantity"])))  # resolved again by this run
+        state.pending.append(PendingOrder(row["order_id"], row["account"], row["symbol"],
+                                          row["side"], float(row["quantity"]),
+                                          row["strategy_id"], row["purpose"],
+                                          row["decision_id"], row))
     return state
 
 
+def _unresolved(quantity: float) -> dict[str, Any]:
+    return {"status": PENDING, "resolution": None, "filled_quantity": 0.0,
+            "unfilled_quantity": quantity, "resolved_as_of": None}
+
+
+def _no_fill_reason(order: PendingOrder, bar: Bar) -> str:
+    if math.isfinite(bar.volume) and bar.volume > 0 \
+            and math.floor(bar.volume * MAX_VOLUME_SHARE) <= 0:
+        return (f"volume cap: {MAX_VOLUME_SHARE:.0%} of the bar's volume of "
+                f"{bar.volume:,.0f} allows no share")
+    return f"no usable {order.symbol} price in the bar"
+
+
 def _optional(row: Any, name: str) -> str | None:
-    value = getattr(row, name, None)
+    return _optional_value(getattr(row, name, None))
+
+
+def _optional_value(value: Any) -> str | None:
     return None if value is None or (isinstance(value, float) and math.isnan(value)) \
         else str(value)
 
@@ -386,3 +512,23 @@ def bars_by_day(bars: pd.DataFrame) -> dict[date, tuple[dict[str, Bar], dict[str
                                float(volume) if pd.notna(volume) else math.nan)
         volatility[symbol] = float(vol) if pd.notna(vol) else math.nan
     return out
+
+
+def with_later_resolutions(orders: pd.DataFrame, resolved_later: pd.DataFrame) -> pd.DataFrame:
+    """A re-run of a window leaves its last orders pending; where a later window already
+    resolved the same order (``resolved_later``: order_id and RESOLUTION_COLUMNS, as
+    stored), keep that outcome, so re-running an earlier window rewrites no order row.
+    A later window that no longer follows from this one must be re-run anyway."""
+    if orders.empty or resolved_later.empty:
+        return orders
+    later = resolved_later.set_index("order_id")
+    orders = orders.copy()
+    mask = (orders["status"] == PENDING) & orders["order_id"].isin(later.index)
+    for row in orders.index[mask]:
+        stored = later.loc[orders.at[row, "order_id"]]
+        for column in RESOLUTION_COLUMNS:
+            value = stored[column]
+            if column == "resolved_as_of":
+                value = pd.Timestamp(value).date()
+            orders.at[row, column] = value
+    return orders

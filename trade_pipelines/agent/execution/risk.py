@@ -10,6 +10,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from trade_pipelines.agent.execution.controls import ACTIVE, TradingState
+
 
 @dataclass(frozen=True)
 class RiskLimits:
@@ -43,8 +45,7 @@ class AccountView:
 
 @dataclass(frozen=True)
 class MarketView:
-    paused: bool = False
-    pause_reason: str = ""
+    trading: TradingState = ACTIVE     # the supervisor's state for the order's session
     benchmark_return: float = 0.0
     defensive: bool = False
 
@@ -52,7 +53,7 @@ class MarketView:
 @dataclass(frozen=True)
 class RiskVerdict:
     quantity: float
-    status: str          # accepted / rejected / paused
+    status: str          # accepted / rejected
     reason: str
     warnings: tuple[str, ...] = ()
 
@@ -71,12 +72,15 @@ def _cap(quantity: float, shares_allowed: float, why: str) -> tuple[float, str]:
     return max(0.0, min(quantity, math.floor(shares_allowed))), why
 
 
-class PauseSwitch:
-    name = "pause"
+class TradingStateGate:
+    """Paused or halted: no new entries. Sells (stops, targets, time exits, risk cuts,
+    a halt's liquidation) always pass: a pause must never trap a losing position."""
+
+    name = "trading_state"
 
     def apply(self, order, quantity, account, market, limits):
-        if market.paused:
-            return 0.0, f"trading paused by supervisor: {market.pause_reason or 'no reason given'}"
+        if order.side == "buy" and not market.trading.allows_entries:
+            return 0.0, f"entry refused: {market.trading.describe()}"
         return quantity, ""
 
 
@@ -149,7 +153,7 @@ class LeverageAndCash:
 
 
 DEFAULT_RULES: tuple[Rule, ...] = (
-    PauseSwitch(), CircuitBreaker(), DefensiveMode(), SellOnlyWhatIsHeld(), RiskPerTrade(),
+    TradingStateGate(), CircuitBreaker(), DefensiveMode(), SellOnlyWhatIsHeld(), RiskPerTrade(),
     SymbolConcentration(), LeverageAndCash(),
 )
 
@@ -163,8 +167,7 @@ def check_order(
     for rule in rules:
         new_quantity, why = rule.apply(order, quantity, account, market, limits)
         if new_quantity <= 0:
-            status = "paused" if isinstance(rule, PauseSwitch) else "rejected"
-            return RiskVerdict(0.0, status, why or f"rejected by {rule.name}")
+            return RiskVerdict(0.0, "rejected", why or f"rejected by {rule.name}")
         if new_quantity < quantity:
             trims.append(why)
         quantity = new_quantity

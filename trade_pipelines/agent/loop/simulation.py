@@ -4,6 +4,7 @@ alone; a test proves it gives the same ledger as a replay through the asset grap
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date
 
 import pandas as pd
@@ -14,6 +15,7 @@ from trade_pipelines.agent.decision.setups import SetupBook
 from trade_pipelines.agent.evolution.evaluation import TRADEABLE, all_outcomes, evaluate_pool
 from trade_pipelines.agent.evolution.evaluation import week_ends as last_sessions_of_weeks
 from trade_pipelines.agent.evolution.genomes import GENOMES
+from trade_pipelines.agent.execution.controls import ControlEvent, ControlSchedule
 from trade_pipelines.agent.execution.ledger import ACCOUNTS, Ledger, LedgerState
 from trade_pipelines.agent.loop.trading_loop import TradingLoop
 from trade_pipelines.agent.memory.trade_memory import DecisionIndex, MemoryBook
@@ -23,9 +25,11 @@ from trade_pipelines.agent.planning.daily_plan import make_plans
 
 
 def run_agent_loop(bars: pd.DataFrame, start: date, end: date, universe_symbols: list[str],
-                   benchmark_symbol: str, volatility_symbol: str) -> dict:
+                   benchmark_symbol: str, volatility_symbol: str,
+                   controls: Iterable[ControlEvent] = ()) -> dict:
     """Perceive, evaluate, plan, propose, debate and trade every session in [start, end]
-    from ``bars`` (the warehouse's columns, all history wanted before ``start``)."""
+    from ``bars`` (the warehouse's columns, all history wanted before ``start``), under
+    the supervisor's control events (none by default)."""
     bars = bars[bars["as_of"] <= end]
     universe = bars[bars["symbol"].isin(universe_symbols)]
     features = compute_features(universe)
@@ -49,7 +53,7 @@ def run_agent_loop(bars: pd.DataFrame, start: date, end: date, universe_symbols:
     bars_with_volatility = universe[universe["as_of"] >= start].merge(
         features[["symbol", "as_of", "vol_20"]], on=["symbol", "as_of"], how="left")
     loop.run_days(days, bars_with_volatility, window_regimes, proposals,
-                  lambda _: (False, ""))
+                  ControlSchedule(controls))
     frames = loop.ledger.result.frames()
     decisions = loop.output.decisions_frame()
     memories = loop.output.memories_frame()

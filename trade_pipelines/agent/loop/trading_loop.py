@@ -8,7 +8,7 @@ only place where decision, execution and memory meet.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -17,7 +17,13 @@ import pandas as pd
 
 from trade_pipelines.agent.decision.deliberation import Deliberation
 from trade_pipelines.agent.evolution.genomes import StrategyGenome
-from trade_pipelines.agent.execution.ledger import DayMarket, Ledger, LedgerResult, bars_by_day
+from trade_pipelines.agent.execution.controls import (
+    ACTIVE,
+    NO_CONTROLS,
+    ControlSchedule,
+    TradingState,
+)
+from trade_pipelines.agent.execution.ledger import DayMarket, Ledger, bars_by_day
 from trade_pipelines.agent.memory.trade_memory import (
     MEMORY_COLUMNS,
     DecisionIndex,
@@ -54,10 +60,11 @@ class TradingLoop:
         self.output = LoopOutput()
 
     def run_days(self, days: Iterable[date], bars: pd.DataFrame, regimes: pd.DataFrame,
-                 proposals: pd.DataFrame, pause: Callable[[date], tuple[bool, str]],
+                 proposals: pd.DataFrame, controls: ControlSchedule = NO_CONTROLS,
                  previous_benchmark_close: float = math.nan) -> float:
         """Walk ``days`` in order. ``bars``: symbol, as_of, open, close, volume, vol_20;
-        ``regimes``: as_of, benchmark_close, defensive; ``proposals``: the window's.
+        ``regimes``: as_of, benchmark_close, defensive; ``proposals``: the window's;
+        ``controls``: the supervisor's recorded events, which give each day's state.
         Returns the benchmark's last close seen, for the next batch of days."""
         market = bars_by_day(bars)
         proposals_by_day: dict[date, list[dict]] = {}
@@ -75,16 +82,16 @@ class TradingLoop:
             previous = close if math.isfinite(close) else previous
             self.run_day(DayMarket(day, day_bars, volatility, close, change,
                                    defensive.get(day, False)),
-                         proposals_by_day.get(day, []), pause)
+                         proposals_by_day.get(day, []), controls.state(day))
         return previous
 
     def start_new_batch(self) -> None:
         """Forget the rows produced so far (they are stored); the state carries on."""
-        self.ledger.result = LedgerResult()
+        self.ledger.start_new_batch()
         self.output = LoopOutput()
 
     def run_day(self, market: DayMarket, proposals: Sequence[Mapping[str, Any]],
-                pause: Callable[[date], tuple[bool, str]]) -> None:
+                trading: TradingState = ACTIVE) -> None:
         # A symbol every account already holds (or has an order out for) cannot be
         # bought again: it is not worth a debate.
         state = self.ledger.state
@@ -97,7 +104,7 @@ class TradingLoop:
         self.output.decisions.extend(decisions)
         self.decision_index.add(decisions)
         closed_before = len(self.ledger.result.trades)
-        self.ledger.run_day(market, decisions, pause)
+        self.ledger.run_day(market, decisions, trading)
         closed = self.ledger.result.trades[closed_before:]
         if closed:
             memories = trade_memories(closed, self.decision_index,
