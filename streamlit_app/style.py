@@ -1,0 +1,33 @@
+"""Names, colours and icons the page's sections share, so each account or status looks
+the same wherever it appears."""
+
+from __future__ import annotations
+
+import streamlit as st
+from streamlit.elements.lib.column_types import ColumnConfig
+
+from streamlit_app import queries
+
+LABELS = {"aggressive": "Aggressive", "conservative": "Conservative", "combined": "Combined",
+          queries.BENCHMARK: "S&P 500 (rebased)"}
+COLORS = {"aggressive": "#d62728", "conservative": "#1f77b4", "combined": "#2ca02c",
+          queries.BENCHMARK: "#7f7f7f"}
+# Material icons ship with Streamlit, so they render even where no emoji font is installed.
+ROLE_AVATARS = {"aggressive": ":material/trending_up:", "conservative": ":material/shield:",
+                "quant": ":material/query_stats:", "judge": ":material/gavel:"}
+VERDICT_ICONS = {"execute": ":material/check_circle:", "adjust": ":material/tune:",
+                 "drop": ":material/cancel:"}
+STATUS_ICONS = {"accepted": ":green[:material/check_circle:]",
+                "rejected": ":red[:material/block:]",
+                "paused": ":orange[:material/pause_circle:]"}
+STATUS_COLORS = {"accepted": "#1b7f3b", "rejected": "#c62828", "paused": "#d46b08"}
+
+
+def label(name: str) -> str:
+    """The display name of an account or the benchmark; unknown names show as stored."""
+    return LABELS.get(name, name)
+
+
+def narrow_text() -> ColumnConfig:
+    """A small text column, for short codes such as symbols, sides and statuses."""
+    return st.column_config.TextColumn(width="small")
