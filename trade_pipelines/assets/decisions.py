@@ -3,10 +3,7 @@
 import pandas as pd
 from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, asset
 
-from trade_pipelines.agent.decision.proposals import COLUMNS as PROPOSAL_COLUMNS
-from trade_pipelines.agent.decision.proposals import propose_for_window
-from trade_pipelines.agent.evolution.evaluation import TRADEABLE
-from trade_pipelines.agent.evolution.genomes import GENOMES
+from trade_pipelines.agent.loop.wiring import trade_proposals as trade_proposals_for
 from trade_pipelines.assets.common import (
     WAREHOUSE_POOL,
     markdown_preview,
@@ -36,8 +33,8 @@ def trade_proposals(context: AssetExecutionContext, warehouse: WarehouseResource
     evaluations = store.query(
         "SELECT as_of, strategy_id, score, status FROM strategy_evaluations "
         "WHERE as_of BETWEEN ? AND ?", [start - pd.Timedelta(days=14), end])
-    proposals = propose_for_window(features, evaluations, GENOMES, TRADEABLE)
-    counts = store.replace_days({"proposals": proposals[PROPOSAL_COLUMNS]}, start, end)
+    proposals = trade_proposals_for(features, evaluations)
+    counts = store.replace_days({"proposals": proposals}, start, end)
     return MaterializeResult(metadata={
         "rows": counts["proposals"],
         "by_strategy": MetadataValue.json(proposals["strategy_id"].value_counts().to_dict()

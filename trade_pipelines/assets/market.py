@@ -14,8 +14,8 @@ from dagster import (
     asset,
 )
 
-from trade_pipelines.agent.perception.features import compute_features, equal_weight_index
-from trade_pipelines.agent.perception.regime import detect_regimes
+from trade_pipelines.agent.loop.wiring import market_regimes
+from trade_pipelines.agent.perception.features import compute_features
 from trade_pipelines.agent.perception.validation import broken_bar_rules, suspicious_jumps
 from trade_pipelines.assets.common import (
     FEATURE_HISTORY,
@@ -134,20 +134,14 @@ def market_regime(context: AssetExecutionContext, warehouse: WarehouseResource,
     features = to_dates(store.query(
         "SELECT symbol, as_of, close, sma_50 FROM features WHERE as_of BETWEEN ? AND ?",
         [start, end]), "as_of")
-    window_has_benchmark = not benchmark.empty and (benchmark["as_of"] >= start).any()
-    if not window_has_benchmark:
-        # From the first stored bar, not from the window's look-back: an index rebased at
-        # each window's start would jump across window boundaries. Its level is anchored at
-        # the first bar; its daily return is the mean daily return of the universe.
-        universe = _load_bars(store, market_data.universe(), date.min, end)
-        if universe.empty:
-            raise ValueError(f"no bars for the universe or the benchmark up to {end}: "
-                             "import bars or pick another range")
+    universe = None
+    if benchmark.empty or not (benchmark["as_of"] >= start).any():
         context.log.warning(
             f"no {market_data.benchmark_symbol} bars in {start}..{end}: using an "
             "equal-weighted index of the traded universe as the benchmark")
-        benchmark = equal_weight_index(universe)
-    regimes = detect_regimes(benchmark, features, vix)
+        benchmark = benchmark.iloc[0:0]
+        universe = _load_bars(store, market_data.universe(), date.min, end)
+    regimes = market_regimes(benchmark, features, vix, universe)
     regimes = regimes[(regimes["as_of"] >= start) & (regimes["as_of"] <= end)]
     counts = store.replace_days({"regimes": regimes}, start, end)
     summary = regimes["regime"].value_counts().to_dict() if not regimes.empty else {}

@@ -1,15 +1,13 @@
 """Planning: the daily plan, made after each close for the next session."""
 
 
-import pandas as pd
 from dagster import AssetExecutionContext, MaterializeResult, asset
 
-from trade_pipelines.agent.planning.daily_plan import make_plans
+from trade_pipelines.agent.loop.wiring import session_plans
 from trade_pipelines.assets.common import (
     WAREHOUSE_POOL,
     markdown_preview,
     partition_window,
-    progress,
     to_dates,
 )
 from trade_pipelines.assets.market import market_features, market_regime
@@ -27,10 +25,7 @@ def daily_plans(context: AssetExecutionContext, warehouse: WarehouseResource) ->
                                    "ORDER BY as_of", [start, end]), "as_of")
     features = to_dates(store.query("SELECT * FROM features WHERE as_of BETWEEN ? AND ?",
                                     [start, end]), "as_of")
-    rows = [plan.row() for plan in progress(make_plans(regimes, features), "daily plans",
-                                            len(regimes))]
-    plans = pd.DataFrame(rows, columns=["as_of", "regime", "stance", "exposure_target",
-                                        "watchlist", "key_levels", "tasks"])
+    plans = session_plans(regimes, features)
     counts = store.replace_days({"plans": plans}, start, end)
     return MaterializeResult(metadata={"rows": counts["plans"],
                                        "preview": markdown_preview(plans.tail(5))})

@@ -6,9 +6,9 @@ from datetime import date
 import pandas as pd
 from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, asset
 
-from trade_pipelines.agent.evolution.evaluation import all_outcomes, evaluate_pool, week_ends
-from trade_pipelines.agent.evolution.genomes import GENOMES, seeded_pool
-from trade_pipelines.agent.perception.regime import market_breadth
+from trade_pipelines.agent.evolution.evaluation import week_ends
+from trade_pipelines.agent.evolution.genomes import seeded_pool
+from trade_pipelines.agent.loop.wiring import evaluate_gene_pool, with_breadth
 from trade_pipelines.assets.common import (
     WAREHOUSE_POOL,
     exchange_sessions,
@@ -39,13 +39,9 @@ def features_with_breadth(store: Warehouse, universe: list[str], start: date | N
     """The stored features of the universe for [start, end] with the market's breadth.
     ``market_features`` stores the whole history up to ``end``, so setup records and the
     gene pool see every past signal whichever months were replayed before."""
-    features = to_dates(store.query(
+    features = with_breadth(to_dates(store.query(
         "SELECT * FROM features WHERE as_of <= ? AND list_contains(?, symbol) "
-        "ORDER BY symbol, as_of", [end, universe]), "as_of")
-    if features.empty:
-        return features.assign(breadth=pd.Series(dtype=float))
-    features = features.merge(market_breadth(features), left_on="as_of", right_index=True,
-                              how="left")
+        "ORDER BY symbol, as_of", [end, universe]), "as_of"))
     if start is not None:
         features = features[features["as_of"] >= start]
     return features.reset_index(drop=True)
@@ -63,14 +59,12 @@ def strategy_evaluations(context: AssetExecutionContext, warehouse: WarehouseRes
     days = [d for d in week_ends(exchange_sessions(start, end + pd.Timedelta(days=7)))
             if start <= d <= end]
     features = features_with_breadth(store, market_data.universe(), None, end)
-    genomes = list(GENOMES.values())
-    outcomes = all_outcomes(genomes, features)
     previous = store.query(
         "SELECT strategy_id, status FROM strategy_evaluations WHERE as_of = "
         "(SELECT max(as_of) FROM strategy_evaluations WHERE as_of < ?)", [start])
     prior = dict(zip(previous["strategy_id"], previous["status"], strict=True)) \
         if not previous.empty else {}
-    evaluations = evaluate_pool(genomes, outcomes, days, prior)
+    _, evaluations = evaluate_gene_pool(features, days, prior)
     counts = store.replace_days({"strategy_evaluations": evaluations}, start, end)
     latest = evaluations[evaluations["as_of"] == evaluations["as_of"].max()] \
         if not evaluations.empty else evaluations

@@ -18,20 +18,17 @@ from dagster import (
     multi_asset,
 )
 
-from trade_pipelines.agent.decision.deliberation import Deliberation
-from trade_pipelines.agent.decision.setups import SetupBook
 from trade_pipelines.agent.evolution.evaluation import all_outcomes
 from trade_pipelines.agent.evolution.genomes import GENOMES
 from trade_pipelines.agent.execution.controls import ControlSchedule, events_frame
 from trade_pipelines.agent.execution.ledger import (
     ACCOUNTS,
     STARTING_CAPITAL,
-    Ledger,
     state_from_rows,
     with_later_resolutions,
 )
 from trade_pipelines.agent.loop.trading_loop import TradingLoop
-from trade_pipelines.agent.memory.trade_memory import DecisionIndex, MemoryBook
+from trade_pipelines.agent.loop.wiring import trading_bars, trading_loop
 from trade_pipelines.assets.common import (
     WAREHOUSE_POOL,
     markdown_preview,
@@ -106,7 +103,7 @@ def daily_trading_loop(context: AssetExecutionContext, warehouse: WarehouseResou
     universe = market_data.universe()
     days = trading_days(store, universe, start, end)
     features = features_with_breadth(store, universe, None, end)
-    outcomes = all_outcomes(list(GENOMES.values()), features)
+    outcomes = all_outcomes(list(GENOMES.values()), features)  # the quant's record book
     # The day each outcome becomes known, as a date, for the months' fingerprints.
     outcomes_known = outcomes.assign(as_of=pd.to_datetime(outcomes["known_as_of"]).dt.date)
     window_features = features[features["as_of"] >= start]
@@ -121,12 +118,7 @@ def daily_trading_loop(context: AssetExecutionContext, warehouse: WarehouseResou
     bars = to_dates(store.query(
         "SELECT symbol, as_of, open, close, volume FROM bars WHERE as_of BETWEEN ? AND ? "
         "AND list_contains(?, symbol) ORDER BY symbol, as_of", [start, end, universe]), "as_of")
-    bars = bars.merge(window_features[["symbol", "as_of", "vol_20"]], on=["symbol", "as_of"],
-                      how="left")
-    deliberation = Deliberation(
-        window_features, window_regimes,
-        dict(zip(plans["as_of"], plans["exposure_target"], strict=True)),
-        SetupBook(outcomes), GENOMES)
+    bars = trading_bars(bars, window_features)
     regime_by_day = dict(zip(regimes["as_of"], regimes["regime"], strict=True))
     # The supervisor's controls are the recorded events, read once: never a switch.
     events = load_events(store)
@@ -152,8 +144,9 @@ def daily_trading_loop(context: AssetExecutionContext, warehouse: WarehouseResou
         if checkpoints.can_skip(month, digest):
             continue
         if loop is None:  # the first month computed: continue from what the warehouse holds
-            loop, previous_close, previous_day = _open_loop(store, month.first, deliberation,
-                                                            regime_by_day)
+            loop, previous_close, previous_day = _open_loop(
+                store, month.first, window_features, window_regimes, plans, outcomes,
+                regime_by_day)
         month_days = [d for d in days if month.first <= d <= month.last]
         previous_close = loop.run_days(month_days, month_bars, month_regimes,
                                        month_proposals, controls, previous_close)
@@ -206,7 +199,8 @@ def _warehouse_state(store: Warehouse, first_day: date):
     return rows, memories, previous_day
 
 
-def _open_loop(store: Warehouse, first_day: date, deliberation: Deliberation,
+def _open_loop(store: Warehouse, first_day: date, features: pd.DataFrame,
+               regimes: pd.DataFrame, plans: pd.DataFrame, outcomes: pd.DataFrame,
                regime_by_day: dict) -> tuple[TradingLoop, float, date | None]:
     """A trading loop that continues from the warehouse at ``first_day``: the ledger's
     state, the memories and the debates behind carried positions; and the benchmark's
@@ -225,8 +219,8 @@ def _open_loop(store: Warehouse, first_day: date, deliberation: Deliberation,
                                  "ORDER BY as_of DESC LIMIT 1", [first_day])
     previous_close = float(last_benchmark["benchmark_close"].iloc[0]) \
         if not last_benchmark.empty else math.nan
-    loop = TradingLoop(deliberation, Ledger(state, GENOMES), MemoryBook(memories),
-                       DecisionIndex(earlier_decisions), regime_by_day, GENOMES)
+    loop = trading_loop(features, regimes, plans, outcomes, regime_by_day, state, memories,
+                        earlier_decisions)
     return loop, previous_close, previous_day
 
 

@@ -1,6 +1,7 @@
-"""The whole agent in memory: the same functions the assets call, driven over a date
-range with no Dagster and no warehouse. For research and for measuring the agent loop
-alone; a test proves it gives the same ledger as a replay through the asset graph."""
+"""The whole agent in memory: the steps of ``wiring.py``, which the assets call one by
+one, chained over a date range with no Dagster and no warehouse. For research and for
+measuring the agent loop alone; a test proves it gives the same ledger as a replay
+through the asset graph."""
 
 from __future__ import annotations
 
@@ -9,19 +10,11 @@ from datetime import date
 
 import pandas as pd
 
-from trade_pipelines.agent.decision.deliberation import Deliberation
-from trade_pipelines.agent.decision.proposals import propose_for_window
-from trade_pipelines.agent.decision.setups import SetupBook
-from trade_pipelines.agent.evolution.evaluation import TRADEABLE, all_outcomes, evaluate_pool
-from trade_pipelines.agent.evolution.evaluation import week_ends as last_sessions_of_weeks
-from trade_pipelines.agent.evolution.genomes import GENOMES
+from trade_pipelines.agent.evolution.evaluation import week_ends
 from trade_pipelines.agent.execution.controls import ControlEvent, ControlSchedule
-from trade_pipelines.agent.execution.ledger import ACCOUNTS, Ledger, LedgerState
-from trade_pipelines.agent.loop.trading_loop import TradingLoop
-from trade_pipelines.agent.memory.trade_memory import DecisionIndex, MemoryBook
+from trade_pipelines.agent.execution.ledger import ACCOUNTS
+from trade_pipelines.agent.loop import wiring
 from trade_pipelines.agent.perception.features import compute_features
-from trade_pipelines.agent.perception.regime import detect_regimes, market_breadth
-from trade_pipelines.agent.planning.daily_plan import make_plans
 
 
 def run_agent_loop(bars: pd.DataFrame, start: date, end: date, universe_symbols: list[str],
@@ -32,28 +25,19 @@ def run_agent_loop(bars: pd.DataFrame, start: date, end: date, universe_symbols:
     the supervisor's control events (none by default)."""
     bars = bars[bars["as_of"] <= end]
     universe = bars[bars["symbol"].isin(universe_symbols)]
-    features = compute_features(universe)
-    features = features.merge(market_breadth(features), left_on="as_of", right_index=True,
-                              how="left")
-    regimes = detect_regimes(bars[bars["symbol"] == benchmark_symbol], features,
-                             bars[bars["symbol"] == volatility_symbol])
-    genomes = list(GENOMES.values())
-    outcomes = all_outcomes(genomes, features)
+    features = wiring.with_breadth(compute_features(universe))
+    regimes = wiring.market_regimes(bars[bars["symbol"] == benchmark_symbol], features,
+                                    bars[bars["symbol"] == volatility_symbol], universe)
     window = features[features["as_of"] >= start]
     window_regimes = regimes[regimes["as_of"] >= start]
     days = sorted(window_regimes["as_of"])
-    evaluations = evaluate_pool(genomes, outcomes, last_sessions_of_weeks(days), {})
-    plans = list(make_plans(window_regimes, window))
-    exposure = {plan.as_of: plan.exposure_target for plan in plans}
-    proposals = propose_for_window(window, evaluations, GENOMES, TRADEABLE)
-    deliberation = Deliberation(window, window_regimes, exposure, SetupBook(outcomes), GENOMES)
-    loop = TradingLoop(deliberation, Ledger(LedgerState(), GENOMES), MemoryBook(),
-                       DecisionIndex(), dict(zip(regimes["as_of"], regimes["regime"],
-                                                 strict=True)), GENOMES)
-    bars_with_volatility = universe[universe["as_of"] >= start].merge(
-        features[["symbol", "as_of", "vol_20"]], on=["symbol", "as_of"], how="left")
-    loop.run_days(days, bars_with_volatility, window_regimes, proposals,
-                  ControlSchedule(controls))
+    outcomes, evaluations = wiring.evaluate_gene_pool(features, week_ends(days), {})
+    plans = wiring.session_plans(window_regimes, window)
+    proposals = wiring.trade_proposals(window, evaluations)
+    loop = wiring.trading_loop(window, window_regimes, plans, outcomes,
+                               dict(zip(regimes["as_of"], regimes["regime"], strict=True)))
+    loop.run_days(days, wiring.trading_bars(universe[universe["as_of"] >= start], features),
+                  window_regimes, proposals, ControlSchedule(controls))
     frames = loop.ledger.result.frames()
     decisions = loop.output.decisions_frame()
     memories = loop.output.memories_frame()
