@@ -1,8 +1,11 @@
-"""Supervisor: watch the agent's accounts and debates, and pause its trading.
+"""Supervisor: watch the agent's accounts and debates, and pause, halt or resume its
+trading.
 
-Run with ``streamlit run streamlit_app/app.py``. The page only reads the warehouse, in
-short read-only connections, so it can stay open while a replay writes; the pause switch
-is a JSON file beside the warehouse, so it works even while the warehouse is busy.
+Run with ``streamlit run streamlit_app/app.py``. The page reads the warehouse in short
+read-only connections, so it can stay open while a replay writes. A control (pause,
+resume, halt) is a dated event the page records in the warehouse with "supervisor app"
+as its author: one short write that waits a few seconds for a busy writer, and says so
+when it could not, rather than blocking the page.
 """
 
 from __future__ import annotations
@@ -27,11 +30,22 @@ if str(PROJECT_ROOT) not in sys.path:
     sys.path.insert(0, str(PROJECT_ROOT))
 
 from streamlit_app import queries  # noqa: E402
-from trade_pipelines.control import PauseState, read_pause_state, set_paused  # noqa: E402
+from trade_pipelines.agent.execution.controls import (  # noqa: E402
+    ControlSchedule,
+    TradingState,
+    events_from_rows,
+)
+from trade_pipelines.control import (  # noqa: E402
+    APP_USER,
+    ControlError,
+    default_effective_from,
+    record_control,
+)
 from trade_pipelines.settings import paths  # noqa: E402
 from trade_pipelines.warehouse import Warehouse, WarehouseLockedError  # noqa: E402
 
-CHANGED_BY = "supervisor app"
+# A control is worth waiting for a little longer than a read.
+CONTROL_LOCK_TIMEOUT_S = 10.0
 # Short lock budget: a page that hangs for a minute behind a long replay transaction is
 # worse than one that says "busy" and tries again a moment later.
 LOCK_TIMEOUT_S = 2.0
@@ -40,8 +54,11 @@ CACHE_TTL_S = 5
 
 T = TypeVar("T")
 
-PAUSE_KEY = "pause_toggle"
-REASON_KEY = "pause_reason"
+ACTION_KEY = "control_action"
+REASON_KEY = "control_reason"
+FROM_KEY = "control_from"
+RECORD_KEY = "control_record"
+OUTCOME_KEY = "_control_outcome"
 DAY_KEY = "decision_day"
 
 LABELS = {"aggressive": "Aggressive", "conservative": "Conservative", "combined": "Combined",
@@ -53,10 +70,16 @@ ROLE_AVATARS = {"aggressive": ":material/trending_up:", "conservative": ":materi
                 "quant": ":material/query_stats:", "judge": ":material/gavel:"}
 VERDICT_ICONS = {"execute": ":material/check_circle:", "adjust": ":material/tune:",
                  "drop": ":material/cancel:"}
-STATUS_ICONS = {"accepted": ":green[:material/check_circle:]",
-                "rejected": ":red[:material/block:]",
-                "paused": ":orange[:material/pause_circle:]"}
-STATUS_COLORS = {"accepted": "#1b7f3b", "rejected": "#c62828", "paused": "#d46b08"}
+STATUS_ICONS = {"filled": ":green[:material/check_circle:]",
+                "partially_filled": ":green[:material/incomplete_circle:]",
+                "pending": ":blue[:material/schedule:]",
+                "expired": ":gray[:material/timer_off:]",
+                "cancelled": ":orange[:material/cancel:]",
+                "rejected": ":red[:material/block:]"}
+STATUS_COLORS = {"filled": "#1b7f3b", "partially_filled": "#5b8c2a", "pending": "#1f5fbf",
+                 "expired": "#6b6b6b", "cancelled": "#d46b08", "rejected": "#c62828"}
+ACTION_LABELS = {"pause": "Pause entries", "halt": "Halt and flatten",
+                 "resume": "Resume entries"}
 
 
 # -- cached reads (keyed by the warehouse path, so each home has its own entries) ---------
@@ -75,49 +98,92 @@ def load_day(path: str, day: date) -> queries.DayDetail:
     return queries.load_day(_warehouse(path), day)
 
 
-# -- pause switch -------------------------------------------------------------------------
+# -- controls -----------------------------------------------------------------------------
 
-def _read_pause(control: Path) -> PauseState | None:
+@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
+def load_controls(path: str) -> pd.DataFrame:
+    return queries.control_log(_warehouse(path))
+
+
+def _next_session() -> date:
+    return default_effective_from()
+
+
+def _schedule(log: pd.DataFrame | None) -> ControlSchedule | None:
+    return None if log is None else ControlSchedule(events_from_rows(log))
+
+
+def _on_record(warehouse_path: str) -> None:
+    """Record the event the moment the button is pressed, before the page re-renders."""
+    action = st.session_state[ACTION_KEY]
+    reason = str(st.session_state.get(REASON_KEY) or "").strip()
     try:
-        return read_pause_state(control)
-    except (OSError, ValueError, TypeError) as error:
-        st.error(f"Could not read the pause switch in {control}: {error}")
-        return None
-
-
-def _when(changed_at: str) -> str:
-    try:
-        return f"{datetime.fromisoformat(changed_at):%Y-%m-%d %H:%M %Z}".strip()
-    except ValueError:
-        return changed_at or "an unknown time"
-
-
-def _on_pause_toggled() -> None:
-    """Write the switch the moment the toggle moves, before the page re-renders."""
-    paused = bool(st.session_state[PAUSE_KEY])
-    reason = str(st.session_state.get(REASON_KEY) or "").strip() or (
-        "paused from the supervisor app" if paused else "resumed from the supervisor app")
-    set_paused(paths().control, paused, reason, CHANGED_BY)
+        event = record_control(Warehouse(warehouse_path, lock_timeout_s=CONTROL_LOCK_TIMEOUT_S),
+                               action, reason, APP_USER, st.session_state[FROM_KEY])
+    except ControlError as error:
+        st.session_state[OUTCOME_KEY] = ("error", f"Not recorded: {error}.")
+        return
+    except WarehouseLockedError:
+        st.session_state[OUTCOME_KEY] = (
+            "warning", "Not recorded: the warehouse stayed busy (a replay is writing). "
+                       "Press the button again in a moment.")
+        return
+    st.session_state[OUTCOME_KEY] = (
+        "success", f"Recorded {event.action} from {event.effective_from}.")
     st.session_state[REASON_KEY] = ""
+    load_controls.clear()
 
 
-def render_pause_switch(state: PauseState | None) -> None:
-    if state is not None and state.paused:
-        st.warning(
-            f"**Trading is paused.** Reason: {state.reason or 'none given'}  \n"
-            f"Set by {state.changed_by or 'unknown'} at {_when(state.changed_at)}. "
-            "The order step refuses new orders (status `paused`) until trading resumes.",
-            icon=":material/pause_circle:")
-    # The file is the truth (the CLI can flip it too): sync the toggle to it every run.
-    st.session_state[PAUSE_KEY] = bool(state and state.paused)
+def render_trading_state(state: TradingState | None, upcoming: date) -> None:
+    if state is None or state.mode == "active":
+        return
+    what = ("refuses new entries and cancels entries due to fill; stops, take-profit and "
+            "time exits still fill" if state.mode == "paused" else
+            "sold every position at that session's bar and refuses new entries")
+    text = (f"**Trading is {state.mode}** from {state.since} (state for the next session, "
+            f"{upcoming}). Reason: {state.reason or 'none given'}  \n"
+            f"Recorded by {state.by or 'unknown'}. The ledger {what} until a resume.")
+    if state.halted:
+        st.error(text, icon=":material/front_hand:")
+    else:
+        st.warning(text, icon=":material/pause_circle:")
+
+
+def render_controls(warehouse_path: str, log: pd.DataFrame | None, upcoming: date) -> None:
     with st.container(border=True):
-        reason_col, toggle_col = st.columns([4, 1], vertical_alignment="bottom")
-        reason_col.text_input(
-            "Reason (recorded with the switch)", key=REASON_KEY,
-            placeholder="e.g. review before earnings week" if not (state and state.paused)
-            else "e.g. review done")
-        toggle_col.toggle("Pause trading", key=PAUSE_KEY, on_change=_on_pause_toggled,
-                          help="Takes effect at the next trading day the replay processes.")
+        st.markdown("**Controls** · each is an event with who, when, why and the first "
+                    "session it applies to")
+        action_col, reason_col, from_col, button_col = st.columns(
+            [2, 4, 2, 1], vertical_alignment="bottom")
+        action_col.selectbox("Action", list(ACTION_LABELS), key=ACTION_KEY,
+                             format_func=ACTION_LABELS.__getitem__)
+        reason_col.text_input("Reason (recorded with the event)", key=REASON_KEY,
+                              placeholder="e.g. review before earnings week")
+        if FROM_KEY not in st.session_state:
+            st.session_state[FROM_KEY] = upcoming
+        from_col.date_input("From session", key=FROM_KEY,
+                            help="The first NYSE session it applies to; by default the "
+                                 "next one. A past session applies when that range is "
+                                 "replayed again.")
+        button_col.button("Record", key=RECORD_KEY, type="primary", width="stretch",
+                          on_click=_on_record, args=(warehouse_path,))
+        outcome = st.session_state.pop(OUTCOME_KEY, None)
+        if outcome is not None:
+            getattr(st, outcome[0])(outcome[1])
+        if log is None:
+            st.caption("The control log could not be read (the warehouse is busy).")
+        elif log.empty:
+            st.caption("No control recorded: trading is active.")
+        else:
+            shown = log.sort_values(["effective_from", "recorded_at"], ascending=False)
+            st.dataframe(pd.DataFrame({
+                "From": pd.to_datetime(shown["effective_from"]).dt.date,
+                "Action": shown["action"], "Reason": shown["reason"],
+                "By": shown["recorded_by"],
+                "Recorded (UTC)": pd.to_datetime(shown["recorded_at"]),
+            }), hide_index=True, key="controls_table", column_config={
+                "Recorded (UTC)": st.column_config.DatetimeColumn(
+                    format="YYYY-MM-DD HH:mm:ss")})
 
 
 # -- sections -----------------------------------------------------------------------------
@@ -126,9 +192,10 @@ def _forget_cached_reads() -> None:
     """Runs before the page does, so the rerun the click causes reads afresh."""
     load_overview.clear()
     load_day.clear()
+    load_controls.clear()
 
 
-def render_status(overview: queries.Overview | None, state: PauseState | None,
+def render_status(overview: queries.Overview | None, state: TradingState | None,
                   busy: bool) -> None:
     if overview is None:
         latest = "unknown"
@@ -137,8 +204,10 @@ def render_status(overview: queries.Overview | None, state: PauseState | None,
     if busy:
         latest += " :orange-badge[:material/hourglass_top: warehouse busy]"
     if state is None:
-        trading = ":orange-badge[pause switch unreadable]"
-    elif state.paused:
+        trading = ":orange-badge[trading state unknown]"
+    elif state.halted:
+        trading = ":red-badge[:material/front_hand: Trading halted]"
+    elif state.mode == "paused":
         trading = ":red-badge[:material/pause: Trading paused]"
     else:
         trading = ":green-badge[:material/play_arrow: Trading active]"
@@ -245,8 +314,10 @@ def _day_label(days: pd.DataFrame) -> dict[date, str]:
     labels = {}
     for row in days.itertuples(index=False):
         text = f"{row.as_of:%a %d %b %Y} · {row.n_decisions} decisions · {row.n_orders} orders"
-        if row.n_paused:
-            text += f" · {row.n_paused} paused"
+        if row.n_rejected:
+            text += f" · {row.n_rejected} rejected"
+        if row.n_cancelled:
+            text += f" · {row.n_cancelled} cancelled"
         labels[row.as_of] = text
     return labels
 
@@ -340,10 +411,12 @@ def render_orders(detail: queries.DayDetail) -> None:
         st.info("No orders on this day.")
         return
     counts = orders["status"].value_counts()
-    st.markdown(" · ".join(f"{STATUS_ICONS.get(s, '')} {n} {s}" for s, n in counts.items()))
-    if counts.get("paused", 0):
-        st.warning(f"{counts['paused']} orders were refused because trading was paused.",
-                   icon=":material/pause_circle:")
+    st.markdown(" · ".join(f"{STATUS_ICONS.get(s, '')} {n} {s.replace('_', ' ')}"
+                           for s, n in counts.items()))
+    controlled = queries.stopped_by_controls(orders)
+    if controlled:
+        st.warning(f"{controlled} orders were refused or cancelled because trading was "
+                   "paused or halted.", icon=":material/pause_circle:")
     display = pd.DataFrame({
         "Account": orders["account"].map(lambda a: LABELS.get(a, a)),
         "Symbol": orders["symbol"],
@@ -352,6 +425,10 @@ def render_orders(detail: queries.DayDetail) -> None:
         "Purpose": orders["purpose"],
         "Type": orders["order_type"],
         "Status": orders["status"],
+        "Filled": orders["filled_quantity"],
+        "Unfilled": orders["unfilled_quantity"],
+        "Outcome": orders["resolution"],
+        "Resolved": pd.to_datetime(orders["resolved_as_of"]).dt.date,
         "Reason": orders["reason"],
     })
     styled = display.style.map(
@@ -361,7 +438,12 @@ def render_orders(detail: queries.DayDetail) -> None:
     st.dataframe(styled, hide_index=True, key="orders_table", placeholder="—", column_config={
         "Symbol": narrow, "Side": narrow, "Type": narrow, "Status": narrow,
         "Quantity": st.column_config.NumberColumn(format="localized", width="small"),
-        "Reason": st.column_config.TextColumn(width="large"),
+        "Filled": st.column_config.NumberColumn(format="localized", width="small"),
+        "Unfilled": st.column_config.NumberColumn(format="localized", width="small"),
+        "Outcome": st.column_config.TextColumn(width="large"),
+        "Resolved": st.column_config.DateColumn(width="small"),
+        "Reason": st.column_config.TextColumn(
+            width="large", help="The risk engine's verdict when the order was placed"),
     })
 
 
@@ -382,13 +464,18 @@ def main() -> None:
     warehouse_path = str(home.warehouse)
     st.title("Supervisor")
 
-    state = _read_pause(home.control)
+    upcoming = _next_session()
+    log, log_stale = read_or_last("controls", warehouse_path,
+                                  lambda: load_controls(warehouse_path))
+    schedule = _schedule(log)
+    state = schedule.state(upcoming) if schedule is not None else None
     overview, overview_stale = read_or_last("overview", warehouse_path,
                                             lambda: load_overview(warehouse_path))
     render_status(overview, state, busy=overview_stale is not None)
-    render_pause_switch(state)
+    render_trading_state(state, upcoming)
+    render_controls(warehouse_path, log, upcoming)
     notice = st.empty()
-    stale = [overview_stale] if overview_stale is not None else []
+    stale = [t for t in (overview_stale, log_stale) if t is not None]
 
     if overview is not None and overview.empty:
         st.info("**No data yet:** run `trade-pipelines replay --start 2021-01-01 --end "
