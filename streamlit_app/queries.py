@@ -22,7 +22,7 @@ STARTING_EQUITY = STARTING_CAPITAL
 BENCHMARK = "benchmark"
 
 HISTORY_COLUMNS = ["as_of", "account", "equity", "drawdown", "benchmark_close"]
-DAY_COLUMNS = ["as_of", "n_decisions", "n_orders", "n_paused"]
+DAY_COLUMNS = ["as_of", "n_decisions", "n_orders", "n_rejected", "n_cancelled"]
 DECISION_COLUMNS = [
     "as_of", "decision_id", "symbol", "side", "strategy_id", "verdict", "confidence",
     "low_certainty", "weight_aggressive", "weight_conservative", "weight_combined", "rounds",
@@ -30,8 +30,13 @@ DECISION_COLUMNS = [
 ]
 ORDER_COLUMNS = [
     "as_of", "order_id", "sequence", "account", "decision_id", "strategy_id", "symbol", "side",
-    "quantity", "order_type", "purpose", "status", "reason",
+    "quantity", "order_type", "purpose", "verdict", "reason", "status", "resolution",
+    "filled_quantity", "unfilled_quantity", "resolved_as_of",
 ]
+CONTROL_COLUMNS = ["event_id", "action", "effective_from", "reason", "recorded_by",
+                   "recorded_at"]
+# How the ledger words a refusal or cancellation that a pause or halt caused.
+CONTROL_MARKERS = ("entry refused: trading ", "cancelled before filling: trading ")
 MEMORY_COLUMNS = ["memory_id", "as_of", "kind", "tier", "symbol", "importance", "text"]
 
 
@@ -84,12 +89,14 @@ def activity_days(warehouse: Warehouse) -> pd.DataFrame:
     frame = _read(warehouse, """
         WITH d AS (SELECT as_of, count(*) AS n_decisions FROM decisions GROUP BY as_of),
              o AS (SELECT as_of, count(*) AS n_orders,
-                          count(*) FILTER (WHERE status = 'paused') AS n_paused
+                          count(*) FILTER (WHERE status = 'rejected') AS n_rejected,
+                          count(*) FILTER (WHERE status = 'cancelled') AS n_cancelled
                    FROM orders GROUP BY as_of)
         SELECT coalesce(d.as_of, o.as_of) AS as_of,
                coalesce(d.n_decisions, 0) AS n_decisions,
                coalesce(o.n_orders, 0) AS n_orders,
-               coalesce(o.n_paused, 0) AS n_paused
+               coalesce(o.n_rejected, 0) AS n_rejected,
+               coalesce(o.n_cancelled, 0) AS n_cancelled
         FROM d FULL OUTER JOIN o ON d.as_of = o.as_of
         ORDER BY as_of DESC
         """, DAY_COLUMNS)
@@ -122,9 +129,25 @@ def decisions_on(warehouse: Warehouse, day: date) -> pd.DataFrame:
         """, DECISION_COLUMNS, [day]), DECISION_COLUMNS)
 
 
+def control_log(warehouse: Warehouse) -> pd.DataFrame:
+    """Every recorded control event (pause, resume, halt), oldest session first."""
+    frame = _read(warehouse, "SELECT * FROM control_events "
+                             "ORDER BY effective_from, recorded_at, event_id",
+                  CONTROL_COLUMNS)
+    return frame[CONTROL_COLUMNS] if not frame.empty else frame
+
+
+def stopped_by_controls(orders: pd.DataFrame) -> int:
+    """How many of these orders a pause or halt refused or cancelled."""
+    if orders.empty or "resolution" not in orders:
+        return 0
+    text = orders["resolution"].fillna("").astype(str)
+    return int(text.map(lambda t: t.startswith(CONTROL_MARKERS)).sum())
+
+
 def orders_on(warehouse: Warehouse, day: date) -> pd.DataFrame:
-    """That day's orders in every state, including those refused while paused, in the
-    order the ledger submitted them."""
+    """That day's orders in every state (their outcome may be known only a session
+    later), in the order the ledger submitted them."""
     frame = _with_columns(_read(warehouse, "SELECT * FROM orders WHERE as_of = ?",
                                 ORDER_COLUMNS, [day]), ORDER_COLUMNS)
     rank = frame["account"].map({a: i for i, a in enumerate(ACCOUNTS)})

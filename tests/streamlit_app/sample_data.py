@@ -59,16 +59,24 @@ def _transcript(symbol: str, side: str, close: float, verdict: str,
 def _order(day: date, order_id: str, sequence: int, account: str, decision_id: str | None,
            symbol: str, side: str, quantity: float, purpose: str, paused: bool,
            too_big: bool) -> dict[str, object]:
+    next_day = (pd.Timestamp(day) + pd.offsets.BDay(1)).date()
     if paused:
-        status, verdict = "paused", f"trading paused by supervisor: {PAUSE_REASON}"
+        verdict = f"entry refused: trading paused from {day} by supervisor app: {PAUSE_REASON}"
+        outcome = ("rejected", verdict, 0.0, day)
     elif too_big:
-        status, verdict = "rejected", "position would exceed 10% of equity"
+        verdict = "position would exceed 10% of equity"
+        outcome = ("rejected", verdict, 0.0, day)
     else:
-        status, verdict = "accepted", "passed risk checks"
+        verdict = "passed risk checks"
+        outcome = ("filled", f"filled {quantity:g} at 101.2500", quantity, next_day)
+    status, resolution, filled, resolved = outcome
     return {"as_of": day, "order_id": order_id, "sequence": sequence + 1, "account": account,
             "decision_id": decision_id, "strategy_id": "S-donchian-55", "symbol": symbol,
             "side": side, "quantity": quantity, "order_type": "market", "purpose": purpose,
-            "status": status, "reason": f"{purpose}; {verdict}"}
+            "verdict": "accepted" if status == "filled" else "rejected",
+            "reason": f"{purpose}; {verdict}", "status": status, "resolution": resolution,
+            "filled_quantity": filled, "unfilled_quantity": quantity - filled,
+            "resolved_as_of": resolved}
 
 
 def build_frames(start: date = date(2024, 3, 4), n_days: int = 5,

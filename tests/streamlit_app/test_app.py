@@ -7,6 +7,7 @@ import subprocess
 import sys
 import textwrap
 from collections.abc import Iterator
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pandas as pd
@@ -15,7 +16,8 @@ import streamlit as st
 from sample_data import PAUSE_REASON, SampleSummary
 from streamlit.testing.v1 import AppTest
 
-from trade_pipelines.control import read_pause_state, set_paused
+from trade_pipelines.control import APP_USER, load_events, record_control
+from trade_pipelines.market_data.calendar import next_session_after
 from trade_pipelines.settings import Paths
 from trade_pipelines.warehouse import Warehouse
 
@@ -89,9 +91,11 @@ def test_page_shows_accounts_decisions_transcript_and_orders(
 
     # Orders refused while paused are listed with their reason.
     orders = table(at, "orders")
-    assert set(orders["Status"]) == {"paused"}
-    assert orders["Reason"].str.contains(PAUSE_REASON).all()
-    assert any("refused because trading was paused" in w.value for w in at.warning)
+    assert set(orders["Status"]) == {"rejected"}
+    assert orders["Outcome"].str.contains(PAUSE_REASON).all()
+    assert (orders["Filled"] == 0).all() and (orders["Unfilled"] == orders["Quantity"]).all()
+    assert any("refused or cancelled because trading was paused or halted" in w.value
+               for w in at.warning)
 
 
 def test_choosing_another_day_shows_its_decisions_and_orders(
@@ -106,50 +110,85 @@ def test_choosing_another_day_shows_its_decisions_and_orders(
     expected = sample.decisions[sample.decisions["as_of"] == day]
     assert sorted(table(at, "decisions")["Symbol"]) == sorted(expected["symbol"])
     orders = table(at, "orders")
-    assert set(orders["Status"]) == {"accepted", "rejected"}
+    assert set(orders["Status"]) == {"filled", "rejected"}
     assert orders["Reason"].str.contains("position would exceed 10% of equity").any()
+    filled = orders[orders["Status"] == "filled"]
+    assert (filled["Filled"] == filled["Quantity"]).all()
+    assert filled["Outcome"].str.startswith("filled").all()
+    assert (filled["Resolved"] > day).all()  # known at the next session
     assert "stop_loss" in set(orders["Purpose"])  # exits show up beside debated entries
 
 
-def test_pause_toggle_writes_the_control_file_and_warns(
+def record_from_page(at: AppTest, action: str, reason: str,
+                     effective_from: date | None = None) -> None:
+    at.selectbox(key="control_action").select(action)
+    at.text_input(key="control_reason").input(reason)
+    if effective_from is not None:
+        at.date_input(key="control_from").set_value(effective_from)
+    at.button(key="control_record").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+
+
+def test_the_page_records_a_pause_event_and_shows_the_state_and_the_log(
     filled_home: tuple[Paths, SampleSummary], app_file: Path,
 ) -> None:
     home, _ = filled_home
     at = run_app(app_file)
-    assert read_pause_state(home.control).paused is False
+    upcoming = next_session_after(datetime.now(UTC))
+    assert at.date_input(key="control_from").value == upcoming  # the next session
+    assert "No control recorded" in all_text(at)
 
-    at.text_input(key="pause_reason").input("hold during the Fed meeting")
-    at.toggle(key="pause_toggle").set_value(True).run()
-    assert not at.exception
-
-    state = read_pause_state(home.control)
-    assert state.paused is True
-    assert state.reason == "hold during the Fed meeting"
-    assert state.changed_by == "supervisor app"
+    before = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+    record_from_page(at, "pause", "hold during the Fed meeting")
+    (event,) = load_events(Warehouse(home.warehouse))
+    assert (event.action, event.reason, event.recorded_by, event.effective_from) == (
+        "pause", "hold during the Fed meeting", APP_USER, upcoming)
+    assert before <= event.recorded_at <= datetime.now(UTC).replace(tzinfo=None)
+    assert any(f"Recorded pause from {upcoming}" in m.value for m in at.success)
     banner = at.warning[0].value
     assert "Trading is paused" in banner and "hold during the Fed meeting" in banner
+    assert "supervisor app" in banner
     assert "Trading paused" in all_text(at)
-    assert at.toggle(key="pause_toggle").value is True
-    assert at.text_input(key="pause_reason").value == ""  # ready for the resume note
+    assert at.text_input(key="control_reason").value == ""  # ready for the next note
+    log = next(d.value for d in at.dataframe if "Recorded (UTC)" in d.value.columns)
+    assert log[["Action", "Reason", "By"]].values.tolist() == [
+        ["pause", "hold during the Fed meeting", "supervisor app"]]
+    assert list(log["From"]) == [upcoming]
 
-    at.toggle(key="pause_toggle").set_value(False).run()
-    state = read_pause_state(home.control)
-    assert state.paused is False and state.reason == "resumed from the supervisor app"
+    record_from_page(at, "resume", "review done")
+    assert [e.action for e in load_events(Warehouse(home.warehouse))] == ["pause", "resume"]
     assert not any("Trading is paused" in w.value for w in at.warning)
+    assert "Trading active" in all_text(at)
 
 
-def test_toggle_follows_a_switch_flipped_elsewhere(
+def test_a_halt_for_a_past_session_and_a_pause_without_reason(
     filled_home: tuple[Paths, SampleSummary], app_file: Path,
 ) -> None:
-    """The file is the truth: a pause set from the command line shows on the next run."""
     home, _ = filled_home
     at = run_app(app_file)
-    assert at.toggle(key="pause_toggle").value is False
+    record_from_page(at, "pause", " ")
+    assert any("needs a reason" in e.value for e in at.error)
+    record_from_page(at, "halt", "broker outage", date(2024, 3, 9))  # a Saturday
+    assert any("not an NYSE session" in e.value for e in at.error)
+    assert load_events(Warehouse(home.warehouse)) == []
+    record_from_page(at, "halt", "broker outage", date(2024, 3, 11))
+    (event,) = load_events(Warehouse(home.warehouse))
+    assert (event.action, event.effective_from) == ("halt", date(2024, 3, 11))
+    assert any("Trading is halted" in e.value for e in at.error)
+    assert "Trading halted" in all_text(at)
 
-    set_paused(home.control, True, "broker maintenance", "cli")
+
+def test_an_event_recorded_elsewhere_shows_on_the_next_run(
+    filled_home: tuple[Paths, SampleSummary], app_file: Path,
+) -> None:
+    """The warehouse is the truth: a pause recorded from the command line shows."""
+    home, _ = filled_home
+    at = run_app(app_file)
+    assert "Trading active" in all_text(at)
+    record_control(Warehouse(home.warehouse), "pause", "broker maintenance", "alice")
+    st.cache_data.clear()  # as the Refresh button does; AppTest shares this process
     at.run()
-    assert at.toggle(key="pause_toggle").value is True
-    assert "broker maintenance" in at.warning[0].value and "cli" in at.warning[0].value
+    assert "broker maintenance" in at.warning[0].value and "alice" in at.warning[0].value
 
 
 @pytest.mark.parametrize("migrated", [False, True], ids=["no-file", "no-rows"])
@@ -162,7 +201,8 @@ def test_empty_warehouse_says_how_to_fill_it(
     assert any("No data yet" in i.value and "trade-pipelines replay" in i.value
                for i in at.info)
     assert not at.dataframe
-    assert at.toggle(key="pause_toggle").value is False  # the switch works with no data
+    record_from_page(at, "pause", "before the first replay")  # controls work with no data
+    assert [e.action for e in load_events(Warehouse(home.warehouse))] == ["pause"]
 
 
 HOLD_LOCK = textwrap.dedent("""
@@ -191,25 +231,26 @@ def busy_notices(at: AppTest) -> list[str]:
     return [i.value for i in at.info if "Warehouse busy" in i.value]
 
 
-def test_busy_warehouse_shows_a_notice_and_pause_still_works(
+def test_busy_warehouse_shows_a_notice_and_controls_say_when_not_recorded(
     filled_home: tuple[Paths, SampleSummary], app_file: Path,
 ) -> None:
-    """A writer holding the file must not break the page: it says "busy", keeps the
-    pause switch usable, and recovers once the writer lets go."""
+    """A writer holding the file must not break the page: it says "busy", a control
+    that could not be written says so (nothing is recorded behind the user's back), and
+    the page recovers once the writer lets go."""
     home, _ = filled_home
     with warehouse_held(home.warehouse):
         at = run_app(app_file)
         assert busy_notices(at)
         assert "warehouse busy" in all_text(at)  # the status line says so too
         assert not at.dataframe  # nothing read yet, so nothing to show
+        at.session_state["control_from"] = date(2024, 3, 11)
+        record_from_page(at, "pause", "hold")
+        assert any("Not recorded" in w.value and "busy" in w.value for w in at.warning)
 
-        at.toggle(key="pause_toggle").set_value(True).run()
-        assert not at.exception
-        assert read_pause_state(home.control).paused is True
-
-    at.run()
-    assert not at.exception
+    assert load_events(Warehouse(home.warehouse)) == []
+    record_from_page(at, "pause", "hold")
     assert not busy_notices(at)
+    assert [e.reason for e in load_events(Warehouse(home.warehouse))] == ["hold"]
     assert "Aggressive" in list(table(at, "performance")["Account"])
 
 

@@ -1,7 +1,7 @@
 """The supervisor page in a real browser, served by a real ``streamlit run``.
 
 AppTest skips the browser, the websocket and the server's own process; this test covers
-them: the page must load, show the accounts, and flip the pause switch on a click.
+them: the page must load, show the accounts, and record a pause on a click.
 Chromium comes from the system (no browser download; the machine may be offline).
 """
 
@@ -23,8 +23,9 @@ import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 from sample_data import SampleSummary
 
-from trade_pipelines.control import read_pause_state
+from trade_pipelines.control import APP_USER, load_events
 from trade_pipelines.settings import HOME_ENV, PROJECT_ROOT, Paths
+from trade_pipelines.warehouse import Warehouse
 
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--no-first-run", "--disable-sync"]
@@ -122,23 +123,21 @@ def test_supervisor_page_in_chromium(
             expect(page.locator(".js-plotly-plot")).to_have_count(1)
             expect(page.get_by_test_id("stExpander")).to_have_count(3)
 
-            reason = page.get_by_label("Reason (recorded with the switch)")
+            reason = page.get_by_label("Reason (recorded with the event)")
             wait_for_rerun(page, lambda: (reason.fill("checked from a real browser"),
                                           reason.press("Enter")))
-            toggle = page.get_by_role("switch", name="Pause trading")
-            expect(toggle).not_to_be_checked()
-            # Click the visible switch, as a person would (the input itself is hidden).
-            label = page.get_by_test_id("stCheckbox").filter(has_text="Pause trading")
-            wait_for_rerun(page, label.locator("label").click)
+            expect(page.get_by_text("No control recorded")).to_be_visible()
+            # The action defaults to a pause from the next session: press Record.
+            record = page.get_by_role("button", name="Record")
+            wait_for_rerun(page, record.click)
 
-            expect(page.get_by_text("Trading is paused.")).to_be_visible(
+            expect(page.get_by_text("Trading is paused")).to_be_visible(
                 timeout=UI_TIMEOUT_MS)
             page.wait_for_selector(IDLE, timeout=UI_TIMEOUT_MS)
-            expect(toggle).to_be_checked()
-            state = read_pause_state(home.control)
-            assert state.paused is True
-            assert state.reason == "checked from a real browser"
-            assert state.changed_by == "supervisor app"
+            (event,) = load_events(Warehouse(home.warehouse))
+            assert event.action == "pause"
+            assert event.reason == "checked from a real browser"
+            assert event.recorded_by == APP_USER
             # The app scrolls inside its own container: grow the window to capture it all.
             height = page.evaluate("document.querySelector('[data-testid=stMain]')"
                                    ".scrollHeight")

@@ -34,7 +34,8 @@ def test_overview_and_day_reads(filled_home: tuple[Paths, SampleSummary]) -> Non
     assert len(overview.history) == 3 * len(sample.days)
     assert list(overview.days["as_of"]) == sorted(sample.days, reverse=True)
     assert queries.default_day(overview.days) == sample.latest
-    assert overview.days.iloc[0]["n_paused"] == overview.days.iloc[0]["n_orders"] > 0
+    assert overview.days.iloc[0]["n_rejected"] == overview.days.iloc[0]["n_orders"] > 0
+    assert (overview.days["n_cancelled"] == 0).all()
 
     detail = queries.load_day(warehouse, sample.days[0])
     assert list(detail.decisions["verdict"]) == ["execute", "adjust", "drop"]
@@ -58,7 +59,8 @@ def test_a_warehouse_missing_newer_columns_still_reads(
 
 def test_default_day_falls_back_to_orders() -> None:
     days = pd.DataFrame({"as_of": [date(2024, 3, 5), date(2024, 3, 4)],
-                         "n_decisions": [0, 2], "n_orders": [1, 2], "n_paused": [0, 0]})
+                         "n_decisions": [0, 2], "n_orders": [1, 2], "n_rejected": [0, 0],
+                         "n_cancelled": [0, 0]})
     assert queries.default_day(days) == date(2024, 3, 4)
     assert queries.default_day(days.assign(n_decisions=0)) == date(2024, 3, 5)
     assert queries.default_day(days.iloc[0:0]) is None
@@ -133,3 +135,23 @@ def test_report_on_reads_the_days_markdown(tmp_path) -> None:
                                            "path": "x.md", "markdown": "# Daily report"}]))
     assert queries.report_on(store, date(2024, 3, 4)) == "# Daily report"
     assert queries.report_on(store, date(2024, 3, 5)) == ""
+
+
+def test_the_control_log_and_orders_stopped_by_controls(
+    filled_home: tuple[Paths, SampleSummary],
+) -> None:
+    from trade_pipelines.control import APP_USER, record_control
+
+    home, sample = filled_home
+    warehouse = Warehouse(home.warehouse)
+    assert queries.control_log(warehouse).empty
+    record_control(warehouse, "resume", "", "bob", date(2024, 3, 8))
+    record_control(warehouse, "pause", "review", APP_USER, date(2024, 3, 6))
+    log = queries.control_log(warehouse)
+    assert list(log["action"]) == ["pause", "resume"]
+    assert list(log["recorded_by"]) == [APP_USER, "bob"]
+    latest = queries.orders_on(warehouse, sample.latest)
+    assert queries.stopped_by_controls(latest) == len(latest) > 0
+    first = queries.orders_on(warehouse, sample.days[0])
+    assert queries.stopped_by_controls(first) == 0
+    assert set(first["status"]) == {"filled", "rejected"}
