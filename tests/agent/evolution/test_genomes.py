@@ -230,3 +230,22 @@ def test_outcomes_known_by_t_ignore_prices_after_t() -> None:
         pd.testing.assert_frame_equal(base, changed, obj=genome.strategy_id)
         known += len(base)
     assert known > 50
+
+
+def test_outcomes_known_by_t_are_the_same_when_the_history_ends_at_t() -> None:
+    """A replay month by month sees history up to each month's end; the trades it knows
+    must be those a run over the whole history knows by then."""
+    rng = np.random.default_rng(12)
+    bars = pd.concat([_bars(100 * np.exp(np.cumsum(rng.normal(0.0003, 0.02, 400))), s)
+                      for s in ("AAA", "BBB")], ignore_index=True)
+    whole = compute_features(bars).assign(breadth=0.25)
+    known = 0
+    for cutoff in (bars["as_of"].iloc[250], bars["as_of"].iloc[330]):
+        part = compute_features(bars[bars["as_of"] <= cutoff]).assign(breadth=0.25)
+        for genome in SEEDED_STRATEGIES:
+            full = setup_outcomes(genome, whole)
+            pd.testing.assert_frame_equal(
+                full[full["known_as_of"] <= cutoff].reset_index(drop=True),
+                setup_outcomes(genome, part), obj=genome.strategy_id)
+            known += int((full["known_as_of"] <= cutoff).sum())
+    assert known > 40

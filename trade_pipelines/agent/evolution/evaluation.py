@@ -44,7 +44,9 @@ def setup_outcomes(genome: StrategyGenome, features: pd.DataFrame) -> pd.DataFra
 
     The chain of trades starts at the first row of ``features``, so trades known by a day
     depend on nothing later, but they do depend on where the history starts: callers pass
-    the whole history they have (every bar up to the day), never a window of it.
+    the whole history they have, never a window of it (the strategy and trading assets
+    read every bar up to their partition's end, the in-memory loop every bar it is given;
+    both start at the first bar stored, so they agree).
     """
     return _outcomes(genome, features.sort_values(["symbol", "as_of"], kind="mergesort"))
 
