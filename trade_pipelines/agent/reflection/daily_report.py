@@ -17,8 +17,8 @@ from trade_pipelines.agent.reflection.performance import EXPANDING_COLUMNS, expa
 
 # Every report ends with this: the figures above are only as honest as the data.
 DATA_CAVEAT = (
-    "The built-in universe is 20 large US stocks chosen in hindsight, names that survived "
-    "and stayed large until today (survivorship bias), with closes back-adjusted for "
+    "The built-in universe is 20 large US stocks chosen in hindsight, names known to have "
+    "survived and stayed large (survivorship bias), with closes back-adjusted for "
     "splits and dividends (skfolio's sp500 dataset). Results on it overstate what a live "
     "agent would have seen at the time.")
 ACCOUNT_TITLES = {"combined": "AI combined", "aggressive": "Aggressive",
@@ -44,6 +44,10 @@ def _pct(value: float, signed: bool = True) -> str:
     return f"{value:+.2%}" if signed else f"{value:.1%}"
 
 
+_TOTAL, _MAX_DRAWDOWN, _SHARPE = (EXPANDING_COLUMNS.index(c)
+                                  for c in ("total_return", "max_drawdown", "sharpe"))
+
+
 def _metrics(stats: np.ndarray | None, today: float, wins: int,
              n_trades: int) -> dict[str, float]:
     """The account figures to date from one row of ``expanding_daily_stats`` (None before
@@ -58,10 +62,6 @@ def _metrics(stats: np.ndarray | None, today: float, wins: int,
         "win_rate": float(wins / n_trades) if n_trades else float("nan"),
         "trades": float(n_trades),
     }
-
-
-_TOTAL, _MAX_DRAWDOWN, _SHARPE = (EXPANDING_COLUMNS.index(c)
-                                  for c in ("total_return", "max_drawdown", "sharpe"))
 
 
 def account_metrics(history: pd.DataFrame, trades: pd.DataFrame) -> dict[str, float]:
