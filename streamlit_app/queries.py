@@ -16,6 +16,7 @@ import duckdb
 import pandas as pd
 
 from trade_pipelines.agent.execution.ledger import ACCOUNTS, STARTING_CAPITAL
+from trade_pipelines.agent.reflection.performance import daily_stats
 from trade_pipelines.warehouse import Warehouse
 
 STARTING_EQUITY = STARTING_CAPITAL
@@ -192,24 +193,25 @@ def equity_curves(history: pd.DataFrame) -> pd.DataFrame:
 
 
 def performance(curves: pd.DataFrame) -> pd.DataFrame:
-    """Latest equity, total return and drawdown per line, all measured from the same
-    starting capital so accounts and benchmark compare directly."""
+    """Latest equity, total return, drawdown and Sharpe per line, from its daily returns
+    compounded from the same starting capital (the performance module's figures, as the
+    daily report and the gene pool read them), so accounts and benchmark compare directly."""
     rows = []
     for name in curves.columns:
         series = curves[name].dropna()
         if series.empty:
             continue
-        peak = series.cummax().clip(lower=STARTING_EQUITY)
-        drawdown = series / peak - 1
+        stats = daily_stats(series / series.shift(1, fill_value=STARTING_EQUITY) - 1)
         rows.append({
             "series": name,
             "equity": float(series.iloc[-1]),
-            "total_return": float(series.iloc[-1] / STARTING_EQUITY - 1),
-            "drawdown": float(drawdown.iloc[-1]),
-            "max_drawdown": float(drawdown.min()),
+            "total_return": stats.total_return,
+            "drawdown": stats.drawdown,
+            "max_drawdown": stats.max_drawdown,
+            "sharpe": stats.sharpe,
         })
-    table = pd.DataFrame(
-        rows, columns=["series", "equity", "total_return", "drawdown", "max_drawdown"])
+    table = pd.DataFrame(rows, columns=["series", "equity", "total_return", "drawdown",
+                                        "max_drawdown", "sharpe"])
     bench = table.loc[table["series"] == BENCHMARK, "total_return"]
     table["excess_return"] = (table["total_return"] - bench.iloc[0]) if not bench.empty \
         else float("nan")

@@ -91,6 +91,39 @@ def test_benchmark_is_rebased_and_performance_measured_from_starting_capital() -
     assert pd.isna(table.loc["benchmark", "excess_return"])
 
 
+def test_the_app_the_report_and_the_gene_pool_agree_on_the_same_returns() -> None:
+    """One set of daily returns, three readers, the same hand-checked figures."""
+    import math
+
+    import numpy as np
+
+    from trade_pipelines.agent.evolution.evaluation import (
+        EVALUATION_WINDOW,
+        TRADE_ALLOCATION,
+        summarise_outcomes,
+    )
+    from trade_pipelines.agent.reflection.daily_report import account_metrics
+
+    returns = [0.10, -0.05, 0.02, -0.10, 0.05]
+    # equity 1.10, 1.045, 1.0659, 0.95931, 1.0072755 (millions)
+    total, max_drawdown = 0.0072755, 0.95931 / 1.10 - 1
+    sharpe = 0.004 / math.sqrt(0.02532 / 4) * math.sqrt(252)
+
+    days = [date(2024, 3, 4 + i) for i in range(5)]
+    equity = queries.STARTING_EQUITY * np.cumprod(1 + np.array(returns))
+    app = queries.performance(pd.DataFrame({"combined": equity}, index=days)).iloc[0]
+    report = account_metrics(pd.DataFrame({"as_of": days, "daily_return": returns}),
+                             pd.DataFrame({"pnl": []}))
+    # the gene pool's trades use TRADE_ALLOCATION of capital each: scale them back up
+    pool = summarise_outcomes(np.array(returns) / TRADE_ALLOCATION)
+    for figures in ((app["total_return"], app["max_drawdown"], app["sharpe"]),
+                    (report["total"], report["max_drawdown"], report["sharpe"]),
+                    (pool["total_return"], pool["max_drawdown"],
+                     pool["sharpe"] * math.sqrt(252 / (5 * 365.25 / EVALUATION_WINDOW.days)))):
+        assert figures == pytest.approx((total, max_drawdown, sharpe))
+    assert app["drawdown"] == pytest.approx(1.0072755 / 1.10 - 1)
+
+
 def test_missing_benchmark_leaves_accounts_intact() -> None:
     history = pd.DataFrame({"as_of": [date(2024, 3, 4)], "account": ["combined"],
                             "equity": [1_000_500.0], "drawdown": [0.0],

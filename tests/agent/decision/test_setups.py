@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from datetime import date, timedelta
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -79,3 +80,31 @@ def test_matches_a_brute_force_count() -> None:
             record = book.record(strategy, "AAA", day)
             assert record.n == len(known)
             assert record.symbol_n == int((known["symbol"] == "AAA").sum())
+
+
+def test_figures_are_the_performance_modules() -> None:
+    from trade_pipelines.agent.reflection.performance import trade_stats
+
+    record = SetupBook(outcomes()).record("S01", "AAA", D[9])
+    # in exit order: +0.10, then the two known on D[2] as listed, then -0.02
+    want = trade_stats([0.10, 0.04, -0.05, -0.02])
+    assert (record.n, record.win_rate, record.expectancy, record.payoff) == pytest.approx(
+        (want.n_trades, want.win_rate, want.expectancy, want.payoff))
+    assert record.payoff == pytest.approx(0.07 / 0.035)
+
+
+def test_a_signal_repeated_while_held_counts_once() -> None:
+    """Fed by the gene pool's outcomes, a signal that fires every day of a holding is one
+    trade in the record, not one per day."""
+    from trade_pipelines.agent.evolution.evaluation import all_outcomes
+    from trade_pipelines.agent.evolution.genomes import StrategyGenome
+
+    genome = StrategyGenome("B", "breakout", "breakout", "breakout", {"window": 55},
+                            stop_loss=0.5, take_profit=0.5, max_holding_days=5)
+    days = [date(2024, 1, 1) + timedelta(days=i) for i in range(20)]
+    features = pd.DataFrame({"symbol": "AAA", "as_of": days, "close": 100.0 + np.arange(20),
+                             "high_55": 0.0, "vol_20": 0.2})
+    book = SetupBook(all_outcomes([genome], features))
+    # signals on every day: trades from 0 (out on 6), 6 (out on 12), 12 (out on 18)
+    assert book.record("B", "AAA", days[19]).n == 3
+    assert book.record("B", "AAA", days[12]).n == 1

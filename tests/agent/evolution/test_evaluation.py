@@ -148,12 +148,13 @@ def test_an_evaluation_ignores_outcomes_known_after_its_day() -> None:
 def reference(genomes: list[StrategyGenome], data: pd.DataFrame, days: list[date]) -> list:
     """The plain definition: filter all outcomes to the window, then each genome's."""
     out = []
+    data = data.sort_values(["known_as_of", "symbol", "signal_as_of"], kind="mergesort")
     for day in days:
         window = data[(data["known_as_of"] <= day)
                       & (data["known_as_of"] > day - EVALUATION_WINDOW)]
         for g in genomes:
             returns = window.loc[window["strategy_id"] == g.strategy_id, "return"]
-            stats = summarise_outcomes(returns.to_numpy(dtype=float), g.max_holding_days)
+            stats = summarise_outcomes(returns.to_numpy(dtype=float))
             out.append((day, g.strategy_id, stats["n_trades"], stats["win_rate"],
                         stats["sharpe"], stats["max_drawdown"], stats["total_return"],
                         strategy_score(stats)))
@@ -175,6 +176,33 @@ def test_figures_equal_the_plain_definition_exactly(seed: int) -> None:
     for g, w in zip(got, want, strict=True):
         assert g[:3] == w[:3]
         np.testing.assert_array_equal(np.array(g[3:], dtype=float), np.array(w[3:], dtype=float))
+
+
+def test_trades_are_taken_in_exit_order_across_symbols() -> None:
+    # two losses on AAA, two gains on BBB, interleaved in time: listed by symbol the
+    # losses would run back to back and double the drawdown
+    day = START
+    known = [day - timedelta(days=d) for d in (40, 30, 20, 10)]
+    data = pd.DataFrame({
+        "symbol": ["AAA", "AAA", "BBB", "BBB"], "strategy_id": "X",
+        "known_as_of": [known[0], known[2], known[1], known[3]],
+        "signal_as_of": [k - timedelta(days=5) for k in (known[0], known[2], known[1],
+                                                           known[3])],
+        "return": [-0.10, -0.10, 0.20, 0.20]})
+    row = evaluate_pool([genome("X")], data, [day], {}).iloc[0]
+    # 2% of capital a trade: 0.998, 1.001992, 0.99998796, ...: the worst fall is 0.2%
+    assert row["max_drawdown"] == pytest.approx(-0.002)
+    assert row["max_drawdown"] != pytest.approx(0.998 * 0.998 - 1)
+    assert row["n_trades"] == 4
+
+
+def test_sharpe_is_annualised_by_the_trades_made_in_the_year() -> None:
+    returns = np.array([0.04, -0.02, 0.03, -0.01, 0.05, 0.00])
+    stats = summarise_outcomes(returns)
+    per_trade = returns.mean() / returns.std(ddof=1)
+    assert stats["sharpe"] == pytest.approx(
+        per_trade * np.sqrt(6 * 365.25 / EVALUATION_WINDOW.days))
+    assert stats["n_trades"] == 6 and stats["win_rate"] == pytest.approx(0.5)
 
 
 def test_week_ends_are_the_last_session_of_each_iso_week() -> None:

@@ -8,8 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from trade_pipelines.agent.evolution.evaluation import setup_outcomes
+from trade_pipelines.agent.evolution.evaluation import OUTCOME_COLUMNS, setup_outcomes
 from trade_pipelines.agent.evolution.genomes import SEEDED_STRATEGIES, StrategyGenome, entry_signal
+from trade_pipelines.agent.execution.broker import round_trip_cost
 from trade_pipelines.agent.perception.features import compute_features
 
 SEEDED = {g.strategy_id: g for g in SEEDED_STRATEGIES}
@@ -74,21 +75,22 @@ def test_unknown_entry_rule_is_an_error() -> None:
 
 TEST_GENOME = StrategyGenome("T", "test breakout", "breakout", "breakout", {"window": 55},
                              stop_loss=0.05, take_profit=0.10, max_holding_days=5)
-COST = 0.001
+VOL = 0.20
+COST = round_trip_cost(VOL)
 DAYS = [date(2024, 3, 1) + timedelta(days=i) for i in range(40)]
 
 
 def path_features(closes: list[float], signal_rows: list[int],
-                  symbol: str = "AAA") -> pd.DataFrame:
+                  symbol: str = "AAA", vol: float = VOL) -> pd.DataFrame:
     """Features whose breakout rule fires exactly on ``signal_rows``."""
     high = [0.0 if i in signal_rows else np.inf for i in range(len(closes))]
     return pd.DataFrame({"symbol": symbol, "as_of": DAYS[: len(closes)],
-                         "close": closes, "high_55": high})
+                         "close": closes, "high_55": high, "vol_20": vol})
 
 
 def test_stop_hit_exits_on_the_stop_day() -> None:
     closes = [100, 100, 99, 94, 120, 125, 130, 131]
-    out = setup_outcomes(TEST_GENOME, path_features(closes, [0]), cost=COST)
+    out = setup_outcomes(TEST_GENOME, path_features(closes, [0]))
     assert len(out) == 1
     row = out.iloc[0]
     assert row["signal_as_of"] == DAYS[0]
@@ -98,7 +100,7 @@ def test_stop_hit_exits_on_the_stop_day() -> None:
 
 def test_take_profit_exits_on_the_target_day() -> None:
     closes = [100, 100, 105, 111, 50, 50, 50, 50]
-    out = setup_outcomes(TEST_GENOME, path_features(closes, [0]), cost=COST)
+    out = setup_outcomes(TEST_GENOME, path_features(closes, [0]))
     assert len(out) == 1
     assert out.iloc[0]["known_as_of"] == DAYS[3]
     assert out.iloc[0]["return"] == pytest.approx(0.11 - COST)
@@ -107,14 +109,14 @@ def test_take_profit_exits_on_the_target_day() -> None:
 def test_entry_is_the_next_bar_close_not_the_signal_close() -> None:
     # measured from the signal close this would be a +20% target hit on day 2
     closes = [80, 100, 96, 101, 102, 103, 104, 105]
-    out = setup_outcomes(TEST_GENOME, path_features(closes, [0]), cost=COST)
+    out = setup_outcomes(TEST_GENOME, path_features(closes, [0]))
     assert out.iloc[0]["known_as_of"] == DAYS[6]
     assert out.iloc[0]["return"] == pytest.approx(0.04 - COST)
 
 
 def test_time_exit_after_max_holding_days() -> None:
     closes = [100, 100, 101, 102, 101, 103, 102, 200, 200]
-    out = setup_outcomes(TEST_GENOME, path_features(closes, [0]), cost=COST)
+    out = setup_outcomes(TEST_GENOME, path_features(closes, [0]))
     assert len(out) == 1
     # entered on day 1, held 5 bars: out on day 6, before the jump on day 7
     assert out.iloc[0]["known_as_of"] == DAYS[1 + TEST_GENOME.max_holding_days]
@@ -122,26 +124,63 @@ def test_time_exit_after_max_holding_days() -> None:
 
 
 def test_open_trades_at_the_end_are_excluded() -> None:
-    # signal on 0 completes; signal on 4 is still open when the data ends; a signal on the
-    # last bar has no entry bar at all
+    # signal on 0 completes (out on day 6); signal on 6, its exit day, opens a trade still
+    # open when the data ends; a signal on the last bar has no entry bar at all
     closes = [100, 100, 101, 102, 101, 103, 102, 104, 103]
-    out = setup_outcomes(TEST_GENOME, path_features(closes, [0, 4, 8]), cost=COST)
+    out = setup_outcomes(TEST_GENOME, path_features(closes, [0, 6, 8]))
     assert out["signal_as_of"].tolist() == [DAYS[0]]
+
+
+def test_a_signal_while_the_symbol_is_held_is_not_a_new_trade() -> None:
+    # held from the signal on 0 to the time exit on 6: the signals on 1..5 repeat it; the
+    # one on the exit day opens the next trade, which enters after the exit
+    closes = [100, 100, 101, 102, 101, 103, 102, 104, 103, 105, 104, 106, 107]
+    out = setup_outcomes(TEST_GENOME, path_features(closes, [0, 1, 2, 3, 4, 5, 6, 7]))
+    assert out["signal_as_of"].tolist() == [DAYS[0], DAYS[6]]
+    assert out["entry_as_of"].tolist() == [DAYS[1], DAYS[7]]
+    assert out["known_as_of"].tolist() == [DAYS[6], DAYS[12]]
+    assert out["return"].tolist() == pytest.approx([0.02 - COST, 107 / 104 - 1 - COST])
+
+
+def test_after_an_early_stop_the_next_signal_trades() -> None:
+    # stopped out on day 3; the signal on 2 overlaps, the one on 3 does not
+    closes = [100, 100, 99, 94, 94, 95, 96, 97, 98, 99, 100]
+    out = setup_outcomes(TEST_GENOME, path_features(closes, [0, 2, 3]))
+    assert out["signal_as_of"].tolist() == [DAYS[0], DAYS[3]]
+
+
+def test_cost_is_the_brokers_round_trip_at_the_signal_days_volatility() -> None:
+    closes = [100, 100, 101, 102, 101, 103, 102, 104, 103]
+    calm = path_features(closes, [0], vol=0.10)
+    wild = calm.assign(vol_20=[0.10] + [0.80] * 8)  # volatile only after the signal
+    out = setup_outcomes(TEST_GENOME, wild)
+    assert out["cost"].tolist() == pytest.approx([round_trip_cost(0.10)])
+    assert out["return"].tolist() == pytest.approx([0.02 - round_trip_cost(0.10)])
+    assert setup_outcomes(TEST_GENOME, path_features(closes, [0], vol=0.80))["cost"].iloc[0] \
+        > round_trip_cost(0.10)
+    # about 30 bp a round trip for a typical 25% volatility name, not a flat 10 bp
+    assert 0.0025 < round_trip_cost(0.25) < 0.0035
+    # unknown volatility (the first weeks of a history) is charged as the broker does
+    missing = setup_outcomes(TEST_GENOME, path_features(closes, [0], vol=np.nan))
+    assert missing["cost"].iloc[0] == pytest.approx(round_trip_cost(float("nan")))
 
 
 def test_an_open_window_that_already_hit_its_stop_is_included() -> None:
     closes = [100, 100, 101, 102, 101, 103, 90]
-    out = setup_outcomes(TEST_GENOME, path_features(closes, [3]), cost=COST)
+    out = setup_outcomes(TEST_GENOME, path_features(closes, [3]))
     assert out["signal_as_of"].tolist() == [DAYS[3]]
     assert out["known_as_of"].tolist() == [DAYS[6]]
 
 
-def test_known_as_of_is_always_after_the_signal() -> None:
+def test_trades_follow_one_another_without_overlap() -> None:
     rng = np.random.default_rng(4)
     closes = list(100 * np.exp(np.cumsum(rng.normal(0, 0.03, 40))))
-    out = setup_outcomes(TEST_GENOME, path_features(closes, list(range(0, 40, 3))))
-    assert len(out) > 5
-    assert (out["known_as_of"] > out["signal_as_of"]).all()
+    out = setup_outcomes(TEST_GENOME, path_features(closes, list(range(0, 40, 2))))
+    assert len(out) > 4
+    assert (out["known_as_of"] > out["entry_as_of"]).all()
+    assert (out["entry_as_of"] > out["signal_as_of"]).all()
+    assert (out["signal_as_of"].iloc[1:].to_numpy() >= out["known_as_of"].iloc[:-1].to_numpy()
+            ).all()
     held = [(DAYS.index(k) - DAYS.index(s) - 1) for s, k in
             zip(out["signal_as_of"], out["known_as_of"], strict=True)]
     assert all(1 <= h <= TEST_GENOME.max_holding_days for h in held)
@@ -150,7 +189,7 @@ def test_known_as_of_is_always_after_the_signal() -> None:
 def test_symbols_do_not_share_paths() -> None:
     a = path_features([100, 100, 94, 94, 94, 94, 94, 94], [0], symbol="AAA")
     b = path_features([50, 50, 56, 56, 56, 56, 56, 56], [0], symbol="BBB")
-    out = setup_outcomes(TEST_GENOME, pd.concat([b, a], ignore_index=True), cost=COST)
+    out = setup_outcomes(TEST_GENOME, pd.concat([b, a], ignore_index=True))
     assert out["symbol"].tolist() == ["AAA", "BBB"]
     assert out["return"].tolist() == pytest.approx([-0.06 - COST, 0.12 - COST])
 
@@ -158,7 +197,7 @@ def test_symbols_do_not_share_paths() -> None:
 def test_no_signal_gives_an_empty_frame_with_columns() -> None:
     out = setup_outcomes(TEST_GENOME, path_features([100.0] * 10, []))
     assert out.empty
-    assert list(out.columns) == ["symbol", "signal_as_of", "known_as_of", "return"]
+    assert list(out.columns) == OUTCOME_COLUMNS
 
 
 def _bars(closes: np.ndarray, symbol: str) -> pd.DataFrame:
@@ -191,3 +230,22 @@ def test_outcomes_known_by_t_ignore_prices_after_t() -> None:
         pd.testing.assert_frame_equal(base, changed, obj=genome.strategy_id)
         known += len(base)
     assert known > 50
+
+
+def test_outcomes_known_by_t_are_the_same_when_the_history_ends_at_t() -> None:
+    """A replay month by month sees history up to each month's end; the trades it knows
+    must be those a run over the whole history knows by then."""
+    rng = np.random.default_rng(12)
+    bars = pd.concat([_bars(100 * np.exp(np.cumsum(rng.normal(0.0003, 0.02, 400))), s)
+                      for s in ("AAA", "BBB")], ignore_index=True)
+    whole = compute_features(bars).assign(breadth=0.25)
+    known = 0
+    for cutoff in (bars["as_of"].iloc[250], bars["as_of"].iloc[330]):
+        part = compute_features(bars[bars["as_of"] <= cutoff]).assign(breadth=0.25)
+        for genome in SEEDED_STRATEGIES:
+            full = setup_outcomes(genome, whole)
+            pd.testing.assert_frame_equal(
+                full[full["known_as_of"] <= cutoff].reset_index(drop=True),
+                setup_outcomes(genome, part), obj=genome.strategy_id)
+            known += int((full["known_as_of"] <= cutoff).sum())
+    assert known > 40

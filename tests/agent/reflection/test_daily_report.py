@@ -14,6 +14,7 @@ import pytest
 
 from trade_pipelines.agent.reflection.daily_report import (
     ACCOUNT_TITLES,
+    DATA_CAVEAT,
     ReportInputs,
     account_metrics,
     daily_report,
@@ -24,7 +25,7 @@ NAMES = {"S01": "SMA trend", "S05": "RSI bounce", "S09": "Low-vol trend"}
 SECTIONS = ["## Performance today", "## Accounts compared",
             "## Best trade (a case to learn from)", "## Worst trade (lessons)",
             "## Today's decisions", "## New knowledge today", "## Plan for the next session",
-            "## Strategy gene pool"]
+            "## Strategy gene pool", "## About the data"]
 D1, D2 = date(2024, 6, 3), date(2024, 6, 4)
 
 
@@ -171,12 +172,33 @@ def test_account_metrics() -> None:
     returns = np.array([0.0, 0.01, -0.02])
     assert m["today"] == -0.02
     assert m["total"] == pytest.approx(-0.0102)
-    assert m["max_drawdown"] == -0.02
+    assert m["max_drawdown"] == pytest.approx(-0.02)
     assert m["sharpe"] == pytest.approx(returns.mean() / returns.std(ddof=1) * np.sqrt(252))
     assert m["win_rate"] == pytest.approx(1 / 3)
     assert m["trades"] == 3.0
     empty = account_metrics(history.iloc[:1], trades.iloc[:0])
     assert math.isnan(empty["sharpe"]) and math.isnan(empty["win_rate"])
+
+
+def test_figures_come_from_the_returns_not_the_stored_equity() -> None:
+    history = pd.DataFrame({
+        "as_of": [D1, D2], "daily_return": [-0.02, 0.01],
+        "equity": [np.nan, np.nan], "drawdown": [0.0, 0.0]})
+    m = account_metrics(history, pd.DataFrame({"pnl": []}))
+    # measured from the starting capital: day one's loss is already a drawdown
+    assert m["total"] == pytest.approx(0.98 * 1.01 - 1)
+    assert m["max_drawdown"] == pytest.approx(-0.02)
+
+
+def test_every_report_ends_with_the_caveat_about_the_data() -> None:
+    for markdown in (daily_report(one_day([])),
+                     daily_report(one_day([trade("t1", D2, "AAA", "S01", 50.0)]))):
+        assert markdown.rstrip().endswith(DATA_CAVEAT)
+        assert section(markdown, "## About the data") == [DATA_CAVEAT]
+    assert "survivorship bias" in DATA_CAVEAT and "back-adjusted" in DATA_CAVEAT
+    assert "20 large US stocks" in DATA_CAVEAT and "skfolio" in DATA_CAVEAT
+    reports = many_days(simulated(6, n_days=10), simulated(6, n_days=10)["days"])
+    assert all(r.rstrip().endswith(DATA_CAVEAT) for r in reports)
 
 
 # -- many days at once -------------------------------------------------------------------

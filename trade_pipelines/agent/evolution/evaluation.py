@@ -7,12 +7,15 @@ so the best-scoring eliminated ones are reinstated rather than leaving the agent
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
 
 from trade_pipelines.agent.evolution.genomes import StrategyGenome, entry_signal
+from trade_pipelines.agent.execution.broker import round_trip_cost
+from trade_pipelines.agent.reflection.performance import trade_stats
 
 MIN_WIN_RATE = 0.45
 MIN_SHARPE = 0.5
@@ -25,74 +28,88 @@ TRADEABLE = ("active", "watch", "reinstated")
 
 # Share of capital a single evaluated trade is assumed to use, for drawdown and return.
 TRADE_ALLOCATION = 0.02
+OUTCOME_COLUMNS = ["symbol", "signal_as_of", "entry_as_of", "known_as_of", "return", "cost"]
 
 
-def setup_outcomes(
-    genome: StrategyGenome, features: pd.DataFrame, cost: float = 0.001
-) -> pd.DataFrame:
-    """What happened after each past entry signal of this genome.
+def setup_outcomes(genome: StrategyGenome, features: pd.DataFrame) -> pd.DataFrame:
+    """The trades this genome's past signals would have made, symbol by symbol in date order.
 
-    Enter at the next bar's close, leave after ``max_holding_days`` bars or earlier at the
-    stop or target (checked on closes). An outcome becomes known (``known_as_of``) on its
-    exit day, and only known outcomes may inform a decision.
+    Enter at the close of the bar after a signal; leave at the stop or target (checked on
+    closes) or after ``max_holding_days`` bars. A signal while the symbol is still held
+    (from its signal to its exit day) opens no trade: the next one needs a signal on or
+    after the exit day, so it enters after the exit, as one position at a time would.
+    Each return is net of the broker's own round-trip cost at the symbol's ``vol_20`` on
+    the signal day. An outcome becomes known (``known_as_of``) on its exit day, and only
+    known outcomes may inform a decision.
+
+    The chain of trades starts at the first row of ``features``, so trades known by a day
+    depend on nothing later, but they do depend on where the history starts: callers pass
+    the whole history they have, never a window of it (the strategy and trading assets
+    read every bar up to their partition's end, the in-memory loop every bar it is given;
+    both start at the first bar stored, so they agree).
     """
-    frames = []
+    return _outcomes(genome, features.sort_values(["symbol", "as_of"], kind="mergesort"))
+
+
+def _outcomes(genome: StrategyGenome, features: pd.DataFrame) -> pd.DataFrame:
+    """``setup_outcomes`` of features already sorted by symbol, then day."""
     horizon = genome.max_holding_days
-    for symbol, group in features.groupby("symbol", sort=True):
-        group = group.sort_values("as_of")
-        closes = group["close"].to_numpy(dtype=float)
-        days = group["as_of"].to_numpy()
+    signals_all = entry_signal(genome, features).to_numpy()
+    symbols = features["symbol"].to_numpy()
+    closes_all = features["close"].to_numpy(dtype=float)
+    days_all = features["as_of"].to_numpy()
+    vols_all = features["vol_20"].to_numpy(dtype=float)
+    bounds = np.flatnonzero(symbols[1:] != symbols[:-1]) + 1
+    frames = []
+    for first, last in zip([0, *bounds], [*bounds, len(symbols)], strict=True):
+        closes, days = closes_all[first:last], days_all[first:last]
         n = len(closes)
-        signal_rows = np.flatnonzero(entry_signal(genome, group).to_numpy())
-        # An outcome needs the entry bar plus a full holding window, unless a stop or
-        # target is hit earlier; pad with NaN so the window is defined to the end.
-        padded = np.concatenate([closes, np.full(horizon + 1, np.nan)])
-        windows = np.lib.stride_tricks.sliding_window_view(padded, horizon + 1)
-        entries = signal_rows + 1
-        entries = entries[entries < n]
-        if entries.size == 0:
+        signals = np.flatnonzero(signals_all[first:last])
+        signals = signals[signals + 1 < n]
+        if signals.size == 0:
             continue
-        window = windows[entries]
+        # Every signal's would-be trade at once; the chain below keeps those that do not
+        # overlap. Pad with NaN so each holding window is defined to the end of the data.
+        padded = np.concatenate([closes, np.full(horizon + 1, np.nan)])
+        window = np.lib.stride_tricks.sliding_window_view(padded, horizon + 1)[signals + 1]
         path = window[:, 1:] / window[:, :1] - 1
         hit = (path <= -genome.stop_loss) | (path >= genome.take_profit)
         any_hit = hit.any(axis=1)
-        first_hit = np.where(any_hit, hit.argmax(axis=1), horizon - 1)
+        held = np.where(any_hit, hit.argmax(axis=1), horizon - 1)
         complete = any_hit | ~np.isnan(path[:, -1])
-        exit_index = entries + 1 + first_hit
-        keep = complete & (exit_index < n)
+        exits = signals + 2 + held
+        taken = []
+        i = 0
+        # A trade still open when the data ends blocks every later signal.
+        while i < signals.size and complete[i]:
+            taken.append(i)
+            i = int(np.searchsorted(signals, exits[i], side="left"))
+        if not taken:
+            continue
+        rows = np.array(taken)
+        cost = np.array([round_trip_cost(v) for v in vols_all[first:last][signals[rows]]])
         frames.append(pd.DataFrame({
-            "symbol": symbol,
-            "signal_as_of": days[entries[keep] - 1],
-            "known_as_of": days[exit_index[keep]],
-            "return": path[keep, first_hit[keep]] - cost,
+            "symbol": symbols[first],
+            "signal_as_of": days[signals[rows]],
+            "entry_as_of": days[signals[rows] + 1],
+            "known_as_of": days[exits[rows]],
+            "return": path[rows, held[rows]] - cost,
+            "cost": cost,
         }))
     if not frames:
-        return pd.DataFrame(columns=["symbol", "signal_as_of", "known_as_of", "return"])
+        return pd.DataFrame(columns=OUTCOME_COLUMNS)
     return pd.concat(frames, ignore_index=True)
 
 
-def summarise_outcomes(returns: np.ndarray, holding_days: int) -> dict[str, float]:
-    """Win rate, payoff ratio, expectancy and a per-year Sharpe of a set of trade returns."""
-    n = int(returns.size)
-    if n == 0:
-        return {"n_trades": 0, "win_rate": np.nan, "payoff": np.nan, "expectancy": np.nan,
-                "sharpe": np.nan, "max_drawdown": np.nan, "total_return": np.nan}
-    wins, losses = returns[returns > 0], returns[returns <= 0]
-    std = returns.std(ddof=1) if n > 1 else np.nan
-    trades_per_year = 252 / max(holding_days, 1)
-    sharpe = returns.mean() / std * np.sqrt(trades_per_year) if std and std > 0 else np.nan
-    equity = np.cumprod(1 + returns * TRADE_ALLOCATION)
-    drawdown = float((equity / np.maximum.accumulate(equity) - 1).min())
-    return {
-        "n_trades": n,
-        "win_rate": float(wins.size / n),
-        "payoff": float(wins.mean() / -losses.mean()) if wins.size and losses.size
-        and losses.mean() < 0 else np.nan,
-        "expectancy": float(returns.mean()),
-        "sharpe": float(sharpe),
-        "max_drawdown": drawdown,
-        "total_return": float(equity[-1] - 1),
-    }
+def summarise_outcomes(returns: np.ndarray) -> dict[str, float]:
+    """The gene pool's figures of one evaluation window's trade returns, by exit date.
+
+    Sharpe is annualised by the trades actually made in the window (a year of them),
+    drawdown and total return compound ``TRADE_ALLOCATION`` of capital into each trade.
+    """
+    years = EVALUATION_WINDOW.days / 365.25
+    return asdict(trade_stats(returns, trades_per_year=returns.size / years,
+                              allocation=TRADE_ALLOCATION))
 
 
 def strategy_score(stats: dict[str, float]) -> float:
@@ -107,11 +124,12 @@ def strategy_score(stats: dict[str, float]) -> float:
 
 
 def all_outcomes(genomes: list[StrategyGenome], features: pd.DataFrame) -> pd.DataFrame:
-    frames = [setup_outcomes(g, features).assign(strategy_id=g.strategy_id) for g in genomes]
+    """``setup_outcomes`` of every genome, with its ``strategy_id``."""
+    ordered = features.sort_values(["symbol", "as_of"], kind="mergesort")
+    frames = [_outcomes(g, ordered).assign(strategy_id=g.strategy_id) for g in genomes]
     frames = [f for f in frames if not f.empty]
     if not frames:
-        return pd.DataFrame(columns=["symbol", "signal_as_of", "known_as_of", "return",
-                                     "strategy_id"])
+        return pd.DataFrame(columns=[*OUTCOME_COLUMNS, "strategy_id"])
     return pd.concat(frames, ignore_index=True)
 
 
@@ -133,13 +151,16 @@ def evaluate_pool(
     """One row per (evaluation day, genome), using outcomes known by that day only.
 
     At each day a genome is judged on its outcomes with ``known_as_of`` in
-    (day - EVALUATION_WINDOW, day], in the order they appear in ``outcomes``.
+    (day - EVALUATION_WINDOW, day], in exit order (ties by symbol, then signal day).
     """
     rows = []
     # A reinstated genome is on probation, as a watched one is; the stored label says
     # "reinstated", the state machine carries "watch".
     status = {k: "watch" if v == "reinstated" else v for k, v in previous_status.items()}
-    # Each genome's outcomes are split out once; a day's window is then a mask over them.
+    # Each genome's outcomes are split out once, in exit order; a day's window is then a
+    # slice of them.
+    outcomes = outcomes.sort_values(["known_as_of", "symbol", "signal_as_of"],
+                                    kind="mergesort")
     known = pd.to_datetime(outcomes["known_as_of"]).to_numpy().astype("datetime64[D]")
     strategy_ids = outcomes["strategy_id"].to_numpy()
     returns = outcomes["return"].to_numpy(dtype=float)
@@ -153,8 +174,9 @@ def evaluate_pool(
         day_rows = []
         for genome in genomes:
             genome_known, genome_returns = by_genome[genome.strategy_id]
-            in_window = (genome_known <= last) & (genome_known > first)
-            stats = summarise_outcomes(genome_returns[in_window], genome.max_holding_days)
+            window = slice(np.searchsorted(genome_known, first, side="right"),
+                           np.searchsorted(genome_known, last, side="right"))
+            stats = summarise_outcomes(genome_returns[window])
             score = strategy_score(stats)
             before = status.get(genome.strategy_id, "active")
             if _fails(stats, score):

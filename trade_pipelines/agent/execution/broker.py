@@ -53,3 +53,10 @@ def execute(side: str, quantity: float, bar: Bar, annual_volatility: float) -> E
     price = reference * (1 + slip / 10_000) if side == "buy" else reference * (1 - slip / 10_000)
     price = round(price, 6)
     return Execution(float(quantity), price, commission(quantity, price), round(slip, 4))
+
+
+def round_trip_cost(annual_volatility: float) -> float:
+    """What buying and later selling costs, as a share of the amount traded: the slippage
+    ``execute`` charges at this volatility plus the commission rate, on each side. The
+    minimum commission is left out: it depends on the order's size."""
+    return 2 * (slippage_bps(annual_volatility) / 10_000 + COMMISSION_RATE)

@@ -13,8 +13,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from trade_pipelines.agent.execution.ledger import STARTING_CAPITAL
+from trade_pipelines.agent.reflection.performance import EXPANDING_COLUMNS, expanding_daily_stats
 
+# Every report ends with this: the figures above are only as honest as the data.
+DATA_CAVEAT = (
+    "The built-in universe is 20 large US stocks chosen in hindsight, names known to have "
+    "survived and stayed large (survivorship bias), with closes back-adjusted for "
+    "splits and dividends (skfolio's sp500 dataset). Results on it overstate what a live "
+    "agent would have seen at the time.")
 ACCOUNT_TITLES = {"combined": "AI combined", "aggressive": "Aggressive",
                   "conservative": "Conservative"}
 
@@ -38,28 +44,35 @@ def _pct(value: float, signed: bool = True) -> str:
     return f"{value:+.2%}" if signed else f"{value:.1%}"
 
 
-def _metrics(returns: np.ndarray, equity: float, drawdown: float, wins: int,
+_TOTAL, _MAX_DRAWDOWN, _SHARPE = (EXPANDING_COLUMNS.index(c)
+                                  for c in ("total_return", "max_drawdown", "sharpe"))
+
+
+def _metrics(stats: np.ndarray | None, today: float, wins: int,
              n_trades: int) -> dict[str, float]:
-    """The account figures from its daily returns to date (oldest first), latest equity,
-    worst drawdown and closed-trade counts."""
-    std = returns.std(ddof=1) if len(returns) > 1 else 0.0
+    """The account figures to date from one row of ``expanding_daily_stats`` (None before
+    the first day), today's return and the closed-trade counts."""
+    total, max_drawdown, sharpe = (0.0, 0.0, float("nan")) if stats is None else (
+        float(stats[_TOTAL]), float(stats[_MAX_DRAWDOWN]), float(stats[_SHARPE]))
     return {
-        "today": float(returns[-1]) if len(returns) else 0.0,
-        "total": float(equity / STARTING_CAPITAL - 1) if len(returns) else 0.0,
-        "max_drawdown": float(drawdown) if len(returns) else 0.0,
-        "sharpe": float(returns.mean() / std * np.sqrt(252)) if std > 0 else float("nan"),
+        "today": today,
+        "total": total,
+        "max_drawdown": max_drawdown,
+        "sharpe": sharpe,
         "win_rate": float(wins / n_trades) if n_trades else float("nan"),
         "trades": float(n_trades),
     }
 
 
 def account_metrics(history: pd.DataFrame, trades: pd.DataFrame) -> dict[str, float]:
-    """Today's return, total return, max drawdown, Sharpe and win rate of one account."""
+    """Today's return, total return, max drawdown, Sharpe and win rate of one account,
+    all from its daily returns (compounded from the starting capital)."""
     history = history.sort_values("as_of")
     returns = history["daily_return"].to_numpy(dtype=float)
-    wins = (trades["pnl"] > 0).sum() if not trades.empty else 0
-    return _metrics(returns, history["equity"].iloc[-1] if len(history) else np.nan,
-                    history["drawdown"].min() if len(history) else np.nan, wins, len(trades))
+    wins = int((trades["pnl"] > 0).sum()) if not trades.empty else 0
+    stats = expanding_daily_stats(returns).to_numpy()
+    return _metrics(stats[-1] if len(stats) else None,
+                    float(returns[-1]) if len(returns) else 0.0, wins, len(trades))
 
 
 def _benchmark(close: np.ndarray) -> tuple[float, float]:
@@ -216,6 +229,7 @@ def _render(day: _Day) -> str:
             lines.append(f"| {names.get(e['strategy_id'], e['strategy_id'])} | "
                          f"{e['score']:.0f} | {_pct(e['win_rate'], signed=False)} | "
                          f"{sharpe} | {e['status']} |")
+    lines += ["", "## About the data", DATA_CAVEAT]
     return "\n".join(lines) + "\n"
 
 
@@ -251,10 +265,8 @@ class _AccountTrack:
         history = history.sort_values("as_of", kind="mergesort")
         self.days = _day_numbers(history["as_of"])
         self.returns = history["daily_return"].to_numpy(dtype=float)
-        self.equity = history["equity"].to_numpy(dtype=float)
-        # pandas' min skips missing values; so does fmin
-        self.drawdown = np.fmin.accumulate(history["drawdown"].to_numpy(dtype=float)) \
-            if len(history) else np.array([], dtype=float)
+        # the figures to date of every day at once: each report reads its row
+        self.stats = expanding_daily_stats(self.returns).to_numpy()
         self.benchmark = history["benchmark_close"].to_numpy(dtype=float)
         trades = trades.sort_values("as_of", kind="mergesort")
         self.trade_days = _day_numbers(trades["as_of"])
@@ -278,11 +290,9 @@ class _AccountTrack:
         wins = self.wins[n_trades - 1] if n_trades else 0
         scored = int(self.scored[n_trades - 1]) if n_trades else 0
         brier = float(self.brier[n_trades - 1] / scored) if scored else float("nan")
-        if not n:
-            return {**_metrics(self.returns[:0], np.nan, np.nan, wins, n_trades),
-                    "brier": brier, "scored": scored}
-        return {**_metrics(self.returns[:n], self.equity[n - 1], self.drawdown[n - 1], wins,
-                           n_trades), "brier": brier, "scored": scored}
+        metrics = _metrics(self.stats[n - 1], float(self.returns[n - 1]), wins, n_trades) \
+            if n else _metrics(None, 0.0, wins, n_trades)
+        return {**metrics, "brier": brier, "scored": scored}
 
 
 def _day_numbers(days: pd.Series) -> np.ndarray:
