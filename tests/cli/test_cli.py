@@ -150,13 +150,6 @@ def test_a_symbol_without_bars_is_named(project_home: Path,
     assert "NOPE" in capsys.readouterr().err
 
 
-def test_a_second_replay_on_the_same_home_is_refused(project_home: Path) -> None:
-    from trade_pipelines.cli import single_writer
-
-    with single_writer(paths().home), pytest.raises(SystemExit, match="another replay"):
-        main(["replay", "--start", "2019-03-01", "--end", "2019-03-31", "--no-progress"])
-
-
 def test_recall_searches_the_memory_index_as_of_a_day(
         project_home: Path, capsys: pytest.CaptureFixture) -> None:
     assert main(["recall", "anything"]) == 2  # nothing indexed yet
