@@ -167,3 +167,19 @@ def test_recall_searches_the_memory_index_as_of_a_day(
     day_before = (pd.Timestamp(memories["as_of"].min()) - pd.Timedelta(days=1)).date()
     assert main(["recall", first["text"], "--as-of", str(day_before)]) == 0
     assert "No memory formed" in capsys.readouterr().out
+
+
+def test_a_replay_from_mid_month_records_only_the_days_it_computed(project_home: Path) -> None:
+    """Dagster marks the whole March partition materialised; its metadata says the run
+    covered 2019-03-14..2019-03-31 only, and April's says 2019-04-01..2019-04-05."""
+    from dagster import AssetKey, DagsterInstance
+
+    assert main(["replay", "--start", "2019-03-14", "--end", "2019-04-05",
+                 "--symbols", "AAPL", "--no-progress"]) == 0
+    records = DagsterInstance.get().fetch_materializations(
+        AssetKey("account_values"), limit=10).records
+    covered = {r.partition_key: (r.asset_materialization.metadata["first_day"].value,
+                                 r.asset_materialization.metadata["last_day"].value)
+               for r in records}
+    assert covered == {"2019-03-01": ("2019-03-14", "2019-03-31"),
+                       "2019-04-01": ("2019-04-01", "2019-04-05")}
