@@ -63,8 +63,9 @@ def _process_tree(root: int) -> dict[int, str]:
     return tree
 
 
-def _still_running(tree: dict[int, str]) -> list[str]:
-    alive = []
+def _still_running(tree: dict[int, str]) -> dict[int, str]:
+    """The processes of ``tree`` still alive (zombies count as gone), with their commands."""
+    alive = {}
     for pid, started in tree.items():
         try:
             text = Path(f"/proc/{pid}/stat").read_text()
@@ -72,8 +73,8 @@ def _still_running(tree: dict[int, str]) -> list[str]:
             continue
         fields = text[text.rindex(")") + 2:].split()
         if fields[0] != "Z" and fields[19] == started:
-            alive.append(Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
-                         .decode(errors="replace")[:120])
+            alive[pid] = (Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
+                          .decode(errors="replace")[:120])
     return alive
 
 
@@ -100,10 +101,10 @@ def _stop_and_check_nothing_is_left(up: subprocess.Popen, signum: int) -> None:
     while _still_running(tree) and time.monotonic() < deadline:
         time.sleep(0.5)
     left = _still_running(tree)
-    for pid in tree:  # clean up before failing
+    for pid in left:  # clean up before failing
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
-    assert not left, f"still running after `up` stopped: {left}"
+    assert not left, f"still running after `up` stopped: {list(left.values())}"
 
 
 def _wait(check, seconds: float) -> bool:
@@ -186,6 +187,6 @@ def test_stopping_kills_what_ignores_the_signals_grandchildren_included() -> Non
         assert time.monotonic() - began < 5
         assert _wait(lambda: not _still_running(tree), 5), _still_running(tree)
     finally:
-        for pid in tree:
+        for pid in _still_running(tree):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
