@@ -5,10 +5,13 @@ both succeed, and their writing steps never run at the same time (the instance's
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import pytest
 from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus, RunsFilter
 
 from trade_pipelines.assets import ALL_ASSETS, REPLAYABLE_ASSETS
@@ -70,3 +73,45 @@ def test_two_replays_at_once_take_turns_at_the_warehouse(project_home: Path) -> 
     for (_, end, run_a, step_a), (start, _, run_b, step_b) in zip(
             intervals, intervals[1:], strict=False):
         assert end <= start, f"{run_a}:{step_a} overlapped {run_b}:{step_b}"
+
+
+def _holding_the_slot(instance: DagsterInstance, process: subprocess.Popen,
+                      seconds: float = 120) -> bool:
+    """Wait until a run of ``process`` holds the warehouse slot."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and process.poll() is None:
+        if instance.event_log_storage.get_concurrency_info(WAREHOUSE_POOL).claimed_slots:
+            return True
+        time.sleep(0.1)
+    return False
+
+
+@pytest.mark.parametrize("signum", [signal.SIGKILL, signal.SIGTERM], ids=["kill", "term"])
+def test_a_replay_stopped_midway_does_not_block_the_next(project_home: Path,
+                                                          signum: int) -> None:
+    """SIGTERM: the replay's step fails and hands its slot back. SIGKILL: the slot stays
+    claimed, and the next replay frees it, seeing its holder's process gone. Either way
+    the next replay runs instead of waiting forever."""
+    paths()
+    instance = DagsterInstance.get()
+    stopped = _replay("2019-03-01", "2019-03-31")
+    try:
+        assert _holding_the_slot(instance, stopped)
+        stopped.send_signal(signum)
+        stopped.communicate(timeout=60)
+    finally:
+        if stopped.poll() is None:
+            stopped.kill()
+    assert stopped.returncode != 0
+    if signum == signal.SIGTERM:
+        assert not instance.event_log_storage.get_concurrency_info(
+            WAREHOUSE_POOL).claimed_slots
+
+    again = _replay("2019-03-01", "2019-03-31")
+    try:
+        output = again.communicate(timeout=300)[0]
+    finally:
+        if again.poll() is None:
+            again.kill()
+    assert again.returncode == 0, output
+    assert not instance.event_log_storage.get_concurrency_info(WAREHOUSE_POOL).claimed_slots

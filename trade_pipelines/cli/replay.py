@@ -9,9 +9,13 @@ import sys
 import threading
 import time
 from datetime import date
+from typing import TYPE_CHECKING
 
 from trade_pipelines.cli.common import dagster_env, parse_date
 from trade_pipelines.settings import paths
+
+if TYPE_CHECKING:
+    from dagster import DagsterInstance
 
 # The console shows warnings and the progress bars; the full log is in the Dagster UI.
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
@@ -76,6 +80,7 @@ def _replay(start: date, end: date, symbols: str, source: str, progress: bool) -
 
     first, last = month_keys(start, end)
     instance = DagsterInstance.get()
+    _release_slots_of_dead_runs(instance)
     resources = build_resources(symbols=symbols, source=source)
     print(f"Replaying {start} .. {end} as one run over the monthly partitions "
           f"{first[:7]} .. {last[:7]} into {paths().home}", flush=True)
@@ -109,6 +114,40 @@ def _replay(start: date, end: date, symbols: str, source: str, progress: bool) -
         print(f"Replay failed after {elapsed:.1f}s (run {result.run_id}).", file=sys.stderr)
         return False
     _print_summary(elapsed, result.run_id, start, end, symbols)
+    return True
+
+
+def _release_slots_of_dead_runs(instance: DagsterInstance) -> None:
+    """A run whose process was killed (SIGKILL, power loss) never hands its warehouse slot
+    back, and every later run would wait for it forever. So before a replay claims the
+    slot, a holder whose process is gone is marked failed and its slot freed. A holder
+    still running (the daemon's run, another replay) keeps it: this replay waits."""
+    from dagster import DagsterEventType
+
+    from trade_pipelines.assets.common import WAREHOUSE_POOL
+
+    storage = instance.event_log_storage
+    for run_id in {slot.run_id for slot in
+                   storage.get_concurrency_info(WAREHOUSE_POOL).claimed_slots}:
+        run = instance.get_run_by_id(run_id)
+        if run is not None and not run.is_finished:
+            started = instance.get_records_for_run(
+                run_id, of_type=DagsterEventType.RUN_START, limit=1).records
+            pid = started[0].event_log_entry.dagster_event.pid if started else None
+            if pid is None or _process_alive(pid):
+                continue
+            instance.report_run_failed(run, f"its process {pid} ended without finishing "
+                                            "the run; its warehouse slot was freed")
+        storage.free_concurrency_slots_for_run(run_id)
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
     return True
 
 
