@@ -46,11 +46,11 @@ def test_two_replays_at_once_take_turns_at_the_warehouse(project_home: Path) -> 
     assert {a.op.name for a in REPLAYABLE_ASSETS} <= writing_ops
 
     paths()  # the home and its dagster.yaml, before two processes race to write them
+    instance = DagsterInstance.get()  # and the instance's storage (its schema, likewise)
     first, second = _replay("2019-03-01", "2019-03-31"), _replay("2019-05-01", "2019-05-31")
     outputs = [p.communicate(timeout=600)[0] for p in (first, second)]
     assert [first.returncode, second.returncode] == [0, 0], outputs
 
-    instance = DagsterInstance.get()
     runs = instance.get_runs(RunsFilter(statuses=[DagsterRunStatus.SUCCESS]))
     assert len(runs) == 4  # each replay: seed the gene pool, then the month
     intervals = []
