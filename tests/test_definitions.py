@@ -200,7 +200,7 @@ def test_the_project_dagster_home_turns_telemetry_off(project_home) -> None:
 
     config = yaml.safe_load((paths().dagster_home / "dagster.yaml").read_text())
     assert config["telemetry"]["enabled"] is False
-    assert config["run_coordinator"]["config"]["max_concurrent_runs"] == 1
+    assert config["concurrency"]["pools"] == {"default_limit": 1, "granularity": "op"}
 
 
 def test_the_inbox_sensor_launches_the_import_job() -> None:

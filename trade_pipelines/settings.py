@@ -18,12 +18,14 @@ DAGSTER_YAML = """\
 # Written by trade-pipelines. Telemetry off: this project runs offline.
 telemetry:
   enabled: false
-# One run at a time: DuckDB has one writer, and every run writes the warehouse.
-run_coordinator:
-  module: dagster._core.run_coordinator
-  class: QueuedRunCoordinator
-  config:
-    max_concurrent_runs: 1
+# DuckDB has one writer and ChromaDB's persistent client is not safe across processes, so
+# every step that writes either runs in the "warehouse" pool, one step at a time across
+# every run on this instance: the daemon's, a replay's, the UI's. A run whose writing step
+# finds the slot taken waits for it (op granularity: each step claims the slot as it starts).
+concurrency:
+  pools:
+    default_limit: 1
+    granularity: op
 """
 
 

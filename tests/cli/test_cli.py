@@ -150,13 +150,6 @@ def test_a_symbol_without_bars_is_named(project_home: Path,
     assert "NOPE" in capsys.readouterr().err
 
 
-def test_a_second_replay_on_the_same_home_is_refused(project_home: Path) -> None:
-    from trade_pipelines.cli import single_writer
-
-    with single_writer(paths().home), pytest.raises(SystemExit, match="another replay"):
-        main(["replay", "--start", "2019-03-01", "--end", "2019-03-31", "--no-progress"])
-
-
 def test_recall_searches_the_memory_index_as_of_a_day(
         project_home: Path, capsys: pytest.CaptureFixture) -> None:
     assert main(["recall", "anything"]) == 2  # nothing indexed yet
@@ -201,3 +194,19 @@ def test_import_over_built_in_bars_is_refused_unless_replace(
     assert main(["import-bars", str(path), "--replace"]) == 0
     assert "replaced 2 bar(s) from other sources for AAPL" in capsys.readouterr().out
     assert store.query(sources).values.tolist() == [["import:aapl.csv", 2]]
+
+
+def test_a_replay_from_mid_month_records_only_the_days_it_computed(project_home: Path) -> None:
+    """Dagster marks the whole March partition materialised; its metadata says the run
+    covered 2019-03-14..2019-03-31 only, and April's says 2019-04-01..2019-04-05."""
+    from dagster import AssetKey, DagsterInstance
+
+    assert main(["replay", "--start", "2019-03-14", "--end", "2019-04-05",
+                 "--symbols", "AAPL", "--no-progress"]) == 0
+    records = DagsterInstance.get().fetch_materializations(
+        AssetKey("account_values"), limit=10).records
+    covered = {r.partition_key: (r.asset_materialization.metadata["first_day"].value,
+                                 r.asset_materialization.metadata["last_day"].value)
+               for r in records}
+    assert covered == {"2019-03-01": ("2019-03-14", "2019-03-31"),
+                       "2019-04-01": ("2019-04-01", "2019-04-05")}

@@ -10,6 +10,7 @@ import pandas as pd
 from dagster import AssetExecutionContext, MetadataValue
 
 from trade_pipelines.market_data.calendar import exchange_sessions
+from trade_pipelines.partitions import trading_months
 from trade_pipelines.warehouse import Warehouse
 
 T = TypeVar("T")
@@ -21,7 +22,8 @@ PROGRESS_ENV = "TRADE_PIPELINES_PROGRESS"
 FEATURE_HISTORY = timedelta(days=400)
 
 
-# Run tags that narrow a run to the days a user asked for inside its months.
+# Run tags that narrow a run to the days a user asked for inside its months (set by
+# ``trade-pipelines replay``; a run launched from the UI covers whole months).
 FIRST_DAY_TAG = "trade_pipelines/first_day"
 LAST_DAY_TAG = "trade_pipelines/last_day"
 
@@ -29,7 +31,12 @@ LAST_DAY_TAG = "trade_pipelines/last_day"
 def partition_window(context: AssetExecutionContext) -> tuple[date, date]:
     """First and last calendar day covered by this run: its partitions (one month or a
     range), narrowed to the run's first/last day tags when a replay asked for part of a
-    month. Every table is keyed by day, so a later run can carry on from any day."""
+    month. Every table is keyed by day, so a later run can carry on from any day.
+
+    Dagster marks every month of the run as materialised, even one the run only partly
+    computed; so each materialisation also records, as ``first_day``/``last_day``
+    metadata, the days of its month this run actually covered (a replay from 2019-01-15
+    shows 2019-01-15..2019-01-31 on the January partition, not the whole month)."""
     window = context.partition_time_window
     start, end = window.start.date(), (window.end - timedelta(days=1)).date()
     tags = context.run.tags
@@ -37,7 +44,18 @@ def partition_window(context: AssetExecutionContext) -> tuple[date, date]:
         start = max(start, date.fromisoformat(tags[FIRST_DAY_TAG]))
     if LAST_DAY_TAG in tags:
         end = min(end, date.fromisoformat(tags[LAST_DAY_TAG]))
+    _record_days(context, start, end)
     return start, end
+
+
+def _record_days(context: AssetExecutionContext, start: date, end: date) -> None:
+    """Each partition's materialisation metadata names the days of it this run covered."""
+    for key in context.partition_keys:
+        month = trading_months.time_window_for_partition_key(key)
+        covered = {"first_day": max(start, month.start.date()).isoformat(),
+                   "last_day": min(end, (month.end - timedelta(days=1)).date()).isoformat()}
+        for asset_key in context.selected_asset_keys:
+            context.add_asset_metadata(covered, asset_key=asset_key, partition_key=key)
 
 
 def trading_days(warehouse: Warehouse, symbols: list[str], start: date, end: date) -> list[date]:

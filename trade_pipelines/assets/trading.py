@@ -64,7 +64,7 @@ def _spec(key: str, description: str, deps: list, self_dependent: bool = False) 
     own = [AssetDep(key, partition_mapping=PREVIOUS_MONTH)] if self_dependent else []
     return AssetSpec(key, description=description, group_name="trading",
                      deps=[*deps, *own],
-                     metadata={"table": TABLES[key], "partition_expr": "as_of"})
+                     metadata={"table": TABLES[key]})
 
 
 @multi_asset(

@@ -6,9 +6,9 @@ from __future__ import annotations
 import argparse
 
 from trade_pipelines.cli import bars, controls, replay, services, tables
-from trade_pipelines.cli.replay import run_replay, single_writer
+from trade_pipelines.cli.replay import run_replay
 
-__all__ = ["build_parser", "main", "run_replay", "single_writer"]
+__all__ = ["build_parser", "main", "run_replay"]
 
 
 def build_parser() -> argparse.ArgumentParser:

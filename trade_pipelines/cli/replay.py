@@ -3,19 +3,28 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
+import signal
 import sys
+import threading
 import time
-from collections.abc import Iterator
 from datetime import date
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 from trade_pipelines.cli.common import dagster_env, parse_date
 from trade_pipelines.settings import paths
 
+if TYPE_CHECKING:
+    from dagster import DagsterInstance
+
 # The console shows warnings and the progress bars; the full log is in the Dagster UI.
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+# The run tags with which Dagster's single-run backfills (and `dagster asset materialize
+# --partition-range`) launch one run over a range of partitions. Dagster exports no public
+# constant for them, and `materialize` takes no range argument; the values are what the UI
+# shows on every single-run backfill.
+PARTITION_RANGE_START_TAG = "dagster/asset_partition_range_start"
+PARTITION_RANGE_END_TAG = "dagster/asset_partition_range_end"
 
 
 def month_keys(start: date, end: date) -> tuple[str, str]:
@@ -23,37 +32,28 @@ def month_keys(start: date, end: date) -> tuple[str, str]:
     return f"{start:%Y-%m}-01", f"{end:%Y-%m}-01"
 
 
-@contextlib.contextmanager
-def single_writer(home: Path) -> Iterator[None]:
-    """One replay at a time per home: the warehouse has one writer, and a second replay
-    would interleave its months with the first's."""
-    import fcntl
-
-    lock_path = home / "replay.lock"
-    with open(lock_path, "a+") as lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            lock.seek(0)
-            holder = lock.read().strip() or "another process"
-            raise SystemExit(f"another replay is writing {home} ({holder}); wait for it "
-                             "to finish") from None
-        lock.seek(0)
-        lock.truncate()
-        lock.write(f"pid {os.getpid()}")
-        lock.flush()
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
-
-
 def run_replay(start: date, end: date, symbols: str = "", source: str = "builtin",
                progress: bool = True) -> bool:
     """Replay the trading days of [start, end] through the asset graph as one run over
-    the monthly partitions that cover them."""
-    with single_writer(paths().home):
+    the monthly partitions that cover them.
+
+    The run executes in this process against the project's Dagster instance, so its
+    writing steps claim the instance's "warehouse" pool like the daemon's runs do: a
+    replay started while another run writes waits for the slot instead of failing."""
+    previous = signal.getsignal(signal.SIGTERM)
+    if threading.current_thread() is threading.main_thread():
+        # SIGTERM interrupts the run as Ctrl-C does, so the step fails cleanly and hands
+        # its pool slot back (a killed process would keep the slot claimed).
+        signal.signal(signal.SIGTERM, _interrupt)
+    try:
         return _replay(start, end, symbols, source, progress)
+    finally:
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def _replay(start: date, end: date, symbols: str, source: str, progress: bool) -> bool:
@@ -72,10 +72,6 @@ def _replay(start: date, end: date, symbols: str, source: str, progress: bool) -
     if progress:
         os.environ["TRADE_PIPELINES_PROGRESS"] = "1"
     from dagster import DagsterInstance, materialize
-    from dagster._core.storage.tags import (
-        ASSET_PARTITION_RANGE_END_TAG,
-        ASSET_PARTITION_RANGE_START_TAG,
-    )
 
     from trade_pipelines.assets import ALL_ASSETS, REPLAYABLE_ASSETS
     from trade_pipelines.assets.common import FIRST_DAY_TAG, LAST_DAY_TAG
@@ -84,6 +80,7 @@ def _replay(start: date, end: date, symbols: str, source: str, progress: bool) -
 
     first, last = month_keys(start, end)
     instance = DagsterInstance.get()
+    _release_slots_of_dead_runs(instance)
     resources = build_resources(symbols=symbols, source=source)
     print(f"Replaying {start} .. {end} as one run over the monthly partitions "
           f"{first[:7]} .. {last[:7]} into {paths().home}", flush=True)
@@ -96,7 +93,7 @@ def _replay(start: date, end: date, symbols: str, source: str, progress: bool) -
         return False
     result = materialize(
         ALL_ASSETS, instance=instance, resources=resources, selection=REPLAYABLE_ASSETS,
-        tags={ASSET_PARTITION_RANGE_START_TAG: first, ASSET_PARTITION_RANGE_END_TAG: last,
+        tags={PARTITION_RANGE_START_TAG: first, PARTITION_RANGE_END_TAG: last,
               FIRST_DAY_TAG: start.isoformat(), LAST_DAY_TAG: end.isoformat()},
         run_config=QUIET, raise_on_error=False)
     elapsed = time.perf_counter() - began
@@ -117,6 +114,40 @@ def _replay(start: date, end: date, symbols: str, source: str, progress: bool) -
         print(f"Replay failed after {elapsed:.1f}s (run {result.run_id}).", file=sys.stderr)
         return False
     _print_summary(elapsed, result.run_id, start, end, symbols)
+    return True
+
+
+def _release_slots_of_dead_runs(instance: DagsterInstance) -> None:
+    """A run whose process was killed (SIGKILL, power loss) never hands its warehouse slot
+    back, and every later run would wait for it forever. So before a replay claims the
+    slot, a holder whose process is gone is marked failed and its slot freed. A holder
+    still running (the daemon's run, another replay) keeps it: this replay waits."""
+    from dagster import DagsterEventType
+
+    from trade_pipelines.assets.common import WAREHOUSE_POOL
+
+    storage = instance.event_log_storage
+    for run_id in {slot.run_id for slot in
+                   storage.get_concurrency_info(WAREHOUSE_POOL).claimed_slots}:
+        run = instance.get_run_by_id(run_id)
+        if run is not None and not run.is_finished:
+            started = instance.get_records_for_run(
+                run_id, of_type=DagsterEventType.RUN_START, limit=1).records
+            pid = started[0].event_log_entry.dagster_event.pid if started else None
+            if pid is None or _process_alive(pid):
+                continue
+            instance.report_run_failed(run, f"its process {pid} ended without finishing "
+                                            "the run; its warehouse slot was freed")
+        storage.free_concurrency_slots_for_run(run_id)
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
     return True
 
 
