@@ -101,8 +101,9 @@ def snapshot(home: Path) -> dict[str, object]:
             query: [(hit["memory_id"], round(hit["distance"], 5))
                     for hit in index.search(query, as_of=END, n=8)]
             for query in QUERIES}
+    # Every file, not only *.md: a temp file a kill left behind is a difference too.
     tables["report files"] = {str(p.relative_to(paths.reports)): p.read_text()
-                              for p in sorted(paths.reports.rglob("*.md"))}
+                              for p in sorted(paths.reports.rglob("*")) if p.is_file()}
     return tables
 
 

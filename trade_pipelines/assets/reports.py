@@ -27,6 +27,7 @@ from trade_pipelines.warehouse.checkpoints import (
 )
 
 REPORT_COLUMNS = ["as_of", "kind", "path", "markdown"]
+TEMP_PREFIX = ".report-"
 # How far back the gene pool's latest evaluation is looked up for a report.
 EVALUATION_LOOKBACK = timedelta(days=14)
 
@@ -41,7 +42,7 @@ def write_report_file(path: Path, markdown: str) -> None:
     if path.exists() and path.read_text() == markdown:
         return
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=".report-", suffix=".md")
+    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=TEMP_PREFIX, suffix=".tmp")
     with os.fdopen(fd, "w") as handle:
         handle.write(markdown)
     os.replace(temp, path)
@@ -79,6 +80,10 @@ def daily_reports(context: AssetExecutionContext,
         "SELECT * FROM strategy_evaluations WHERE as_of BETWEEN ? AND ? "
         "ORDER BY as_of, strategy_id", [start - EVALUATION_LOOKBACK, end]), "as_of")
     names = {k: g.name for k, g in GENOMES.items()}
+    # A run killed while writing a file leaves its temp file; this step is the only
+    # writer of the folder (the warehouse pool), so any left now is garbage.
+    for stale in folder.rglob(f"{TEMP_PREFIX}*.tmp"):
+        stale.unlink(missing_ok=True)
 
     def before(frame: pd.DataFrame) -> pd.DataFrame:
         return frame[frame["as_of"] < start] if not frame.empty else frame
