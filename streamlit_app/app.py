@@ -1,9 +1,10 @@
-"""Supervisor: watch the agent's accounts and debates, and pause its trading.
+"""Supervisor: watch the agent's accounts and debates, and pause, halt or resume its
+trading.
 
-Run with ``streamlit run streamlit_app/app.py``. The page only reads the warehouse, in
-short read-only connections, so it can stay open while a replay writes; the pause switch
-is stored apart from the warehouse, so it works even while the warehouse is busy. This
-file only lays out the page; each section lives in its own module beside it.
+Run with ``streamlit run streamlit_app/app.py``. The page reads the warehouse in short
+read-only connections, so it can stay open while a replay writes; its only write is a
+control event (``controls.py``), which waits a few seconds for a busy writer. This file
+only lays out the page; each section lives in its own module beside it.
 """
 
 from __future__ import annotations
@@ -19,13 +20,24 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 if str(PROJECT_ROOT) not in sys.path:
     sys.path.insert(0, str(PROJECT_ROOT))
 
+from streamlit_app.controls import (  # noqa: E402
+    render_controls,
+    render_trading_state,
+    trading_state,
+)
 from streamlit_app.decisions import render_decisions, select_day  # noqa: E402
 from streamlit_app.orders import render_orders  # noqa: E402
-from streamlit_app.pause_switch import read_state, render_pause_switch  # noqa: E402
 from streamlit_app.performance import render_performance  # noqa: E402
-from streamlit_app.reads import load_day, load_overview, read_or_last, render_busy  # noqa: E402
+from streamlit_app.reads import (  # noqa: E402
+    load_controls,
+    load_day,
+    load_overview,
+    read_or_last,
+    render_busy,
+)
 from streamlit_app.report import render_report  # noqa: E402
 from streamlit_app.status import render_status  # noqa: E402
+from trade_pipelines.control import default_effective_from  # noqa: E402
 from trade_pipelines.settings import paths  # noqa: E402
 
 
@@ -34,13 +46,17 @@ def main() -> None:
     warehouse_path = str(paths().warehouse)
     st.title("Supervisor")
 
-    state = read_state()
+    upcoming = default_effective_from()
+    log, log_stale = read_or_last("controls", warehouse_path,
+                                  lambda: load_controls(warehouse_path))
+    state = trading_state(log, upcoming)
     overview, overview_stale = read_or_last("overview", warehouse_path,
                                             lambda: load_overview(warehouse_path))
     render_status(overview, state, busy=overview_stale is not None)
-    render_pause_switch(state)
+    render_trading_state(state, upcoming)
+    render_controls(warehouse_path, log, upcoming)
     notice = st.empty()
-    stale = [overview_stale] if overview_stale is not None else []
+    stale = [t for t in (overview_stale, log_stale) if t is not None]
 
     if overview is not None and overview.empty:
         st.info("**No data yet:** run `trade-pipelines replay --start 2021-01-01 --end "

@@ -18,8 +18,10 @@ def _day_label(days: pd.DataFrame) -> dict[date, str]:
     labels = {}
     for row in days.itertuples(index=False):
         text = f"{row.as_of:%a %d %b %Y} · {row.n_decisions} decisions · {row.n_orders} orders"
-        if row.n_paused:
-            text += f" · {row.n_paused} paused"
+        if row.n_rejected:
+            text += f" · {row.n_rejected} rejected"
+        if row.n_cancelled:
+            text += f" · {row.n_cancelled} cancelled"
         labels[row.as_of] = text
     return labels
 

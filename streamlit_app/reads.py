@@ -13,6 +13,7 @@ from datetime import date, datetime
 from typing import TypeVar
 
 import duckdb
+import pandas as pd
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
@@ -42,10 +43,16 @@ def load_day(path: str, day: date) -> queries.DayDetail:
     return queries.load_day(_warehouse(path), day)
 
 
+@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
+def load_controls(path: str) -> pd.DataFrame:
+    return queries.control_log(_warehouse(path))
+
+
 def forget_cached_reads() -> None:
     """Runs before the page does, so the rerun the click causes reads afresh."""
     load_overview.clear()
     load_day.clear()
+    load_controls.clear()
 
 
 def read_or_last(kind: str, key: object, load: Callable[[], T]) -> tuple[T | None, float | None]:

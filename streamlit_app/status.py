@@ -1,15 +1,27 @@
-"""The status line: the latest trading day, the trading state and a Refresh button."""
+"""The status line: the latest trading day, the trading state for the next session and
+a Refresh button."""
 
 from __future__ import annotations
 
 import streamlit as st
 
 from streamlit_app import queries
-from streamlit_app.pause_switch import PauseState, status_badge
 from streamlit_app.reads import CACHE_TTL_S, forget_cached_reads
+from trade_pipelines.agent.execution.controls import TradingState
 
 
-def render_status(overview: queries.Overview | None, state: PauseState | None,
+def status_badge(state: TradingState | None) -> str:
+    """The trading state as a badge; ``None`` means the control log could not be read."""
+    if state is None:
+        return ":orange-badge[trading state unknown]"
+    if state.halted:
+        return ":red-badge[:material/front_hand: Trading halted]"
+    if state.mode == "paused":
+        return ":red-badge[:material/pause: Trading paused]"
+    return ":green-badge[:material/play_arrow: Trading active]"
+
+
+def render_status(overview: queries.Overview | None, state: TradingState | None,
                   busy: bool) -> None:
     if overview is None:
         latest = "unknown"

@@ -17,10 +17,14 @@ ROLE_AVATARS = {"aggressive": ":material/trending_up:", "conservative": ":materi
                 "quant": ":material/query_stats:", "judge": ":material/gavel:"}
 VERDICT_ICONS = {"execute": ":material/check_circle:", "adjust": ":material/tune:",
                  "drop": ":material/cancel:"}
-STATUS_ICONS = {"accepted": ":green[:material/check_circle:]",
-                "rejected": ":red[:material/block:]",
-                "paused": ":orange[:material/pause_circle:]"}
-STATUS_COLORS = {"accepted": "#1b7f3b", "rejected": "#c62828", "paused": "#d46b08"}
+STATUS_ICONS = {"filled": ":green[:material/check_circle:]",
+                "partially_filled": ":green[:material/incomplete_circle:]",
+                "pending": ":blue[:material/schedule:]",
+                "expired": ":gray[:material/timer_off:]",
+                "cancelled": ":orange[:material/cancel:]",
+                "rejected": ":red[:material/block:]"}
+STATUS_COLORS = {"filled": "#1b7f3b", "partially_filled": "#5b8c2a", "pending": "#1f5fbf",
+                 "expired": "#6b6b6b", "cancelled": "#d46b08", "rejected": "#c62828"}
 
 
 def label(name: str) -> str:

@@ -8,9 +8,7 @@ them all at the start of a run and derives each day's state from them
 from __future__ import annotations
 
 import getpass
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from pathlib import Path
 
 from trade_pipelines.agent.execution.controls import (
     ControlEvent,
@@ -74,21 +72,3 @@ def load_events(warehouse: Warehouse) -> list[ControlEvent]:
 
 def control_schedule(warehouse: Warehouse) -> ControlSchedule:
     return ControlSchedule(load_events(warehouse))
-
-
-# -- the JSON pause file is gone ----------------------------------------------------------
-# Kept only so ``trade_pipelines.resources`` still imports until its ``pause_state``
-# method is deleted; nothing calls them, and a call fails loudly instead of reading a
-# switch that no longer decides anything.
-
-@dataclass(frozen=True)
-class PauseState:
-    paused: bool
-    reason: str = ""
-    changed_by: str = ""
-    changed_at: str = ""
-
-
-def read_pause_state(control_dir: Path) -> PauseState:
-    raise RuntimeError("the pause switch file is gone: controls are events in the "
-                       "warehouse (trade_pipelines.control.load_events)")

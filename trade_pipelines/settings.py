@@ -52,17 +52,13 @@ class Paths:
         return self.home / "dagster_home"
 
     @property
-    def control(self) -> Path:
-        return self.home / "control"
-
-    @property
     def inbox(self) -> Path:
         """Drop bar files here; a sensor imports them (done ones move to inbox/imported)."""
         return self.home / "inbox"
 
     def ensure(self) -> Paths:
         for folder in (self.home, self.memory_index, self.reports, self.dagster_home,
-                       self.control, self.inbox):
+                       self.inbox):
             folder.mkdir(parents=True, exist_ok=True)
         dagster_yaml = self.dagster_home / "dagster.yaml"
         if not dagster_yaml.exists():

@@ -11,7 +11,6 @@ from pathlib import Path
 from dagster import ConfigurableResource
 from pydantic import Field
 
-from trade_pipelines.control import PauseState, read_pause_state
 from trade_pipelines.settings import Paths
 from trade_pipelines.warehouse import Warehouse
 
@@ -20,7 +19,7 @@ class WarehouseResource(ConfigurableResource):
     """The DuckDB warehouse and the other files under one project home."""
 
     home: str = Field(description="The project home folder (warehouse.duckdb, reports/, "
-                                  "inbox/, control/); $TRADE_PIPELINES_HOME by default.")
+                                  "inbox/); $TRADE_PIPELINES_HOME by default.")
 
     def paths(self) -> Paths:
         return Paths(Path(self.home)).ensure()
@@ -29,9 +28,6 @@ class WarehouseResource(ConfigurableResource):
         warehouse = Warehouse(self.paths().warehouse)
         warehouse.migrate()
         return warehouse
-
-    def pause_state(self) -> PauseState:
-        return read_pause_state(self.paths().control)
 
 
 class MarketDataResource(ConfigurableResource):
