@@ -42,7 +42,7 @@ def test_lineage_runs_from_bars_to_report() -> None:
         assert layer in chain, f"{layer} is not upstream of daily_reports"
 
 
-def test_ledger_and_memory_depend_on_their_previous_month() -> None:
+def test_ledger_and_memory_depend_on_their_previous_partition() -> None:
     graph = defs.resolve_asset_graph()
     for name in ("account_values", "trade_memories"):
         assert _key(name) in graph.get(_key(name)).parent_keys
@@ -74,7 +74,7 @@ def _key(name: str):
     return AssetKey(name)
 
 
-def test_the_evening_schedule_targets_the_month_in_progress_up_to_the_session(
+def test_the_evening_schedule_targets_the_year_in_progress_up_to_the_session(
         project_home) -> None:
     from datetime import datetime
     from zoneinfo import ZoneInfo
@@ -97,9 +97,9 @@ def test_the_evening_schedule_targets_the_month_in_progress_up_to_the_session(
             scheduled_execution_time=moment, repository_def=defs.get_repository_def(),
             resources=build_resources(source="warehouse", symbols="ZZA")) as context:
         request = schedule.evaluate_tick(context).run_requests[0]
-    assert request.partition_key == "2024-03-01"
+    assert request.partition_key == "2024-01-01"
     assert request.run_key == "cycle-2024-03-14"  # one run per session, never two
-    assert request.tags[LAST_DAY_TAG] == "2024-03-14"  # the month up to the session
+    assert request.tags[LAST_DAY_TAG] == "2024-03-14"  # the year up to the session
 
 
 def test_resources_carry_their_configuration_as_fields(monkeypatch, tmp_path) -> None:

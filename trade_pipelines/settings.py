@@ -61,7 +61,11 @@ class Paths:
                        self.inbox):
             folder.mkdir(parents=True, exist_ok=True)
         dagster_yaml = self.dagster_home / "dagster.yaml"
-        if not dagster_yaml.exists():
+        # Ours is rewritten when it is out of date (a home made by an older version would
+        # miss the warehouse pool's limit); a file a user wrote is left alone.
+        if not dagster_yaml.exists() or (
+                dagster_yaml.read_text().startswith(DAGSTER_YAML.splitlines()[0])
+                and dagster_yaml.read_text() != DAGSTER_YAML):
             dagster_yaml.write_text(DAGSTER_YAML)
         return self
 

@@ -171,8 +171,8 @@ def test_a_run_killed_at_ninety_percent_resumes_rather_than_starting_over(
     process = subprocess.Popen(_replay_command(), env=_env(home), start_new_session=True,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(0.9 * full_seconds)
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGKILL)
+    assert process.poll() is None, "the replay ended before 90% of the uninterrupted time"
+    os.killpg(process.pid, signal.SIGKILL)
     process.wait()
     rerun_seconds = _run(home)
     print(f"\nfull run {full_seconds:.1f}s; rerun after a kill at 90% {rerun_seconds:.1f}s "

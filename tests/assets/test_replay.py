@@ -88,7 +88,7 @@ def test_partitions_show_as_materialized(replayed_home: Path) -> None:
     instance = DagsterInstance.get()
     for name in ("market_bars", "debate_decisions", "account_values", "daily_reports"):
         keys = instance.get_materialized_partitions(AssetKey(name))
-        assert {"2019-02-01", "2019-03-01"} <= set(keys), name
+        assert "2019-01-01" in set(keys), name
 
 
 def test_replaying_the_same_range_again_duplicates_nothing(

@@ -52,7 +52,7 @@ def test_a_bad_yfinance_bar_is_quarantined_not_stored(project_home: Path,
             quote["high"][-2], quote["low"][-2] = quote["low"][-2], quote["high"][-2]
 
     with yahoo_session(RecordedYahoo(edit=inverted_high_low), yahoo_cache):
-        result = run_bars(project_home, "2024-03-01", source="yfinance", symbols="AAPL",
+        result = run_bars(project_home, "2024-01-01", source="yfinance", symbols="AAPL",
                           tags={LAST_DAY_TAG: "2024-03-14"})
     assert result.success
     bars = store(project_home).query("SELECT * FROM bars WHERE symbol = 'AAPL'")
@@ -76,7 +76,7 @@ def test_bad_bars_already_stored_block_the_graph(project_home: Path) -> None:
         "symbol": ["ZZA", "ZZA"], "as_of": [date(2024, 3, 13), date(2024, 3, 14)],
         "close": [10.0, -1.0], "source": ["manual", "manual"],
         "available_at": [datetime(2024, 3, 13, 20), datetime(2024, 3, 14, 20)]}))
-    result = run_bars(project_home, "2024-03-01", source="warehouse", symbols="ZZA",
+    result = run_bars(project_home, "2024-01-01", source="warehouse", symbols="ZZA",
                       selection=AssetSelection.assets("market_bars", "market_features"))
     quality = check(result, "bars_pass_quality_suite")
     assert not quality.passed
@@ -92,7 +92,7 @@ def test_the_builtin_loader_never_overwrites_imported_bars(project_home: Path,
                   "high": 61.0, "low": 59.0, "close": [60.5, 60.7], "volume": 1000}
                  ).to_csv(file, index=False)
     import_bars_file(file, store(project_home))
-    result = run_bars(project_home, "2022-12-01", source="builtin", symbols="KO,PEP")
+    result = run_bars(project_home, "2022-01-01", source="builtin", symbols="KO,PEP")
     assert result.success
     bars = store(project_home).query(
         "SELECT symbol, source, count(*) AS n FROM bars WHERE symbol IN ('KO', 'PEP') "

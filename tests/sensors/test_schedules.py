@@ -134,7 +134,7 @@ def test_with_yfinance_the_evening_run_trades_the_session(
     with yahoo_session(RecordedYahoo(), yahoo_cache), DagsterInstance.ephemeral() as instance:
         request = only(tick(review_after_close, evening(SESSION), resources))
         assert isinstance(request, RunRequest)
-        assert (request.partition_key, request.run_key) == ("2024-03-01", "cycle-2024-03-14")
+        assert (request.partition_key, request.run_key) == ("2024-01-01", "cycle-2024-03-14")
         assert request.tags[LAST_DAY_TAG] == "2024-03-14"
         assert defs.resolve_job_def("seed_gene_pool").execute_in_process(
             instance=instance).success

@@ -10,7 +10,7 @@ import pandas as pd
 from dagster import AssetExecutionContext, MetadataValue
 
 from trade_pipelines.market_data.calendar import exchange_sessions
-from trade_pipelines.partitions import trading_months
+from trade_pipelines.partitions import trading_years
 from trade_pipelines.warehouse import Warehouse
 
 T = TypeVar("T")
@@ -29,14 +29,15 @@ LAST_DAY_TAG = "trade_pipelines/last_day"
 
 
 def partition_window(context: AssetExecutionContext) -> tuple[date, date]:
-    """First and last calendar day covered by this run: its partitions (one month or a
-    range), narrowed to the run's first/last day tags when a replay asked for part of a
-    month. Every table is keyed by day, so a later run can carry on from any day.
+    """First and last calendar day covered by this run: its partitions (one year or a
+    range), narrowed to the run's first/last day tags when a replay or a schedule asked
+    for part of a year. Every table is keyed by day, so a later run can carry on from any
+    day.
 
-    Dagster marks every month of the run as materialised, even one the run only partly
+    Dagster marks every partition of the run as materialised, even one the run only partly
     computed; so each materialisation also records, as ``first_day``/``last_day``
-    metadata, the days of its month this run actually covered (a replay from 2019-01-15
-    shows 2019-01-15..2019-01-31 on the January partition, not the whole month)."""
+    metadata, the days of its year this run actually covered (a replay from 2019-01-15
+    shows 2019-01-15..2019-12-31 on the 2019 partition, not the whole year)."""
     window = context.partition_time_window
     start, end = window.start.date(), (window.end - timedelta(days=1)).date()
     tags = context.run.tags
@@ -51,9 +52,9 @@ def partition_window(context: AssetExecutionContext) -> tuple[date, date]:
 def _record_days(context: AssetExecutionContext, start: date, end: date) -> None:
     """Each partition's materialisation metadata names the days of it this run covered."""
     for key in context.partition_keys:
-        month = trading_months.time_window_for_partition_key(key)
-        covered = {"first_day": max(start, month.start.date()).isoformat(),
-                   "last_day": min(end, (month.end - timedelta(days=1)).date()).isoformat()}
+        window = trading_years.time_window_for_partition_key(key)
+        covered = {"first_day": max(start, window.start.date()).isoformat(),
+                   "last_day": min(end, (window.end - timedelta(days=1)).date()).isoformat()}
         for asset_key in context.selected_asset_keys:
             context.add_asset_metadata(covered, asset_key=asset_key, partition_key=key)
 

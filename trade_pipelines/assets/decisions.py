@@ -12,11 +12,11 @@ from trade_pipelines.assets.common import (
 )
 from trade_pipelines.assets.market import market_features, market_regime
 from trade_pipelines.assets.strategy import strategy_evaluations
-from trade_pipelines.partitions import single_run, trading_months
+from trade_pipelines.partitions import single_run, trading_years
 from trade_pipelines.resources import MarketDataResource, WarehouseResource
 
 
-@asset(partitions_def=trading_months, backfill_policy=single_run, group_name="decision",
+@asset(partitions_def=trading_years, backfill_policy=single_run, group_name="decision",
        deps=[market_features, market_regime, strategy_evaluations], pool=WAREHOUSE_POOL)
 def trade_proposals(context: AssetExecutionContext, warehouse: WarehouseResource,
                     market_data: MarketDataResource) -> MaterializeResult:

@@ -24,12 +24,12 @@ from trade_pipelines.assets.common import (
     partition_window,
     to_dates,
 )
-from trade_pipelines.partitions import single_run, trading_months
+from trade_pipelines.partitions import single_run, trading_years
 from trade_pipelines.resources import MarketDataResource, WarehouseResource
 
 
 @asset(
-    partitions_def=trading_months, backfill_policy=single_run, group_name="perception",
+    partitions_def=trading_years, backfill_policy=single_run, group_name="perception",
     check_specs=[
         AssetCheckSpec("bars_pass_quality_suite", asset="market_bars", blocking=True,
                        description="Every bar is validated before it is stored: bad rows "
@@ -97,7 +97,7 @@ def _load_bars(store, symbols: list[str], start, end) -> pd.DataFrame:
         [start, end, symbols]), "as_of")
 
 
-@asset(partitions_def=trading_months, backfill_policy=single_run, group_name="perception",
+@asset(partitions_def=trading_years, backfill_policy=single_run, group_name="perception",
        deps=[market_bars], pool=WAREHOUSE_POOL)
 def market_features(context: AssetExecutionContext, warehouse: WarehouseResource,
                     market_data: MarketDataResource) -> MaterializeResult:
@@ -120,7 +120,7 @@ def market_features(context: AssetExecutionContext, warehouse: WarehouseResource
                                        "preview": markdown_preview(window.tail(10))})
 
 
-@asset(partitions_def=trading_months, backfill_policy=single_run, group_name="perception",
+@asset(partitions_def=trading_years, backfill_policy=single_run, group_name="perception",
        deps=[market_bars, market_features], pool=WAREHOUSE_POOL)
 def market_regime(context: AssetExecutionContext, warehouse: WarehouseResource,
                   market_data: MarketDataResource) -> MaterializeResult:
@@ -132,8 +132,8 @@ def market_regime(context: AssetExecutionContext, warehouse: WarehouseResource,
     benchmark = _load_bars(store, [market_data.benchmark_symbol], history_start, end)
     vix = _load_bars(store, [market_data.volatility_index_symbol], history_start, end)
     features = to_dates(store.query(
-        "SELECT symbol, as_of, close, sma_50 FROM features WHERE as_of BETWEEN ? AND ?",
-        [start, end]), "as_of")
+        "SELECT symbol, as_of, close, sma_50 FROM features WHERE as_of BETWEEN ? AND ? "
+        "AND list_contains(?, symbol)", [start, end, market_data.universe()]), "as_of")
     universe = None
     if benchmark.empty or not (benchmark["as_of"] >= start).any():
         context.log.warning(

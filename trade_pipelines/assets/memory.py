@@ -3,12 +3,12 @@
 from dagster import AssetExecutionContext, MaterializeResult, asset
 
 from trade_pipelines.assets.common import WAREHOUSE_POOL, partition_window, progress, to_dates
-from trade_pipelines.partitions import single_run, trading_months
+from trade_pipelines.partitions import single_run, trading_years
 from trade_pipelines.resources import MemoryIndexResource, WarehouseResource
 from trade_pipelines.warehouse.checkpoints import StepCheckpoints, month_slices
 
 
-@asset(partitions_def=trading_months, backfill_policy=single_run, group_name="memory",
+@asset(partitions_def=trading_years, backfill_policy=single_run, group_name="memory",
        deps=["trade_memories"], pool=WAREHOUSE_POOL)
 def memory_index(context: AssetExecutionContext, warehouse: WarehouseResource,
                  memory_index: MemoryIndexResource) -> MaterializeResult:

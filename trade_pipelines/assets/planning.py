@@ -11,11 +11,11 @@ from trade_pipelines.assets.common import (
     to_dates,
 )
 from trade_pipelines.assets.market import market_features, market_regime
-from trade_pipelines.partitions import single_run, trading_months
+from trade_pipelines.partitions import single_run, trading_years
 from trade_pipelines.resources import WarehouseResource
 
 
-@asset(partitions_def=trading_months, backfill_policy=single_run, group_name="planning",
+@asset(partitions_def=trading_years, backfill_policy=single_run, group_name="planning",
        deps=[market_features, market_regime], pool=WAREHOUSE_POOL)
 def daily_plans(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
     """Stance, exposure target, watchlist, key price levels and tasks for the next session."""

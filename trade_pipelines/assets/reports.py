@@ -1,6 +1,7 @@
 """Reflection: the daily report, as Markdown files and warehouse rows."""
 
 
+import itertools
 import os
 import tempfile
 from datetime import date, timedelta
@@ -17,7 +18,7 @@ from trade_pipelines.assets.common import (
     progress,
     to_dates,
 )
-from trade_pipelines.partitions import single_run, trading_months
+from trade_pipelines.partitions import single_run, trading_years
 from trade_pipelines.resources import WarehouseResource
 from trade_pipelines.warehouse.checkpoints import (
     MonthSlice,
@@ -48,7 +49,7 @@ def write_report_file(path: Path, markdown: str) -> None:
     os.replace(temp, path)
 
 
-@asset(partitions_def=trading_months, backfill_policy=single_run, group_name="reflection",
+@asset(partitions_def=trading_years, backfill_policy=single_run, group_name="reflection",
        deps=["account_values", "closed_trades", "paper_fills", "debate_decisions",
              "daily_plans", "strategy_evaluations", "trade_memories"], pool=WAREHOUSE_POOL)
 def daily_reports(context: AssetExecutionContext,
@@ -98,7 +99,7 @@ def daily_reports(context: AssetExecutionContext,
         previous = digests[month] = checkpoints.chain(month, previous, *inputs)
     # The leading months committed from the same inputs are kept; their files are
     # rewritten from the stored rows if a kill lost them.
-    kept = [m for m in months if checkpoints.can_skip(m, digests[m])]
+    kept = list(itertools.takewhile(lambda m: checkpoints.can_skip(m, digests[m]), months))
     if kept:
         stored = store.query("SELECT path, markdown FROM reports WHERE as_of BETWEEN ? AND ? "
                              "AND kind = 'daily' ORDER BY as_of", [kept[0].first, kept[-1].last])

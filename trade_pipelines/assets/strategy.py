@@ -17,7 +17,7 @@ from trade_pipelines.assets.common import (
     to_dates,
 )
 from trade_pipelines.assets.market import market_features, market_regime
-from trade_pipelines.partitions import single_run, trading_months
+from trade_pipelines.partitions import single_run, trading_years
 from trade_pipelines.resources import MarketDataResource, WarehouseResource
 from trade_pipelines.warehouse import Warehouse
 
@@ -47,7 +47,7 @@ def features_with_breadth(store: Warehouse, universe: list[str], start: date | N
     return features.reset_index(drop=True)
 
 
-@asset(partitions_def=trading_months, backfill_policy=single_run,
+@asset(partitions_def=trading_years, backfill_policy=single_run,
        group_name="strategy_evolution", pool=WAREHOUSE_POOL,
        deps=[strategy_gene_pool, market_features, market_regime])
 def strategy_evaluations(context: AssetExecutionContext, warehouse: WarehouseResource,

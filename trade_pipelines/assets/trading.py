@@ -18,6 +18,7 @@ from dagster import (
     multi_asset,
 )
 
+from trade_pipelines.agent.decision.deliberation import FEATURES_USED
 from trade_pipelines.agent.evolution.evaluation import all_outcomes
 from trade_pipelines.agent.evolution.genomes import GENOMES
 from trade_pipelines.agent.execution.controls import ControlSchedule, events_frame
@@ -42,7 +43,7 @@ from trade_pipelines.assets.market import market_bars, market_features, market_r
 from trade_pipelines.assets.planning import daily_plans
 from trade_pipelines.assets.strategy import features_with_breadth
 from trade_pipelines.control import load_events
-from trade_pipelines.partitions import single_run, trading_months
+from trade_pipelines.partitions import single_run, trading_years
 from trade_pipelines.resources import MarketDataResource, WarehouseResource
 from trade_pipelines.warehouse import Warehouse
 from trade_pipelines.warehouse.checkpoints import (
@@ -52,7 +53,7 @@ from trade_pipelines.warehouse.checkpoints import (
     split_by_month,
 )
 
-PREVIOUS_MONTH = TimeWindowPartitionMapping(start_offset=-1, end_offset=-1)
+PREVIOUS_YEAR = TimeWindowPartitionMapping(start_offset=-1, end_offset=-1)
 TABLES = {"debate_decisions": "decisions", "risk_checked_orders": "orders",
           "paper_fills": "fills", "positions": "positions", "account_values": "accounts",
           "closed_trades": "trades", "trade_memories": "memories"}
@@ -61,7 +62,7 @@ MEMORY_CONTEXT = timedelta(days=400)
 
 
 def _spec(key: str, description: str, deps: list, self_dependent: bool = False) -> AssetSpec:
-    own = [AssetDep(key, partition_mapping=PREVIOUS_MONTH)] if self_dependent else []
+    own = [AssetDep(key, partition_mapping=PREVIOUS_YEAR)] if self_dependent else []
     return AssetSpec(key, description=description, group_name="trading",
                      deps=[*deps, *own],
                      metadata={"table": TABLES[key]})
@@ -87,7 +88,7 @@ def _spec(key: str, description: str, deps: list, self_dependent: bool = False) 
               "its outcome; the next days' debates recall them.",
               ["closed_trades", "debate_decisions"], self_dependent=True),
     ],
-    partitions_def=trading_months, backfill_policy=single_run, pool=WAREHOUSE_POOL,
+    partitions_def=trading_years, backfill_policy=single_run, pool=WAREHOUSE_POOL,
     can_subset=False,
 )
 def daily_trading_loop(context: AssetExecutionContext, warehouse: WarehouseResource,
@@ -134,12 +135,14 @@ def daily_trading_loop(context: AssetExecutionContext, warehouse: WarehouseResou
     previous_close = math.nan
     previous_day = None
     months = month_slices(start, end)
+    # The debate reads the window's features too (their look-back reaches before it).
+    debated = window_features[["symbol", "as_of", *FEATURES_USED]]
     monthly = zip(months, *(split_by_month(frame, months) for frame in (
-        bars, window_regimes, plans, proposals, outcomes_known)), strict=True)
-    for month, month_bars, month_regimes, month_plans, month_proposals, known in progress(
-            monthly, "trading loop", len(months), unit="month"):
+        bars, window_regimes, plans, proposals, outcomes_known, debated)), strict=True)
+    for month, month_bars, month_regimes, month_plans, month_proposals, known, month_features \
+            in progress(monthly, "trading loop", len(months), unit="month"):
         digest = checkpoints.chain(month, previous, month_bars, month_regimes, month_plans,
-                                   month_proposals, known)
+                                   month_proposals, known, month_features)
         previous = digest
         if checkpoints.can_skip(month, digest):
             continue
@@ -157,8 +160,8 @@ def daily_trading_loop(context: AssetExecutionContext, warehouse: WarehouseResou
             # Orders left pending at the window's end that a later window already
             # resolved keep that outcome: re-running a window rewrites no order row.
             frames["orders"] = with_later_resolutions(frames["orders"], store.query(
-                "SELECT order_id, status, resolution, filled_quantity, unfilled_quantity, "
-                "resolved_as_of FROM orders WHERE as_of BETWEEN ? AND ? "
+                "SELECT order_id, quantity, status, resolution, filled_quantity, "
+                "unfilled_quantity, resolved_as_of FROM orders WHERE as_of BETWEEN ? AND ? "
                 "AND resolved_as_of > ?", [month.first, month.last, month.last]))
         # Orders placed before this month and resolved in it: their rows are updated.
         checkpoints.stage(month, digest, frames,
@@ -181,7 +184,10 @@ def _warehouse_state(store: Warehouse, first_day: date):
         previous_day = pd.Timestamp(previous).date()
         accounts = store.query("SELECT * FROM accounts WHERE as_of = ? ORDER BY account",
                                [previous])
-        peaks = store.query("SELECT account, max(equity) AS peak FROM accounts "
+        # The running peak counts the starting capital as the first peak, as the ledger
+        # does from day one.
+        peaks = store.query(f"SELECT account, greatest(max(equity), {STARTING_CAPITAL}) "
+                            "AS peak FROM accounts "
                             "WHERE as_of <= ? GROUP BY account ORDER BY account", [previous])
         positions = to_dates(store.query("SELECT * FROM positions WHERE as_of = ? "
                                          "ORDER BY account, symbol", [previous]),

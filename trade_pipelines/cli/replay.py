@@ -27,15 +27,17 @@ PARTITION_RANGE_START_TAG = "dagster/asset_partition_range_start"
 PARTITION_RANGE_END_TAG = "dagster/asset_partition_range_end"
 
 
-def month_keys(start: date, end: date) -> tuple[str, str]:
-    """The first and last monthly partition keys covering [start, end]."""
-    return f"{start:%Y-%m}-01", f"{end:%Y-%m}-01"
+def partition_keys(start: date, end: date) -> tuple[str, str]:
+    """The first and last partition keys covering [start, end]."""
+    from trade_pipelines.partitions import year_partition
+
+    return year_partition(start), year_partition(end)
 
 
 def run_replay(start: date, end: date, symbols: str = "", source: str = "builtin",
                progress: bool = True) -> bool:
     """Replay the trading days of [start, end] through the asset graph as one run over
-    the monthly partitions that cover them.
+    the yearly partitions that cover them.
 
     The run executes in this process against the project's Dagster instance, so its
     writing steps claim the instance's "warehouse" pool like the daemon's runs do: a
@@ -59,9 +61,9 @@ def _interrupt(_signum: int, _frame: object) -> None:
 def _replay(start: date, end: date, symbols: str, source: str, progress: bool) -> bool:
     if end < start:
         raise SystemExit(f"--end {end} is before --start {start}")
-    from trade_pipelines.partitions import FIRST_MONTH
+    from trade_pipelines.partitions import FIRST_DAY
 
-    first_day = date.fromisoformat(FIRST_MONTH)
+    first_day = date.fromisoformat(FIRST_DAY)
     if start < first_day:
         raise SystemExit(f"--start {start} is before the first partition ({first_day}); "
                          "the built-in data begins on 1990-01-02")
@@ -78,12 +80,12 @@ def _replay(start: date, end: date, symbols: str, source: str, progress: bool) -
     from trade_pipelines.assets.strategy import strategy_gene_pool
     from trade_pipelines.definitions import build_resources
 
-    first, last = month_keys(start, end)
+    first, last = partition_keys(start, end)
     instance = DagsterInstance.get()
     _release_slots_of_dead_runs(instance)
     resources = build_resources(symbols=symbols, source=source)
-    print(f"Replaying {start} .. {end} as one run over the monthly partitions "
-          f"{first[:7]} .. {last[:7]} into {paths().home}", flush=True)
+    print(f"Replaying {start} .. {end} as one run over the yearly partitions "
+          f"{first[:4]} .. {last[:4]} into {paths().home}", flush=True)
     began = time.perf_counter()
     seeded = materialize(ALL_ASSETS, instance=instance, resources=resources,
                          selection=[strategy_gene_pool], run_config=QUIET,

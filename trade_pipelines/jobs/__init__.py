@@ -7,7 +7,7 @@ from pathlib import Path
 from dagster import AssetSelection, Config, Failure, OpExecutionContext, define_asset_job, job, op
 
 from trade_pipelines.assets.common import WAREHOUSE_POOL
-from trade_pipelines.partitions import trading_months
+from trade_pipelines.partitions import trading_years
 from trade_pipelines.resources import WarehouseResource
 
 DAILY_CYCLE = AssetSelection.groups(
@@ -17,15 +17,15 @@ PLAN_BEFORE_OPEN = AssetSelection.assets(
 
 daily_cycle_job = define_asset_job(
     "daily_cycle", selection=DAILY_CYCLE | AssetSelection.assets("strategy_evaluations"),
-    partitions_def=trading_months,
-    description="Bars to report for one month (the live cycle re-runs the month in "
-                "progress; a replay runs a range of months in one run).")
+    partitions_def=trading_years,
+    description="Bars to report for one year (the live cycle re-runs the year in "
+                "progress up to the session; a replay runs a range of years in one run).")
 morning_plan_job = define_asset_job(
-    "morning_plan", selection=PLAN_BEFORE_OPEN, partitions_def=trading_months,
+    "morning_plan", selection=PLAN_BEFORE_OPEN, partitions_def=trading_years,
     description="Before the open: refresh bars, features, regime and the day's plan.")
 weekly_evolution_job = define_asset_job(
     "weekly_gene_pool_evaluation",
-    selection=AssetSelection.assets("strategy_evaluations"), partitions_def=trading_months,
+    selection=AssetSelection.assets("strategy_evaluations"), partitions_def=trading_years,
     description="Score every genome on its last year of signals; flag and eliminate.")
 gene_pool_seed_job = define_asset_job(
     "seed_gene_pool", selection=AssetSelection.assets("strategy_gene_pool"))

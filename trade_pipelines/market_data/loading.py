@@ -194,7 +194,8 @@ def session_gap(source: str, store: Warehouse, universe: list[str], symbols: lis
                     "or import bars and set TRADE_PIPELINES_SOURCE=warehouse")
         return None
     stored = store.query("SELECT count(*) AS n FROM bars WHERE as_of = ? "
-                         "AND list_contains(?, symbol)", [session, universe])
+                         "AND list_contains(?, symbol)", [session, universe]) \
+        if store.table_exists("bars") else pd.DataFrame()
     if not stored.empty and stored["n"].iloc[0] > 0:
         return None
     if source == "builtin":

@@ -28,15 +28,14 @@ from trade_pipelines.jobs import (
     morning_plan_job,
     weekly_evolution_job,
 )
+from trade_pipelines.partitions import year_partition
 from trade_pipelines.resources import MarketDataResource, WarehouseResource
+from trade_pipelines.warehouse import Warehouse
 
 BAR_FILE_SUFFIXES = (".csv", ".parquet", ".pq")
 
 TIMEZONE = "America/New_York"
-
-
-def month_partition(moment: date) -> str:
-    return f"{moment:%Y-%m}-01"
+TICK_LOCK_TIMEOUT_S = 10.0
 
 
 def session_of(context: ScheduleEvaluationContext) -> date:
@@ -53,14 +52,17 @@ def previous_session(day: date) -> date:
 
 def _request(name: str, session: date, needs_bar_for: date, market_data: MarketDataResource,
              warehouse: WarehouseResource) -> RunRequest | SkipReason:
-    """A run for the month in progress up to ``session``, or the reason there is none."""
+    """A run for the year in progress up to ``session``, or the reason there is none."""
     if session not in exchange_sessions(session, session):
         return SkipReason(f"{session} is not an NYSE session: nothing to trade")
-    gap = market_data.session_gap(warehouse.warehouse(), needs_bar_for)
+    # Read-only and short: a tick must never wait behind a replay's writes for long, nor
+    # write the warehouse outside the writers' pool.
+    store = Warehouse(warehouse.paths().warehouse, lock_timeout_s=TICK_LOCK_TIMEOUT_S)
+    gap = market_data.session_gap(store, needs_bar_for)
     if gap is not None:
         return SkipReason(f"no {name} run for {session}: {gap}")
     return RunRequest(run_key=f"{name}-{session:%Y-%m-%d}",
-                      partition_key=month_partition(session),
+                      partition_key=year_partition(session),
                       tags={LAST_DAY_TAG: session.isoformat()})
 
 

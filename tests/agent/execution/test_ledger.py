@@ -433,3 +433,25 @@ def test_restart_covers_pending_orders_and_open_positions() -> None:
     positions = full["positions"]
     c7 = positions[(positions["as_of"] == DAYS[7]) & (positions["symbol"] == "C")]
     assert not c7.empty and (c7["close"] == 22.0).all()
+
+
+def test_a_later_outcome_is_kept_only_for_the_order_as_it_was_placed() -> None:
+    from datetime import date as day
+
+    import pandas as pd
+
+    from trade_pipelines.agent.execution.ledger import ORDER_COLUMNS, with_later_resolutions
+
+    placed = pd.DataFrame([{c: None for c in ORDER_COLUMNS} | {
+        "order_id": "O-1", "quantity": 10.0, "status": "pending", "filled_quantity": 0.0,
+        "unfilled_quantity": 10.0}])
+    later = pd.DataFrame([{"order_id": "O-1", "quantity": 10.0, "status": "filled",
+                           "resolution": "filled 10 at 101", "filled_quantity": 10.0,
+                           "unfilled_quantity": 0.0, "resolved_as_of": day(2019, 2, 1)}])
+    same = with_later_resolutions(placed, later).iloc[0]
+    assert (same["status"], same["filled_quantity"]) == ("filled", 10.0)
+    # Re-run with other inputs, the same order id now asks for 12 shares: the stored
+    # outcome of a 10-share order must not be pasted onto it.
+    changed = with_later_resolutions(placed.assign(quantity=12.0, unfilled_quantity=12.0),
+                                     later).iloc[0]
+    assert (changed["status"], changed["unfilled_quantity"]) == ("pending", 12.0)

@@ -526,6 +526,9 @@ def with_later_resolutions(orders: pd.DataFrame, resolved_later: pd.DataFrame) -
     mask = (orders["status"] == PENDING) & orders["order_id"].isin(later.index)
     for row in orders.index[mask]:
         stored = later.loc[orders.at[row, "order_id"]]
+        if "quantity" in stored.index and not math.isclose(
+                float(stored["quantity"]), float(orders.at[row, "quantity"])):
+            continue  # placed differently now: its old outcome no longer applies
         for column in RESOLUTION_COLUMNS:
             value = stored[column]
             if column == "resolved_as_of":
