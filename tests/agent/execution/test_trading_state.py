@@ -67,10 +67,14 @@ def test_the_state_does_not_depend_on_the_order_events_are_given() -> None:
         assert forward.state(day) == backward.state(day)
 
 
-def test_new_event_records_utc_to_the_second_and_needs_a_reason_to_pause() -> None:
+def test_new_event_records_utc_and_needs_a_reason_to_pause() -> None:
     now = datetime(2024, 3, 1, 22, 15, 30, 123456, tzinfo=UTC)
     made = new_event("halt", "  ", "bob", TUE, now)
-    assert made.recorded_at == datetime(2024, 3, 1, 22, 15, 30)
+    assert made.recorded_at == datetime(2024, 3, 1, 22, 15, 30, 123456)
+    # A resume recorded in the same second, for the same session, comes after the pause.
+    pause = new_event("pause", "review", "bob", TUE, now)
+    resume = new_event("resume", "done", "bob", TUE, now.replace(microsecond=654321))
+    assert ControlSchedule([resume, pause]).state(TUE).allows_entries
     assert made.reason == ""
     with pytest.raises(ValueError, match="reason"):
         new_event("pause", " ", "bob", TUE, now)

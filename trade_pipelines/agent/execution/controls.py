@@ -95,10 +95,12 @@ ACTIVE = TradingState()
 
 def new_event(action: str, reason: str, recorded_by: str, effective_from: date,
               now: datetime | None = None) -> ControlEvent:
-    """An event recorded now (UTC, to the second); pause needs a reason."""
+    """An event recorded now (UTC, to the microsecond: two controls for one session
+    recorded within a second must still apply in the order they were made); pause needs
+    a reason."""
     if action == "pause" and not reason.strip():
         raise ValueError("a pause needs a reason")
-    moment = (now or datetime.now(UTC)).astimezone(UTC).replace(tzinfo=None, microsecond=0)
+    moment = (now or datetime.now(UTC)).astimezone(UTC).replace(tzinfo=None)
     return ControlEvent(action, effective_from, reason.strip(), recorded_by, moment)
 
 
