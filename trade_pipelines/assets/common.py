@@ -59,6 +59,14 @@ def _record_days(context: AssetExecutionContext, start: date, end: date) -> None
             context.add_asset_metadata(covered, asset_key=asset_key, partition_key=key)
 
 
+def kept_rows(store: Warehouse, table: str, start: date, end: date) -> dict[str, object]:
+    """Metadata of a step that kept its stored rows: their inputs are unchanged since they
+    were computed (see ``warehouse/checkpoints.py``)."""
+    rows = store.query(f"SELECT count(*) AS n FROM {table} WHERE as_of BETWEEN ? AND ?",
+                       [start, end])
+    return {"rows": int(rows["n"].iloc[0]) if not rows.empty else 0, "inputs_unchanged": True}
+
+
 def trading_days(warehouse: Warehouse, symbols: list[str], start: date, end: date) -> list[date]:
     """Exchange sessions in the window on which at least one traded symbol has a bar."""
     frame = warehouse.query(

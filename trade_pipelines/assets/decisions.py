@@ -6,6 +6,7 @@ from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, ass
 from trade_pipelines.agent.loop.wiring import trade_proposals as trade_proposals_for
 from trade_pipelines.assets.common import (
     WAREHOUSE_POOL,
+    kept_rows,
     markdown_preview,
     partition_window,
     to_dates,
@@ -14,6 +15,7 @@ from trade_pipelines.assets.market import market_features, market_regime
 from trade_pipelines.assets.strategy import strategy_evaluations
 from trade_pipelines.partitions import single_run, trading_years
 from trade_pipelines.resources import MarketDataResource, WarehouseResource
+from trade_pipelines.warehouse.checkpoints import MonthSlice, StepCheckpoints
 
 
 @asset(partitions_def=trading_years, backfill_policy=single_run, group_name="decision",
@@ -33,10 +35,15 @@ def trade_proposals(context: AssetExecutionContext, warehouse: WarehouseResource
     evaluations = store.query(
         "SELECT as_of, strategy_id, score, status FROM strategy_evaluations "
         "WHERE as_of BETWEEN ? AND ?", [start - pd.Timedelta(days=14), end])
+    checkpoints, window = StepCheckpoints(store, "trade_proposals"), MonthSlice(start, end)
+    digest = checkpoints.chain(window, "", features, evaluations)
+    if checkpoints.can_skip(window, digest):
+        return MaterializeResult(metadata=kept_rows(store, "proposals", start, end))
     proposals = trade_proposals_for(features, evaluations)
-    counts = store.replace_days({"proposals": proposals}, start, end)
+    checkpoints.stage(window, digest, {"proposals": proposals})
+    checkpoints.flush()
     return MaterializeResult(metadata={
-        "rows": counts["proposals"],
+        "rows": len(proposals),
         "by_strategy": MetadataValue.json(proposals["strategy_id"].value_counts().to_dict()
                                           if not proposals.empty else {}),
         "preview": markdown_preview(proposals.tail(10))})

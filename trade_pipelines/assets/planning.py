@@ -6,26 +6,35 @@ from dagster import AssetExecutionContext, MaterializeResult, asset
 from trade_pipelines.agent.loop.wiring import session_plans
 from trade_pipelines.assets.common import (
     WAREHOUSE_POOL,
+    kept_rows,
     markdown_preview,
     partition_window,
     to_dates,
 )
 from trade_pipelines.assets.market import market_features, market_regime
 from trade_pipelines.partitions import single_run, trading_years
-from trade_pipelines.resources import WarehouseResource
+from trade_pipelines.resources import MarketDataResource, WarehouseResource
+from trade_pipelines.warehouse.checkpoints import MonthSlice, StepCheckpoints
 
 
 @asset(partitions_def=trading_years, backfill_policy=single_run, group_name="planning",
        deps=[market_features, market_regime], pool=WAREHOUSE_POOL)
-def daily_plans(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
+def daily_plans(context: AssetExecutionContext, warehouse: WarehouseResource,
+                market_data: MarketDataResource) -> MaterializeResult:
     """Stance, exposure target, watchlist, key price levels and tasks for the next session."""
     start, end = partition_window(context)
     store = warehouse.warehouse()
     regimes = to_dates(store.query("SELECT * FROM regimes WHERE as_of BETWEEN ? AND ? "
                                    "ORDER BY as_of", [start, end]), "as_of")
-    features = to_dates(store.query("SELECT * FROM features WHERE as_of BETWEEN ? AND ?",
-                                    [start, end]), "as_of")
+    features = to_dates(store.query("SELECT * FROM features WHERE as_of BETWEEN ? AND ? "
+                                    "AND list_contains(?, symbol) ORDER BY symbol, as_of",
+                                    [start, end, market_data.universe()]), "as_of")
+    checkpoints, window = StepCheckpoints(store, "daily_plans"), MonthSlice(start, end)
+    digest = checkpoints.chain(window, "", regimes, features)
+    if checkpoints.can_skip(window, digest):
+        return MaterializeResult(metadata=kept_rows(store, "plans", start, end))
     plans = session_plans(regimes, features)
-    counts = store.replace_days({"plans": plans}, start, end)
-    return MaterializeResult(metadata={"rows": counts["plans"],
+    checkpoints.stage(window, digest, {"plans": plans})
+    checkpoints.flush()
+    return MaterializeResult(metadata={"rows": len(plans),
                                        "preview": markdown_preview(plans.tail(5))})

@@ -12,6 +12,7 @@ from trade_pipelines.agent.loop.wiring import evaluate_gene_pool, with_breadth
 from trade_pipelines.assets.common import (
     WAREHOUSE_POOL,
     exchange_sessions,
+    kept_rows,
     markdown_preview,
     partition_window,
     to_dates,
@@ -20,6 +21,7 @@ from trade_pipelines.assets.market import market_features, market_regime
 from trade_pipelines.partitions import single_run, trading_years
 from trade_pipelines.resources import MarketDataResource, WarehouseResource
 from trade_pipelines.warehouse import Warehouse
+from trade_pipelines.warehouse.checkpoints import MonthSlice, StepCheckpoints
 
 
 @asset(group_name="strategy_evolution", pool=WAREHOUSE_POOL)
@@ -64,8 +66,15 @@ def strategy_evaluations(context: AssetExecutionContext, warehouse: WarehouseRes
         "(SELECT max(as_of) FROM strategy_evaluations WHERE as_of < ?)", [start])
     prior = dict(zip(previous["strategy_id"], previous["status"], strict=True)) \
         if not previous.empty else {}
+    checkpoints = StepCheckpoints(store, "strategy_evaluations")
+    window = MonthSlice(start, end)
+    digest = checkpoints.chain(window, "", features, days, sorted(prior.items()))
+    if checkpoints.can_skip(window, digest):
+        return MaterializeResult(metadata=kept_rows(store, "strategy_evaluations", start, end))
     _, evaluations = evaluate_gene_pool(features, days, prior)
-    counts = store.replace_days({"strategy_evaluations": evaluations}, start, end)
+    checkpoints.stage(window, digest, {"strategy_evaluations": evaluations})
+    checkpoints.flush()
+    counts = {"strategy_evaluations": len(evaluations)}
     latest = evaluations[evaluations["as_of"] == evaluations["as_of"].max()] \
         if not evaluations.empty else evaluations
     return MaterializeResult(metadata={
