@@ -15,7 +15,7 @@ from trade_pipelines.assets.market import market_features, market_regime
 from trade_pipelines.assets.strategy import strategy_evaluations
 from trade_pipelines.partitions import single_run, trading_years
 from trade_pipelines.resources import MarketDataResource, WarehouseResource
-from trade_pipelines.warehouse.checkpoints import MonthSlice, StepCheckpoints
+from trade_pipelines.warehouse.checkpoints import MonthSlice, WindowCheckpoint
 
 
 @asset(partitions_def=trading_years, backfill_policy=single_run, group_name="decision",
@@ -35,13 +35,12 @@ def trade_proposals(context: AssetExecutionContext, warehouse: WarehouseResource
     evaluations = store.query(
         "SELECT as_of, strategy_id, score, status FROM strategy_evaluations "
         "WHERE as_of BETWEEN ? AND ?", [start - pd.Timedelta(days=14), end])
-    checkpoints, window = StepCheckpoints(store, "trade_proposals"), MonthSlice(start, end)
-    digest = checkpoints.chain(window, "", features, evaluations)
-    if checkpoints.can_skip(window, digest):
+    checkpoint = WindowCheckpoint(store, "trade_proposals", MonthSlice(start, end), features,
+                                  evaluations)
+    if checkpoint.kept:
         return MaterializeResult(metadata=kept_rows(store, "proposals", start, end))
     proposals = trade_proposals_for(features, evaluations)
-    checkpoints.stage(window, digest, {"proposals": proposals})
-    checkpoints.flush()
+    checkpoint.commit({"proposals": proposals})
     return MaterializeResult(metadata={
         "rows": len(proposals),
         "by_strategy": MetadataValue.json(proposals["strategy_id"].value_counts().to_dict()

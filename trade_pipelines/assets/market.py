@@ -27,7 +27,7 @@ from trade_pipelines.assets.common import (
 )
 from trade_pipelines.partitions import single_run, trading_years
 from trade_pipelines.resources import MarketDataResource, WarehouseResource
-from trade_pipelines.warehouse.checkpoints import MonthSlice, StepCheckpoints
+from trade_pipelines.warehouse.checkpoints import MonthSlice, WindowCheckpoint
 
 # The start of every features checkpoint: they cover all history up to a run's end.
 HISTORY_START = date(1900, 1, 1)
@@ -118,18 +118,16 @@ def market_features(context: AssetExecutionContext, warehouse: WarehouseResource
     bars = _load_bars(store, universe, date.min, end)
     # Keyed by everything up to ``end``: a run that rewrote any of these rows since (from
     # other bars, say) overlaps this slice, which forgets this checkpoint.
-    checkpoints, history = StepCheckpoints(store, "market_features"), MonthSlice(HISTORY_START,
-                                                                                  end)
-    digest = checkpoints.chain(history, "", bars, universe)
-    if checkpoints.can_skip(history, digest):
+    checkpoint = WindowCheckpoint(store, "market_features", MonthSlice(HISTORY_START, end),
+                                  bars, universe)
+    if checkpoint.kept:
         return MaterializeResult(metadata=kept_rows(store, "features", start, end))
     features = compute_features(bars)
     with store.transaction() as connection:
         connection.execute("DELETE FROM features WHERE as_of <= ? AND list_contains(?, symbol)",
                            [end, universe])
         store.insert_frame(connection, "features", features)
-    checkpoints.stage(history, digest)
-    checkpoints.flush()
+    checkpoint.commit()
     window = features[(features["as_of"] >= start) & (features["as_of"] <= end)]
     return MaterializeResult(metadata={"rows": len(window), "history_rows": len(features),
                                        "preview": markdown_preview(window.tail(10))})

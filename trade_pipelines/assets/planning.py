@@ -14,7 +14,7 @@ from trade_pipelines.assets.common import (
 from trade_pipelines.assets.market import market_features, market_regime
 from trade_pipelines.partitions import single_run, trading_years
 from trade_pipelines.resources import MarketDataResource, WarehouseResource
-from trade_pipelines.warehouse.checkpoints import MonthSlice, StepCheckpoints
+from trade_pipelines.warehouse.checkpoints import MonthSlice, WindowCheckpoint
 
 
 @asset(partitions_def=trading_years, backfill_policy=single_run, group_name="planning",
@@ -29,12 +29,11 @@ def daily_plans(context: AssetExecutionContext, warehouse: WarehouseResource,
     features = to_dates(store.query("SELECT * FROM features WHERE as_of BETWEEN ? AND ? "
                                     "AND list_contains(?, symbol) ORDER BY symbol, as_of",
                                     [start, end, market_data.universe()]), "as_of")
-    checkpoints, window = StepCheckpoints(store, "daily_plans"), MonthSlice(start, end)
-    digest = checkpoints.chain(window, "", regimes, features)
-    if checkpoints.can_skip(window, digest):
+    checkpoint = WindowCheckpoint(store, "daily_plans", MonthSlice(start, end), regimes,
+                                  features)
+    if checkpoint.kept:
         return MaterializeResult(metadata=kept_rows(store, "plans", start, end))
     plans = session_plans(regimes, features)
-    checkpoints.stage(window, digest, {"plans": plans})
-    checkpoints.flush()
+    checkpoint.commit({"plans": plans})
     return MaterializeResult(metadata={"rows": len(plans),
                                        "preview": markdown_preview(plans.tail(5))})

@@ -21,7 +21,7 @@ from trade_pipelines.assets.market import market_features, market_regime
 from trade_pipelines.partitions import single_run, trading_years
 from trade_pipelines.resources import MarketDataResource, WarehouseResource
 from trade_pipelines.warehouse import Warehouse
-from trade_pipelines.warehouse.checkpoints import MonthSlice, StepCheckpoints
+from trade_pipelines.warehouse.checkpoints import MonthSlice, WindowCheckpoint
 
 
 @asset(group_name="strategy_evolution", pool=WAREHOUSE_POOL)
@@ -66,14 +66,12 @@ def strategy_evaluations(context: AssetExecutionContext, warehouse: WarehouseRes
         "(SELECT max(as_of) FROM strategy_evaluations WHERE as_of < ?)", [start])
     prior = dict(zip(previous["strategy_id"], previous["status"], strict=True)) \
         if not previous.empty else {}
-    checkpoints = StepCheckpoints(store, "strategy_evaluations")
-    window = MonthSlice(start, end)
-    digest = checkpoints.chain(window, "", features, days, sorted(prior.items()))
-    if checkpoints.can_skip(window, digest):
+    checkpoint = WindowCheckpoint(store, "strategy_evaluations", MonthSlice(start, end),
+                                  features, days, sorted(prior.items()))
+    if checkpoint.kept:
         return MaterializeResult(metadata=kept_rows(store, "strategy_evaluations", start, end))
     _, evaluations = evaluate_gene_pool(features, days, prior)
-    checkpoints.stage(window, digest, {"strategy_evaluations": evaluations})
-    checkpoints.flush()
+    checkpoint.commit({"strategy_evaluations": evaluations})
     counts = {"strategy_evaluations": len(evaluations)}
     latest = evaluations[evaluations["as_of"] == evaluations["as_of"].max()] \
         if not evaluations.empty else evaluations

@@ -198,3 +198,20 @@ class StepCheckpoints:
 
     def summary(self) -> dict[str, int]:
         return {"months_computed": len(self.computed), "months_resumed": len(self.skipped)}
+
+
+class WindowCheckpoint:
+    """A quick step's whole window as one checkpointed slice: ``kept`` when its stored
+    rows were computed from exactly these inputs, otherwise ``commit`` writes the new
+    rows and the checkpoint in one transaction."""
+
+    def __init__(self, store: Warehouse, step: str, window: MonthSlice,
+                 *inputs: object) -> None:
+        self._checkpoints = StepCheckpoints(store, step)
+        self._window = window
+        self._digest = self._checkpoints.chain(window, "", *inputs)
+        self.kept = self._checkpoints.can_skip(window, self._digest)
+
+    def commit(self, frames: dict[str, pd.DataFrame] | None = None) -> None:
+        self._checkpoints.stage(self._window, self._digest, frames)
+        self._checkpoints.flush()
