@@ -47,6 +47,8 @@ def test_two_replays_at_once_take_turns_at_the_warehouse(project_home: Path) -> 
 
     paths()  # the home and its dagster.yaml, before two processes race to write them
     instance = DagsterInstance.get()  # and the instance's storage (its schema, likewise)
+    # and the pool's one slot: two brand-new runs creating it at once could make two
+    instance.event_log_storage.initialize_concurrency_limit_to_default(WAREHOUSE_POOL)
     first, second = _replay("2019-03-01", "2019-03-31"), _replay("2019-05-01", "2019-05-31")
     outputs = [p.communicate(timeout=600)[0] for p in (first, second)]
     assert [first.returncode, second.returncode] == [0, 0], outputs

@@ -129,6 +129,9 @@ def _release_slots_of_dead_runs(instance: DagsterInstance) -> None:
     from trade_pipelines.assets.common import WAREHOUSE_POOL
 
     storage = instance.event_log_storage
+    # Dagster creates a pool's slots at its first use; doing it here, before any step
+    # claims one, keeps two runs that start together from both creating a slot.
+    storage.initialize_concurrency_limit_to_default(WAREHOUSE_POOL)
     for run_id in {slot.run_id for slot in
                    storage.get_concurrency_info(WAREHOUSE_POOL).claimed_slots}:
         run = instance.get_run_by_id(run_id)
