@@ -164,6 +164,20 @@ def _rebut(o: Objection, e: Evidence, weight: float) -> tuple[str, float]:
     return (f"Conceded. I cut the size from {weight:.1%} to {cut:.1%} of equity.", cut)
 
 
+def proposer_size(e: Evidence) -> float:
+    """The aggressive agent's size: 5-10% of equity by signal strength."""
+    return round(0.05 + 0.05 * _clip(e.strength), 4)
+
+
+def no_debate(e: Evidence) -> Decision:
+    """The ablation without a debate: every account takes the proposal at the proposer's
+    size (defensive mode still forbids new longs); the risk engine alone judges it."""
+    weight = 0.0 if e.defensive else proposer_size(e)
+    verdict = "drop" if e.defensive else "execute"
+    summary = f"{verdict} {e.side} {e.symbol} ({e.strategy_name}) without a debate"
+    return Decision(e, verdict, 0.5, weight, weight, weight, 0, summary, [])
+
+
 def debate(e: Evidence) -> Decision:
     r = e.record
     transcript: list[dict] = []
@@ -171,7 +185,7 @@ def debate(e: Evidence) -> Decision:
     def say(round_no: int, role: str, text: str) -> None:
         transcript.append({"round": round_no, "role": role, "text": text})
 
-    weight = round(0.05 + 0.05 * _clip(e.strength), 4)
+    weight = proposer_size(e)
     initial_weight = weight
     say(1, "aggressive",
         f"Proposal: {e.side} {e.symbol} at {e.close:.2f} on '{e.strategy_name}'. "

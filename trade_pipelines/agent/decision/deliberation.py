@@ -8,7 +8,7 @@ from typing import Any
 
 import pandas as pd
 
-from trade_pipelines.agent.decision.debate import Evidence, debate
+from trade_pipelines.agent.decision.debate import Evidence, debate, no_debate
 from trade_pipelines.agent.decision.setups import SetupBook
 from trade_pipelines.agent.evolution.genomes import StrategyGenome
 from trade_pipelines.agent.memory.trade_memory import MemoryBook
@@ -22,12 +22,15 @@ class Deliberation:
 
     def __init__(self, features: pd.DataFrame, regimes: pd.DataFrame,
                  exposure_by_day: Mapping[Any, float], book: SetupBook,
-                 genomes: Mapping[str, StrategyGenome]) -> None:
+                 genomes: Mapping[str, StrategyGenome], *, recall: bool = True,
+                 argue: bool = True) -> None:
         self.features = features.set_index(["symbol", "as_of"])[FEATURES_USED].to_dict("index")
         self.regimes = regimes.set_index("as_of")[["regime", "defensive"]].to_dict("index")
         self.exposure = exposure_by_day
         self.book = book
         self.genomes = genomes
+        self.recall = recall      # False: the no-memory ablation
+        self.argue = argue        # False: the no-debate ablation
 
     def decide(self, proposals: Iterable[Mapping[str, Any]],
                memory: MemoryBook) -> list[dict]:
@@ -49,7 +52,7 @@ class Deliberation:
                 exposure_target=float(self.exposure.get(p["as_of"], DEFAULT_EXPOSURE)),
                 record=self.book.record(p["strategy_id"], p["symbol"], p["as_of"]),
                 memories=memory.recall(p["as_of"], p["symbol"], p["strategy_id"],
-                                       str(regime["regime"])),
+                                       str(regime["regime"])) if self.recall else [],
             )
-            rows.append(debate(evidence).row())
+            rows.append((debate if self.argue else no_debate)(evidence).row())
         return rows

@@ -14,15 +14,17 @@ from trade_pipelines.agent.evolution.evaluation import week_ends
 from trade_pipelines.agent.execution.controls import ControlEvent, ControlSchedule
 from trade_pipelines.agent.execution.ledger import ACCOUNTS
 from trade_pipelines.agent.loop import wiring
+from trade_pipelines.agent.loop.variant import FULL_AGENT, AgentVariant
 from trade_pipelines.agent.perception.features import compute_features
 
 
 def run_agent_loop(bars: pd.DataFrame, start: date, end: date, universe_symbols: list[str],
                    benchmark_symbol: str, volatility_symbol: str,
-                   controls: Iterable[ControlEvent] = ()) -> dict:
+                   controls: Iterable[ControlEvent] = (),
+                   variant: AgentVariant = FULL_AGENT) -> dict:
     """Perceive, evaluate, plan, propose, debate and trade every session in [start, end]
     from ``bars`` (the warehouse's columns, all history wanted before ``start``), under
-    the supervisor's control events (none by default)."""
+    the supervisor's control events (none by default), with the layers ``variant`` keeps."""
     bars = bars[bars["as_of"] <= end]
     universe = bars[bars["symbol"].isin(universe_symbols)]
     features = wiring.with_breadth(compute_features(universe))
@@ -35,7 +37,8 @@ def run_agent_loop(bars: pd.DataFrame, start: date, end: date, universe_symbols:
     plans = wiring.session_plans(window_regimes, window)
     proposals = wiring.trade_proposals(window, evaluations)
     loop = wiring.trading_loop(window, window_regimes, plans, outcomes,
-                               dict(zip(regimes["as_of"], regimes["regime"], strict=True)))
+                               dict(zip(regimes["as_of"], regimes["regime"], strict=True)),
+                               variant=variant)
     loop.run_days(days, wiring.trading_bars(universe[universe["as_of"] >= start], features),
                   window_regimes, proposals, ControlSchedule(controls))
     frames = loop.ledger.result.frames()

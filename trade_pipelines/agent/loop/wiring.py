@@ -18,6 +18,7 @@ from trade_pipelines.agent.evolution.evaluation import TRADEABLE, all_outcomes, 
 from trade_pipelines.agent.evolution.genomes import GENOMES
 from trade_pipelines.agent.execution.ledger import Ledger, LedgerState
 from trade_pipelines.agent.loop.trading_loop import TradingLoop
+from trade_pipelines.agent.loop.variant import FULL_AGENT, AgentVariant
 from trade_pipelines.agent.memory.trade_memory import DecisionIndex, MemoryBook
 from trade_pipelines.agent.perception.features import equal_weight_index
 from trade_pipelines.agent.perception.regime import detect_regimes, market_breadth
@@ -78,11 +79,13 @@ def trading_bars(bars: pd.DataFrame, features: pd.DataFrame) -> pd.DataFrame:
 def trading_loop(features: pd.DataFrame, regimes: pd.DataFrame, plans: pd.DataFrame,
                  outcomes: pd.DataFrame, regime_by_day: Mapping[date, str],
                  state: LedgerState | None = None, memories: pd.DataFrame | None = None,
-                 earlier_decisions: pd.DataFrame | None = None) -> TradingLoop:
+                 earlier_decisions: pd.DataFrame | None = None,
+                 variant: AgentVariant = FULL_AGENT) -> TradingLoop:
     """The day loop over a window (its features, regimes and plans), continuing from a
     ledger state, the memories formed before and the debates behind carried positions."""
     exposure = dict(zip(plans["as_of"], plans["exposure_target"], strict=True))
-    deliberation = Deliberation(features, regimes, exposure, SetupBook(outcomes), GENOMES)
+    deliberation = Deliberation(features, regimes, exposure, SetupBook(outcomes), GENOMES,
+                                recall=variant.memory, argue=variant.debate)
     return TradingLoop(deliberation, Ledger(state or LedgerState(), GENOMES),
                        MemoryBook(memories), DecisionIndex(earlier_decisions),
                        regime_by_day, GENOMES)
