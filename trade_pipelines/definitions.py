@@ -10,6 +10,7 @@ from trade_pipelines.jobs import (
     gene_pool_seed_job,
     import_bars_job,
     morning_plan_job,
+    walk_forward_job,
     weekly_evolution_job,
 )
 from trade_pipelines.market_data.loading import check_source
@@ -37,7 +38,7 @@ defs = Definitions(
     assets=ALL_ASSETS,
     asset_checks=[],
     jobs=[daily_cycle_job, morning_plan_job, weekly_evolution_job, gene_pool_seed_job,
-          import_bars_job],
+          import_bars_job, walk_forward_job],
     schedules=SCHEDULES,
     sensors=SENSORS,
     resources=build_resources(),

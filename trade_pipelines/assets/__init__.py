@@ -1,6 +1,7 @@
 """Thin Dagster wiring, one module per layer of the agent."""
 
 from trade_pipelines.assets.decisions import trade_proposals
+from trade_pipelines.assets.evaluation import walk_forward_scoreboard
 from trade_pipelines.assets.market import market_bars, market_features, market_regime
 from trade_pipelines.assets.memory import memory_index
 from trade_pipelines.assets.planning import daily_plans
@@ -12,4 +13,4 @@ REPLAYABLE_ASSETS = [
     market_bars, market_features, market_regime, strategy_evaluations, daily_plans,
     trade_proposals, daily_trading_loop, memory_index, daily_reports,
 ]
-ALL_ASSETS = [strategy_gene_pool, *REPLAYABLE_ASSETS]
+ALL_ASSETS = [strategy_gene_pool, *REPLAYABLE_ASSETS, walk_forward_scoreboard]

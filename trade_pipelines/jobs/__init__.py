@@ -29,6 +29,10 @@ weekly_evolution_job = define_asset_job(
     description="Score every genome on its last year of signals; flag and eliminate.")
 gene_pool_seed_job = define_asset_job(
     "seed_gene_pool", selection=AssetSelection.assets("strategy_gene_pool"))
+walk_forward_job = define_asset_job(
+    "walk_forward_evaluation", selection=AssetSelection.assets("walk_forward_scoreboard"),
+    description="Score the agent, its ablations and the baselines out of sample, window "
+                "by window (the run's config gives the range and the output folder).")
 
 
 class BarFileConfig(Config):

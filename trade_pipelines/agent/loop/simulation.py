@@ -11,6 +11,7 @@ from datetime import date
 import pandas as pd
 
 from trade_pipelines.agent.evolution.evaluation import week_ends
+from trade_pipelines.agent.evolution.genomes import GENOMES
 from trade_pipelines.agent.execution.controls import ControlEvent, ControlSchedule
 from trade_pipelines.agent.execution.ledger import ACCOUNTS
 from trade_pipelines.agent.loop import wiring
@@ -50,6 +51,9 @@ def run_agent_loop(bars: pd.DataFrame, start: date, end: date, universe_symbols:
     return {"decisions": len(decisions), "fills": len(frames["fills"]),
             "decisions_recalling_memories": recalled,
             "memories": len(memories), "frames": {**frames, "decisions": decisions,
-                                                  "memories": memories},
+                                                  "memories": memories,
+                                                  "regimes": window_regimes},
+            # every genome the gene pool held (its trials, for the deflated Sharpe)
+            "genomes": list(GENOMES.values()),
             "equity": {a: float(last.loc[last["account"] == a, "equity"].iloc[0])
                        for a in ACCOUNTS}}

@@ -1,0 +1,353 @@
+"""The walk-forward scoreboard: is the agent any good, and which layer earns what?
+
+How the test is built, so nothing in a test window is fitted on it:
+
+* history first: ``train_years`` of bars before the first test window are the agent's
+  warm-up (features, the gene pool's evaluations and evolution, setup records); the agent
+  trades from the first test day on;
+* the agent, and each ablation, trades the whole test span once, deciding every day from
+  data up to that day only (the look-ahead rule every layer keeps; the gene pool re-scores
+  and evolves weekly on outcomes already known, over a rolling year). Its record is then
+  cut into consecutive ``test_months`` windows: an anchored walk-forward that re-fits every
+  week;
+* the baselines start afresh in each window with the same capital, universe, broker and
+  costs;
+* every figure of a window uses that window's daily returns only.
+
+Statistics beyond return and Sharpe (see ``scoreboard_stats``): a block-bootstrap interval
+for each Sharpe, the percentile among random portfolios of the same turnover and exposure,
+alpha and beta against the benchmark, results by regime, and per system the deflated
+Sharpe ratio (with the gene pool's real number of trials) and the probability of backtest
+overfitting of the gene pool's selection.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+
+import numpy as np
+import pandas as pd
+
+from trade_pipelines.agent.evolution.books import genome_books
+from trade_pipelines.agent.execution.broker import COMMISSION_RATE, slippage_bps
+from trade_pipelines.agent.execution.rebalancing import RebalanceResult
+from trade_pipelines.agent.loop import wiring
+from trade_pipelines.agent.loop.simulation import run_agent_loop
+from trade_pipelines.agent.loop.variant import ABLATIONS, FULL_AGENT, AgentVariant
+from trade_pipelines.agent.perception.features import compute_features
+from trade_pipelines.agent.reflection.baselines import run_baselines
+from trade_pipelines.agent.reflection.performance import daily_stats
+from trade_pipelines.agent.reflection.scoreboard_stats import (
+    alpha_beta,
+    deflated_sharpe_ratio,
+    probability_of_backtest_overfitting,
+    random_portfolio_percentile,
+    regime_split,
+    sharpe_confidence_interval,
+)
+
+AGENT_SYSTEMS = ("combined", "aggressive", "conservative")
+BASELINE_SYSTEMS = ("buy_and_hold", "sma_crossover", "momentum_12_1", "random_entries")
+ABLATION_SYSTEMS = tuple(ABLATIONS)
+SYSTEMS = (*AGENT_SYSTEMS, *BASELINE_SYSTEMS, *ABLATION_SYSTEMS)
+SCOREBOARD_COLUMNS = [
+    "window_start", "window_end", "system", "total_return", "annual_return", "sharpe",
+    "sharpe_ci_low", "sharpe_ci_high", "sortino", "max_drawdown", "win_rate", "trades",
+    "turnover", "exposure", "alpha", "beta", "random_percentile", "cleanliness"]
+SUMMARY_COLUMNS = [
+    "system", "kind", "windows", "days", "total_return", "annual_return", "sharpe",
+    "max_drawdown", "windows_beating_buy_and_hold", "deflated_sharpe", "n_trials",
+    "pbo", "cleanliness"]
+# A replay of history with the deterministic reasoner: no model that read the future.
+REPLAY = "replay"
+RANDOM_PORTFOLIOS = 2000
+RANDOM_ENTRY_SEEDS = 5
+# The gene pool's record, when it is too short to split into halves, gives no PBO.
+MIN_PBO_SPLITS = 4
+
+
+@dataclass(frozen=True)
+class TestWindow:
+    start: date
+    end: date
+
+
+@dataclass
+class SystemRecord:
+    """One system's daily record over the test span (or one window of it)."""
+
+    daily_returns: pd.Series                 # by day
+    exposure: pd.Series                      # share of equity invested at each close
+    turnover: pd.Series                      # value traded / equity, by day
+    trades: pd.DataFrame = field(default_factory=pd.DataFrame)  # as_of (exit), return_pct
+
+    def window(self, window: TestWindow) -> SystemRecord:
+        def cut(series: pd.Series) -> pd.Series:
+            return series[(series.index >= window.start) & (series.index <= window.end)]
+
+        trades = self.trades
+        if not trades.empty:
+            trades = trades[(trades["as_of"] >= window.start) & (trades["as_of"] <= window.end)]
+        return SystemRecord(cut(self.daily_returns), cut(self.exposure), cut(self.turnover),
+                            trades)
+
+
+@dataclass
+class Evaluation:
+    scoreboard: pd.DataFrame
+    summary: pd.DataFrame
+    equity: pd.DataFrame          # day x system, compounded over the test span from 1.0
+    regimes: pd.DataFrame         # system x regime figures over the test span
+    windows: list[TestWindow]
+    universe: list[str]
+    benchmark: str
+    n_trials: int
+
+
+def test_windows(sessions: Sequence[date], first_day: date, last_day: date,
+                 months: int = 12) -> list[TestWindow]:
+    """Consecutive windows of ``months`` calendar months from ``first_day``, each holding
+    the sessions in it; the last one ends at ``last_day`` and may be shorter."""
+    days = sorted(d for d in sessions if first_day <= d <= last_day)
+    windows: list[TestWindow] = []
+    begin = pd.Timestamp(first_day)
+    while days:
+        stop = (begin + pd.DateOffset(months=months)).date()
+        inside = [d for d in days if d < stop]
+        if inside:
+            windows.append(TestWindow(inside[0], inside[-1]))
+        days = [d for d in days if d >= stop]
+        begin = pd.Timestamp(stop)
+    return windows
+
+
+def agent_records(frames: Mapping[str, pd.DataFrame],
+                  accounts: Sequence[str] = AGENT_SYSTEMS) -> dict[str, SystemRecord]:
+    """Each paper account's record from the ledger's frames."""
+    history = frames["accounts"]
+    fills = frames["fills"]
+    trades = frames["trades"]
+    out = {}
+    for account in accounts:
+        mine = history[history["account"] == account].set_index("as_of").sort_index()
+        equity = mine["equity"].astype(float)
+        traded = fills[fills["account"] == account]
+        value = (traded["quantity"].astype(float) * traded["price"].astype(float)) \
+            .groupby(traded["as_of"]).sum()
+        turnover = (value.reindex(mine.index, fill_value=0.0) / equity).fillna(0.0)
+        closed = trades[trades["account"] == account][["as_of", "return_pct"]]
+        out[account] = SystemRecord(
+            daily_returns=mine["daily_return"].astype(float),
+            exposure=(mine["gross_exposure"].astype(float) / equity).fillna(0.0),
+            turnover=turnover, trades=closed.reset_index(drop=True))
+    return out
+
+
+def rebalance_record(result: RebalanceResult) -> SystemRecord:
+    """A baseline's record: the same fields as an account's."""
+    equity = result.equity.astype(float)
+    exposure = result.weights.abs().sum(axis=1).reindex(equity.index).fillna(0.0)
+    changes = result.weights.fillna(0.0).diff().abs().sum(axis=1)
+    if len(changes):
+        changes.iloc[0] = result.weights.fillna(0.0).iloc[0].abs().sum()
+    trades = result.trades[["as_of", "return_pct"]] if not result.trades.empty \
+        else pd.DataFrame(columns=["as_of", "return_pct"])
+    return SystemRecord(result.daily_returns.astype(float), exposure,
+                        changes.reindex(equity.index).fillna(0.0), trades)
+
+
+def typical_cost(vol_20: pd.Series) -> float:
+    """One side's cost at the universe's median volatility: what a random portfolio pays
+    per unit of turnover (the broker's slippage plus its commission rate)."""
+    median = float(np.nanmedian(vol_20.to_numpy(dtype=float))) if len(vol_20) else 0.25
+    return slippage_bps(median) / 10_000 + COMMISSION_RATE
+
+
+def window_row(window: TestWindow, system: str, record: SystemRecord,
+               benchmark_returns: pd.Series, asset_returns: pd.DataFrame,
+               cost_per_turnover: float, seed: int) -> dict[str, object]:
+    """The scoreboard's row of one system in one window."""
+    returns = record.daily_returns.to_numpy(dtype=float)
+    stats = daily_stats(returns)
+    low, high = sharpe_confidence_interval(returns, seed=seed)
+    aligned = benchmark_returns.reindex(record.daily_returns.index)
+    alpha, beta = alpha_beta(returns, aligned.to_numpy(dtype=float))
+    trades = record.trades
+    n_trades = int(len(trades))
+    wins = int((trades["return_pct"].astype(float) > 0).sum()) if n_trades else 0
+    turnover = float(record.turnover.mean()) if len(record.turnover) else 0.0
+    exposure = float(record.exposure.mean()) if len(record.exposure) else 0.0
+    assets = asset_returns.reindex(record.daily_returns.index).to_numpy(dtype=float)
+    percentile = random_portfolio_percentile(
+        returns, assets, turnover, exposure, n_portfolios=RANDOM_PORTFOLIOS, seed=seed,
+        cost_per_turnover=cost_per_turnover)
+    return {
+        "window_start": window.start, "window_end": window.end, "system": system,
+        "total_return": stats.total_return, "annual_return": stats.annual_return,
+        "sharpe": stats.sharpe, "sharpe_ci_low": low, "sharpe_ci_high": high,
+        "sortino": stats.sortino, "max_drawdown": stats.max_drawdown,
+        "win_rate": wins / n_trades if n_trades else np.nan, "trades": n_trades,
+        "turnover": turnover, "exposure": exposure, "alpha": alpha, "beta": beta,
+        "random_percentile": percentile, "cleanliness": REPLAY,
+    }
+
+
+def _closes(bars: pd.DataFrame, symbols: Sequence[str]) -> pd.DataFrame:
+    mine = bars[bars["symbol"].isin(symbols)]
+    return mine.pivot(index="as_of", columns="symbol", values="close").sort_index()
+
+
+def _seed(window: TestWindow, system: str) -> int:
+    """A seed per (window, system) that does not depend on Python's hash salt."""
+    return (window.start.toordinal() * 31 + sum(map(ord, system))) % (2**31)
+
+
+def evaluate_walk_forward(
+        bars: pd.DataFrame, universe: Sequence[str], benchmark_symbol: str,
+        volatility_symbol: str, first_test_day: date, last_day: date, *,
+        test_months: int = 12, systems: Sequence[str] = SYSTEMS,
+        progress: Callable[[str], None] | None = None) -> Evaluation:
+    """Score the agent, its ablations and the baselines over the windows from
+    ``first_test_day`` to ``last_day``; ``bars`` holds the warm-up history before it.
+
+    ``progress`` is told each step (a run or a window's scoring) as it finishes."""
+    tell = progress or (lambda _step: None)
+    universe = sorted(universe)
+    bars = bars[bars["as_of"] <= last_day]
+    sessions = sorted(set(bars.loc[bars["symbol"].isin(universe), "as_of"]))
+    windows = test_windows(sessions, first_test_day, last_day, test_months)
+    if not windows:
+        raise ValueError(f"no session of the universe between {first_test_day} and "
+                         f"{last_day}")
+    closes = _closes(bars, universe)
+    asset_returns = closes.pct_change(fill_method=None)
+    benchmark = _closes(bars, [benchmark_symbol])
+    benchmark_returns = benchmark[benchmark_symbol].pct_change(fill_method=None) \
+        if benchmark_symbol in benchmark else closes.mean(axis=1).pct_change()
+
+    universe_bars = bars[bars["symbol"].isin(universe)]
+    features = compute_features(universe_bars)
+    trading = wiring.trading_bars(universe_bars, features)
+    in_test = features[features["as_of"] >= windows[0].start]
+    cost = typical_cost(in_test["vol_20"])
+
+    records: dict[str, SystemRecord] = {}
+    regimes = pd.Series(dtype=object)
+    gene_pool_books = pd.DataFrame()
+    n_trials = 0
+    variants: dict[str, AgentVariant] = {"agent": FULL_AGENT}
+    variants.update({name: ABLATIONS[name] for name in ABLATION_SYSTEMS if name in systems})
+    for name, variant in variants.items():
+        result = run_agent_loop(bars, windows[0].start, last_day, list(universe),
+                                benchmark_symbol, volatility_symbol, variant=variant)
+        frames = result["frames"]
+        if name == "agent":
+            records.update(agent_records(frames))
+            day_regimes = frames["regimes"]
+            regimes = pd.Series(day_regimes["regime"].to_numpy(), index=day_regimes["as_of"])
+            genomes = result["genomes"]
+            n_trials = len(genomes)
+            books, days, _ = genome_books(genomes, wiring.with_breadth(features))
+            keep = np.array([d >= windows[0].start for d in days], dtype=bool)
+            gene_pool_books = pd.DataFrame(books.daily_returns[:, keep].T,
+                                           index=[d for d, k in zip(days, keep, strict=True) if k],
+                                           columns=[g.strategy_id for g in genomes])
+        else:
+            records[name] = agent_records(frames, ["combined"])["combined"]
+        tell(f"agent run: {name}")
+
+    rows = []
+    baseline_records: dict[str, list[SystemRecord]] = {s: [] for s in BASELINE_SYSTEMS}
+    for window in windows:
+        combined = records["combined"].window(window)
+        window_baselines = run_baselines(
+            trading, window.start, window.end,
+            turnover=float(combined.turnover.mean()) if len(combined.turnover) else 0.0,
+            exposure=float(combined.exposure.mean()) if len(combined.exposure) else 0.0,
+            seeds=RANDOM_ENTRY_SEEDS)
+        for system in systems:
+            if system in BASELINE_SYSTEMS:
+                record = rebalance_record(window_baselines[system])
+                baseline_records[system].append(record)
+            else:
+                record = records[system].window(window)
+            rows.append(window_row(window, system, record, benchmark_returns,
+                                   asset_returns, cost, _seed(window, system)))
+        tell(f"window {window.start}..{window.end}")
+    for system, parts in baseline_records.items():
+        if parts:
+            records[system] = _joined(parts)
+
+    scoreboard = pd.DataFrame(rows, columns=SCOREBOARD_COLUMNS)
+    equity = pd.DataFrame({s: (1 + records[s].daily_returns.fillna(0.0)).cumprod()
+                           for s in systems if s in records})
+    summary = _summary(scoreboard, records, systems, gene_pool_books, n_trials, len(windows))
+    by_regime = _by_regime(records, systems, regimes)
+    return Evaluation(scoreboard, summary, equity, by_regime, windows, list(universe),
+                      benchmark_symbol if benchmark_symbol in benchmark else "equal-weight index",
+                      n_trials)
+
+
+def _joined(parts: Sequence[SystemRecord]) -> SystemRecord:
+    """A baseline's windows end to end (each began afresh)."""
+    trades = [p.trades for p in parts if not p.trades.empty]
+    return SystemRecord(pd.concat([p.daily_returns for p in parts]),
+                        pd.concat([p.exposure for p in parts]),
+                        pd.concat([p.turnover for p in parts]),
+                        pd.concat(trades, ignore_index=True) if trades else pd.DataFrame())
+
+
+def _summary(scoreboard: pd.DataFrame, records: Mapping[str, SystemRecord],
+             systems: Sequence[str], gene_pool_books: pd.DataFrame, n_trials: int,
+             n_windows: int) -> pd.DataFrame:
+    hold = scoreboard[scoreboard["system"] == "buy_and_hold"].set_index("window_start")
+    books = gene_pool_books.to_numpy(dtype=float) if not gene_pool_books.empty else None
+    pbo = np.nan
+    trials_variance = np.nan
+    if books is not None and books.shape[1] >= 2:
+        splits = min(16, 2 * (n_windows // 2) or 2)
+        if splits >= MIN_PBO_SPLITS:
+            pbo = probability_of_backtest_overfitting(np.nan_to_num(books), n_splits=splits)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            per_period = np.nanmean(books, axis=0) / np.nanstd(books, axis=0, ddof=1)
+        trials_variance = float(np.nanvar(per_period[np.isfinite(per_period)], ddof=1))
+    rows = []
+    for system in systems:
+        if system not in records:
+            continue
+        returns = records[system].daily_returns.to_numpy(dtype=float)
+        stats = daily_stats(returns)
+        mine = scoreboard[scoreboard["system"] == system].set_index("window_start")
+        beats = int((mine["sharpe"] > hold["sharpe"].reindex(mine.index)).sum()) \
+            if not hold.empty else 0
+        is_agent = system not in BASELINE_SYSTEMS
+        trials = max(n_trials, 1) if is_agent else 1
+        variance = trials_variance if is_agent and np.isfinite(trials_variance) else 0.0
+        rows.append({
+            "system": system,
+            "kind": "agent" if system in AGENT_SYSTEMS else (
+                "baseline" if system in BASELINE_SYSTEMS else "ablation"),
+            "windows": len(mine), "days": stats.days,
+            "total_return": stats.total_return, "annual_return": stats.annual_return,
+            "sharpe": stats.sharpe, "max_drawdown": stats.max_drawdown,
+            "windows_beating_buy_and_hold": beats,
+            "deflated_sharpe": deflated_sharpe_ratio(returns, trials, variance),
+            "n_trials": trials, "pbo": pbo if is_agent else np.nan, "cleanliness": REPLAY,
+        })
+    return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
+
+
+def _by_regime(records: Mapping[str, SystemRecord], systems: Sequence[str],
+               regimes: pd.Series) -> pd.DataFrame:
+    frames = []
+    for system in systems:
+        if system not in records or regimes.empty:
+            continue
+        split = regime_split(records[system].daily_returns, regimes)
+        frames.append(split.assign(system=system))
+    if not frames:
+        return pd.DataFrame(columns=["system", "regime"])
+    out = pd.concat(frames, ignore_index=True)
+    return out[["system", *[c for c in out.columns if c != "system"]]]

@@ -1,0 +1,82 @@
+"""The walk-forward scoreboard as an asset, so an evaluation shows in the Dagster UI with
+its figures and verdict; ``trade-pipelines evaluate`` materializes it."""
+
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+from dagster import AssetExecutionContext, Config, MaterializeResult, MetadataValue, asset
+from pydantic import Field
+
+from trade_pipelines.assets.common import WAREHOUSE_POOL, markdown_preview, progress, to_dates
+from trade_pipelines.resources import MarketDataResource, WarehouseResource
+
+# History loaded before the first test window beyond the warm-up: the 200-day averages.
+FEATURE_LOOK_BACK = pd.Timedelta(days=400)
+
+
+class ScoreboardConfig(Config):
+    start: str = Field(description="First day of history (YYYY-MM-DD); the first test "
+                                   "window begins train_years later.")
+    end: str = Field(description="Last day of the last test window (YYYY-MM-DD).")
+    out: str = Field(default="", description="Folder for the files; default "
+                                             "<home>/scoreboard.")
+    train_years: int = Field(default=3, description="Warm-up history before the first "
+                                                    "test window.")
+    test_months: int = Field(default=12, description="Length of each test window.")
+
+
+def first_test_day(start: date, train_years: int) -> date:
+    return (pd.Timestamp(start) + pd.DateOffset(years=train_years)).date()
+
+
+@asset(group_name="evaluation", pool=WAREHOUSE_POOL)
+def walk_forward_scoreboard(context: AssetExecutionContext, config: ScoreboardConfig,
+                            warehouse: WarehouseResource,
+                            market_data: MarketDataResource) -> MaterializeResult:
+    """The agent, its ablations and the baselines scored out of sample, window by window
+    (scoreboard.csv, summary.csv, report.md, report.html)."""
+    from trade_pipelines.agent.reflection.scoreboard_report import write_scoreboard
+    from trade_pipelines.agent.reflection.walk_forward import SYSTEMS, evaluate_walk_forward
+    from trade_pipelines.market_data.loading import load_bars
+
+    start, end = date.fromisoformat(config.start), date.fromisoformat(config.end)
+    first = first_test_day(start, config.train_years)
+    if first > end:
+        raise ValueError(f"the first test window would begin on {first}, after --end {end}: "
+                         f"give at least {config.train_years} years of history")
+    store = warehouse.warehouse()
+    symbols = market_data.all_symbols()
+    load_bars(market_data.source, store, symbols, start, end, FEATURE_LOOK_BACK)
+    bars = to_dates(store.query(
+        "SELECT symbol, as_of, open, high, low, close, volume FROM bars "
+        "WHERE as_of BETWEEN ? AND ? AND list_contains(?, symbol) ORDER BY symbol, as_of",
+        [start, end, symbols]), "as_of")
+    universe = [s for s in market_data.universe() if s in set(bars["symbol"])]
+    if not universe:
+        raise ValueError(f"no bars of the universe between {start} and {end} "
+                         f"(source {market_data.source}): import them or pick another range")
+    steps = iter(progress(range(10_000), "walk-forward", unit="step"))
+
+    def tell(step: str) -> None:
+        next(steps, None)
+        context.log.info(step)
+
+    evaluation = evaluate_walk_forward(
+        bars, universe, market_data.benchmark_symbol, market_data.volatility_index_symbol,
+        first, end, test_months=config.test_months, systems=SYSTEMS, progress=tell)
+    out = Path(config.out) if config.out else warehouse.paths().home / "scoreboard"
+    meta = {"data": f"{market_data.source}, {start} .. {end}",
+            "warm-up": f"{config.train_years} years before {first}",
+            "test windows": f"{config.test_months} months each"}
+    files = write_scoreboard(evaluation, out, meta)
+    summary = evaluation.summary
+    return MaterializeResult(metadata={
+        "out": MetadataValue.path(str(out)),
+        "files": ", ".join(f.name for f in files),
+        "windows": len(evaluation.windows),
+        "systems": len(summary),
+        "genomes_evaluated": evaluation.n_trials,
+        "summary": markdown_preview(summary, rows=len(summary)),
+        "report": MetadataValue.md((out / "report.md").read_text(encoding="utf-8")),
+    })
