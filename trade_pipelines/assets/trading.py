@@ -60,6 +60,9 @@ TABLES = {"debate_decisions": "decisions", "risk_checked_orders": "orders",
 # How far back the regime at a trade's opening is looked up for its memory.
 MEMORY_CONTEXT = timedelta(days=400)
 
+# Calendar days that hold the sessions of the volume cap's average daily volume.
+ADV_LOOK_BACK = timedelta(days=45)
+
 
 def _spec(key: str, description: str, deps: list, self_dependent: bool = False) -> AssetSpec:
     own = [AssetDep(key, partition_mapping=PREVIOUS_YEAR)] if self_dependent else []
@@ -116,10 +119,13 @@ def daily_trading_loop(context: AssetExecutionContext, warehouse: WarehouseResou
                      "as_of")
     proposals = to_dates(store.query("SELECT * FROM proposals WHERE as_of BETWEEN ? AND ? "
                                      "ORDER BY as_of, proposal_id", [start, end]), "as_of")
+    # From a little before the window: the volume cap's average daily volume looks back.
     bars = to_dates(store.query(
         "SELECT symbol, as_of, open, close, volume FROM bars WHERE as_of BETWEEN ? AND ? "
-        "AND list_contains(?, symbol) ORDER BY symbol, as_of", [start, end, universe]), "as_of")
+        "AND list_contains(?, symbol) ORDER BY symbol, as_of",
+        [start - ADV_LOOK_BACK, end, universe]), "as_of")
     bars = trading_bars(bars, window_features)
+    bars = bars[bars["as_of"] >= start]
     regime_by_day = dict(zip(regimes["as_of"], regimes["regime"], strict=True))
     # The supervisor's controls are the recorded events, read once: never a switch.
     events = load_events(store)

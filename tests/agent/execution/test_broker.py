@@ -8,10 +8,14 @@ import pytest
 
 from trade_pipelines.agent.execution.broker import (
     BASE_SLIPPAGE_BPS,
+    COMMISSION_PER_SHARE,
     COMMISSION_RATE,
+    MAX_COMMISSION_RATE,
     MIN_COMMISSION,
     Bar,
     execute,
+    one_side_cost,
+    round_trip_cost,
     slippage_bps,
 )
 
@@ -46,17 +50,44 @@ def test_slippage_grows_with_volatility_and_defaults_when_unknown() -> None:
     assert slippage_bps(0.0) == BASE_SLIPPAGE_BPS
     assert slippage_bps(0.10) < slippage_bps(0.40) < slippage_bps(0.80)
     assert slippage_bps(NAN) == pytest.approx(slippage_bps(0.25))
-    assert slippage_bps(0.25) == pytest.approx(2.0 + 0.05 * 0.25 / math.sqrt(252) * 10_000)
+    assert slippage_bps(0.25) == pytest.approx(5.0 + 0.05 * 0.25 / math.sqrt(252) * 10_000)
 
 
 def test_commission_has_a_floor_of_one() -> None:
     bar = Bar(open=10.0, close=10.0, volume=NAN)
     tiny = execute("buy", 1, bar, 0.0)
     assert tiny is not None and tiny.fee == MIN_COMMISSION
-    big = execute("sell", 10_000, bar, 0.0)
+    big = execute("sell", 10_000, Bar(open=100.0, close=100.0, volume=NAN), 0.0)
     assert big is not None
     assert big.fee == pytest.approx(COMMISSION_RATE * 10_000 * big.price, abs=1e-6)
     assert big.fee > MIN_COMMISSION
+
+
+def test_commission_is_per_share_on_cheap_shares_and_capped_by_value() -> None:
+    cheap = execute("buy", 10_000, Bar(open=2.0, close=2.0, volume=NAN), 0.0)
+    assert cheap is not None
+    assert cheap.fee == pytest.approx(COMMISSION_PER_SHARE * 10_000)  # $50, not 5 bp ($10)
+    pennies = execute("buy", 10_000, Bar(open=0.10, close=0.10, volume=NAN), 0.0)
+    assert pennies is not None
+    assert pennies.fee == pytest.approx(MAX_COMMISSION_RATE * 10_000 * pennies.price)
+
+
+def test_the_cost_share_matches_what_a_fill_charges() -> None:
+    for price, volatility in [(100.0, 0.2), (2.0, 0.4)]:
+        fill = execute("buy", 100_000, Bar(open=price, close=price, volume=NAN), volatility)
+        assert fill is not None
+        charged = (fill.price - price) * fill.quantity + fill.fee
+        assert charged / (price * fill.quantity) == pytest.approx(
+            one_side_cost(volatility, price), rel=1e-3)
+    assert round_trip_cost(0.2, 100.0) == pytest.approx(2 * one_side_cost(0.2, 100.0))
+    assert one_side_cost(0.2) == pytest.approx(slippage_bps(0.2) / 10_000 + COMMISSION_RATE)
+
+
+def test_volume_cap_also_holds_to_the_average_daily_volume() -> None:
+    thin = execute("buy", 5_000, Bar(open=10.0, close=10.0, volume=1e6, adv=8_000.0), 0.2)
+    assert thin is not None and thin.quantity == 800
+    busy = execute("buy", 5_000, Bar(open=10.0, close=10.0, volume=12_345.0, adv=1e6), 0.2)
+    assert busy is not None and busy.quantity == 1_234
 
 
 def test_volume_cap_takes_at_most_10_percent_of_known_volume() -> None:

@@ -13,6 +13,7 @@ from trade_pipelines.agent.execution.broker import (
     COMMISSION_RATE,
     MIN_COMMISSION,
     Bar,
+    commission,
     slippage_bps,
 )
 from trade_pipelines.agent.execution.controls import (
@@ -376,6 +377,8 @@ def test_a_cash_limited_fill_charges_the_commission_of_what_it_bought() -> None:
     assert (order["filled_quantity"], order["unfilled_quantity"]) == (19.0, 81.0)
     assert order["resolved_as_of"] == DAYS[1]
     assert "cash" in order["resolution"] and "remainder cancelled" in order["resolution"]
+    # the commission of the 19 shares bought, not of the 100 ordered
+    assert fill["fee"] == pytest.approx(commission(fill["quantity"], fill["price"]))
     assert fill["fee"] == pytest.approx(
         max(MIN_COMMISSION, COMMISSION_RATE * fill["quantity"] * fill["price"]))
     account = ledger.state.accounts["combined"]

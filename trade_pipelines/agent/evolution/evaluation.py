@@ -38,8 +38,8 @@ def setup_outcomes(genome: StrategyGenome, features: pd.DataFrame) -> pd.DataFra
     closes) or after ``max_holding_days`` bars. A signal while the symbol is still held
     (from its signal to its exit day) opens no trade: the next one needs a signal on or
     after the exit day, so it enters after the exit, as one position at a time would.
-    Each return is net of the broker's own round-trip cost at the symbol's ``vol_20`` on
-    the signal day. An outcome becomes known (``known_as_of``) on its exit day, and only
+    Each return is net of the broker's own round-trip cost at the symbol's ``vol_20`` and
+    close on the signal day. An outcome becomes known (``known_as_of``) on its exit day, and only
     known outcomes may inform a decision.
 
     The chain of trades starts at the first row of ``features``, so trades known by a day
@@ -87,7 +87,9 @@ def _outcomes(genome: StrategyGenome, features: pd.DataFrame) -> pd.DataFrame:
         if not taken:
             continue
         rows = np.array(taken)
-        cost = np.array([round_trip_cost(v) for v in vols_all[first:last][signals[rows]]])
+        entered = signals[rows]
+        cost = np.array([round_trip_cost(v, c) for v, c in
+                         zip(vols_all[first:last][entered], closes[entered], strict=True)])
         frames.append(pd.DataFrame({
             "symbol": symbols[first],
             "signal_as_of": days[signals[rows]],

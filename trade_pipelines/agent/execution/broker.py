@@ -1,8 +1,17 @@
 """The paper broker: fills an order at the bar after the one that produced it.
 
-Costs are modelled, not assumed away: slippage grows with the symbol's volatility (a
-close-only series has no spread to read, so volatility stands in for it), a commission
-is charged on every fill, and where volume is known a fill takes at most 10% of it.
+Costs are modelled, not assumed away, at least as strictly as the FINSABER study's
+backtests (per-share commission with a minimum, slippage in basis points, fills capped at
+a share of average daily volume):
+
+* slippage: a floor of ``BASE_SLIPPAGE_BPS`` plus a share of the symbol's typical daily
+  move (a close-only series has no spread to read, so volatility stands in for it);
+* commission: the larger of ``COMMISSION_PER_SHARE`` a share and ``COMMISSION_RATE`` of
+  the value, at least ``MIN_COMMISSION`` an order, at most ``MAX_COMMISSION_RATE`` of the
+  value (a broker's cap, which keeps the per-share charge sane on back-adjusted prices of
+  a few cents);
+* volume: a fill takes at most ``MAX_VOLUME_SHARE`` of the bar's volume and of the
+  symbol's average daily volume over the 20 sessions before, where they are known.
 """
 
 from __future__ import annotations
@@ -10,11 +19,14 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-BASE_SLIPPAGE_BPS = 2.0
+BASE_SLIPPAGE_BPS = 5.0
 VOLATILITY_SLIPPAGE = 0.05     # share of one day's typical move paid as slippage
+COMMISSION_PER_SHARE = 0.005
 COMMISSION_RATE = 0.0005
 MIN_COMMISSION = 1.0
+MAX_COMMISSION_RATE = 0.01
 MAX_VOLUME_SHARE = 0.10
+ADV_SESSIONS = 20
 
 
 @dataclass(frozen=True)
@@ -22,6 +34,7 @@ class Bar:
     open: float
     close: float
     volume: float
+    adv: float = math.nan      # average daily volume of the ADV_SESSIONS sessions before
 
 
 @dataclass(frozen=True)
@@ -39,14 +52,21 @@ def slippage_bps(annual_volatility: float) -> float:
 
 
 def commission(quantity: float, price: float) -> float:
-    return round(max(MIN_COMMISSION, COMMISSION_RATE * quantity * price), 6)
+    value = quantity * price
+    fee = max(MIN_COMMISSION, COMMISSION_PER_SHARE * quantity, COMMISSION_RATE * value)
+    return round(min(fee, max(MIN_COMMISSION, MAX_COMMISSION_RATE * value)), 6)
+
+
+def volume_cap(bar: Bar) -> float:
+    """The most shares one order may take from this bar (inf when volume is unknown)."""
+    known = [v for v in (bar.volume, bar.adv) if math.isfinite(v) and v > 0]
+    return float(math.floor(min(known) * MAX_VOLUME_SHARE)) if known else math.inf
 
 
 def execute(side: str, quantity: float, bar: Bar, annual_volatility: float) -> Execution | None:
     """Fill at the bar's open (its close when the series has no opens)."""
     reference = bar.open if math.isfinite(bar.open) else bar.close
-    if math.isfinite(bar.volume) and bar.volume > 0:
-        quantity = min(quantity, math.floor(bar.volume * MAX_VOLUME_SHARE))
+    quantity = min(quantity, volume_cap(bar))
     if quantity <= 0 or not math.isfinite(reference) or reference <= 0:
         return None
     slip = slippage_bps(annual_volatility)
@@ -55,8 +75,16 @@ def execute(side: str, quantity: float, bar: Bar, annual_volatility: float) -> E
     return Execution(float(quantity), price, commission(quantity, price), round(slip, 4))
 
 
-def round_trip_cost(annual_volatility: float) -> float:
-    """What buying and later selling costs, as a share of the amount traded: the slippage
-    ``execute`` charges at this volatility plus the commission rate, on each side. The
+def one_side_cost(annual_volatility: float, price: float = math.inf) -> float:
+    """What one fill costs as a share of the value traded: the slippage ``execute``
+    charges at this volatility plus the commission, per share or by value, whichever is
+    larger at ``price`` (left out when unknown; the rate rules above $10 a share). The
     minimum commission is left out: it depends on the order's size."""
-    return 2 * (slippage_bps(annual_volatility) / 10_000 + COMMISSION_RATE)
+    per_share = COMMISSION_PER_SHARE / price if math.isfinite(price) and price > 0 else 0.0
+    commission_share = min(max(COMMISSION_RATE, per_share), MAX_COMMISSION_RATE)
+    return slippage_bps(annual_volatility) / 10_000 + commission_share
+
+
+def round_trip_cost(annual_volatility: float, price: float = math.inf) -> float:
+    """What buying and later selling costs, as a share of the amount traded."""
+    return 2 * one_side_cost(annual_volatility, price)

@@ -41,6 +41,7 @@ from trade_pipelines.agent.execution.broker import (
     Execution,
     commission,
     execute,
+    volume_cap,
 )
 from trade_pipelines.agent.execution.controls import ACTIVE, TradingState
 from trade_pipelines.agent.execution.risk import (
@@ -263,7 +264,8 @@ class Ledger:
             shortfalls = []
             if fill.quantity < order.quantity:
                 shortfalls.append(f"volume cap: at most {MAX_VOLUME_SHARE:.0%} of the "
-                                  f"bar's volume of {bar.volume:,.0f}")
+                                  f"bar's volume of {bar.volume:,.0f} and of the average "
+                                  f"daily volume of {bar.adv:,.0f}")
             if order.side == "buy":
                 cost = fill.quantity * fill.price + fill.fee
                 if cost > account.cash:  # the open gapped up past the cash we had
@@ -486,10 +488,9 @@ def _unresolved(quantity: float) -> dict[str, Any]:
 
 
 def _no_fill_reason(order: PendingOrder, bar: Bar) -> str:
-    if math.isfinite(bar.volume) and bar.volume > 0 \
-            and math.floor(bar.volume * MAX_VOLUME_SHARE) <= 0:
+    if volume_cap(bar) <= 0:
         return (f"volume cap: {MAX_VOLUME_SHARE:.0%} of the bar's volume of "
-                f"{bar.volume:,.0f} allows no share")
+                f"{bar.volume:,.0f} (average daily volume {bar.adv:,.0f}) allows no share")
     return f"no usable {order.symbol} price in the bar"
 
 
@@ -505,11 +506,14 @@ def _optional_value(value: Any) -> str | None:
 def bars_by_day(bars: pd.DataFrame) -> dict[date, tuple[dict[str, Bar], dict[str, float]]]:
     """Each day's bars and volatilities, built in one pass (per-day frames are slow)."""
     out: dict[date, tuple[dict[str, Bar], dict[str, float]]] = {}
+    adv = bars["adv"] if "adv" in bars else pd.Series(math.nan, index=bars.index)
     columns = [bars[c].tolist() for c in ("as_of", "symbol", "open", "close", "volume", "vol_20")]
-    for day, symbol, open_, close, volume, vol in zip(*columns, strict=True):
+    for day, symbol, open_, close, volume, vol, average in zip(*columns, adv.tolist(),
+                                                                strict=True):
         day_bars, volatility = out.setdefault(day, ({}, {}))
         day_bars[symbol] = Bar(float(open_) if pd.notna(open_) else math.nan, float(close),
-                               float(volume) if pd.notna(volume) else math.nan)
+                               float(volume) if pd.notna(volume) else math.nan,
+                               float(average) if pd.notna(average) else math.nan)
         volatility[symbol] = float(vol) if pd.notna(vol) else math.nan
     return out
 

@@ -40,7 +40,8 @@ def run_agent_loop(bars: pd.DataFrame, start: date, end: date, universe_symbols:
     loop = wiring.trading_loop(window, window_regimes, plans, outcomes,
                                dict(zip(regimes["as_of"], regimes["regime"], strict=True)),
                                variant=variant)
-    loop.run_days(days, wiring.trading_bars(universe[universe["as_of"] >= start], features),
+    bars_to_fill = wiring.trading_bars(universe, features)
+    loop.run_days(days, bars_to_fill[bars_to_fill["as_of"] >= start],
                   window_regimes, proposals, ControlSchedule(controls))
     frames = loop.ledger.result.frames()
     decisions = loop.output.decisions_frame()

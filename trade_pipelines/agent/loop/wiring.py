@@ -16,6 +16,7 @@ from trade_pipelines.agent.decision.proposals import propose_for_window
 from trade_pipelines.agent.decision.setups import SetupBook
 from trade_pipelines.agent.evolution.evaluation import TRADEABLE, all_outcomes, evaluate_pool
 from trade_pipelines.agent.evolution.genomes import GENOMES
+from trade_pipelines.agent.execution.broker import ADV_SESSIONS
 from trade_pipelines.agent.execution.ledger import Ledger, LedgerState
 from trade_pipelines.agent.loop.trading_loop import TradingLoop
 from trade_pipelines.agent.loop.variant import FULL_AGENT, AgentVariant
@@ -71,8 +72,14 @@ def trade_proposals(features: pd.DataFrame, evaluations: pd.DataFrame) -> pd.Dat
 
 
 def trading_bars(bars: pd.DataFrame, features: pd.DataFrame) -> pd.DataFrame:
-    """The bars the ledger fills at, with each symbol's volatility (for slippage)."""
-    return bars[["symbol", "as_of", "open", "close", "volume"]].merge(
+    """The bars the ledger fills at, with each symbol's volatility (for slippage) and its
+    average daily volume over the sessions before (for the volume cap; pass the history
+    before the window too, or the window's first days have none)."""
+    ordered = bars[["symbol", "as_of", "open", "close", "volume"]].sort_values(
+        ["symbol", "as_of"], kind="mergesort")
+    adv = ordered.groupby("symbol", sort=False)["volume"].transform(
+        lambda v: v.shift(1).rolling(ADV_SESSIONS, min_periods=ADV_SESSIONS).mean())
+    return ordered.assign(adv=adv).merge(
         features[["symbol", "as_of", "vol_20"]], on=["symbol", "as_of"], how="left")
 
 
