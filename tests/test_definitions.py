@@ -12,7 +12,7 @@ EXPECTED_ASSETS = {
     "market_bars", "market_features", "market_regime", "strategy_gene_pool",
     "strategy_evaluations", "daily_plans", "trade_proposals", "debate_decisions",
     "risk_checked_orders", "paper_fills", "positions", "account_values", "closed_trades",
-    "trade_memories", "memory_index", "daily_reports",
+    "trade_memories", "memory_index", "daily_reports", "walk_forward_scoreboard",
 }
 
 

@@ -1,0 +1,85 @@
+"""The walk-forward scoreboard: windows, columns, out-of-sample cuts, and the look-ahead
+rule (a window's row does not change when later bars do)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from trade_pipelines.agent.reflection.walk_forward import (
+    SCOREBOARD_COLUMNS,
+    SYSTEMS,
+    TestWindow,
+    evaluate_walk_forward,
+    test_windows,
+)
+from trade_pipelines.market_data.builtin import BENCHMARK_SYMBOL, VIX_SYMBOL, load_builtin_bars
+
+SYMBOLS = ["AAPL", "JPM", "KO", "XOM", "MSFT", "PFE"]
+HISTORY, FIRST_TEST, LAST = date(2014, 1, 2), date(2016, 1, 4), date(2017, 12, 29)
+PERTURBED_AFTER = date(2016, 12, 30)
+
+
+def _bars() -> pd.DataFrame:
+    every = load_builtin_bars()
+    wanted = every["symbol"].isin([*SYMBOLS, BENCHMARK_SYMBOL, VIX_SYMBOL])
+    return every[wanted & (every["as_of"] >= HISTORY) & (every["as_of"] <= LAST)] \
+        .reset_index(drop=True)
+
+
+@pytest.fixture(scope="module")
+def evaluation():
+    return evaluate_walk_forward(_bars(), SYMBOLS, BENCHMARK_SYMBOL, VIX_SYMBOL, FIRST_TEST,
+                                 LAST, test_months=6)
+
+
+def test_windows_are_consecutive_and_cover_the_sessions() -> None:
+    sessions = list(pd.bdate_range("2020-01-01", "2021-03-31").date)
+    windows = test_windows(sessions, date(2020, 1, 1), date(2021, 3, 31), months=6)
+    assert windows == [TestWindow(date(2020, 1, 1), date(2020, 6, 30)),
+                       TestWindow(date(2020, 7, 1), date(2020, 12, 31)),
+                       TestWindow(date(2021, 1, 1), date(2021, 3, 31))]
+
+
+def test_one_row_per_window_and_system_with_the_published_columns(evaluation) -> None:
+    board = evaluation.scoreboard
+    assert list(board.columns) == SCOREBOARD_COLUMNS
+    assert len(evaluation.windows) == 4
+    assert len(board) == 4 * len(SYSTEMS)
+    assert set(board["system"]) == set(SYSTEMS)
+    assert (board["cleanliness"] == "replay").all()
+    assert (board["window_start"] >= FIRST_TEST).all()
+    for row in board.itertuples():
+        if np.isfinite(row.sharpe_ci_low):
+            assert row.sharpe_ci_low <= row.sharpe <= row.sharpe_ci_high
+        assert 0 <= row.random_percentile <= 100
+        assert 0 <= row.exposure <= 1.0 + 1e-9
+    hold = board[board["system"] == "buy_and_hold"]
+    assert (hold["exposure"] > 0.9).all(), "buy-and-hold should be nearly fully invested"
+    summary = evaluation.summary.set_index("system")
+    assert set(summary.index) == set(SYSTEMS)
+    assert summary.loc["combined", "n_trials"] >= 10
+    assert summary.loc["buy_and_hold", "n_trials"] == 1
+    assert summary["deflated_sharpe"].dropna().between(0, 1).all()
+
+
+def test_a_windows_row_does_not_change_when_later_bars_do(evaluation) -> None:
+    bars = _bars()
+    later = bars["as_of"] > PERTURBED_AFTER
+    rng = np.random.default_rng(7)
+    shock = pd.Series(1.0, index=bars.index)
+    shock[later] = rng.uniform(0.7, 1.3, later.sum())
+    perturbed = bars.assign(close=bars["close"] * shock)
+    again = evaluate_walk_forward(perturbed, SYMBOLS, BENCHMARK_SYMBOL, VIX_SYMBOL,
+                                  FIRST_TEST, LAST, test_months=6)
+    before = evaluation.scoreboard
+    early = before["window_end"] <= PERTURBED_AFTER
+    assert early.sum() == 2 * len(SYSTEMS)
+    pd.testing.assert_frame_equal(again.scoreboard[early].reset_index(drop=True),
+                                  before[early].reset_index(drop=True))
+    # and the perturbation did reach the later windows
+    late = ~early
+    assert not again.scoreboard[late]["total_return"].equals(before[late]["total_return"])
