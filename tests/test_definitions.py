@@ -147,6 +147,7 @@ SNAPSHOT = {
         "strategy_gene_pool": [],
         "trade_memories": ["closed_trades", "debate_decisions", "trade_memories"],
         "trade_proposals": ["market_features", "market_regime", "strategy_evaluations"],
+        "walk_forward_scoreboard": [],
     },
     "checks": ["market_bars.bars_pass_quality_suite", "market_bars.no_suspicious_jumps"],
     "jobs": {
@@ -156,6 +157,7 @@ SNAPSHOT = {
         "import_bars_job": ["import_bar_file"],
         "morning_plan": ["daily_plans", "market_bars", "market_features", "market_regime"],
         "seed_gene_pool": ["strategy_gene_pool"],
+        "walk_forward_evaluation": ["walk_forward_scoreboard"],
         "weekly_gene_pool_evaluation": ["strategy_evaluations"],
     },
     "schedules": {
