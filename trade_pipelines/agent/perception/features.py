@@ -61,11 +61,16 @@ def _rsi(close: pd.Series, window: int = 14) -> pd.Series:
     return rsi.where(loss > 0, flat).where(gain.notna())
 
 
+def annual_volatility_20(close: pd.Series) -> pd.Series:
+    """``vol_20``: the 20-day standard deviation of log returns, annualised. One function,
+    so whatever sizes slippage from it (the ledger, the baselines) reads the same figure."""
+    return rolling_std(np.log(close).diff(), 20) * np.sqrt(252)
+
+
 def _symbol_features(bars: pd.DataFrame) -> pd.DataFrame:
     close = bars["close"]
     high = bars["high"].fillna(close) if "high" in bars else close
     low = bars["low"].fillna(close) if "low" in bars else close
-    log_ret = np.log(close).diff()
     sma_20 = rolling_mean(close, 20)
     std_20 = rolling_std(close, 20)
     volume = bars["volume"] if "volume" in bars else pd.Series(np.nan, index=bars.index)
@@ -79,7 +84,7 @@ def _symbol_features(bars: pd.DataFrame) -> pd.DataFrame:
         "sma_20": sma_20,
         "sma_50": rolling_mean(close, 50),
         "sma_200": rolling_mean(close, 200),
-        "vol_20": rolling_std(log_ret, 20) * np.sqrt(252),
+        "vol_20": annual_volatility_20(close),
         "rsi_14": _rsi(close),
         "zscore_20": (close - sma_20) / std_20.replace(0.0, np.nan),
         # Highest high of the 55 bars before today: a breakout is today's close above it.
