@@ -146,16 +146,17 @@ def agent_records(frames: Mapping[str, pd.DataFrame],
 
 
 def rebalance_record(result: RebalanceResult) -> SystemRecord:
-    """A baseline's record: the same fields as an account's."""
-    equity = result.equity.astype(float)
-    exposure = result.weights.abs().sum(axis=1).reindex(equity.index).fillna(0.0)
-    changes = result.weights.fillna(0.0).diff().abs().sum(axis=1)
-    if len(changes):
-        changes.iloc[0] = result.weights.fillna(0.0).iloc[0].abs().sum()
-    trades = result.trades[["as_of", "return_pct"]] if not result.trades.empty \
+    """A baseline's record: the same fields as an account's (its turnover is the
+    simulator's average over the window, by the same definition)."""
+    returns = result.daily_returns.astype(float)
+    returns.index = [pd.Timestamp(d).date() for d in returns.index]
+    exposure = result.weights.abs().sum(axis=1).astype(float)
+    exposure.index = [pd.Timestamp(d).date() for d in exposure.index]
+    trades = result.trades[["as_of", "return_pct"]].copy() if not result.trades.empty \
         else pd.DataFrame(columns=["as_of", "return_pct"])
-    return SystemRecord(result.daily_returns.astype(float), exposure,
-                        changes.reindex(equity.index).fillna(0.0), trades)
+    trades["as_of"] = [pd.Timestamp(d).date() for d in trades["as_of"]]
+    return SystemRecord(returns, exposure.reindex(returns.index).fillna(0.0),
+                        pd.Series(result.turnover, index=returns.index), trades)
 
 
 def typical_cost(vol_20: pd.Series) -> float:
