@@ -11,6 +11,7 @@ from datetime import date
 import pandas as pd
 
 from trade_pipelines.agent.evolution.evaluation import week_ends
+from trade_pipelines.agent.evolution.lifecycle import Probation
 from trade_pipelines.agent.execution.controls import ControlEvent, ControlSchedule
 from trade_pipelines.agent.execution.ledger import ACCOUNTS
 from trade_pipelines.agent.loop import wiring
@@ -33,12 +34,14 @@ def run_agent_loop(bars: pd.DataFrame, start: date, end: date, universe_symbols:
     window = features[features["as_of"] >= start]
     window_regimes = regimes[regimes["as_of"] >= start]
     days = sorted(window_regimes["as_of"])
-    outcomes, evaluations = wiring.evaluate_gene_pool(features, week_ends(days), {})
+    pool = wiring.evaluate_gene_pool(features, week_ends(days), evolve=variant.evolution)
+    genomes = {k: v.genome for k, v in sorted(pool.state.lineages.items())}
     plans = wiring.session_plans(window_regimes, window)
-    proposals = wiring.trade_proposals(window, evaluations)
-    loop = wiring.trading_loop(window, window_regimes, plans, outcomes,
+    proposals = wiring.trade_proposals(features, pool.evaluations, genomes, start)
+    loop = wiring.trading_loop(window, window_regimes, plans, pool.outcomes,
                                dict(zip(regimes["as_of"], regimes["regime"], strict=True)),
-                               variant=variant)
+                               variant=variant, genomes=genomes,
+                               probation=Probation.of(pool.state))
     loop.run_days(days, wiring.trading_bars(universe[universe["as_of"] >= start], features),
                   window_regimes, proposals, ControlSchedule(controls))
     frames = loop.ledger.result.frames()
@@ -50,6 +53,9 @@ def run_agent_loop(bars: pd.DataFrame, start: date, end: date, universe_symbols:
     return {"decisions": len(decisions), "fills": len(frames["fills"]),
             "decisions_recalling_memories": recalled,
             "memories": len(memories), "frames": {**frames, "decisions": decisions,
-                                                  "memories": memories},
+                                                  "memories": memories,
+                                                  "strategies": pool.strategies(),
+                                                  "strategy_evaluations": pool.evaluations,
+                                                  "strategy_history": pool.history},
             "equity": {a: float(last.loc[last["account"] == a, "equity"].iloc[0])
                        for a in ACCOUNTS}}
