@@ -6,7 +6,7 @@ from datetime import date
 import pandas as pd
 from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, asset
 
-from trade_pipelines.agent.evolution.evaluation import week_ends
+from trade_pipelines.agent.evolution.evaluation import evaluation_days
 from trade_pipelines.agent.evolution.genomes import (
     SEEDED_GENOMES,
     StrategyGenome,
@@ -64,8 +64,7 @@ def strategy_evaluations(context: AssetExecutionContext, warehouse: WarehouseRes
     have made in the year before (win rate, Sharpe, drawdown, score, status)."""
     start, end = partition_window(context)
     store = warehouse.warehouse()
-    days = [d for d in week_ends(exchange_sessions(start, end + pd.Timedelta(days=7)))
-            if start <= d <= end]
+    days = evaluation_days(exchange_sessions(start, end + pd.Timedelta(days=7)), start, end)
     features = features_with_breadth(store, universe=market_data.universe(), start=None,
                                      end=end)
     # The pool as it stood before the window: genomes born before it, the statuses of

@@ -249,3 +249,10 @@ def week_ends(trading_days: list[date]) -> list[date]:
         iso = day.isocalendar()
         by_week[(iso.year, iso.week)] = day
     return sorted(by_week.values())
+
+
+def evaluation_days(sessions: list[date], start: date, end: date) -> list[date]:
+    """The gene pool's evaluation days in [start, end]: each week's last exchange session.
+    Pass the sessions of a week past ``end`` too, so a window ending mid-week does not
+    take its last day for a week's end (the calendar is known ahead; the data is not)."""
+    return [d for d in week_ends(sessions) if start <= d <= end]

@@ -6,17 +6,18 @@ through the asset graph."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date
+from datetime import date, timedelta
 
 import pandas as pd
 
-from trade_pipelines.agent.evolution.evaluation import week_ends
+from trade_pipelines.agent.evolution.evaluation import evaluation_days
 from trade_pipelines.agent.evolution.lifecycle import Probation
 from trade_pipelines.agent.execution.controls import ControlEvent, ControlSchedule
 from trade_pipelines.agent.execution.ledger import ACCOUNTS
 from trade_pipelines.agent.loop import wiring
 from trade_pipelines.agent.loop.variant import FULL_AGENT, AgentVariant
 from trade_pipelines.agent.perception.features import compute_features
+from trade_pipelines.market_data.calendar import exchange_sessions
 
 
 def run_agent_loop(bars: pd.DataFrame, start: date, end: date, universe_symbols: list[str],
@@ -34,7 +35,9 @@ def run_agent_loop(bars: pd.DataFrame, start: date, end: date, universe_symbols:
     window = features[features["as_of"] >= start]
     window_regimes = regimes[regimes["as_of"] >= start]
     days = sorted(window_regimes["as_of"])
-    pool = wiring.evaluate_gene_pool(features, week_ends(days), evolve=variant.evolution)
+    sessions = exchange_sessions(start, end + timedelta(days=7))
+    pool = wiring.evaluate_gene_pool(features, evaluation_days(sessions, start, end),
+                                     evolve=variant.evolution)
     genomes = {k: v.genome for k, v in sorted(pool.state.lineages.items())}
     plans = wiring.session_plans(window_regimes, window)
     proposals = wiring.trade_proposals(features, pool.evaluations, genomes, start)
