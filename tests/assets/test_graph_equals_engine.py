@@ -1,5 +1,5 @@
 """The assets are thin: a replay through the Dagster graph and the agent driven in
-memory give the same decisions, fills, accounts and memories."""
+memory give the same decisions, fills, accounts, memories and gene pool."""
 
 from __future__ import annotations
 
@@ -27,7 +27,9 @@ def test_the_graph_and_the_in_memory_engine_agree(project_home: Path) -> None:
     loop = run_agent_loop(load_builtin_bars(), START, END, SYMBOLS.split(","),
                           BENCHMARK_SYMBOL, VIX_SYMBOL)["frames"]
     checks = {"decisions": ["decision_id"], "fills": ["fill_id"],
-              "accounts": ["as_of", "account"], "memories": ["memory_id"]}
+              "accounts": ["as_of", "account"], "memories": ["memory_id"],
+              "strategy_evaluations": ["as_of", "strategy_id"],
+              "strategy_history": ["as_of", "strategy_id"]}
     for name, keys in checks.items():
         graph = _normalised(table(project_home, name), keys)
         memory = _normalised(loop[name], keys)

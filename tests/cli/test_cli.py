@@ -73,6 +73,13 @@ def test_import_replay_export_with_a_users_own_bars(project_home: Path, tmp_path
         assert "as_of" in exported.columns, name
         if name not in ("strategies",):
             assert exported["as_of"].notna().all(), name
+    strategies = pd.read_csv(tmp_path / "export" / "strategies.csv")
+    assert {"origin", "parents", "generation", "born_as_of", "status"} <= set(strategies.columns)
+    assert (strategies.loc[strategies["origin"] == "seed", "parents"] == "[]").all()
+    history = pd.read_csv(tmp_path / "export" / "strategy_history.csv")
+    assert {"strategy_id", "old_status", "new_status", "reason", "statistics"} <= set(
+        history.columns)
+    assert len(history) > 0 and history["reason"].notna().all()
 
 
 def test_strict_import_rejects_the_whole_file(project_home: Path, tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, ass
 
 from trade_pipelines.agent.loop.wiring import trade_proposals as trade_proposals_for
 from trade_pipelines.assets.common import (
+    FEATURE_HISTORY,
     WAREHOUSE_POOL,
     kept_rows,
     markdown_preview,
@@ -12,7 +13,7 @@ from trade_pipelines.assets.common import (
     to_dates,
 )
 from trade_pipelines.assets.market import market_features, market_regime
-from trade_pipelines.assets.strategy import strategy_evaluations
+from trade_pipelines.assets.strategy import known_genomes, strategy_evaluations
 from trade_pipelines.partitions import single_run, trading_years
 from trade_pipelines.resources import MarketDataResource, WarehouseResource
 from trade_pipelines.warehouse.checkpoints import MonthSlice, WindowCheckpoint
@@ -28,18 +29,21 @@ def trade_proposals(context: AssetExecutionContext, warehouse: WarehouseResource
     store = warehouse.warehouse()
     # The window's features and breadth as the perception assets stored them (features
     # have a finite look-back, so these equal a computation over all history).
+    # The history before it too, so a bred genome's indicator of any window is complete.
     features = to_dates(store.query(
         "SELECT f.*, r.breadth FROM features f LEFT JOIN regimes r USING (as_of) "
         "WHERE f.as_of BETWEEN ? AND ? AND list_contains(?, f.symbol) "
-        "ORDER BY f.symbol, f.as_of", [start, end, market_data.universe()]), "as_of")
+        "ORDER BY f.symbol, f.as_of", [start - FEATURE_HISTORY, end, market_data.universe()]),
+        "as_of")
     evaluations = store.query(
         "SELECT as_of, strategy_id, score, status FROM strategy_evaluations "
         "WHERE as_of BETWEEN ? AND ?", [start - pd.Timedelta(days=14), end])
+    genomes = known_genomes(store, end)
     checkpoint = WindowCheckpoint(store, "trade_proposals", MonthSlice(start, end), features,
-                                  evaluations)
+                                  evaluations, sorted(genomes))
     if checkpoint.kept:
         return MaterializeResult(metadata=kept_rows(store, "proposals", start, end))
-    proposals = trade_proposals_for(features, evaluations)
+    proposals = trade_proposals_for(features, evaluations, genomes, start)
     checkpoint.commit({"proposals": proposals})
     return MaterializeResult(metadata={
         "rows": len(proposals),

@@ -10,7 +10,6 @@ from pathlib import Path
 import pandas as pd
 from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, asset
 
-from trade_pipelines.agent.evolution.genomes import GENOMES
 from trade_pipelines.agent.reflection.daily_report import reports_for_days
 from trade_pipelines.assets.common import (
     WAREHOUSE_POOL,
@@ -18,6 +17,7 @@ from trade_pipelines.assets.common import (
     progress,
     to_dates,
 )
+from trade_pipelines.assets.strategy import known_genomes
 from trade_pipelines.partitions import single_run, trading_years
 from trade_pipelines.resources import WarehouseResource
 from trade_pipelines.warehouse.checkpoints import (
@@ -80,7 +80,7 @@ def daily_reports(context: AssetExecutionContext,
     evaluations = to_dates(store.query(
         "SELECT * FROM strategy_evaluations WHERE as_of BETWEEN ? AND ? "
         "ORDER BY as_of, strategy_id", [start - EVALUATION_LOOKBACK, end]), "as_of")
-    names = {k: g.name for k, g in GENOMES.items()}
+    names = {k: g.name for k, g in known_genomes(store, end).items()}
     # A run killed while writing a file leaves its temp file; this step is the only
     # writer of the folder (the warehouse pool), so any left now is garbage.
     for stale in folder.rglob(f"{TEMP_PREFIX}*.tmp"):

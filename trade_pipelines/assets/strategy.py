@@ -6,8 +6,14 @@ from datetime import date
 import pandas as pd
 from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, asset
 
-from trade_pipelines.agent.evolution.evaluation import week_ends
-from trade_pipelines.agent.evolution.genomes import seeded_pool
+from trade_pipelines.agent.evolution.evaluation import evaluation_days
+from trade_pipelines.agent.evolution.genomes import (
+    SEEDED_GENOMES,
+    StrategyGenome,
+    genome_from_json,
+    seeded_pool,
+)
+from trade_pipelines.agent.evolution.lifecycle import PoolState, Probation
 from trade_pipelines.agent.loop.wiring import evaluate_gene_pool, with_breadth
 from trade_pipelines.assets.common import (
     WAREHOUSE_POOL,
@@ -26,8 +32,8 @@ from trade_pipelines.warehouse.checkpoints import MonthSlice, WindowCheckpoint
 
 @asset(group_name="strategy_evolution", pool=WAREHOUSE_POOL)
 def strategy_gene_pool(warehouse: WarehouseResource) -> MaterializeResult:
-    """The genomes the agent may trade: the ten seeded strategies (mutation, crossover
-    and wild strategies add to this table later)."""
+    """The ten seeded genomes; the genomes bred by mutation, crossover or at random are
+    added by ``strategy_evaluations`` on the day they are born."""
     store = warehouse.warehouse()
     pool = seeded_pool()
     store.upsert("strategies", pool, keys=["strategy_id"])
@@ -58,25 +64,64 @@ def strategy_evaluations(context: AssetExecutionContext, warehouse: WarehouseRes
     have made in the year before (win rate, Sharpe, drawdown, score, status)."""
     start, end = partition_window(context)
     store = warehouse.warehouse()
-    days = [d for d in week_ends(exchange_sessions(start, end + pd.Timedelta(days=7)))
-            if start <= d <= end]
-    features = features_with_breadth(store, market_data.universe(), None, end)
+    days = evaluation_days(exchange_sessions(start, end + pd.Timedelta(days=7)), start, end)
+    features = features_with_breadth(store, universe=market_data.universe(), start=None,
+                                     end=end)
+    # The pool as it stood before the window: genomes born before it, the statuses of
+    # the last evaluation before it and the promotions before it.
+    bred = store.query("SELECT * FROM strategies WHERE origin <> 'seed' AND born_as_of < ? "
+                       "ORDER BY strategy_id", [start])
     previous = store.query(
         "SELECT strategy_id, status FROM strategy_evaluations WHERE as_of = "
-        "(SELECT max(as_of) FROM strategy_evaluations WHERE as_of < ?)", [start])
-    prior = dict(zip(previous["strategy_id"], previous["status"], strict=True)) \
-        if not previous.empty else {}
+        "(SELECT max(as_of) FROM strategy_evaluations WHERE as_of < ?) ORDER BY strategy_id",
+        [start])
+    promotions = _promotions(store, start - pd.Timedelta(days=1))
     checkpoint = WindowCheckpoint(store, "strategy_evaluations", MonthSlice(start, end),
-                                  features, days, sorted(prior.items()))
+                                  features, days, previous, bred[["strategy_id", "genome"]],
+                                  promotions)
     if checkpoint.kept:
         return MaterializeResult(metadata=kept_rows(store, "strategy_evaluations", start, end))
-    _, evaluations = evaluate_gene_pool(features, days, prior)
-    checkpoint.commit({"strategy_evaluations": evaluations})
+    pool = evaluate_gene_pool(features, days, PoolState.from_tables(bred, previous, promotions))
+    evaluations = pool.evaluations
+    checkpoint.commit({"strategy_evaluations": evaluations,
+                       "strategy_history": pool.history,
+                       "strategies": pool.strategies(born_from=start)})
+    # Genomes born before the window keep their row; their latest status is updated.
+    earlier = pool.strategies()
+    store.upsert("strategies", earlier[earlier["born_as_of"] < start], keys=["strategy_id"])
     counts = {"strategy_evaluations": len(evaluations)}
     latest = evaluations[evaluations["as_of"] == evaluations["as_of"].max()] \
         if not evaluations.empty else evaluations
+    births = pool.history[pool.history["event"] == "birth"]
     return MaterializeResult(metadata={
         "rows": counts["strategy_evaluations"], "evaluation_days": len(days),
+        "births": len(births),
+        "events": MetadataValue.json(pool.history["event"].value_counts().to_dict()),
         "status": MetadataValue.json(latest["status"].value_counts().to_dict()
                                      if not latest.empty else {}),
         "preview": markdown_preview(latest)})
+
+
+def _promotions(store: Warehouse, last: date) -> pd.DataFrame:
+    return to_dates(store.query(
+        "SELECT strategy_id, min(as_of) AS as_of FROM strategy_history WHERE event = "
+        "'promotion' AND as_of <= ? GROUP BY strategy_id ORDER BY strategy_id", [last]),
+        "as_of")
+
+
+def known_genomes(store: Warehouse, end: date) -> dict[str, StrategyGenome]:
+    """Every genome that may have traded by ``end``: the seeded ones and those born by
+    then (eliminated ones included: their positions may still be open)."""
+    bred = store.query("SELECT strategy_id, genome FROM strategies WHERE origin <> 'seed' "
+                       "AND born_as_of <= ? ORDER BY strategy_id", [end])
+    return {**SEEDED_GENOMES, **{sid: genome_from_json(text) for sid, text
+                                 in zip(bred["strategy_id"], bred["genome"], strict=True)}}
+
+
+def probation_by(store: Warehouse, end: date) -> Probation:
+    """Which genomes trade on probation, as known by ``end``."""
+    born = to_dates(store.query("SELECT strategy_id, born_as_of FROM strategies WHERE "
+                                "origin <> 'seed' AND born_as_of <= ?", [end]), "born_as_of")
+    promoted = _promotions(store, end)
+    return Probation(dict(zip(born["strategy_id"], born["born_as_of"], strict=True)),
+                     dict(zip(promoted["strategy_id"], promoted["as_of"], strict=True)))

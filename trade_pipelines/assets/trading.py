@@ -20,7 +20,8 @@ from dagster import (
 
 from trade_pipelines.agent.decision.deliberation import FEATURES_USED
 from trade_pipelines.agent.evolution.evaluation import all_outcomes
-from trade_pipelines.agent.evolution.genomes import GENOMES
+from trade_pipelines.agent.evolution.genomes import StrategyGenome
+from trade_pipelines.agent.evolution.lifecycle import Probation
 from trade_pipelines.agent.execution.controls import ControlSchedule, events_frame
 from trade_pipelines.agent.execution.ledger import (
     ACCOUNTS,
@@ -41,7 +42,7 @@ from trade_pipelines.assets.common import (
 from trade_pipelines.assets.decisions import trade_proposals
 from trade_pipelines.assets.market import market_bars, market_features, market_regime
 from trade_pipelines.assets.planning import daily_plans
-from trade_pipelines.assets.strategy import features_with_breadth
+from trade_pipelines.assets.strategy import features_with_breadth, known_genomes, probation_by
 from trade_pipelines.control import load_events
 from trade_pipelines.partitions import single_run, trading_years
 from trade_pipelines.resources import MarketDataResource, WarehouseResource
@@ -107,7 +108,13 @@ def daily_trading_loop(context: AssetExecutionContext, warehouse: WarehouseResou
     universe = market_data.universe()
     days = trading_days(store, universe, start, end)
     features = features_with_breadth(store, universe, None, end)
-    outcomes = all_outcomes(list(GENOMES.values()), features)  # the quant's record book
+    genomes = known_genomes(store, end)
+    probation = probation_by(store, end)
+    proposals = to_dates(store.query("SELECT * FROM proposals WHERE as_of BETWEEN ? AND ? "
+                                     "ORDER BY as_of, proposal_id", [start, end]), "as_of")
+    # The quant's record book, of the genomes debated in the window.
+    outcomes = all_outcomes([genomes[s] for s in sorted(set(proposals["strategy_id"]))],
+                            features)
     # The day each outcome becomes known, as a date, for the months' fingerprints.
     outcomes_known = outcomes.assign(as_of=pd.to_datetime(outcomes["known_as_of"]).dt.date)
     window_features = features[features["as_of"] >= start]
@@ -117,8 +124,6 @@ def daily_trading_loop(context: AssetExecutionContext, warehouse: WarehouseResou
     plans = to_dates(store.query("SELECT as_of, exposure_target FROM plans "
                                  "WHERE as_of BETWEEN ? AND ? ORDER BY as_of", [start, end]),
                      "as_of")
-    proposals = to_dates(store.query("SELECT * FROM proposals WHERE as_of BETWEEN ? AND ? "
-                                     "ORDER BY as_of, proposal_id", [start, end]), "as_of")
     # From a little before the window: the volume cap's average daily volume looks back.
     bars = to_dates(store.query(
         "SELECT symbol, as_of, open, close, volume FROM bars WHERE as_of BETWEEN ? AND ? "
@@ -136,7 +141,8 @@ def daily_trading_loop(context: AssetExecutionContext, warehouse: WarehouseResou
     previous = checkpoints.chain(
         MonthSlice(start, start), "", *state_before, memories_before,
         outcomes_known[outcomes_known["as_of"] < start], regimes[regimes["as_of"] < start],
-        events_frame(events))
+        events_frame(events), sorted(genomes), sorted(probation.born.items()),
+        sorted(probation.promoted.items()))
     loop: TradingLoop | None = None
     previous_close = math.nan
     previous_day = None
@@ -155,7 +161,7 @@ def daily_trading_loop(context: AssetExecutionContext, warehouse: WarehouseResou
         if loop is None:  # the first month computed: continue from what the warehouse holds
             loop, previous_close, previous_day = _open_loop(
                 store, month.first, window_features, window_regimes, plans, outcomes,
-                regime_by_day)
+                regime_by_day, genomes, probation)
         month_days = [d for d in days if month.first <= d <= month.last]
         previous_close = loop.run_days(month_days, month_bars, month_regimes,
                                        month_proposals, controls, previous_close)
@@ -213,7 +219,8 @@ def _warehouse_state(store: Warehouse, first_day: date):
 
 def _open_loop(store: Warehouse, first_day: date, features: pd.DataFrame,
                regimes: pd.DataFrame, plans: pd.DataFrame, outcomes: pd.DataFrame,
-               regime_by_day: dict) -> tuple[TradingLoop, float, date | None]:
+               regime_by_day: dict, genomes: dict[str, StrategyGenome],
+               probation: Probation) -> tuple[TradingLoop, float, date | None]:
     """A trading loop that continues from the warehouse at ``first_day``: the ledger's
     state, the memories and the debates behind carried positions; and the benchmark's
     last close before it."""
@@ -232,7 +239,7 @@ def _open_loop(store: Warehouse, first_day: date, features: pd.DataFrame,
     previous_close = float(last_benchmark["benchmark_close"].iloc[0]) \
         if not last_benchmark.empty else math.nan
     loop = trading_loop(features, regimes, plans, outcomes, regime_by_day, state, memories,
-                        earlier_decisions)
+                        earlier_decisions, genomes=genomes, probation=probation)
     return loop, previous_close, previous_day
 
 

@@ -274,6 +274,29 @@ MIGRATIONS: list[tuple[int, str]] = [
         );
         """,
     ),
+    (
+        4,
+        # The gene pool evolves: lineage on each genome, the evidence behind each
+        # evaluation, and every status change with its reason.
+        """
+        ALTER TABLE strategies ADD COLUMN generation INTEGER DEFAULT 0;
+        ALTER TABLE strategies ADD COLUMN born_as_of DATE;
+        ALTER TABLE strategy_evaluations ADD COLUMN oos_trades INTEGER DEFAULT 0;
+        ALTER TABLE strategy_evaluations ADD COLUMN deflated_sharpe DOUBLE;
+        ALTER TABLE strategy_evaluations ADD COLUMN recent_return DOUBLE;
+        ALTER TABLE strategy_evaluations ADD COLUMN year_ago_return DOUBLE;
+        CREATE TABLE IF NOT EXISTS strategy_history (
+            as_of DATE NOT NULL,
+            strategy_id VARCHAR NOT NULL,
+            event VARCHAR NOT NULL,
+            old_status VARCHAR,
+            new_status VARCHAR NOT NULL,
+            reason VARCHAR NOT NULL,
+            statistics VARCHAR NOT NULL,
+            PRIMARY KEY (as_of, strategy_id)
+        );
+        """,
+    ),
 ]
 
 
@@ -281,6 +304,6 @@ MIGRATIONS: list[tuple[int, str]] = [
 # belongs to no trading day, has a NULL ``as_of``).
 EXPORTABLE_TABLES = (
     "bars", "quarantine", "features", "regimes", "plans", "strategies",
-    "strategy_evaluations", "proposals", "decisions", "orders", "fills", "positions",
-    "accounts", "trades", "memories", "reports",
+    "strategy_evaluations", "strategy_history", "proposals", "decisions", "orders", "fills",
+    "positions", "accounts", "trades", "memories", "reports",
 )

@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 
 from trade_pipelines.agent.decision.proposals import COLUMNS, MAX_PROPOSALS_PER_DAY, propose
-from trade_pipelines.agent.evolution.genomes import GENOMES, StrategyGenome, entry_signal
+from trade_pipelines.agent.evolution.genomes import SEEDED_GENOMES as GENOMES
+from trade_pipelines.agent.evolution.genomes import StrategyGenome, entry_signal
 from trade_pipelines.agent.ids import stable_id
 
 DAY = date(2024, 5, 6)

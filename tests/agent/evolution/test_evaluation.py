@@ -221,9 +221,9 @@ def test_a_stored_reinstated_status_continues_as_probation() -> None:
     import numpy as np
 
     from trade_pipelines.agent.evolution.evaluation import POOL_FLOOR, evaluate_pool
-    from trade_pipelines.agent.evolution.genomes import GENOMES
+    from trade_pipelines.agent.evolution.genomes import SEEDED_GENOMES
 
-    genomes = list(GENOMES.values())
+    genomes = list(SEEDED_GENOMES.values())
     rng = np.random.default_rng(3)
     days = [date(2024, 1, 5) + timedelta(days=7 * i) for i in range(8)]
     rows = [{"symbol": "AAA", "signal_as_of": d - timedelta(days=3), "known_as_of": d,

@@ -9,7 +9,7 @@ import pandas as pd
 
 from trade_pipelines.agent.decision.deliberation import Deliberation
 from trade_pipelines.agent.decision.setups import SetupBook
-from trade_pipelines.agent.evolution.genomes import GENOMES
+from trade_pipelines.agent.evolution.genomes import SEEDED_GENOMES as GENOMES
 from trade_pipelines.agent.execution.broker import Bar
 from trade_pipelines.agent.execution.ledger import DayMarket, Ledger, LedgerState, Position
 from trade_pipelines.agent.memory.trade_memory import DecisionIndex, MemoryBook

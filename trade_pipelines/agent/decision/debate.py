@@ -52,6 +52,8 @@ class Evidence:
     exposure_target: float
     record: SetupRecord
     memories: list[dict] = field(default_factory=list)
+    # The genome's sizing gene times its probation scale (a newborn trades small).
+    size_scale: float = 1.0
 
 
 @dataclass
@@ -165,8 +167,9 @@ def _rebut(o: Objection, e: Evidence, weight: float) -> tuple[str, float]:
 
 
 def proposer_size(e: Evidence) -> float:
-    """The aggressive agent's size: 5-10% of equity by signal strength."""
-    return round(0.05 + 0.05 * _clip(e.strength), 4)
+    """The aggressive agent's size: 5-10% of equity by signal strength, scaled by the
+    genome's sizing and probation."""
+    return round((0.05 + 0.05 * _clip(e.strength)) * e.size_scale, 4)
 
 
 def no_debate(e: Evidence) -> Decision:

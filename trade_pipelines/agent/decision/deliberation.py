@@ -10,7 +10,8 @@ import pandas as pd
 
 from trade_pipelines.agent.decision.debate import Evidence, debate, no_debate
 from trade_pipelines.agent.decision.setups import SetupBook
-from trade_pipelines.agent.evolution.genomes import StrategyGenome
+from trade_pipelines.agent.evolution.genomes import StrategyGenome, sizing_scale
+from trade_pipelines.agent.evolution.lifecycle import Probation
 from trade_pipelines.agent.memory.trade_memory import MemoryBook
 
 DEFAULT_EXPOSURE = 0.6
@@ -23,7 +24,7 @@ class Deliberation:
     def __init__(self, features: pd.DataFrame, regimes: pd.DataFrame,
                  exposure_by_day: Mapping[Any, float], book: SetupBook,
                  genomes: Mapping[str, StrategyGenome], *, recall: bool = True,
-                 argue: bool = True) -> None:
+                 argue: bool = True, probation: Probation | None = None) -> None:
         self.features = features.set_index(["symbol", "as_of"])[FEATURES_USED].to_dict("index")
         self.regimes = regimes.set_index("as_of")[["regime", "defensive"]].to_dict("index")
         self.exposure = exposure_by_day
@@ -31,6 +32,7 @@ class Deliberation:
         self.genomes = genomes
         self.recall = recall      # False: the no-memory ablation
         self.argue = argue        # False: the no-debate ablation
+        self.probation = probation or Probation({}, {})
 
     def decide(self, proposals: Iterable[Mapping[str, Any]],
                memory: MemoryBook) -> list[dict]:
@@ -53,6 +55,8 @@ class Deliberation:
                 record=self.book.record(p["strategy_id"], p["symbol"], p["as_of"]),
                 memories=memory.recall(p["as_of"], p["symbol"], p["strategy_id"],
                                        str(regime["regime"])) if self.recall else [],
+                size_scale=sizing_scale(genome, float(f["vol_20"]))
+                * self.probation.scale(p["strategy_id"], p["as_of"]),
             )
             rows.append((debate if self.argue else no_debate)(evidence).row())
         return rows

@@ -71,9 +71,11 @@ def propose(
 def propose_for_window(
     features: pd.DataFrame, evaluations: pd.DataFrame,
     genomes: dict[str, StrategyGenome], tradeable: tuple[str, ...],
+    initial: list[str] | None = None,
 ) -> pd.DataFrame:
     """Proposals for every day in ``features``, each day using the gene pool's latest
-    evaluation strictly before it (before any evaluation, every genome may trade).
+    evaluation strictly before it (before any evaluation, the ``initial`` genomes may
+    trade: every genome by default).
 
     Days that see the same latest evaluation share genomes and scores, so they are
     proposed for together; each day is still ranked on its own rows.
@@ -86,7 +88,8 @@ def propose_for_window(
     frames = []
     for position, span_features in features.groupby(span, sort=True):
         if position == 0:
-            chosen, scores = list(genomes.values()), {}
+            chosen = [g for k, g in genomes.items() if initial is None or k in initial]
+            scores = {}
         else:
             latest = evaluations[evaluations["as_of"] == known.iloc[position - 1]]
             usable = latest[latest["status"].isin(tradeable)]

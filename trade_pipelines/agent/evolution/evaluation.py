@@ -13,7 +13,11 @@ from datetime import date, timedelta
 import numpy as np
 import pandas as pd
 
-from trade_pipelines.agent.evolution.genomes import StrategyGenome, entry_signal
+from trade_pipelines.agent.evolution.genomes import (
+    StrategyGenome,
+    entry_signal,
+    with_indicators,
+)
 from trade_pipelines.agent.execution.broker import round_trip_cost
 from trade_pipelines.agent.reflection.performance import trade_stats
 
@@ -22,9 +26,8 @@ MIN_SHARPE = 0.5
 MIN_SCORE = 60.0
 POOL_FLOOR = 3
 EVALUATION_WINDOW = timedelta(days=365)
-TRADEABLE = ("active", "watch", "reinstated")
-
-
+# "probation": a genome born in the pool, trading a small allocation until promoted.
+TRADEABLE = ("active", "watch", "reinstated", "probation")
 
 # Share of capital a single evaluated trade is assumed to use, for drawdown and return.
 TRADE_ALLOCATION = 0.02
@@ -48,7 +51,8 @@ def setup_outcomes(genome: StrategyGenome, features: pd.DataFrame) -> pd.DataFra
     read every bar up to their partition's end, the in-memory loop every bar it is given;
     both start at the first bar stored, so they agree).
     """
-    return _outcomes(genome, features.sort_values(["symbol", "as_of"], kind="mergesort"))
+    return _outcomes(genome, with_indicators(
+        features.sort_values(["symbol", "as_of"], kind="mergesort"), [genome]))
 
 
 def _outcomes(genome: StrategyGenome, features: pd.DataFrame) -> pd.DataFrame:
@@ -127,7 +131,8 @@ def strategy_score(stats: dict[str, float]) -> float:
 
 def all_outcomes(genomes: list[StrategyGenome], features: pd.DataFrame) -> pd.DataFrame:
     """``setup_outcomes`` of every genome, with its ``strategy_id``."""
-    ordered = features.sort_values(["symbol", "as_of"], kind="mergesort")
+    ordered = with_indicators(features.sort_values(["symbol", "as_of"], kind="mergesort"),
+                              genomes)
     frames = [_outcomes(g, ordered).assign(strategy_id=g.strategy_id) for g in genomes]
     frames = [f for f in frames if not f.empty]
     if not frames:
@@ -144,6 +149,76 @@ def _fails(stats: dict[str, float], score: float) -> bool:
     )
 
 
+GenomeRecord = tuple[np.ndarray, np.ndarray, np.ndarray]
+EVALUATION_COLUMNS = ["as_of", "strategy_id", "n_trades", "win_rate", "sharpe",
+                      "max_drawdown", "total_return", "score", "status"]
+
+
+def genome_records(outcomes: pd.DataFrame) -> dict[str, GenomeRecord]:
+    """Each genome's outcomes in exit order (ties by symbol, then signal day), split out
+    once: (day known, return, signal day); an evaluation day's window is a slice."""
+    outcomes = outcomes.sort_values(["known_as_of", "symbol", "signal_as_of"],
+                                    kind="mergesort")
+    known = pd.to_datetime(outcomes["known_as_of"]).to_numpy().astype("datetime64[D]")
+    signal = pd.to_datetime(outcomes["signal_as_of"]).to_numpy().astype("datetime64[D]")
+    strategy_ids = outcomes["strategy_id"].to_numpy()
+    returns = outcomes["return"].to_numpy(dtype=float)
+    records = {}
+    for strategy_id in pd.unique(strategy_ids):
+        mine = strategy_ids == strategy_id
+        records[str(strategy_id)] = (known[mine], returns[mine], signal[mine])
+    return records
+
+
+_EMPTY_RECORD: GenomeRecord = (np.array([], dtype="datetime64[D]"), np.array([]),
+                               np.array([], dtype="datetime64[D]"))
+
+
+def known_between(record: GenomeRecord, first: date, last: date) -> slice:
+    """The outcomes of ``record`` known in (first, last]."""
+    known = record[0]
+    return slice(np.searchsorted(known, np.datetime64(first, "D"), side="right"),
+                 np.searchsorted(known, np.datetime64(last, "D"), side="right"))
+
+
+def score_day(day: date, genomes: list[StrategyGenome], records: dict[str, GenomeRecord],
+              status: dict[str, str]) -> list[dict]:
+    """Each genome's row at ``day``: its figures over the outcomes known in the year up to
+    it, and its status after the bar (a second miss in a row eliminates; an eliminated
+    genome does not come back by passing)."""
+    rows = []
+    for genome in genomes:
+        record = records.get(genome.strategy_id, _EMPTY_RECORD)
+        stats = summarise_outcomes(record[1][known_between(record, day - EVALUATION_WINDOW,
+                                                           day)])
+        score = strategy_score(stats)
+        before = status.get(genome.strategy_id, "active")
+        if _fails(stats, score):
+            new = "eliminated" if before in ("watch", "eliminated") else "watch"
+        else:
+            new = "active" if before != "eliminated" else "eliminated"
+        rows.append({"as_of": day, "strategy_id": genome.strategy_id, **stats,
+                     "score": score, "status": new})
+    return rows
+
+
+def apply_floor(day_rows: list[dict]) -> None:
+    """Reinstate the best-scoring eliminated genomes (ties to the lower id) while fewer
+    than ``POOL_FLOOR`` are tradeable."""
+    tradeable = [r for r in day_rows if r["status"] in TRADEABLE]
+    if len(tradeable) < POOL_FLOOR:
+        candidates = sorted((r for r in day_rows if r["status"] == "eliminated"),
+                            key=lambda r: (-r["score"], r["strategy_id"]))
+        for row in candidates[: POOL_FLOOR - len(tradeable)]:
+            row["status"] = "reinstated"
+
+
+def carried_status(stored: str) -> str:
+    """A reinstated genome is on probation, as a watched one is: the stored label says
+    "reinstated", the state machine carries "watch" (it fails out at its next miss)."""
+    return "watch" if stored == "reinstated" else stored
+
+
 def evaluate_pool(
     genomes: list[StrategyGenome],
     outcomes: pd.DataFrame,
@@ -156,52 +231,17 @@ def evaluate_pool(
     (day - EVALUATION_WINDOW, day], in exit order (ties by symbol, then signal day).
     """
     rows = []
-    # A reinstated genome is on probation, as a watched one is; the stored label says
-    # "reinstated", the state machine carries "watch".
-    status = {k: "watch" if v == "reinstated" else v for k, v in previous_status.items()}
-    # Each genome's outcomes are split out once, in exit order; a day's window is then a
-    # slice of them.
-    outcomes = outcomes.sort_values(["known_as_of", "symbol", "signal_as_of"],
-                                    kind="mergesort")
-    known = pd.to_datetime(outcomes["known_as_of"]).to_numpy().astype("datetime64[D]")
-    strategy_ids = outcomes["strategy_id"].to_numpy()
-    returns = outcomes["return"].to_numpy(dtype=float)
-    by_genome = {}
-    for genome in genomes:
-        mine = strategy_ids == genome.strategy_id
-        by_genome[genome.strategy_id] = (known[mine], returns[mine])
+    status = {k: carried_status(v) for k, v in previous_status.items()}
+    records = genome_records(outcomes)
     for day in evaluation_days:
-        last = np.datetime64(day, "D")
-        first = np.datetime64(day - EVALUATION_WINDOW, "D")
-        day_rows = []
-        for genome in genomes:
-            genome_known, genome_returns = by_genome[genome.strategy_id]
-            window = slice(np.searchsorted(genome_known, first, side="right"),
-                           np.searchsorted(genome_known, last, side="right"))
-            stats = summarise_outcomes(genome_returns[window])
-            score = strategy_score(stats)
-            before = status.get(genome.strategy_id, "active")
-            if _fails(stats, score):
-                new = "eliminated" if before in ("watch", "eliminated") else "watch"
-            else:
-                new = "active" if before != "eliminated" else "eliminated"
-            day_rows.append({"as_of": day, "strategy_id": genome.strategy_id, **stats,
-                             "score": score, "status": new})
-        tradeable = [r for r in day_rows if r["status"] in TRADEABLE]
-        if len(tradeable) < POOL_FLOOR:
-            candidates = sorted((r for r in day_rows if r["status"] == "eliminated"),
-                                key=lambda r: (-r["score"], r["strategy_id"]))
-            for row in candidates[: POOL_FLOOR - len(tradeable)]:
-                row["status"] = "reinstated"
+        day_rows = score_day(day, genomes, records, status)
+        apply_floor(day_rows)
         for row in day_rows:
-            # a reinstated genome is on probation: it fails out again at its next miss
-            status[row["strategy_id"]] = "watch" if row["status"] == "reinstated" \
-                else row["status"]
+            status[row["strategy_id"]] = carried_status(row["status"])
         rows.extend(day_rows)
-    columns = ["as_of", "strategy_id", "n_trades", "win_rate", "sharpe", "max_drawdown",
-               "total_return", "score", "status"]
     frame = pd.DataFrame(rows)
-    return frame[columns] if not frame.empty else pd.DataFrame(columns=columns)
+    return frame[EVALUATION_COLUMNS] if not frame.empty else pd.DataFrame(
+        columns=EVALUATION_COLUMNS)
 
 
 def week_ends(trading_days: list[date]) -> list[date]:
@@ -211,3 +251,10 @@ def week_ends(trading_days: list[date]) -> list[date]:
         iso = day.isocalendar()
         by_week[(iso.year, iso.week)] = day
     return sorted(by_week.values())
+
+
+def evaluation_days(sessions: list[date], start: date, end: date) -> list[date]:
+    """The gene pool's evaluation days in [start, end]: each week's last exchange session.
+    Pass the sessions of a week past ``end`` too, so a window ending mid-week does not
+    take its last day for a week's end (the calendar is known ahead; the data is not)."""
+    return [d for d in week_ends(sessions) if start <= d <= end]

@@ -6,17 +6,18 @@ through the asset graph."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date
+from datetime import date, timedelta
 
 import pandas as pd
 
-from trade_pipelines.agent.evolution.evaluation import week_ends
-from trade_pipelines.agent.evolution.genomes import GENOMES
+from trade_pipelines.agent.evolution.evaluation import evaluation_days
+from trade_pipelines.agent.evolution.lifecycle import Probation
 from trade_pipelines.agent.execution.controls import ControlEvent, ControlSchedule
 from trade_pipelines.agent.execution.ledger import ACCOUNTS
 from trade_pipelines.agent.loop import wiring
 from trade_pipelines.agent.loop.variant import FULL_AGENT, AgentVariant
 from trade_pipelines.agent.perception.features import compute_features
+from trade_pipelines.market_data.calendar import exchange_sessions
 
 
 def run_agent_loop(bars: pd.DataFrame, start: date, end: date, universe_symbols: list[str],
@@ -34,12 +35,16 @@ def run_agent_loop(bars: pd.DataFrame, start: date, end: date, universe_symbols:
     window = features[features["as_of"] >= start]
     window_regimes = regimes[regimes["as_of"] >= start]
     days = sorted(window_regimes["as_of"])
-    outcomes, evaluations = wiring.evaluate_gene_pool(features, week_ends(days), {})
+    sessions = exchange_sessions(start, end + timedelta(days=7))
+    pool = wiring.evaluate_gene_pool(features, evaluation_days(sessions, start, end),
+                                     evolve=variant.evolution)
+    genomes = {k: v.genome for k, v in sorted(pool.state.lineages.items())}
     plans = wiring.session_plans(window_regimes, window)
-    proposals = wiring.trade_proposals(window, evaluations)
-    loop = wiring.trading_loop(window, window_regimes, plans, outcomes,
+    proposals = wiring.trade_proposals(features, pool.evaluations, genomes, start)
+    loop = wiring.trading_loop(window, window_regimes, plans, pool.outcomes,
                                dict(zip(regimes["as_of"], regimes["regime"], strict=True)),
-                               variant=variant)
+                               variant=variant, genomes=genomes,
+                               probation=Probation.of(pool.state))
     bars_to_fill = wiring.trading_bars(universe, features)
     loop.run_days(days, bars_to_fill[bars_to_fill["as_of"] >= start],
                   window_regimes, proposals, ControlSchedule(controls))
@@ -53,8 +58,11 @@ def run_agent_loop(bars: pd.DataFrame, start: date, end: date, universe_symbols:
             "decisions_recalling_memories": recalled,
             "memories": len(memories), "frames": {**frames, "decisions": decisions,
                                                   "memories": memories,
-                                                  "regimes": window_regimes},
+                                                  "regimes": window_regimes,
+                                                  "strategies": pool.strategies(),
+                                                  "strategy_evaluations": pool.evaluations,
+                                                  "strategy_history": pool.history},
             # every genome the gene pool held (its trials, for the deflated Sharpe)
-            "genomes": list(GENOMES.values()),
+            "genomes": list(genomes.values()),
             "equity": {a: float(last.loc[last["account"] == a, "equity"].iloc[0])
                        for a in ACCOUNTS}}

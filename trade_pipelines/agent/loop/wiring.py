@@ -14,8 +14,9 @@ from trade_pipelines.agent.decision.deliberation import Deliberation
 from trade_pipelines.agent.decision.proposals import COLUMNS as PROPOSAL_COLUMNS
 from trade_pipelines.agent.decision.proposals import propose_for_window
 from trade_pipelines.agent.decision.setups import SetupBook
-from trade_pipelines.agent.evolution.evaluation import TRADEABLE, all_outcomes, evaluate_pool
-from trade_pipelines.agent.evolution.genomes import GENOMES
+from trade_pipelines.agent.evolution.evaluation import TRADEABLE
+from trade_pipelines.agent.evolution.genomes import SEEDED_GENOMES, StrategyGenome, with_indicators
+from trade_pipelines.agent.evolution.lifecycle import GenePool, PoolRun, PoolState, Probation
 from trade_pipelines.agent.execution.broker import ADV_SESSIONS
 from trade_pipelines.agent.execution.ledger import Ledger, LedgerState
 from trade_pipelines.agent.loop.trading_loop import TradingLoop
@@ -52,12 +53,13 @@ def market_regimes(benchmark: pd.DataFrame, features: pd.DataFrame, vix: pd.Data
 
 
 def evaluate_gene_pool(features: pd.DataFrame, evaluation_days: list[date],
-                       prior_status: Mapping[str, str]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """What every genome's past signals did (from all of ``features``' history) and the
-    gene pool's evaluations at each of ``evaluation_days``."""
-    genomes = list(GENOMES.values())
-    outcomes = all_outcomes(genomes, features)
-    return outcomes, evaluate_pool(genomes, outcomes, evaluation_days, dict(prior_status))
+                       state: PoolState | None = None, evolve: bool = True) -> PoolRun:
+    """The gene pool at each of ``evaluation_days``, from ``state`` (the seeded pool by
+    default): every living genome's setup outcomes (from all of ``features``' history),
+    its evaluations, the status changes and the state after the last day. With
+    ``evolve`` False no genome is born: the seeded pool is only judged."""
+    pool = GenePool(features, state or PoolState.seeded(), evolve=evolve)
+    return pool.run(evaluation_days)
 
 
 def session_plans(regimes: pd.DataFrame, features: pd.DataFrame) -> pd.DataFrame:
@@ -66,9 +68,15 @@ def session_plans(regimes: pd.DataFrame, features: pd.DataFrame) -> pd.DataFrame
                         columns=PLAN_COLUMNS)
 
 
-def trade_proposals(features: pd.DataFrame, evaluations: pd.DataFrame) -> pd.DataFrame:
-    """The aggressive agent's candidates from the tradeable genomes' signals."""
-    return propose_for_window(features, evaluations, GENOMES, TRADEABLE)[PROPOSAL_COLUMNS]
+def trade_proposals(features: pd.DataFrame, evaluations: pd.DataFrame,
+                    genomes: Mapping[str, StrategyGenome], start: date) -> pd.DataFrame:
+    """The aggressive agent's candidates from the tradeable genomes' signals, for the days
+    from ``start``. ``features`` reach back far enough for every genome's indicators
+    (``FEATURE_HISTORY``); before any evaluation only the seeded genomes may trade."""
+    features = with_indicators(features, genomes.values())
+    window = features[features["as_of"] >= start]
+    return propose_for_window(window, evaluations, dict(genomes), TRADEABLE,
+                              initial=list(SEEDED_GENOMES))[PROPOSAL_COLUMNS]
 
 
 def trading_bars(bars: pd.DataFrame, features: pd.DataFrame) -> pd.DataFrame:
@@ -87,12 +95,18 @@ def trading_loop(features: pd.DataFrame, regimes: pd.DataFrame, plans: pd.DataFr
                  outcomes: pd.DataFrame, regime_by_day: Mapping[date, str],
                  state: LedgerState | None = None, memories: pd.DataFrame | None = None,
                  earlier_decisions: pd.DataFrame | None = None,
-                 variant: AgentVariant = FULL_AGENT) -> TradingLoop:
+                 variant: AgentVariant = FULL_AGENT,
+                 genomes: Mapping[str, StrategyGenome] | None = None,
+                 probation: Probation | None = None) -> TradingLoop:
     """The day loop over a window (its features, regimes and plans), continuing from a
-    ledger state, the memories formed before and the debates behind carried positions."""
+    ledger state, the memories formed before and the debates behind carried positions.
+    ``genomes`` are every genome that may have traded (the seeded ones by default);
+    ``probation`` scales the size of newborns' trades."""
+    genomes = dict(genomes or SEEDED_GENOMES)
     exposure = dict(zip(plans["as_of"], plans["exposure_target"], strict=True))
-    deliberation = Deliberation(features, regimes, exposure, SetupBook(outcomes), GENOMES,
-                                recall=variant.memory, argue=variant.debate)
-    return TradingLoop(deliberation, Ledger(state or LedgerState(), GENOMES),
+    deliberation = Deliberation(features, regimes, exposure, SetupBook(outcomes), genomes,
+                                recall=variant.memory, argue=variant.debate,
+                                probation=probation)
+    return TradingLoop(deliberation, Ledger(state or LedgerState(), genomes),
                        MemoryBook(memories), DecisionIndex(earlier_decisions),
-                       regime_by_day, GENOMES)
+                       regime_by_day, genomes)

@@ -1,0 +1,175 @@
+"""The gene pool's life over three years of built-in data: births by every operator,
+promotions on out-of-sample evidence, eliminations, each with its reason; the same
+inputs give the same tables, a split run equals one run, the future changes no past
+decision, and without evolution the pool stays the seeded genomes."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, timedelta
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from trade_pipelines.agent.decision.debate import proposer_size
+from trade_pipelines.agent.evolution.evaluation import TRADEABLE, evaluation_days
+from trade_pipelines.agent.evolution.genomes import SEEDED_GENOMES
+from trade_pipelines.agent.evolution.lifecycle import (
+    MAX_LIVING,
+    MIN_OOS_TRADES,
+    PROBATION_SCALE,
+    PoolRun,
+    PoolState,
+    Probation,
+    deflated_sharpe,
+)
+from trade_pipelines.agent.loop.wiring import evaluate_gene_pool, with_breadth
+from trade_pipelines.agent.perception.features import compute_features
+from trade_pipelines.market_data.builtin import BENCHMARK_SYMBOL, VIX_SYMBOL, load_builtin_bars
+from trade_pipelines.market_data.calendar import exchange_sessions
+
+START, END = date(2015, 1, 1), date(2017, 12, 31)
+CUTOFF = date(2016, 6, 30)
+
+
+def _universe(bars: pd.DataFrame) -> pd.DataFrame:
+    symbols = sorted(set(bars["symbol"]) - {BENCHMARK_SYMBOL, VIX_SYMBOL})[:20]
+    return bars[bars["symbol"].isin(symbols) & (bars["as_of"] <= END)
+                & (bars["as_of"] >= date(2010, 1, 1))]
+
+
+def _features(bars: pd.DataFrame) -> pd.DataFrame:
+    return with_breadth(compute_features(bars))
+
+
+def _days(start: date = START, end: date = END) -> list[date]:
+    return evaluation_days(exchange_sessions(start, end + timedelta(days=7)), start, end)
+
+
+@pytest.fixture(scope="module")
+def bars() -> pd.DataFrame:
+    return _universe(load_builtin_bars())
+
+
+@pytest.fixture(scope="module")
+def features(bars: pd.DataFrame) -> pd.DataFrame:
+    return _features(bars)
+
+
+@pytest.fixture(scope="module")
+def run(features: pd.DataFrame) -> PoolRun:
+    return evaluate_gene_pool(features, _days())
+
+
+def test_every_operator_and_verdict_happens_with_a_reason(run: PoolRun) -> None:
+    history = run.history
+    births = history[history["event"] == "birth"]
+    origins = set(run.strategies()["origin"])
+    assert {"mutation", "crossover", "wild"} <= origins
+    assert len(births) == len(run.strategies())
+    for event in ("birth", "promotion", "elimination", "watch"):
+        rows = history[history["event"] == event]
+        assert len(rows) > 0, event
+        assert rows["reason"].str.len().gt(10).all(), event
+    promoted = history[history["event"] == "promotion"]
+    stats = [json.loads(s) for s in promoted["statistics"]]
+    assert all(s["oos_trades"] >= MIN_OOS_TRADES for s in stats)
+    assert promoted["old_status"].isin(["probation", "watch"]).all()
+    assert (promoted["new_status"] == "active").all()
+    # crossovers name two parents of different families, mutations one
+    strategies = run.strategies().set_index("strategy_id")
+    families = {k: v.genome.family for k, v in run.state.lineages.items()}
+    for _, row in strategies.iterrows():
+        parents = json.loads(row["parents"])
+        assert len(parents) == {"mutation": 1, "crossover": 2, "wild": 0}[row["origin"]]
+        if row["origin"] == "crossover":
+            assert families[parents[0]] != families[parents[1]]
+        assert row["generation"] == 1 + max((run.state.lineages[p].generation
+                                             for p in parents), default=0)
+
+
+def test_the_pool_stays_under_its_cap_and_records_the_year_ago_check(run: PoolRun) -> None:
+    evaluations = run.evaluations
+    living = evaluations[evaluations["status"].isin(TRADEABLE)].groupby("as_of").size()
+    assert living.max() <= MAX_LIVING
+    # both figures are recorded for most rows (a window without a trade has none)
+    assert evaluations[["recent_return", "year_ago_return"]].notna().mean().min() > 0.5
+    assert (evaluations["recent_return"] != evaluations["year_ago_return"]).any()
+
+
+def test_two_identical_runs_give_identical_tables(features: pd.DataFrame,
+                                                  run: PoolRun) -> None:
+    again = evaluate_gene_pool(features.copy(), _days())
+    pd.testing.assert_frame_equal(again.evaluations, run.evaluations)
+    pd.testing.assert_frame_equal(again.history, run.history)
+    pd.testing.assert_frame_equal(again.strategies(), run.strategies())
+
+
+def test_a_run_split_in_two_through_the_stored_tables_equals_one_run(
+        features: pd.DataFrame, run: PoolRun) -> None:
+    middle = date(2016, 1, 1)
+    first = evaluate_gene_pool(features, _days(START, middle - timedelta(days=1)))
+    last_day = first.evaluations["as_of"].max()
+    promotions = first.history[first.history["event"] == "promotion"][["strategy_id", "as_of"]]
+    state = PoolState.from_tables(
+        first.strategies(), first.evaluations[first.evaluations["as_of"] == last_day],
+        promotions)
+    second = evaluate_gene_pool(features, _days(middle, END), state)
+    both = pd.concat([first.evaluations, second.evaluations], ignore_index=True)
+    pd.testing.assert_frame_equal(both, run.evaluations)
+    pd.testing.assert_frame_equal(
+        pd.concat([first.history, second.history], ignore_index=True), run.history)
+
+
+def test_perturbing_bars_after_a_day_changes_no_pool_decision_up_to_it(
+        bars: pd.DataFrame, run: PoolRun) -> None:
+    later = bars["as_of"] > CUTOFF
+    perturbed = bars.copy()
+    rng = np.random.default_rng(7)
+    perturbed.loc[later, "close"] *= rng.uniform(0.7, 1.3, size=int(later.sum()))
+    other = evaluate_gene_pool(_features(perturbed), _days())
+    for name in ("evaluations", "history"):
+        a, b = getattr(run, name), getattr(other, name)
+        pd.testing.assert_frame_equal(a[a["as_of"] <= CUTOFF].reset_index(drop=True),
+                                      b[b["as_of"] <= CUTOFF].reset_index(drop=True))
+        assert not a[a["as_of"] > CUTOFF].reset_index(drop=True).equals(
+            b[b["as_of"] > CUTOFF].reset_index(drop=True))
+
+
+def test_without_evolution_the_pool_stays_the_seeded_genomes(features: pd.DataFrame) -> None:
+    days = _days(START, date(2015, 12, 31))
+    fixed = evaluate_gene_pool(features, days, evolve=False)
+    assert set(fixed.evaluations["strategy_id"]) == set(SEEDED_GENOMES)
+    assert fixed.strategies().empty
+    assert "birth" not in set(fixed.history["event"])
+    assert len(fixed.evaluations) == len(days) * len(SEEDED_GENOMES)
+
+
+def test_a_newborn_trades_small_until_the_day_after_its_promotion() -> None:
+    probation = Probation({"G-1": date(2020, 1, 3), "G-2": date(2020, 1, 3)},
+                          {"G-1": date(2020, 3, 6)})
+    assert probation.scale("S01", date(2020, 2, 1)) == 1.0
+    assert probation.scale("G-1", date(2020, 3, 6)) == PROBATION_SCALE
+    assert probation.scale("G-1", date(2020, 3, 9)) == 1.0
+    assert probation.scale("G-2", date(2021, 1, 1)) == PROBATION_SCALE
+
+
+def test_the_probation_scale_reaches_the_proposers_size() -> None:
+    from dataclasses import fields
+
+    from trade_pipelines.agent.decision.debate import Evidence, SetupRecord
+
+    values = {f.name: None for f in fields(Evidence)}
+    values.update(strength=1.0, record=SetupRecord(0, 0, 0, 0, 0, 0), memories=[])
+    full = Evidence(**{**values, "size_scale": 1.0})
+    small = Evidence(**{**values, "size_scale": PROBATION_SCALE})
+    assert proposer_size(full) == 0.10
+    assert proposer_size(small) == pytest.approx(0.10 * PROBATION_SCALE)
+
+
+def test_the_deflated_sharpe_asks_more_of_a_larger_cohort() -> None:
+    returns = np.random.default_rng(1).normal(0.01, 0.03, 40)
+    alone, among_ten = deflated_sharpe(returns, 1), deflated_sharpe(returns, 10)
+    assert 0 < among_ten < alone < 1
+    assert deflated_sharpe(-returns, 1) < 0.5

@@ -1,0 +1,364 @@
+"""The gene pool's life: at each evaluation day genomes are judged, newborns promoted
+or eliminated, and new genomes bred (``operators.py``).
+
+A newborn is on probation: it trades a small allocation (``PROBATION_SCALE``) until
+out-of-sample evidence promotes it. Only its trades signalled after its birth count:
+at least ``MIN_OOS_TRADES`` of them, at least ``MIN_POSITIVE_FOLDS`` of
+``WALK_FORWARD_FOLDS`` consecutive slices with a positive mean, and a deflated Sharpe
+ratio (the chance its Sharpe beats the best of its birth cohort under no skill) of at
+least ``MIN_DEFLATED_SHARPE``; it must also pass the pool's bar that day. A newborn that
+misses the bar twice running is eliminated, as any genome is, and so is one still
+unpromoted after ``PROBATION_LIMIT``. Eliminated newborns leave the pool; eliminated
+seeds stay as the floor's reserve. At most ``MAX_LIVING`` genomes live at once.
+
+Everything decided on a day reads outcomes known by that day and the day's own seed, and
+the state between days is ``PoolState`` (the registry, the last statuses and the
+promotions), which the warehouse stores, so a replay split anywhere equals one run.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+import numpy as np
+import pandas as pd
+from scipy import stats as scipy_stats
+
+from trade_pipelines.agent.evolution.evaluation import (
+    EVALUATION_COLUMNS,
+    EVALUATION_WINDOW,
+    MIN_SCORE,
+    OUTCOME_COLUMNS,
+    TRADEABLE,
+    GenomeRecord,
+    _outcomes,
+    apply_floor,
+    carried_status,
+    genome_records,
+    known_between,
+    score_day,
+    summarise_outcomes,
+)
+from trade_pipelines.agent.evolution.genomes import (
+    SEEDED_STRATEGIES,
+    StrategyGenome,
+    genome_from_json,
+    with_indicators,
+)
+from trade_pipelines.agent.evolution.operators import breed
+
+PROBATION_SCALE = 0.4
+MAX_LIVING = 24
+PROBATION_LIMIT = timedelta(weeks=52)
+MIN_OOS_TRADES = 20
+WALK_FORWARD_FOLDS = 3
+MIN_POSITIVE_FOLDS = 2
+MIN_DEFLATED_SHARPE = 0.80
+# The seed design's check: a genome's recent result beside the same window a year before.
+RECENT_WINDOW = timedelta(days=91)
+EXTRA_COLUMNS = ["oos_trades", "deflated_sharpe", "recent_return", "year_ago_return"]
+POOL_COLUMNS = [*EVALUATION_COLUMNS, *EXTRA_COLUMNS]
+HISTORY_COLUMNS = ["as_of", "strategy_id", "event", "old_status", "new_status", "reason",
+                   "statistics"]
+STRATEGY_COLUMNS = ["strategy_id", "name", "family", "genome", "parents", "origin", "as_of",
+                    "status", "generation", "born_as_of"]
+
+
+@dataclass(frozen=True)
+class Lineage:
+    genome: StrategyGenome
+    origin: str                   # seed, mutation, crossover or wild
+    parents: tuple[str, ...] = ()
+    generation: int = 0
+    born_as_of: date | None = None
+
+    def row(self, status: str) -> dict[str, object]:
+        """The ``strategies`` row, with the genome's latest status."""
+        g = self.genome
+        return {"strategy_id": g.strategy_id, "name": g.name, "family": g.family,
+                "genome": g.genome_json(), "parents": json.dumps(list(self.parents)),
+                "origin": self.origin, "as_of": self.born_as_of, "status": status,
+                "generation": self.generation, "born_as_of": self.born_as_of}
+
+
+@dataclass
+class PoolState:
+    """What the pool carries from one evaluation day to the next."""
+
+    lineages: dict[str, Lineage]               # every genome known, dead ones included
+    status: dict[str, str]                     # last stored status of each living genome
+    promoted: dict[str, date] = field(default_factory=dict)
+
+    @classmethod
+    def seeded(cls) -> PoolState:
+        return cls({g.strategy_id: Lineage(g, "seed") for g in SEEDED_STRATEGIES},
+                   {g.strategy_id: "active" for g in SEEDED_STRATEGIES})
+
+    @classmethod
+    def from_tables(cls, strategies: pd.DataFrame, last_statuses: pd.DataFrame,
+                    promotions: pd.DataFrame) -> PoolState:
+        """The state stored before a window: ``strategies`` born before it (and seeds),
+        the statuses of the last evaluation before it, and the promotions before it."""
+        state = cls.seeded()
+        for row in strategies.itertuples():
+            if row.origin == "seed":
+                continue
+            state.lineages[row.strategy_id] = Lineage(
+                genome_from_json(row.genome), row.origin, tuple(json.loads(row.parents)),
+                int(row.generation), pd.Timestamp(row.born_as_of).date())
+        if not last_statuses.empty:
+            state.status = dict(zip(last_statuses["strategy_id"], last_statuses["status"],
+                                    strict=True))
+        state.promoted = {r.strategy_id: pd.Timestamp(r.as_of).date()
+                          for r in promotions.itertuples()}
+        return state
+
+    def on_probation(self, strategy_id: str) -> bool:
+        return self.lineages[strategy_id].origin != "seed" and \
+            strategy_id not in self.promoted
+
+
+@dataclass
+class PoolRun:
+    outcomes: pd.DataFrame       # every living genome's setup outcomes (the record book)
+    evaluations: pd.DataFrame    # one row per (evaluation day, living genome)
+    history: pd.DataFrame        # status changes with their reasons and statistics
+    state: PoolState
+
+    def strategies(self, born_from: date | None = None) -> pd.DataFrame:
+        """``strategies`` rows of the genomes born on or after ``born_from`` (all bred
+        genomes without it), each with its latest status."""
+        latest = dict(self.state.status)
+        if not self.evaluations.empty:
+            last = self.evaluations.groupby("strategy_id")["status"].last()
+            latest = {**last.to_dict(), **latest}
+        rows = [lin.row(latest.get(sid, "eliminated"))
+                for sid, lin in sorted(self.state.lineages.items())
+                if lin.born_as_of is not None
+                and (born_from is None or lin.born_as_of >= born_from)]
+        return pd.DataFrame(rows, columns=STRATEGY_COLUMNS)
+
+
+class Probation:
+    """Which genomes trade on probation on a day, and at what scale of the usual size."""
+
+    def __init__(self, born: dict[str, date], promoted: dict[str, date]) -> None:
+        self.born, self.promoted = born, promoted
+
+    @classmethod
+    def of(cls, state: PoolState) -> Probation:
+        return cls({k: v.born_as_of for k, v in state.lineages.items()
+                    if v.born_as_of is not None}, dict(state.promoted))
+
+    def scale(self, strategy_id: str, day: date) -> float:
+        """A newborn trades at ``PROBATION_SCALE`` until the day after its promotion."""
+        if strategy_id not in self.born:
+            return 1.0
+        promoted = self.promoted.get(strategy_id)
+        return PROBATION_SCALE if promoted is None or day <= promoted else 1.0
+
+
+def expected_max_normal(trials: int) -> float:
+    """The expected largest of ``trials`` standard normal draws (Bailey and Lopez de
+    Prado's approximation); 0 for a single trial."""
+    if trials < 2:
+        return 0.0
+    gamma = 0.5772156649
+    return float((1 - gamma) * scipy_stats.norm.ppf(1 - 1 / trials)
+                 + gamma * scipy_stats.norm.ppf(1 - 1 / (trials * math.e)))
+
+
+def deflated_sharpe(returns: np.ndarray, trials: int) -> float:
+    """The probability that the per-trade Sharpe of ``returns`` beats the best of
+    ``trials`` skill-less genomes, corrected for skew and fat tails."""
+    n = returns.size
+    if n < 3:
+        return 0.0
+    sd = returns.std(ddof=1)
+    if sd == 0:
+        return 1.0 if returns.mean() > 0 else 0.0
+    sr = returns.mean() / sd
+    skew = float(scipy_stats.skew(returns))
+    kurt = float(scipy_stats.kurtosis(returns, fisher=False))
+    benchmark = expected_max_normal(trials) / math.sqrt(n - 1)
+    spread = math.sqrt(max(1 - skew * sr + (kurt - 1) / 4 * sr ** 2, 1e-12))
+    return float(scipy_stats.norm.cdf((sr - benchmark) * math.sqrt(n - 1) / spread))
+
+
+def _nan_to_none(value: float) -> float | None:
+    return None if value is None or not np.isfinite(value) else round(float(value), 6)
+
+
+class GenePool:
+    """The pool over a run: its genomes' outcomes (computed once, at birth) and state."""
+
+    def __init__(self, features: pd.DataFrame, state: PoolState, evolve: bool = True) -> None:
+        self.features = features.sort_values(["symbol", "as_of"], kind="mergesort")
+        self.state = state
+        self.evolve = evolve
+        self.frames: dict[str, pd.DataFrame] = {}
+        self.records: dict[str, GenomeRecord] = {}
+        self._learn([self.state.lineages[s].genome for s in sorted(self.state.status)])
+
+    def _learn(self, genomes: list[StrategyGenome]) -> None:
+        """Compute the outcomes of genomes not seen yet (each genome once a run)."""
+        fresh = [g for g in genomes if g.strategy_id not in self.frames]
+        if not fresh:
+            return
+        self.features = with_indicators(self.features, fresh)
+        for genome in fresh:
+            frame = _outcomes(genome, self.features).assign(strategy_id=genome.strategy_id)
+            self.frames[genome.strategy_id] = frame
+            self.records.update(genome_records(frame) if not frame.empty else {})
+
+    def _oos(self, strategy_id: str, day: date) -> tuple[np.ndarray, float]:
+        """Returns of trades signalled after the genome's birth and known by ``day``, and
+        their deflated Sharpe against the genome's birth cohort."""
+        lineage = self.state.lineages[strategy_id]
+        record = self.records.get(strategy_id)
+        if lineage.born_as_of is None or record is None:
+            return np.array([]), math.nan
+        window = known_between(record, lineage.born_as_of, day)
+        after = record[2][window] > np.datetime64(lineage.born_as_of, "D")
+        returns = record[1][window][after]
+        cohort = sum(1 for v in self.state.lineages.values()
+                     if v.born_as_of == lineage.born_as_of)
+        return returns, deflated_sharpe(returns, cohort)
+
+    def _figures(self, strategy_id: str, day: date) -> dict[str, float]:
+        record = self.records.get(strategy_id)
+        oos, dsr = self._oos(strategy_id, day)
+
+        def total(first: date, last: date) -> float:
+            if record is None:
+                return 0.0
+            return summarise_outcomes(record[1][known_between(record, first, last)])[
+                "total_return"]
+
+        year_ago = day - EVALUATION_WINDOW
+        return {"oos_trades": int(oos.size), "deflated_sharpe": dsr,
+                "recent_return": total(day - RECENT_WINDOW, day),
+                "year_ago_return": total(year_ago - RECENT_WINDOW, year_ago)}
+
+    def _promotion(self, strategy_id: str, day: date) -> str | None:
+        """The reason to promote a newborn that passed today's bar, or None."""
+        oos, dsr = self._oos(strategy_id, day)
+        if oos.size < MIN_OOS_TRADES:
+            return None
+        positive = sum(int(fold.mean() > 0) for fold in np.array_split(oos, WALK_FORWARD_FOLDS))
+        if positive < MIN_POSITIVE_FOLDS or dsr < MIN_DEFLATED_SHARPE:
+            return None
+        return (f"promoted on out-of-sample evidence: {oos.size} trades after birth, "
+                f"{positive}/{WALK_FORWARD_FOLDS} walk-forward windows positive, "
+                f"deflated Sharpe {dsr:.2f}")
+
+    def step(self, day: date) -> tuple[list[dict], list[dict]]:
+        """Judge, promote, eliminate and breed at one evaluation day: its evaluation rows
+        and its history rows."""
+        state = self.state
+        living = sorted(state.status)
+        genomes = [state.lineages[s].genome for s in living]
+        carried = {s: carried_status(v) for s, v in state.status.items()}
+        rows = score_day(day, genomes, self.records, carried)
+        reasons: dict[str, str] = {}
+        for row in rows:
+            sid = row["strategy_id"]
+            row.update(self._figures(sid, day))
+            if not state.on_probation(sid):
+                continue
+            born = state.lineages[sid].born_as_of
+            if row["status"] == "active":
+                promotion = self._promotion(sid, day)
+                if promotion:
+                    reasons[sid] = promotion
+                    state.promoted[sid] = day
+                elif born is not None and day - born > PROBATION_LIMIT:
+                    row["status"] = "eliminated"
+                    reasons[sid] = (f"probation expired after {(day - born).days // 7} weeks "
+                                    f"without out-of-sample evidence ({row['oos_trades']} "
+                                    "trades after birth)")
+                else:
+                    row["status"] = "probation"
+        apply_floor(rows)
+        history = [self._change(day, row, state.status.get(row["strategy_id"]), reasons)
+                   for row in rows if row["status"] != state.status.get(row["strategy_id"])]
+        for row in rows:
+            sid = row["strategy_id"]
+            if row["status"] == "eliminated" and state.lineages[sid].origin != "seed":
+                del state.status[sid]       # an eliminated newborn leaves the pool
+            else:
+                state.status[sid] = row["status"]
+        if self.evolve:
+            born_rows, born_history = self._breed(day, rows)
+            rows += born_rows
+            history += born_history
+        return rows, history
+
+    def _change(self, day: date, row: dict, old: str | None, reasons: dict[str, str]) -> dict:
+        new = row["status"]
+        figures = (f"win rate {row['win_rate']:.0%}, Sharpe {row['sharpe']:.2f}, "
+                   f"score {row['score']:.0f} on {row['n_trades']} trades"
+                   if row["n_trades"] else "no trade known in the year")
+        event, reason = {
+            "watch": ("watch", f"missed the bar ({figures})"),
+            "eliminated": ("elimination", f"missed the bar twice running ({figures})"),
+            "reinstated": ("reinstatement", f"reinstated at the pool floor ({figures})"),
+            "probation": ("recovery", f"back above the bar, still on probation ({figures})"),
+            "active": ("recovery", f"back above the bar ({figures})"),
+        }[new]
+        sid = row["strategy_id"]
+        if sid in reasons:
+            event = "promotion" if new == "active" else "elimination"
+            reason = reasons[sid]
+        return {"as_of": day, "strategy_id": sid, "event": event, "old_status": old,
+                "new_status": new, "reason": reason, "statistics": self._statistics(row)}
+
+    @staticmethod
+    def _statistics(row: dict) -> str:
+        keys = ["n_trades", "win_rate", "sharpe", "score", *EXTRA_COLUMNS]
+        return json.dumps({k: _nan_to_none(row[k]) for k in keys}, sort_keys=True)
+
+    def _breed(self, day: date, rows: list[dict]) -> tuple[list[dict], list[dict]]:
+        state = self.state
+        ranked = sorted((r for r in rows if r["status"] in TRADEABLE
+                         and r["score"] >= MIN_SCORE),
+                        key=lambda r: (-r["score"], r["strategy_id"]))
+        alive = sum(1 for v in state.status.values() if v in TRADEABLE)
+        births = breed(day, [state.lineages[r["strategy_id"]].genome for r in ranked],
+                       set(state.lineages), MAX_LIVING - alive, day.day <= 7)
+        born_rows, history = [], []
+        for birth in births:
+            sid = birth.genome.strategy_id
+            generation = 1 + max((state.lineages[p].generation for p in birth.parents),
+                                 default=0)
+            state.lineages[sid] = Lineage(birth.genome, birth.origin, birth.parents,
+                                          generation, day)
+        self._learn([b.genome for b in births])
+        for birth in births:
+            sid = birth.genome.strategy_id
+            row = score_day(day, [birth.genome], self.records, {})[0]
+            row.update(self._figures(sid, day), status="probation")
+            state.status[sid] = "probation"
+            born_rows.append(row)
+            parents = " x ".join(birth.parents) or "no parent"
+            history.append({"as_of": day, "strategy_id": sid, "event": "birth",
+                            "old_status": None, "new_status": "probation",
+                            "reason": f"born by {birth.origin} of {parents} "
+                                      f"(in-sample score {row['score']:.0f})",
+                            "statistics": self._statistics(row)})
+        return born_rows, history
+
+    def run(self, days: list[date]) -> PoolRun:
+        evaluations, history = [], []
+        for day in days:
+            rows, changes = self.step(day)
+            evaluations += rows
+            history += changes
+        frames = [f for f in self.frames.values() if not f.empty]
+        outcomes = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
+            columns=[*OUTCOME_COLUMNS, "strategy_id"])
+        return PoolRun(outcomes, pd.DataFrame(evaluations, columns=POOL_COLUMNS),
+                       pd.DataFrame(history, columns=HISTORY_COLUMNS), self.state)
