@@ -17,14 +17,16 @@ from trade_pipelines.agent.execution.rebalancing import (
 
 NAN = float("nan")
 VOL = 0.2
-# The broker's cost model written out by hand: 2 bps plus 5% of a day's move at 20%
-# annual volatility; 0.05% commission, at least 1.
-SLIP = (2.0 + 0.05 * VOL / math.sqrt(252) * 10_000) / 10_000
+# The broker's cost model written out by hand: 5 bps plus 5% of a day's move at 20%
+# annual volatility; commission the larger of half a cent a share and 0.05% of the value,
+# at least 1, at most 1% of the value.
+SLIP = (5.0 + 0.05 * VOL / math.sqrt(252) * 10_000) / 10_000
 CAPITAL = 10_000.0
 
 
 def fee(quantity: float, price: float) -> float:
-    return max(1.0, 0.0005 * quantity * price)
+    value = quantity * price
+    return min(max(1.0, 0.005 * quantity, 0.0005 * value), max(1.0, 0.01 * value))
 
 
 def days(n: int) -> list[date]:

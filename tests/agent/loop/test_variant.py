@@ -54,7 +54,8 @@ def test_without_debate_every_account_takes_the_proposers_size(bars: pd.DataFram
     assert len(taken) > 0
     assert (taken["weight_combined"] == taken["weight_aggressive"]).all()
     assert (taken["weight_conservative"] == taken["weight_aggressive"]).all()
-    assert taken["weight_combined"].between(0.05, 0.10).all()
+    # 5-10% of equity by strength, scaled down by sizing rules and probation
+    assert ((taken["weight_combined"] > 0) & (taken["weight_combined"] <= 0.10)).all()
     assert all(json.loads(t) == [] for t in ablated["transcript"])
     assert (ablated["rounds"] == 0).all()
     # the debate does change sizes: the full agent cut or dropped some of the same proposals
