@@ -43,8 +43,8 @@ from trade_pipelines.agent.reflection.performance import (
 # few weeks of data would only look precise
 MIN_RETURNS = 20
 
-# random portfolios draw enough rebalances for this share more turnover than they need,
-# then trade only part of each move to meet the target exactly
+# random portfolios draw enough jumps for about 1 / 0.85 of the turnover they need and
+# follow only part of each, so that every portfolio can meet its target exactly
 _TURNOVER_MARGIN = 0.85
 _PORTFOLIOS_PER_BATCH = 250
 # times a portfolio whose jumps fall short of the turnover is drawn again
@@ -189,10 +189,9 @@ def turnover_and_exposure(weights: pd.DataFrame) -> tuple[float, float]:
     Turnover as the module states it: the sum of ``|weight change|`` a day, the opening
     purchase from cash included. A missing weight is no position. NaN, NaN for no days.
     """
-    w = weights.to_numpy(dtype=float, na_value=np.nan) if len(weights) else np.empty((0, 0))
-    if not w.shape[0]:
+    if not len(weights):
         return math.nan, math.nan
-    w = np.nan_to_num(w, nan=0.0)
+    w = np.nan_to_num(weights.to_numpy(dtype=float), nan=0.0)
     changes = np.abs(np.diff(w, axis=0, prepend=0.0)).sum(axis=1)
     return float(changes.mean()), float(np.abs(w).sum(axis=1).mean())
 
@@ -334,6 +333,7 @@ def random_portfolio_weights(asset_returns: np.ndarray, turnover: float, exposur
     one that jumps to a new random allocation on random days; each allocation is
     Dirichlet(1) over ``holdings`` random assets (None: all). No weight is held into a day
     on which its asset has no return (NaN): it moves to the portfolio's other holdings.
+    A portfolio whose jumps happen to be too small to reach the turnover is drawn again.
     """
     r = np.asarray(asset_returns, dtype=float)
     _check_portfolio_arguments(r, turnover, exposure, n_portfolios, holdings)
@@ -397,11 +397,11 @@ def random_portfolio_percentile(strategy_returns: ArrayLike, asset_returns: np.n
     r = np.asarray(asset_returns, dtype=float)
     if r.ndim != 2 or r.shape[0] != s.size:
         raise ValueError("asset_returns must be days x assets over the strategy's days")
+    _check_portfolio_arguments(r, turnover, exposure, n_portfolios, holdings)
     days = np.isfinite(s)
     score = getattr(daily_stats(s[days]), metric)
     if math.isnan(score):
         return math.nan
-    _check_portfolio_arguments(r, turnover, exposure, n_portfolios, holdings)
     scores = np.concatenate([
         column_stats(portfolio_returns(weights, r, cost_per_turnover)[days], metric)
         for weights in _weight_batches(r, turnover, exposure, n_portfolios, seed, holdings)
@@ -434,8 +434,9 @@ def alpha_beta(returns: ArrayLike, benchmark_returns: ArrayLike) -> tuple[float,
     a, b = a[keep], b[keep]
     if a.size < 2 or np.ptp(b) == 0:
         return math.nan, math.nan
-    alpha, beta = empyrical.alpha_beta(a, b, annualization=TRADING_DAYS)
-    return tuple(float(v) if math.isfinite(v) else math.nan for v in (alpha, beta))
+    alpha, beta = (float(v) for v in empyrical.alpha_beta(a, b, annualization=TRADING_DAYS))
+    return (alpha if math.isfinite(alpha) else math.nan,
+            beta if math.isfinite(beta) else math.nan)
 
 
 def regime_split(returns: pd.Series, regimes: pd.Series) -> pd.DataFrame:
@@ -448,7 +449,7 @@ def regime_split(returns: pd.Series, regimes: pd.Series) -> pd.DataFrame:
     """
     pair = pd.concat([returns.rename("r"), regimes.rename("regime")], axis=1, join="inner")
     pair = pair[np.isfinite(pair["r"].astype(float)) & pair["regime"].notna()]
-    rows = {}
+    rows: dict[object, list[float]] = {}
     for label, group in pair.sort_index().groupby("regime", sort=False):
         stats = daily_stats(group["r"].to_numpy(dtype=float))
         rows[label] = [getattr(stats, c) for c in REGIME_COLUMNS]
