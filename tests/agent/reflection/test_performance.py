@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 
 from trade_pipelines.agent.reflection.performance import (
+    COLUMN_STATS,
     EXPANDING_COLUMNS,
+    column_stats,
     daily_stats,
     expanding_daily_stats,
     trade_stats,
@@ -107,3 +109,20 @@ def test_every_prefix_equals_the_plain_figures(seed: int) -> None:
             np.testing.assert_allclose(got[column], getattr(plain, column), rtol=1e-9,
                                        atol=1e-12, err_msg=f"{column} at {i}")
     assert expanding_daily_stats([]).empty
+
+
+@pytest.mark.parametrize("field", list(COLUMN_STATS))
+def test_column_figures_equal_the_plain_figures(field: str) -> None:
+    rng = np.random.default_rng(2)
+    columns = np.column_stack([
+        rng.normal(0.0004, 0.012, 120),
+        rng.normal(-0.001, 0.02, 120),
+        np.r_[RETURNS, np.zeros(115)],
+        np.zeros(120),                  # never traded: no Sharpe, no Sortino
+    ])
+    got = column_stats(columns, field)
+    expected = [getattr(daily_stats(columns[:, i]), field) for i in range(columns.shape[1])]
+    np.testing.assert_allclose(got, expected, rtol=1e-9, atol=1e-12)
+    assert column_stats(np.empty((0, 3)), field).shape == (3,)
+    with pytest.raises(ValueError):
+        column_stats(columns, "hit_rate")

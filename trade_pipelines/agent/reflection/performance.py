@@ -86,6 +86,35 @@ def daily_stats(returns: ReturnsLike) -> PerformanceStats:
     )
 
 
+# daily_stats fields that column_stats computes, each with the empyrical function behind it
+COLUMN_STATS = {
+    "total_return": empyrical.cum_returns_final,
+    "annual_return": empyrical.annual_return,
+    "sharpe": empyrical.sharpe_ratio,
+    "sortino": empyrical.sortino_ratio,
+    "max_drawdown": empyrical.max_drawdown,
+}
+
+
+def column_stats(returns: np.ndarray, field: str) -> np.ndarray:
+    """One ``daily_stats`` figure of every column of a days x series array in one call.
+
+    Bootstraps and random-portfolio tests score thousands of series; a loop over
+    ``daily_stats`` would be slow. The columns must be complete (no NaN): column ``i``
+    then equals ``getattr(daily_stats(returns[:, i]), field)``, undefined values as NaN.
+    """
+    if field not in COLUMN_STATS:
+        raise ValueError(f"unknown field {field!r}; one of {', '.join(COLUMN_STATS)}")
+    r = np.asarray(returns, dtype=float)
+    if r.ndim != 2:
+        raise ValueError("returns must be days x series")
+    if not r.shape[0]:
+        return np.full(r.shape[1], math.nan)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        values = np.asarray(COLUMN_STATS[field](r), dtype=float).reshape(r.shape[1])
+    return np.where(np.isfinite(values), values, math.nan)
+
+
 EXPANDING_COLUMNS = ["total_return", "max_drawdown", "drawdown", "sharpe"]
 
 
