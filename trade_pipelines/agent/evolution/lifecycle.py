@@ -25,7 +25,6 @@ from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
-from scipy import stats as scipy_stats
 
 from trade_pipelines.agent.evolution.evaluation import (
     EVALUATION_COLUMNS,
@@ -49,6 +48,7 @@ from trade_pipelines.agent.evolution.genomes import (
     with_indicators,
 )
 from trade_pipelines.agent.evolution.operators import breed
+from trade_pipelines.agent.reflection.scoreboard_stats import deflated_sharpe_ratio
 
 PROBATION_SCALE = 0.4
 MAX_LIVING = 24
@@ -161,31 +161,16 @@ class Probation:
         return PROBATION_SCALE if promoted is None or day <= promoted else 1.0
 
 
-def expected_max_normal(trials: int) -> float:
-    """The expected largest of ``trials`` standard normal draws (Bailey and Lopez de
-    Prado's approximation); 0 for a single trial."""
-    if trials < 2:
-        return 0.0
-    gamma = 0.5772156649
-    return float((1 - gamma) * scipy_stats.norm.ppf(1 - 1 / trials)
-                 + gamma * scipy_stats.norm.ppf(1 - 1 / (trials * math.e)))
-
-
 def deflated_sharpe(returns: np.ndarray, trials: int) -> float:
     """The probability that the per-trade Sharpe of ``returns`` beats the best of
-    ``trials`` skill-less genomes, corrected for skew and fat tails."""
-    n = returns.size
+    ``trials`` skill-less genomes, corrected for skew and fat tails: the scoreboard's
+    deflated Sharpe ratio, with the trials' Sharpe variance a skill-less genome's
+    (1 / (n - 1) for n trades). Too few trades to say: 0."""
+    n = int(np.isfinite(returns).sum())
     if n < 3:
         return 0.0
-    sd = returns.std(ddof=1)
-    if sd == 0:
-        return 1.0 if returns.mean() > 0 else 0.0
-    sr = returns.mean() / sd
-    skew = float(scipy_stats.skew(returns))
-    kurt = float(scipy_stats.kurtosis(returns, fisher=False))
-    benchmark = expected_max_normal(trials) / math.sqrt(n - 1)
-    spread = math.sqrt(max(1 - skew * sr + (kurt - 1) / 4 * sr ** 2, 1e-12))
-    return float(scipy_stats.norm.cdf((sr - benchmark) * math.sqrt(n - 1) / spread))
+    value = deflated_sharpe_ratio(returns, max(trials, 1), 1.0 / (n - 1))
+    return value if math.isfinite(value) else 0.0
 
 
 def _nan_to_none(value: float) -> float | None:

@@ -82,6 +82,7 @@ class SystemRecord:
     exposure: pd.Series                      # share of equity invested at each close
     turnover: pd.Series                      # value traded / equity, by day
     trades: pd.DataFrame = field(default_factory=pd.DataFrame)  # as_of (exit), return_pct
+    holdings: pd.Series = field(default_factory=lambda: pd.Series(dtype=float))  # positions
 
     def window(self, window: TestWindow) -> SystemRecord:
         def cut(series: pd.Series) -> pd.Series:
@@ -91,7 +92,7 @@ class SystemRecord:
         if not trades.empty:
             trades = trades[(trades["as_of"] >= window.start) & (trades["as_of"] <= window.end)]
         return SystemRecord(cut(self.daily_returns), cut(self.exposure), cut(self.turnover),
-                            trades)
+                            trades, cut(self.holdings))
 
 
 @dataclass
@@ -129,6 +130,7 @@ def agent_records(frames: Mapping[str, pd.DataFrame],
     history = frames["accounts"]
     fills = frames["fills"]
     trades = frames["trades"]
+    positions = frames["positions"]
     out = {}
     for account in accounts:
         mine = history[history["account"] == account].set_index("as_of").sort_index()
@@ -138,10 +140,12 @@ def agent_records(frames: Mapping[str, pd.DataFrame],
             .groupby(traded["as_of"]).sum()
         turnover = (value.reindex(mine.index, fill_value=0.0) / equity).fillna(0.0)
         closed = trades[trades["account"] == account][["as_of", "return_pct"]]
+        held = positions[positions["account"] == account].groupby("as_of").size()
         out[account] = SystemRecord(
             daily_returns=mine["daily_return"].astype(float),
             exposure=(mine["gross_exposure"].astype(float) / equity).fillna(0.0),
-            turnover=turnover, trades=closed.reset_index(drop=True))
+            turnover=turnover, trades=closed.reset_index(drop=True),
+            holdings=held.reindex(mine.index, fill_value=0).astype(float))
     return out
 
 
@@ -155,8 +159,11 @@ def rebalance_record(result: RebalanceResult) -> SystemRecord:
     trades = result.trades[["as_of", "return_pct"]].copy() if not result.trades.empty \
         else pd.DataFrame(columns=["as_of", "return_pct"])
     trades["as_of"] = [pd.Timestamp(d).date() for d in trades["as_of"]]
+    held = (result.weights.fillna(0.0) > 0).sum(axis=1).astype(float)
+    held.index = [pd.Timestamp(d).date() for d in held.index]
     return SystemRecord(returns, exposure.reindex(returns.index).fillna(0.0),
-                        pd.Series(result.turnover, index=returns.index), trades)
+                        pd.Series(result.turnover, index=returns.index), trades,
+                        held.reindex(returns.index).fillna(0.0))
 
 
 def typical_cost(vol_20: pd.Series) -> float:
@@ -181,9 +188,13 @@ def window_row(window: TestWindow, system: str, record: SystemRecord,
     turnover = float(record.turnover.mean()) if len(record.turnover) else 0.0
     exposure = float(record.exposure.mean()) if len(record.exposure) else 0.0
     assets = asset_returns.reindex(record.daily_returns.index).to_numpy(dtype=float)
+    # Random portfolios as concentrated as the system (a null spread over every name
+    # would make any concentrated book look extreme).
+    holdings = int(round(float(record.holdings.mean()))) if len(record.holdings) else 0
     percentile = random_portfolio_percentile(
         returns, assets, turnover, exposure, n_portfolios=RANDOM_PORTFOLIOS, seed=seed,
-        cost_per_turnover=cost_per_turnover)
+        cost_per_turnover=cost_per_turnover,
+        holdings=min(max(holdings, 1), assets.shape[1]))
     return {
         "window_start": window.start, "window_end": window.end, "system": system,
         "total_return": stats.total_return, "annual_return": stats.annual_return,
@@ -297,7 +308,8 @@ def _joined(parts: Sequence[SystemRecord]) -> SystemRecord:
     return SystemRecord(pd.concat([p.daily_returns for p in parts]),
                         pd.concat([p.exposure for p in parts]),
                         pd.concat([p.turnover for p in parts]),
-                        pd.concat(trades, ignore_index=True) if trades else pd.DataFrame())
+                        pd.concat(trades, ignore_index=True) if trades else pd.DataFrame(),
+                        pd.concat([p.holdings for p in parts]))
 
 
 def _summary(scoreboard: pd.DataFrame, records: Mapping[str, SystemRecord],
@@ -347,7 +359,7 @@ def _by_regime(records: Mapping[str, SystemRecord], systems: Sequence[str],
         if system not in records or regimes.empty:
             continue
         split = regime_split(records[system].daily_returns, regimes)
-        frames.append(split.assign(system=system))
+        frames.append(split.reset_index().assign(system=system))
     if not frames:
         return pd.DataFrame(columns=["system", "regime"])
     out = pd.concat(frames, ignore_index=True)

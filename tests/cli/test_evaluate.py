@@ -1,0 +1,71 @@
+"""``trade-pipelines evaluate`` as a user runs it on their own imported bars: the files,
+their published columns, and the run in Dagster's log with its metadata."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from dagster import DagsterEventType, DagsterInstance
+
+from trade_pipelines.agent.reflection.walk_forward import SCOREBOARD_COLUMNS, SYSTEMS
+from trade_pipelines.cli import main
+
+SYMBOLS = ("ZZA", "ZZB", "ZZC", "ZZD")
+
+
+def _own_bars() -> pd.DataFrame:
+    """Random-walk OHLCV bars with drift and a crash, business days of 2015-2019."""
+    days = pd.bdate_range("2015-01-02", "2019-12-31")
+    rng = np.random.default_rng(5)
+    drift = np.where((days >= "2018-02-01") & (days < "2018-04-01"), -0.006, 0.0005)
+    frames = []
+    for i, symbol in enumerate(SYMBOLS):
+        close = 40 * (1 + i) * np.exp(np.cumsum(drift + rng.normal(0, 0.014, len(days))))
+        open_ = close * (1 + rng.normal(0, 0.003, len(days)))
+        high = np.maximum(open_, close) * (1 + rng.uniform(0, 0.01, len(days)))
+        low = np.minimum(open_, close) * (1 - rng.uniform(0, 0.01, len(days)))
+        frames.append(pd.DataFrame({"symbol": symbol, "date": days.strftime("%Y-%m-%d"),
+                                    "open": open_, "high": high, "low": low, "close": close,
+                                    "volume": rng.integers(300_000, 3_000_000, len(days))}))
+    return pd.concat(frames, ignore_index=True)
+
+
+def test_evaluate_writes_the_scoreboard_of_imported_bars(project_home: Path, tmp_path: Path,
+                                                         capsys: pytest.CaptureFixture) -> None:
+    source = tmp_path / "own.csv"
+    _own_bars().to_csv(source, index=False)
+    assert main(["import-bars", str(source)]) == 0
+    out = tmp_path / "scoreboard"
+    assert main(["evaluate", "--start", "2015-01-02", "--end", "2019-12-31",
+                 "--symbols", ",".join(SYMBOLS), "--source", "warehouse",
+                 "--train-years", "2", "--out", str(out), "--no-progress"]) == 0
+    printed = capsys.readouterr().out
+    assert "Evaluation finished" in printed and "combined" in printed
+
+    board = pd.read_csv(out / "scoreboard.csv")
+    assert list(board.columns) == SCOREBOARD_COLUMNS
+    assert len(board) == 3 * len(SYSTEMS)  # 2017, 2018, 2019
+    assert set(board["system"]) == set(SYSTEMS)
+    assert board["window_start"].min() >= "2017-01-02"
+    # no S&P 500 among the imported bars: the benchmark is the symbols' equal-weight index
+    hold = board[board["system"] == "buy_and_hold"]
+    assert hold["beta"].between(0.8, 1.2).all()
+    summary = pd.read_csv(out / "summary.csv")
+    assert {"system", "deflated_sharpe", "pbo", "n_trials"} <= set(summary.columns)
+    assert set(summary["system"]) == set(SYSTEMS)
+    markdown = (out / "report.md").read_text()
+    html = (out / "report.html").read_text()
+    assert "## Verdict" in markdown and "equal-weight index" in markdown
+    assert "Plotly.newPlot" in html and "Verdict" in html
+
+    instance = DagsterInstance.get()
+    (run,) = [r for r in instance.get_runs() if r.job_name == "__ASSET_JOB"
+              or "walk_forward" in str(r.asset_selection)]
+    assert run.is_success
+    (event,) = instance.all_logs(run.run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION)
+    metadata = event.asset_materialization.metadata
+    assert metadata["windows"].value == 3
+    assert "report" in metadata
