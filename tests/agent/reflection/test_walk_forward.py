@@ -12,9 +12,9 @@ import pytest
 from trade_pipelines.agent.reflection.walk_forward import (
     SCOREBOARD_COLUMNS,
     SYSTEMS,
-    TestWindow,
+    EvaluationWindow,
     evaluate_walk_forward,
-    test_windows,
+    evaluation_windows,
 )
 from trade_pipelines.market_data.builtin import BENCHMARK_SYMBOL, VIX_SYMBOL, load_builtin_bars
 
@@ -38,10 +38,10 @@ def evaluation():
 
 def test_windows_are_consecutive_and_cover_the_sessions() -> None:
     sessions = list(pd.bdate_range("2020-01-01", "2021-03-31").date)
-    windows = test_windows(sessions, date(2020, 1, 1), date(2021, 3, 31), months=6)
-    assert windows == [TestWindow(date(2020, 1, 1), date(2020, 6, 30)),
-                       TestWindow(date(2020, 7, 1), date(2020, 12, 31)),
-                       TestWindow(date(2021, 1, 1), date(2021, 3, 31))]
+    windows = evaluation_windows(sessions, date(2020, 1, 1), date(2021, 3, 31), months=6)
+    assert windows == [EvaluationWindow(date(2020, 1, 1), date(2020, 6, 30)),
+                       EvaluationWindow(date(2020, 7, 1), date(2020, 12, 31)),
+                       EvaluationWindow(date(2021, 1, 1), date(2021, 3, 31))]
 
 
 def test_one_row_per_window_and_system_with_the_published_columns(evaluation) -> None:

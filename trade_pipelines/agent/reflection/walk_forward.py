@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from trade_pipelines.agent.evolution.books import genome_books
+from trade_pipelines.agent.evolution.genomes import with_indicators
 from trade_pipelines.agent.execution.broker import COMMISSION_RATE, slippage_bps
 from trade_pipelines.agent.execution.rebalancing import RebalanceResult
 from trade_pipelines.agent.loop import wiring
@@ -69,7 +70,7 @@ MIN_PBO_SPLITS = 4
 
 
 @dataclass(frozen=True)
-class TestWindow:
+class EvaluationWindow:
     start: date
     end: date
 
@@ -84,7 +85,7 @@ class SystemRecord:
     trades: pd.DataFrame = field(default_factory=pd.DataFrame)  # as_of (exit), return_pct
     holdings: pd.Series = field(default_factory=lambda: pd.Series(dtype=float))  # positions
 
-    def window(self, window: TestWindow) -> SystemRecord:
+    def window(self, window: EvaluationWindow) -> SystemRecord:
         def cut(series: pd.Series) -> pd.Series:
             return series[(series.index >= window.start) & (series.index <= window.end)]
 
@@ -101,24 +102,26 @@ class Evaluation:
     summary: pd.DataFrame
     equity: pd.DataFrame          # day x system, compounded over the test span from 1.0
     regimes: pd.DataFrame         # system x regime figures over the test span
-    windows: list[TestWindow]
+    windows: list[EvaluationWindow]
     universe: list[str]
     benchmark: str
     n_trials: int
 
 
-def test_windows(sessions: Sequence[date], first_day: date, last_day: date,
-                 months: int = 12) -> list[TestWindow]:
-    """Consecutive windows of ``months`` calendar months from ``first_day``, each holding
-    the sessions in it; the last one ends at ``last_day`` and may be shorter."""
+def evaluation_windows(sessions: Sequence[date], first_day: date, last_day: date,
+                       months: int = 12) -> list[EvaluationWindow]:
+    """Consecutive windows of ``months`` calendar months, the first from ``first_day`` to
+    the end of its ``months``-th month (so windows follow the calendar: with 12, each
+    later one is a calendar year), each holding the sessions in it; the last one ends at
+    ``last_day`` and may be shorter."""
     days = sorted(d for d in sessions if first_day <= d <= last_day)
-    windows: list[TestWindow] = []
-    begin = pd.Timestamp(first_day)
+    windows: list[EvaluationWindow] = []
+    begin = pd.Timestamp(first_day).replace(day=1)
     while days:
         stop = (begin + pd.DateOffset(months=months)).date()
         inside = [d for d in days if d < stop]
         if inside:
-            windows.append(TestWindow(inside[0], inside[-1]))
+            windows.append(EvaluationWindow(inside[0], inside[-1]))
         days = [d for d in days if d >= stop]
         begin = pd.Timestamp(stop)
     return windows
@@ -173,7 +176,7 @@ def typical_cost(vol_20: pd.Series) -> float:
     return slippage_bps(median) / 10_000 + COMMISSION_RATE
 
 
-def window_row(window: TestWindow, system: str, record: SystemRecord,
+def window_row(window: EvaluationWindow, system: str, record: SystemRecord,
                benchmark_returns: pd.Series, asset_returns: pd.DataFrame,
                cost_per_turnover: float, seed: int) -> dict[str, object]:
     """The scoreboard's row of one system in one window."""
@@ -211,7 +214,7 @@ def _closes(bars: pd.DataFrame, symbols: Sequence[str]) -> pd.DataFrame:
     return mine.pivot(index="as_of", columns="symbol", values="close").sort_index()
 
 
-def _seed(window: TestWindow, system: str) -> int:
+def _seed(window: EvaluationWindow, system: str) -> int:
     """A seed per (window, system) that does not depend on Python's hash salt."""
     return (window.start.toordinal() * 31 + sum(map(ord, system))) % (2**31)
 
@@ -229,7 +232,7 @@ def evaluate_walk_forward(
     universe = sorted(universe)
     bars = bars[bars["as_of"] <= last_day]
     sessions = sorted(set(bars.loc[bars["symbol"].isin(universe), "as_of"]))
-    windows = test_windows(sessions, first_test_day, last_day, test_months)
+    windows = evaluation_windows(sessions, first_test_day, last_day, test_months)
     if not windows:
         raise ValueError(f"no session of the universe between {first_test_day} and "
                          f"{last_day}")
@@ -242,8 +245,6 @@ def evaluate_walk_forward(
     universe_bars = bars[bars["symbol"].isin(universe)]
     features = compute_features(universe_bars)
     trading = wiring.trading_bars(universe_bars, features)
-    in_test = features[features["as_of"] >= windows[0].start]
-    cost = typical_cost(in_test["vol_20"])
 
     records: dict[str, SystemRecord] = {}
     regimes = pd.Series(dtype=object)
@@ -261,7 +262,8 @@ def evaluate_walk_forward(
             regimes = pd.Series(day_regimes["regime"].to_numpy(), index=day_regimes["as_of"])
             genomes = result["genomes"]
             n_trials = len(genomes)
-            books, days, _ = genome_books(genomes, wiring.with_breadth(features))
+            books, days, _ = genome_books(
+                genomes, with_indicators(wiring.with_breadth(features), genomes))
             keep = np.array([d >= windows[0].start for d in days], dtype=bool)
             gene_pool_books = pd.DataFrame(books.daily_returns[:, keep].T,
                                            index=[d for d, k in zip(days, keep, strict=True) if k],
@@ -273,6 +275,10 @@ def evaluate_walk_forward(
     rows = []
     baseline_records: dict[str, list[SystemRecord]] = {s: [] for s in BASELINE_SYSTEMS}
     for window in windows:
+        # What a random portfolio pays, from this window's volatility only: a window's
+        # row must not change when later bars do.
+        cost = typical_cost(features.loc[(features["as_of"] >= window.start)
+                                         & (features["as_of"] <= window.end), "vol_20"])
         combined = records["combined"].window(window)
         window_baselines = run_baselines(
             trading, window.start, window.end,
