@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from dagster import DagsterEventType, DagsterInstance
+from dagster import AssetKey, DagsterInstance
 
 from trade_pipelines.agent.reflection.walk_forward import SCOREBOARD_COLUMNS, SYSTEMS
 from trade_pipelines.cli import main
@@ -62,10 +62,10 @@ def test_evaluate_writes_the_scoreboard_of_imported_bars(project_home: Path, tmp
     assert "Plotly.newPlot" in html and "Verdict" in html
 
     instance = DagsterInstance.get()
-    (run,) = [r for r in instance.get_runs() if r.job_name == "__ASSET_JOB"
-              or "walk_forward" in str(r.asset_selection)]
-    assert run.is_success
-    (event,) = instance.all_logs(run.run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION)
+    event = instance.get_latest_materialization_event(AssetKey("walk_forward_scoreboard"))
+    assert event is not None
+    run = instance.get_run_by_id(event.run_id)
+    assert run is not None and run.is_success
     metadata = event.asset_materialization.metadata
     assert metadata["windows"].value == 3
-    assert "report" in metadata
+    assert "## Verdict" in metadata["report"].value

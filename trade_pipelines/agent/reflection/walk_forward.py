@@ -240,7 +240,7 @@ def evaluate_walk_forward(
     asset_returns = closes.pct_change(fill_method=None)
     benchmark = _closes(bars, [benchmark_symbol])
     benchmark_returns = benchmark[benchmark_symbol].pct_change(fill_method=None) \
-        if benchmark_symbol in benchmark else closes.mean(axis=1).pct_change()
+        if benchmark_symbol in benchmark else asset_returns.mean(axis=1)
 
     universe_bars = bars[bars["symbol"].isin(universe)]
     features = compute_features(universe_bars)
