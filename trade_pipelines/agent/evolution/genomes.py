@@ -168,8 +168,11 @@ def with_indicators(features: pd.DataFrame, genomes: Iterable[StrategyGenome]) -
                 missing[_column(kind, n)] = (kind, n)
     if not missing:
         return features
-    return features.assign(**{column: indicator(features, kind, n)
-                              for column, (kind, n) in sorted(missing.items())})
+    # One concat, not a column at a time: hundreds of bred windows would fragment the frame.
+    added = pd.DataFrame({column: indicator(features, kind, n)
+                          for column, (kind, n) in sorted(missing.items())},
+                         index=features.index)
+    return pd.concat([features, added], axis=1)
 
 
 def entry_signal(genome: StrategyGenome, features: pd.DataFrame) -> pd.Series:
