@@ -127,6 +127,34 @@ def test_a_losing_trade_after_costs_is_not_a_win() -> None:
     assert out.n_trades[0] == 1 and out.n_wins[0] == 0
 
 
+def flat_exits(n: int = 1, slot: float = 1.0) -> dict[str, np.ndarray]:
+    return {"stop_loss": np.full(n, 0.5), "take_profit": np.full(n, 0.5),
+            "trailing_stop": np.zeros(n), "max_holding_days": np.full(n, 3),
+            "slot_weight": np.full(n, slot)}
+
+
+def test_free_cash_caps_the_positions() -> None:
+    # both symbols signal on day 0; 60% of equity fits once, the second order lapses
+    close = np.full((6, 2), 10.0)
+    entries = np.zeros((1, 6, 2), dtype=bool)
+    entries[0, 0, :] = True
+    out = simulate_books(entries, close, np.zeros((6, 2)), **flat_exits(slot=0.6))
+    np.testing.assert_allclose(out.exposure[0], [0, 0.6, 0.6, 0.6, 0, 0])
+    assert out.n_trades[0] == 1
+
+
+def test_an_order_waits_for_the_symbols_next_bar() -> None:
+    # signal on day 0, no bar on day 1: in at day 2's close, out 3 bars later (day 6,
+    # as day 4 has no bar either); a signal on a day without a bar is ignored
+    close = np.array([[10.0], [np.nan], [10.0], [11.0], [np.nan], [12.0], [13.0], [np.nan]])
+    entries = np.zeros((1, 8, 1), dtype=bool)
+    entries[0, [0, 7], 0] = True
+    out = simulate_books(entries, close, np.zeros((8, 1)), **flat_exits())
+    np.testing.assert_allclose(out.exposure[0], [0, 0, 1, 1, 1, 1, 0, 0])
+    np.testing.assert_allclose(np.prod(1 + out.daily_returns[0]), 1.3)
+    assert out.n_trades[0] == 1
+
+
 def test_cost_matrix_is_one_side_of_the_brokers_round_trip() -> None:
     vol = np.array([[0.1, 0.35], [np.nan, 0.0]])
     np.testing.assert_allclose(2 * cost_matrix(vol),
