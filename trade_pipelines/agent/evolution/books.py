@@ -49,9 +49,11 @@ class BookResult:
 
 
 @njit(cache=True, nogil=True)
-def _books_kernel(entries, close, cost, stop_loss, take_profit, trailing_stop,
-                  max_holding_days, slot_weight, first, last,
-                  daily_returns, exposure, n_trades, n_wins, turnover):
+def _books_kernel(entries: np.ndarray, close: np.ndarray, cost: np.ndarray,
+                  stop_loss: np.ndarray, take_profit: np.ndarray, trailing_stop: np.ndarray,
+                  max_holding_days: np.ndarray, slot_weight: np.ndarray, first: int, last: int,
+                  daily_returns: np.ndarray, exposure: np.ndarray, n_trades: np.ndarray,
+                  n_wins: np.ndarray, turnover: np.ndarray) -> None:
     """Books of genomes ``first..last-1``, written into the output arrays."""
     n_days, n_symbols = close.shape
     units = np.zeros(n_symbols)
