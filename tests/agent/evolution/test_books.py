@@ -159,6 +159,12 @@ def test_cost_matrix_is_one_side_of_the_brokers_round_trip() -> None:
     vol = np.array([[0.1, 0.35], [np.nan, 0.0]])
     np.testing.assert_allclose(2 * cost_matrix(vol),
                                [[round_trip_cost(v) for v in row] for row in vol], rtol=1e-15)
+    # cheap shares pay the per-share commission, as at the broker
+    close = np.array([[2.0, 100.0], [0.5, np.nan]])
+    np.testing.assert_allclose(2 * cost_matrix(vol, close),
+                               [[round_trip_cost(v, c) for v, c in zip(rv, rc, strict=True)]
+                                for rv, rc in zip(vol, close, strict=True)], rtol=1e-15)
+    assert cost_matrix(vol, close)[0, 0] > cost_matrix(vol)[0, 0]
 
 
 def bars(symbol: str, days: list[date], seed: int) -> pd.DataFrame:

@@ -28,7 +28,7 @@ import pandas as pd
 from numba import njit
 
 from trade_pipelines.agent.evolution.genomes import StrategyGenome, entry_signal
-from trade_pipelines.agent.execution.broker import COMMISSION_RATE, slippage_bps
+from trade_pipelines.agent.execution.broker import one_side_cost
 from trade_pipelines.agent.perception.features import rolling_mean
 
 # A new position is sized on the equity after the day's exits; rounding in the previous
@@ -207,13 +207,16 @@ def simulate_books(entries: np.ndarray, close: np.ndarray, cost: np.ndarray, *,
     return BookResult(*outputs)
 
 
-def cost_matrix(vol_20: np.ndarray) -> np.ndarray:
-    """One side's cost share at each annualised volatility: the broker's ``slippage_bps``
-    plus its commission rate, so a book pays what the paper broker would (half of
-    ``round_trip_cost``; a missing volatility costs what the broker charges for it)."""
+def cost_matrix(vol_20: np.ndarray, close: np.ndarray | None = None) -> np.ndarray:
+    """One side's cost share at each annualised volatility (and close, where given, for
+    the per-share commission): the broker's own ``one_side_cost``, so a book pays what the
+    paper broker would (a missing volatility costs what the broker charges for it)."""
     vol = np.asarray(vol_20, dtype=np.float64)
-    slip = np.vectorize(slippage_bps, otypes=[np.float64])(vol) if vol.size else vol.copy()
-    return slip / 10_000 + COMMISSION_RATE
+    price = np.full(vol.shape, np.inf) if close is None else np.asarray(close, np.float64)
+    price = np.where(np.isfinite(price) & (price > 0), price, np.inf)
+    if not vol.size:
+        return vol.copy()
+    return np.vectorize(one_side_cost, otypes=[np.float64])(vol, price)
 
 
 @dataclass(frozen=True)
@@ -277,7 +280,7 @@ def signal_matrices(genomes: Sequence[StrategyGenome], features: pd.DataFrame) -
     return SignalMatrices(
         entries=entries.reshape(len(genomes), n_days, n_symbols),
         close=close.reshape(n_days, n_symbols),
-        cost=cost_matrix(vol).reshape(n_days, n_symbols),
+        cost=cost_matrix(vol, close).reshape(n_days, n_symbols),
         days=[d.date() for d in day_values],
         symbols=[str(s) for s in symbol_values],
     )
