@@ -83,3 +83,19 @@ def test_a_windows_row_does_not_change_when_later_bars_do(evaluation) -> None:
     # and the perturbation did reach the later windows
     late = ~early
     assert not again.scoreboard[late]["total_return"].equals(before[late]["total_return"])
+
+
+def test_random_entries_average_the_seeds_figures_not_their_returns() -> None:
+    from trade_pipelines.agent.reflection.walk_forward import _seeds_averaged
+
+    frame = pd.DataFrame({
+        "window_start": [date(2020, 1, 2)] * 3, "system": ["combined", "random_entries/0",
+                                                         "random_entries/1"],
+        "sharpe": [0.5, 0.2, 0.6], "max_drawdown": [-0.1, -0.3, -0.1], "trades": [4, 3, 6],
+        "cleanliness": ["replay"] * 3})
+    out = _seeds_averaged(frame, ["window_start"], ["combined", "random_entries"])
+    assert out["system"].tolist() == ["combined", "random_entries"]
+    row = out.set_index("system").loc["random_entries"]
+    assert row["sharpe"] == pytest.approx(0.4)
+    assert row["max_drawdown"] == pytest.approx(-0.2)  # each seed's own drawdown, averaged
+    assert row["trades"] == 4 and row["cleanliness"] == "replay"

@@ -200,7 +200,26 @@ def run_baselines(bars: pd.DataFrame, start: date, end: date, turnover: float,
     ``rebalancing.turnover_and_exposure`` measures them. Like the agent, a baseline
     decides at the first session's close and first fills at the next bar.
     ``random_entries`` is ``seeds`` runs (seeds 0 .. seeds-1) joined by
-    ``average_results``."""
+    ``average_results``; ``random_entry_runs`` gives them apart (a scoreboard averages
+    their statistics: averaging their returns would diversify away risk no single random
+    book carries, and flatter its Sharpe)."""
+    runs = baseline_runs(bars, start, end, turnover, exposure, seeds, capital)
+    return {**{k: v for k, v in runs.items() if k != "random_entries"},
+            "random_entries": average_results(runs["random_entries"], capital)}
+
+
+def random_entry_runs(bars: pd.DataFrame, start: date, end: date, turnover: float,
+                      exposure: float, seeds: int = 5,
+                      capital: float = STARTING_CAPITAL) -> list[RebalanceResult]:
+    """The random-entries baseline's ``seeds`` runs, each its own book."""
+    return baseline_runs(bars, start, end, turnover, exposure, seeds, capital,
+                         only_random=True)["random_entries"]
+
+
+def baseline_runs(bars: pd.DataFrame, start: date, end: date, turnover: float,
+                  exposure: float, seeds: int = 5, capital: float = STARTING_CAPITAL,
+                  only_random: bool = False) -> dict:
+    """``run_baselines``'s runs, the random entries' seeds apart (a list)."""
     if seeds < 1:
         raise ValueError("seeds must be at least 1")
     bars = bars[pd.to_datetime(bars["as_of"]) <= pd.Timestamp(end)]
@@ -214,11 +233,13 @@ def run_baselines(bars: pd.DataFrame, start: date, end: date, turnover: float,
     def run(targets: pd.DataFrame) -> RebalanceResult:
         return simulate_target_weights(targets, trading, capital)
 
+    randoms = [run(random_entry_targets(window_closes, turnover, exposure, seed))
+               for seed in range(seeds)]
+    if only_random:
+        return {"random_entries": randoms}
     return {
         "buy_and_hold": run(buy_and_hold_targets(window_closes)),
         "sma_crossover": run(_standing(sma_crossover_targets(closes), window)),
         "momentum_12_1": run(_standing(momentum_12_1_targets(closes), window)),
-        "random_entries": average_results(
-            [run(random_entry_targets(window_closes, turnover, exposure, seed))
-             for seed in range(seeds)], capital),
+        "random_entries": randoms,
     }

@@ -38,7 +38,7 @@ from trade_pipelines.agent.loop import wiring
 from trade_pipelines.agent.loop.simulation import run_agent_loop
 from trade_pipelines.agent.loop.variant import ABLATIONS, FULL_AGENT, AgentVariant
 from trade_pipelines.agent.perception.features import compute_features
-from trade_pipelines.agent.reflection.baselines import run_baselines
+from trade_pipelines.agent.reflection.baselines import baseline_runs
 from trade_pipelines.agent.reflection.performance import daily_stats
 from trade_pipelines.agent.reflection.scoreboard_stats import (
     alpha_beta,
@@ -65,6 +65,7 @@ SUMMARY_COLUMNS = [
 REPLAY = "replay"
 RANDOM_PORTFOLIOS = 2000
 RANDOM_ENTRY_SEEDS = 5
+RANDOM = "random_entries"
 # The gene pool's record, when it is too short to split into halves, gives no PBO.
 MIN_PBO_SPLITS = 4
 
@@ -273,21 +274,28 @@ def evaluate_walk_forward(
         tell(f"agent run: {name}")
 
     rows = []
-    baseline_records: dict[str, list[SystemRecord]] = {s: [] for s in BASELINE_SYSTEMS}
+    # The random entries' seeds are scored apart and their figures averaged: averaging
+    # their daily returns instead would diversify away risk no random book carries.
+    seeds = [f"{RANDOM}/{k}" for k in range(RANDOM_ENTRY_SEEDS)] if RANDOM in systems else []
+    scored = [s for s in systems if s != RANDOM] + seeds
+    baseline_records: dict[str, list[SystemRecord]] = {s: [] for s in scored
+                                                       if _is_baseline(s)}
     for window in windows:
         # What a random portfolio pays, from this window's volatility only: a window's
         # row must not change when later bars do.
         cost = typical_cost(features.loc[(features["as_of"] >= window.start)
                                          & (features["as_of"] <= window.end), "vol_20"])
         combined = records["combined"].window(window)
-        window_baselines = run_baselines(
+        runs = baseline_runs(
             trading, window.start, window.end,
             turnover=float(combined.turnover.mean()) if len(combined.turnover) else 0.0,
             exposure=float(combined.exposure.mean()) if len(combined.exposure) else 0.0,
             seeds=RANDOM_ENTRY_SEEDS)
-        for system in systems:
-            if system in BASELINE_SYSTEMS:
-                record = rebalance_record(window_baselines[system])
+        for k, result in enumerate(runs.pop(RANDOM)):
+            runs[f"{RANDOM}/{k}"] = result
+        for system in scored:
+            if _is_baseline(system):
+                record = rebalance_record(runs[system])
                 baseline_records[system].append(record)
             else:
                 record = records[system].window(window)
@@ -298,14 +306,56 @@ def evaluate_walk_forward(
         if parts:
             records[system] = _joined(parts)
 
-    scoreboard = pd.DataFrame(rows, columns=SCOREBOARD_COLUMNS)
+    every_row = pd.DataFrame(rows, columns=SCOREBOARD_COLUMNS)
+    scoreboard = _seeds_averaged(every_row, ["window_start", "window_end"], systems)
     equity = pd.DataFrame({s: (1 + records[s].daily_returns.fillna(0.0)).cumprod()
-                           for s in systems if s in records})
-    summary = _summary(scoreboard, records, systems, gene_pool_books, n_trials, len(windows))
-    by_regime = _by_regime(records, systems, regimes)
+                           for s in scored if s in records})
+    if seeds:
+        equity[RANDOM] = equity[seeds].mean(axis=1)
+        equity = equity.drop(columns=seeds)
+    equity = equity[[s for s in systems if s in equity]]
+    summary = _seeds_averaged(
+        _summary(every_row, records, scored, gene_pool_books, n_trials, len(windows)),
+        [], systems)
+    by_regime = _seeds_averaged(_by_regime(records, scored, regimes), ["regime"], systems)
     return Evaluation(scoreboard, summary, equity, by_regime, windows, list(universe),
                       benchmark_symbol if benchmark_symbol in benchmark else "equal-weight index",
                       n_trials)
+
+
+def _is_baseline(system: str) -> bool:
+    return system.split("/")[0] in BASELINE_SYSTEMS
+
+
+def _seeds_averaged(frame: pd.DataFrame, keys: list[str],
+                    systems: Sequence[str]) -> pd.DataFrame:
+    """The random entries' seed rows (``random_entries/k``) replaced by their mean, per
+    ``keys``; other rows as they are, in the order of ``systems``."""
+    if frame.empty:
+        return frame
+    seeded = frame["system"].str.startswith(f"{RANDOM}/")
+    if not seeded.any():
+        return frame.reset_index(drop=True)
+    seed_rows = frame[seeded]
+    numeric = [c for c in frame.columns if c not in ("system", *keys)
+               and pd.api.types.is_numeric_dtype(frame[c])]
+    other = [c for c in frame.columns if c not in ("system", *keys, *numeric)]
+    grouped = seed_rows.groupby(keys, sort=False) if keys else seed_rows.groupby(
+        lambda _: 0)
+    mean = grouped[numeric].mean()
+    first = grouped[other].first() if other else pd.DataFrame(index=mean.index)
+    averaged = pd.concat([mean, first], axis=1).reset_index(drop=not keys)
+    if not keys:
+        averaged = averaged.drop(columns=["index"], errors="ignore")
+    averaged["system"] = RANDOM
+    if "trades" in averaged:
+        averaged["trades"] = averaged["trades"].round().astype(int)
+    out = pd.concat([frame[~seeded], averaged[frame.columns]], ignore_index=True)
+    order = {s: i for i, s in enumerate(systems)}
+    rank = out["system"].map(order)
+    sort = [*keys, "_rank"] if keys else ["_rank"]
+    return out.assign(_rank=rank).sort_values(sort, kind="mergesort") \
+        .drop(columns="_rank").reset_index(drop=True)
 
 
 def _joined(parts: Sequence[SystemRecord]) -> SystemRecord:
@@ -341,13 +391,13 @@ def _summary(scoreboard: pd.DataFrame, records: Mapping[str, SystemRecord],
         mine = scoreboard[scoreboard["system"] == system].set_index("window_start")
         beats = int((mine["sharpe"] > hold["sharpe"].reindex(mine.index)).sum()) \
             if not hold.empty else 0
-        is_agent = system not in BASELINE_SYSTEMS
+        is_agent = not _is_baseline(system)
         trials = max(n_trials, 1) if is_agent else 1
         variance = trials_variance if is_agent and np.isfinite(trials_variance) else 0.0
         rows.append({
             "system": system,
             "kind": "agent" if system in AGENT_SYSTEMS else (
-                "baseline" if system in BASELINE_SYSTEMS else "ablation"),
+                "baseline" if _is_baseline(system) else "ablation"),
             "windows": len(mine), "days": stats.days,
             "total_return": stats.total_return, "annual_return": stats.annual_return,
             "sharpe": stats.sharpe, "max_drawdown": stats.max_drawdown,
