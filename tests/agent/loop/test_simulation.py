@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import date
 
+import numpy as np
 import pytest
 
 from trade_pipelines.agent.evolution.genomes import SEEDED_GENOMES
@@ -44,9 +45,9 @@ def test_the_full_agent_debates_newborns_at_a_probation_size(universe: tuple) ->
     history = frames["strategy_history"]
     promoted = dict(zip(*history.loc[history["event"] == "promotion",
                                      ["strategy_id", "as_of"]].T.to_numpy(), strict=True))
-    on_probation = bred & [promoted.get(s) is None or d <= promoted[s]
-                           for s, d in zip(decisions["strategy_id"], decisions["as_of"],
-                                           strict=True)]
+    on_probation = bred & np.array([promoted.get(s) is None or d <= promoted[s]
+                                    for s, d in zip(decisions["strategy_id"],
+                                                    decisions["as_of"], strict=True)])
     assert on_probation.any()
     # on probation the proposer asks at most the probation share of the usual 10% (its
     # volatility-target sizing may scale that by up to 1.5)

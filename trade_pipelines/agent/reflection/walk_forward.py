@@ -66,6 +66,7 @@ REPLAY = "replay"
 RANDOM_PORTFOLIOS = 2000
 RANDOM_ENTRY_SEEDS = 5
 RANDOM = "random_entries"
+COUNT_COLUMNS = ("trades", "windows", "days", "windows_beating_buy_and_hold", "n_trials")
 # The gene pool's record, when it is too short to split into halves, gives no PBO.
 MIN_PBO_SPLITS = 4
 
@@ -348,9 +349,10 @@ def _seeds_averaged(frame: pd.DataFrame, keys: list[str],
     if not keys:
         averaged = averaged.drop(columns=["index"], errors="ignore")
     averaged["system"] = RANDOM
-    if "trades" in averaged:
-        averaged["trades"] = averaged["trades"].round().astype(int)
     out = pd.concat([frame[~seeded], averaged[frame.columns]], ignore_index=True)
+    for column in COUNT_COLUMNS:  # counts stay whole numbers (a seed average rounded)
+        if column in out:
+            out[column] = out[column].round().astype(int)
     order = {s: i for i, s in enumerate(systems)}
     rank = out["system"].map(order)
     sort = [*keys, "_rank"] if keys else ["_rank"]
