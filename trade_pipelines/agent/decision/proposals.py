@@ -12,17 +12,23 @@ MAX_PROPOSALS_PER_DAY = 6
 COLUMNS = ["as_of", "proposal_id", "symbol", "side", "strategy_id", "strength", "rationale"]
 
 
+Signals = dict[str, tuple[np.ndarray, np.ndarray]]
+
+
 def propose(
     day_features: pd.DataFrame,
     genomes: list[StrategyGenome],
     scores: dict[str, float],
+    signals: Signals | None = None,
 ) -> pd.DataFrame:
     """At most one proposal per symbol and day (its best genome), strongest first, and at
     most ``MAX_PROPOSALS_PER_DAY`` a day.
 
     ``day_features`` holds feature rows (with ``breadth``) of one day, or of several days
     that share the same ``genomes`` and ``scores``: the genomes' latest gene-pool scores
-    known before those days. Each day is ranked on its own rows only.
+    known before those days. Each day is ranked on its own rows only. ``signals``: each
+    genome's entry signal and strength for these rows, when already computed (both are
+    row by row, so a window's can be sliced).
     """
     if day_features.empty:
         return pd.DataFrame(columns=COLUMNS)
@@ -30,10 +36,16 @@ def propose(
     symbols = day_features["symbol"].to_numpy()
     candidates = []
     for genome in genomes:
-        rows = np.flatnonzero(entry_signal(genome, day_features).to_numpy(dtype=bool))
+        if signals is not None and genome.strategy_id in signals:
+            fired, strengths = signals[genome.strategy_id]
+        else:
+            fired = entry_signal(genome, day_features).to_numpy(dtype=bool)
+            strengths = None
+        rows = np.flatnonzero(fired)
         if rows.size == 0:
             continue
-        strength = signal_strength(genome, day_features).to_numpy(dtype=float)[rows]
+        strength = (strengths if strengths is not None else signal_strength(
+            genome, day_features).to_numpy(dtype=float))[rows]
         rank = (scores.get(genome.strategy_id, 0.0) / 100) * 0.6 + strength * 0.4
         candidates += [(as_of[r], -k, symbols[r], genome.strategy_id, r, genome, s)
                        for r, k, s in zip(rows.tolist(), rank.tolist(), strength.tolist(),
@@ -84,7 +96,21 @@ def propose_for_window(
         return pd.DataFrame(columns=COLUMNS)
     evaluations = evaluations.assign(as_of=pd.to_datetime(evaluations["as_of"]))
     known = pd.Series(np.sort(evaluations["as_of"].unique()))
+    features = features.reset_index(drop=True)
     span = known.searchsorted(pd.to_datetime(features["as_of"]), side="left")
+    # Each genome's signal and strength over the whole window, computed once and sliced
+    # for each span (a genome tradeable for years would otherwise be computed weekly).
+    whole: Signals = {}
+
+    def signals_of(chosen: list[StrategyGenome], rows: np.ndarray) -> Signals:
+        for genome in chosen:
+            if genome.strategy_id not in whole:
+                whole[genome.strategy_id] = (
+                    entry_signal(genome, features).to_numpy(dtype=bool),
+                    signal_strength(genome, features).to_numpy(dtype=float))
+        return {g.strategy_id: (whole[g.strategy_id][0][rows], whole[g.strategy_id][1][rows])
+                for g in chosen}
+
     frames = []
     for position, span_features in features.groupby(span, sort=True):
         if position == 0:
@@ -95,6 +121,7 @@ def propose_for_window(
             usable = latest[latest["status"].isin(tradeable)]
             chosen = [genomes[s] for s in usable["strategy_id"] if s in genomes]
             scores = dict(zip(latest["strategy_id"], latest["score"], strict=True))
-        frames.append(propose(span_features, chosen, scores))
+        frames.append(propose(span_features, chosen, scores,
+                              signals_of(chosen, span_features.index.to_numpy())))
     frames = [f for f in frames if not f.empty]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=COLUMNS)

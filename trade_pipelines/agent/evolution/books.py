@@ -28,7 +28,7 @@ import pandas as pd
 from numba import njit
 
 from trade_pipelines.agent.evolution.genomes import StrategyGenome, entry_signal
-from trade_pipelines.agent.execution.broker import one_side_cost
+from trade_pipelines.agent.execution.broker import one_side_costs
 from trade_pipelines.agent.perception.features import rolling_mean
 
 # A new position is sized on the equity after the day's exits; rounding in the previous
@@ -216,7 +216,7 @@ def cost_matrix(vol_20: np.ndarray, close: np.ndarray | None = None) -> np.ndarr
     price = np.where(np.isfinite(price) & (price > 0), price, np.inf)
     if not vol.size:
         return vol.copy()
-    return np.vectorize(one_side_cost, otypes=[np.float64])(vol, price)
+    return one_side_costs(vol, price)
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from trade_pipelines.agent.evolution.genomes import (
     entry_signal,
     with_indicators,
 )
-from trade_pipelines.agent.execution.broker import round_trip_cost
+from trade_pipelines.agent.execution.broker import one_side_costs
 from trade_pipelines.agent.reflection.performance import trade_stats
 
 MIN_WIN_RATE = 0.45
@@ -92,8 +92,7 @@ def _outcomes(genome: StrategyGenome, features: pd.DataFrame) -> pd.DataFrame:
             continue
         rows = np.array(taken)
         entered = signals[rows]
-        cost = np.array([round_trip_cost(v, c) for v, c in
-                         zip(vols_all[first:last][entered], closes[entered], strict=True)])
+        cost = 2 * one_side_costs(vols_all[first:last][entered], closes[entered])
         frames.append(pd.DataFrame({
             "symbol": symbols[first],
             "signal_as_of": days[signals[rows]],

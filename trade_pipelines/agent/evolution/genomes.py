@@ -157,15 +157,22 @@ def indicator(features: pd.DataFrame, kind: str, n: float) -> pd.Series:
         lambda close: _compute(kind, int(n), close))
 
 
-def with_indicators(features: pd.DataFrame, genomes: Iterable[StrategyGenome]) -> pd.DataFrame:
-    """``features`` with every indicator column the genomes read, computed once a run
-    (pass the whole history: an indicator's look-back must be inside the frame)."""
+def missing_indicators(features: pd.DataFrame, genomes: Iterable[StrategyGenome]
+                       ) -> dict[str, tuple[str, int]]:
+    """The indicator columns the genomes read that ``features`` lacks: column -> (kind, n)."""
     missing: dict[str, tuple[str, int]] = {}
     for genome in genomes:
         for kind, param, default in RULE_INDICATORS.get(genome.entry, ()):
             n = int(genome.params.get(param, default))
             if _column(kind, n) not in features:
                 missing[_column(kind, n)] = (kind, n)
+    return missing
+
+
+def with_indicators(features: pd.DataFrame, genomes: Iterable[StrategyGenome]) -> pd.DataFrame:
+    """``features`` with every indicator column the genomes read, computed once a run
+    (pass the whole history: an indicator's look-back must be inside the frame)."""
+    missing = missing_indicators(features, genomes)
     if not missing:
         return features
     # One concat, not a column at a time: hundreds of bred windows would fragment the frame.

@@ -45,7 +45,8 @@ from trade_pipelines.agent.evolution.genomes import (
     SEEDED_STRATEGIES,
     StrategyGenome,
     genome_from_json,
-    with_indicators,
+    indicator,
+    missing_indicators,
 )
 from trade_pipelines.agent.evolution.operators import breed
 from trade_pipelines.agent.reflection.scoreboard_stats import deflated_sharpe_ratio
@@ -186,6 +187,7 @@ class GenePool:
         self.evolve = evolve
         self.frames: dict[str, pd.DataFrame] = {}
         self.records: dict[str, GenomeRecord] = {}
+        self._indicators: dict[str, pd.Series] = {}
         self._learn([self.state.lineages[s].genome for s in sorted(self.state.status)])
 
     def _learn(self, genomes: list[StrategyGenome]) -> None:
@@ -193,11 +195,25 @@ class GenePool:
         fresh = [g for g in genomes if g.strategy_id not in self.frames]
         if not fresh:
             return
-        self.features = with_indicators(self.features, fresh)
         for genome in fresh:
-            frame = _outcomes(genome, self.features).assign(strategy_id=genome.strategy_id)
+            frame = _outcomes(genome, self._features_for(genome)).assign(
+                strategy_id=genome.strategy_id)
             self.frames[genome.strategy_id] = frame
             self.records.update(genome_records(frame) if not frame.empty else {})
+
+    def _features_for(self, genome: StrategyGenome) -> pd.DataFrame:
+        """The features with the indicator columns this genome reads, each computed once a
+        run. A narrow frame per genome: growing one frame by every bred window would copy
+        it whole at each birth."""
+        missing = missing_indicators(self.features, [genome])
+        if not missing:
+            return self.features
+        for column, (kind, n) in missing.items():
+            if column not in self._indicators:
+                self._indicators[column] = indicator(self.features, kind, n)
+        added = pd.DataFrame({c: self._indicators[c] for c in sorted(missing)},
+                             index=self.features.index)
+        return pd.concat([self.features, added], axis=1)
 
     def _oos(self, strategy_id: str, day: date) -> tuple[np.ndarray, float]:
         """Returns of trades signalled after the genome's birth and known by ``day``, and

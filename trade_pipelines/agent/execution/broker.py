@@ -19,6 +19,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
+
 BASE_SLIPPAGE_BPS = 5.0
 VOLATILITY_SLIPPAGE = 0.05     # share of one day's typical move paid as slippage
 COMMISSION_PER_SHARE = 0.005
@@ -80,9 +82,21 @@ def one_side_cost(annual_volatility: float, price: float = math.inf) -> float:
     charges at this volatility plus the commission, per share or by value, whichever is
     larger at ``price`` (left out when unknown; the rate rules above $10 a share). The
     minimum commission is left out: it depends on the order's size."""
-    per_share = COMMISSION_PER_SHARE / price if math.isfinite(price) and price > 0 else 0.0
-    commission_share = min(max(COMMISSION_RATE, per_share), MAX_COMMISSION_RATE)
-    return slippage_bps(annual_volatility) / 10_000 + commission_share
+    return float(one_side_costs(np.array([annual_volatility]), np.array([price]))[0])
+
+
+def one_side_costs(annual_volatility: np.ndarray, price: np.ndarray) -> np.ndarray:
+    """``one_side_cost`` of many fills at once (the gene pool prices thousands)."""
+    vol = np.asarray(annual_volatility, dtype=float)
+    price = np.asarray(price, dtype=float)
+    vol = np.where(np.isfinite(vol), vol, 0.25)
+    slip = BASE_SLIPPAGE_BPS + VOLATILITY_SLIPPAGE * vol / math.sqrt(252) * 10_000
+    known = np.isfinite(price) & (price > 0)
+    per_share = np.divide(COMMISSION_PER_SHARE, price, out=np.zeros_like(price),
+                          where=known)
+    commission_share = np.minimum(np.maximum(COMMISSION_RATE, per_share),
+                                  MAX_COMMISSION_RATE)
+    return slip / 10_000 + commission_share
 
 
 def round_trip_cost(annual_volatility: float, price: float = math.inf) -> float:
