@@ -86,9 +86,13 @@ def strategy_evaluations(context: AssetExecutionContext, warehouse: WarehouseRes
     checkpoint.commit({"strategy_evaluations": evaluations,
                        "strategy_history": pool.history,
                        "strategies": pool.strategies(born_from=start)})
-    # Genomes born before the window keep their row; their latest status is updated.
-    earlier = pool.strategies()
-    store.upsert("strategies", earlier[earlier["born_as_of"] < start], keys=["strategy_id"])
+    # Every genome's status is its latest stored evaluation's, whichever partitions ran
+    # and in whatever order (re-running an earlier year must not roll a status back).
+    with store.transaction() as connection:
+        connection.execute(
+            "UPDATE strategies SET status = latest.status FROM (SELECT strategy_id, "
+            "arg_max(status, as_of) AS status FROM strategy_evaluations GROUP BY "
+            "strategy_id) AS latest WHERE strategies.strategy_id = latest.strategy_id")
     counts = {"strategy_evaluations": len(evaluations)}
     latest = evaluations[evaluations["as_of"] == evaluations["as_of"].max()] \
         if not evaluations.empty else evaluations

@@ -106,9 +106,21 @@ def test_two_identical_runs_give_identical_tables(features: pd.DataFrame,
     pd.testing.assert_frame_equal(again.strategies(), run.strategies())
 
 
+def _eliminated_newborn_days(run: PoolRun) -> list[date]:
+    history = run.history
+    bred = ~history["strategy_id"].str.match(r"S\d\d$")
+    return sorted(set(history.loc[(history["event"] == "elimination") & bred, "as_of"]))
+
+
+@pytest.mark.parametrize("split", ["new_year", "after_an_elimination"])
 def test_a_run_split_in_two_through_the_stored_tables_equals_one_run(
-        features: pd.DataFrame, run: PoolRun) -> None:
-    middle = date(2016, 1, 1)
+        features: pd.DataFrame, run: PoolRun, split: str) -> None:
+    if split == "new_year":
+        middle = date(2016, 1, 1)
+    else:  # the day after a newborn was eliminated: it must not come back
+        eliminations = [d for d in _eliminated_newborn_days(run) if d > START + timedelta(90)]
+        assert eliminations, "no newborn was eliminated: nothing to test"
+        middle = eliminations[0] + timedelta(days=1)
     first = evaluate_gene_pool(features, _days(START, middle - timedelta(days=1)))
     last_day = first.evaluations["as_of"].max()
     promotions = first.history[first.history["event"] == "promotion"][["strategy_id", "as_of"]]

@@ -111,8 +111,12 @@ class PoolState:
                 genome_from_json(row.genome), row.origin, tuple(json.loads(row.parents)),
                 int(row.generation), pd.Timestamp(row.born_as_of).date())
         if not last_statuses.empty:
-            state.status = dict(zip(last_statuses["strategy_id"], last_statuses["status"],
-                                    strict=True))
+            # An eliminated newborn left the pool (``step``); an eliminated seed stays,
+            # in reserve for the floor.
+            state.status = {
+                sid: status for sid, status in zip(last_statuses["strategy_id"],
+                                                   last_statuses["status"], strict=True)
+                if status != "eliminated" or state.lineages[sid].origin == "seed"}
         state.promoted = {r.strategy_id: pd.Timestamp(r.as_of).date()
                           for r in promotions.itertuples()}
         return state
