@@ -11,9 +11,6 @@ from pydantic import Field
 from trade_pipelines.assets.common import WAREHOUSE_POOL, markdown_preview, progress, to_dates
 from trade_pipelines.resources import MarketDataResource, WarehouseResource
 
-# History loaded before the first test window beyond the warm-up: the 200-day averages.
-FEATURE_LOOK_BACK = pd.Timedelta(days=400)
-
 
 class ScoreboardConfig(Config):
     start: str = Field(description="First day of history (YYYY-MM-DD); the first test "
@@ -47,7 +44,8 @@ def walk_forward_scoreboard(context: AssetExecutionContext, config: ScoreboardCo
                          f"give at least {config.train_years} years of history")
     store = warehouse.warehouse()
     symbols = market_data.all_symbols()
-    load_bars(market_data.source, store, symbols, start, end, FEATURE_LOOK_BACK)
+    # History is from --start (the warm-up): nothing is fetched before it.
+    load_bars(market_data.source, store, symbols, start, end, pd.Timedelta(0))
     bars = to_dates(store.query(
         "SELECT symbol, as_of, open, high, low, close, volume FROM bars "
         "WHERE as_of BETWEEN ? AND ? AND list_contains(?, symbol) ORDER BY symbol, as_of",

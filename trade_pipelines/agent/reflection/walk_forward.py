@@ -2,14 +2,15 @@
 
 How the test is built, so nothing in a test window is fitted on it:
 
-* history first: ``train_years`` of bars before the first test window are the agent's
-  warm-up (features, the gene pool's evaluations and evolution, setup records); the agent
-  trades from the first test day on;
+* history first: the bars before the first test window are the agent's warm-up
+  (features and the setup records the quant and the gene pool read); the gene pool starts
+  as the seeded genomes on the first test day, scored on the outcomes the warm-up already
+  knows, and breeds from there; the agent trades from the first test day on;
 * the agent, and each ablation, trades the whole test span once, deciding every day from
   data up to that day only (the look-ahead rule every layer keeps; the gene pool re-scores
-  and evolves weekly on outcomes already known, over a rolling year). Its record is then
-  cut into consecutive ``test_months`` windows: an anchored walk-forward that re-fits every
-  week;
+  and breeds weekly on outcomes already known, over a rolling year). Its record is then
+  cut into consecutive ``test_months`` windows; the agent carries its book from one
+  window into the next;
 * the baselines start afresh in each window with the same capital, universe, broker and
   costs;
 * every figure of a window uses that window's daily returns only.
@@ -23,6 +24,7 @@ overfitting of the gene pool's selection.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -31,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from trade_pipelines.agent.evolution.books import genome_books
-from trade_pipelines.agent.evolution.genomes import with_indicators
+from trade_pipelines.agent.evolution.genomes import SEEDED_GENOMES, with_indicators
 from trade_pipelines.agent.execution.broker import COMMISSION_RATE, slippage_bps
 from trade_pipelines.agent.execution.rebalancing import RebalanceResult
 from trade_pipelines.agent.loop import wiring
@@ -66,6 +68,7 @@ REPLAY = "replay"
 RANDOM_PORTFOLIOS = 2000
 RANDOM_ENTRY_SEEDS = 5
 RANDOM = "random_entries"
+SEEDED_IDS = frozenset(SEEDED_GENOMES)
 COUNT_COLUMNS = ("trades", "windows", "days", "windows_beating_buy_and_hold", "n_trials")
 # The gene pool's record, when it is too short to split into halves, gives no PBO.
 MIN_PBO_SPLITS = 4
@@ -270,6 +273,14 @@ def evaluate_walk_forward(
             gene_pool_books = pd.DataFrame(books.daily_returns[:, keep].T,
                                            index=[d for d, k in zip(days, keep, strict=True) if k],
                                            columns=[g.strategy_id for g in genomes])
+            # A bred genome's book before its birth is in-sample history it was bred
+            # from, not a trial the pool ran: masked.
+            bred = frames["strategies"]
+            for sid, born in zip(bred["strategy_id"], bred["born_as_of"], strict=True):
+                if sid in gene_pool_books and born is not None and pd.notna(born):
+                    born_day = pd.Timestamp(born).date()
+                    gene_pool_books.loc[[d <= born_day for d in gene_pool_books.index],
+                                        sid] = np.nan
         else:
             records[name] = agent_records(frames, ["combined"])["combined"]
         tell(f"agent run: {name}")
@@ -373,17 +384,26 @@ def _joined(parts: Sequence[SystemRecord]) -> SystemRecord:
 def _summary(scoreboard: pd.DataFrame, records: Mapping[str, SystemRecord],
              systems: Sequence[str], gene_pool_books: pd.DataFrame, n_trials: int,
              n_windows: int) -> pd.DataFrame:
+    """Per system over the whole span. The deflated Sharpe counts the genomes the pool
+    held as trials (the frozen pool of ``no_evolution``: the seeded ones), with the
+    variance of their books' Sharpe ratios after their birth; the PBO is that of picking
+    the best seeded genome by in-sample Sharpe (CSCV over their books: a bred genome has
+    no book before its birth, and CSCV needs every configuration on every day)."""
     hold = scoreboard[scoreboard["system"] == "buy_and_hold"].set_index("window_start")
-    books = gene_pool_books.to_numpy(dtype=float) if not gene_pool_books.empty else None
     pbo = np.nan
     trials_variance = np.nan
-    if books is not None and books.shape[1] >= 2:
-        splits = min(16, 2 * (n_windows // 2) or 2)
-        if splits >= MIN_PBO_SPLITS:
-            pbo = probability_of_backtest_overfitting(np.nan_to_num(books), n_splits=splits)
-        with np.errstate(invalid="ignore", divide="ignore"):
+    seeded = [c for c in gene_pool_books.columns if c in SEEDED_IDS]
+    if not gene_pool_books.empty:
+        books = gene_pool_books.to_numpy(dtype=float)
+        with warnings.catch_warnings():  # a genome born on the last day has no book yet
+            warnings.simplefilter("ignore", RuntimeWarning)
             per_period = np.nanmean(books, axis=0) / np.nanstd(books, axis=0, ddof=1)
-        trials_variance = float(np.nanvar(per_period[np.isfinite(per_period)], ddof=1))
+        finite = per_period[np.isfinite(per_period)]
+        trials_variance = float(np.var(finite, ddof=1)) if finite.size > 1 else np.nan
+        splits = min(16, 2 * (n_windows // 2))
+        if len(seeded) >= 2 and splits >= MIN_PBO_SPLITS:
+            pbo = probability_of_backtest_overfitting(
+                gene_pool_books[seeded].to_numpy(dtype=float), n_splits=splits)
     rows = []
     for system in systems:
         if system not in records:
@@ -394,7 +414,8 @@ def _summary(scoreboard: pd.DataFrame, records: Mapping[str, SystemRecord],
         beats = int((mine["sharpe"] > hold["sharpe"].reindex(mine.index)).sum()) \
             if not hold.empty else 0
         is_agent = not _is_baseline(system)
-        trials = max(n_trials, 1) if is_agent else 1
+        trials = (len(seeded) if system == "no_evolution" else max(n_trials, 1)) \
+            if is_agent else 1
         variance = trials_variance if is_agent and np.isfinite(trials_variance) else 0.0
         rows.append({
             "system": system,
