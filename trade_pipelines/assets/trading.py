@@ -129,7 +129,7 @@ def daily_trading_loop(context: AssetExecutionContext, warehouse: WarehouseResou
         "SELECT symbol, as_of, open, close, volume FROM bars WHERE as_of BETWEEN ? AND ? "
         "AND list_contains(?, symbol) ORDER BY symbol, as_of",
         [start - ADV_LOOK_BACK, end, universe]), "as_of")
-    bars = trading_bars(bars, window_features)
+    bars = trading_bars(bars, features)
     bars = bars[bars["as_of"] >= start]
     regime_by_day = dict(zip(regimes["as_of"], regimes["regime"], strict=True))
     # The supervisor's controls are the recorded events, read once: never a switch.

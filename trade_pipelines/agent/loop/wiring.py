@@ -80,15 +80,18 @@ def trade_proposals(features: pd.DataFrame, evaluations: pd.DataFrame,
 
 
 def trading_bars(bars: pd.DataFrame, features: pd.DataFrame) -> pd.DataFrame:
-    """The bars the ledger fills at, with each symbol's volatility (for slippage) and its
-    average daily volume over the sessions before (for the volume cap; pass the history
-    before the window too, or the window's first days have none)."""
+    """The bars the ledger fills at, with what is known of each symbol before the open:
+    its volatility at the previous close (for slippage) and its average daily volume over
+    the sessions before (for the volume cap). Pass the history before the window too, or
+    the window's first day has neither."""
     ordered = bars[["symbol", "as_of", "open", "close", "volume"]].sort_values(
         ["symbol", "as_of"], kind="mergesort")
     adv = ordered.groupby("symbol", sort=False)["volume"].transform(
         lambda v: v.shift(1).rolling(ADV_SESSIONS, min_periods=ADV_SESSIONS).mean())
-    return ordered.assign(adv=adv).merge(
-        features[["symbol", "as_of", "vol_20"]], on=["symbol", "as_of"], how="left")
+    known = features[["symbol", "as_of", "vol_20"]].sort_values(["symbol", "as_of"],
+                                                                kind="mergesort")
+    known = known.assign(vol_20=known.groupby("symbol", sort=False)["vol_20"].shift(1))
+    return ordered.assign(adv=adv).merge(known, on=["symbol", "as_of"], how="left")
 
 
 def trading_loop(features: pd.DataFrame, regimes: pd.DataFrame, plans: pd.DataFrame,
