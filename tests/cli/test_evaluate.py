@@ -60,6 +60,8 @@ def test_evaluate_writes_the_scoreboard_of_imported_bars(project_home: Path, tmp
     html = (out / "report.html").read_text()
     assert "## Verdict" in markdown and "equal-weight index" in markdown
     assert "Plotly.newPlot" in html and "Verdict" in html
+    svg = (out / "equity.svg").read_text()
+    assert svg.startswith("<svg") and svg.count("<polyline") == len(SYSTEMS)
 
     instance = DagsterInstance.get()
     event = instance.get_latest_materialization_event(AssetKey("walk_forward_scoreboard"))

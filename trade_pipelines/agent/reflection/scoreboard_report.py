@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from html import escape
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
@@ -190,7 +191,53 @@ def _html_table(frame: pd.DataFrame) -> str:
 
 
 SCOREBOARD_FILES = ("scoreboard.csv", "summary.csv", "regimes.csv", "equity.csv", "report.md",
-                    "report.html")
+                    "report.html", "equity.svg")
+SVG_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
+               "#7f7f7f", "#bcbd22", "#17becf")
+
+
+def equity_svg(evaluation: Evaluation, width: int = 900, height: int = 420) -> str:
+    """The equity chart as a static SVG (log scale), for places that show no script,
+    such as a README. Written by hand: plotly's static export needs a browser engine."""
+    equity = evaluation.equity.dropna(how="all")
+    left, right, top, bottom = 60, 170, 20, 40
+    plot_w, plot_h = width - left - right, height - top - bottom
+    values = equity.to_numpy(dtype=float)
+    low, high = np.log(np.nanmin(values)), np.log(np.nanmax(values))
+    span = high - low or 1.0
+
+    def y(value: float) -> float:
+        return top + plot_h * (1 - (math.log(value) - low) / span)
+
+    n = len(equity)
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+             f'font-family="sans-serif" font-size="11">',
+             f'<rect width="{width}" height="{height}" fill="white"/>']
+    for level in (0.5, 1, 2, 4, 8):
+        if low <= math.log(level) <= high:
+            parts.append(f'<line x1="{left}" x2="{left + plot_w}" y1="{y(level):.1f}" '
+                         f'y2="{y(level):.1f}" stroke="#ddd"/><text x="{left - 6}" '
+                         f'y="{y(level) + 4:.1f}" text-anchor="end">{level:g}</text>')
+    for window in evaluation.windows:
+        position = equity.index.searchsorted(window.start)
+        x = left + plot_w * position / max(n - 1, 1)
+        parts.append(f'<text x="{x:.1f}" y="{height - bottom + 16}" text-anchor="middle">'
+                     f'{window.start.year}</text>')
+    for i, system in enumerate(equity.columns):
+        series = equity[system].to_numpy(dtype=float)
+        points = " ".join(f"{left + plot_w * k / max(n - 1, 1):.1f},{y(v):.1f}"
+                          for k, v in enumerate(series) if np.isfinite(v) and k % 2 == 0)
+        colour = SVG_COLOURS[i % len(SVG_COLOURS)]
+        dash = ' stroke-dasharray="4,3"' if system in BASELINE_SYSTEMS \
+            or system in ABLATION_SYSTEMS else ""
+        wide = 2.5 if system == "combined" else 1.2
+        parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width="{wide}"{dash} '
+                     f'points="{points}"/>')
+        parts.append(f'<text x="{left + plot_w + 10}" y="{top + 14 * i + 10}" '
+                     f'fill="{colour}">{escape(system)} {series[-1]:.2f}x</text>')
+    parts.append(f'<text x="{left}" y="{top - 6}">Growth of 1 over the test span '
+                 "(log scale)</text></svg>")
+    return "".join(parts)
 
 
 def write_scoreboard(evaluation: Evaluation, out: Path, meta: Mapping[str, str]) -> list[Path]:
@@ -204,6 +251,7 @@ def write_scoreboard(evaluation: Evaluation, out: Path, meta: Mapping[str, str])
         "equity.csv": evaluation.equity.rename_axis("as_of").to_csv(),
         "report.md": render_markdown(evaluation, meta),
         "report.html": render_html(evaluation, meta),
+        "equity.svg": equity_svg(evaluation),
     }
     written = []
     for name in SCOREBOARD_FILES:

@@ -72,6 +72,8 @@ SEEDED_IDS = frozenset(SEEDED_GENOMES)
 COUNT_COLUMNS = ("trades", "windows", "days", "windows_beating_buy_and_hold", "n_trials")
 # The gene pool's record, when it is too short to split into halves, gives no PBO.
 MIN_PBO_SPLITS = 4
+# Sessions of a genome's book before its Sharpe counts towards the trials' variance.
+MIN_BOOK_DAYS = 252
 
 
 @dataclass(frozen=True)
@@ -398,7 +400,10 @@ def _summary(scoreboard: pd.DataFrame, records: Mapping[str, SystemRecord],
         with warnings.catch_warnings():  # a genome born on the last day has no book yet
             warnings.simplefilter("ignore", RuntimeWarning)
             per_period = np.nanmean(books, axis=0) / np.nanstd(books, axis=0, ddof=1)
-        finite = per_period[np.isfinite(per_period)]
+        # Only books of a year or more: a genome born weeks before the end has a Sharpe
+        # estimate so noisy it would inflate the trials' variance by noise alone.
+        long_enough = np.isfinite(books).sum(axis=0) >= MIN_BOOK_DAYS
+        finite = per_period[np.isfinite(per_period) & long_enough]
         trials_variance = float(np.var(finite, ddof=1)) if finite.size > 1 else np.nan
         splits = min(16, 2 * (n_windows // 2))
         if len(seeded) >= 2 and splits >= MIN_PBO_SPLITS:
