@@ -84,10 +84,11 @@ def verdict(evaluation: Evaluation) -> list[str]:
     dsr = c["deflated_sharpe"]
     if isinstance(dsr, float) and math.isfinite(dsr):
         lines.append(f"Deflated for the gene pool's {int(c['n_trials'])} trials, the "
-                     f"probability that its true Sharpe is above zero-skill luck is "
-                     f"{dsr:.0%}" + (f"; the probability that the gene pool's in-sample "
-                                     f"choice is overfitted (PBO) is {c['pbo']:.0%}."
-                                     if math.isfinite(float(c["pbo"])) else "."))
+                     f"probability that its true Sharpe beats the best that many skill-less "
+                     f"trials would show is {dsr:.0%}" + (
+                         f"; the probability that picking the best seeded genome in-sample "
+                         f"is overfitted (PBO) is {c['pbo']:.0%}."
+                         if math.isfinite(float(c["pbo"])) else "."))
     earned = []
     for ablation in ABLATION_SYSTEMS:
         if ablation in summary.index:
