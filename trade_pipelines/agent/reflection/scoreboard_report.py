@@ -211,6 +211,7 @@ def equity_svg(evaluation: Evaluation, width: int = 900, height: int = 420) -> s
         return top + plot_h * (1 - (math.log(value) - low) / span)
 
     n = len(equity)
+    step = max(1, n // 500)  # at most about 500 points a line keeps the file small
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
              f'font-family="sans-serif" font-size="11">',
              f'<rect width="{width}" height="{height}" fill="white"/>']
@@ -227,7 +228,8 @@ def equity_svg(evaluation: Evaluation, width: int = 900, height: int = 420) -> s
     for i, system in enumerate(equity.columns):
         series = equity[system].to_numpy(dtype=float)
         points = " ".join(f"{left + plot_w * k / max(n - 1, 1):.1f},{y(v):.1f}"
-                          for k, v in enumerate(series) if np.isfinite(v) and k % 2 == 0)
+                          for k, v in enumerate(series) if np.isfinite(v)
+                          and (k % step == 0 or k == n - 1))
         colour = SVG_COLOURS[i % len(SVG_COLOURS)]
         dash = ' stroke-dasharray="4,3"' if system in BASELINE_SYSTEMS \
             or system in ABLATION_SYSTEMS else ""
