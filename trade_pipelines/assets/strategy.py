@@ -37,9 +37,23 @@ def strategy_gene_pool(warehouse: WarehouseResource) -> MaterializeResult:
     store = warehouse.warehouse()
     pool = seeded_pool()
     store.upsert("strategies", pool, keys=["strategy_id"])
+    sync_strategy_statuses(store)  # a seed keeps the status its evaluations gave it
     return MaterializeResult(metadata={"strategies": len(pool),
                                        "preview": markdown_preview(pool[["strategy_id", "name",
                                                                          "family"]])})
+
+
+def sync_strategy_statuses(store: Warehouse) -> None:
+    """Every genome's status is its latest stored evaluation's, whichever partitions ran,
+    in whatever order, and whichever of them were kept from a checkpoint (re-running an
+    earlier year, or re-seeding the pool, must not roll a status back)."""
+    if not store.table_exists("strategy_evaluations"):
+        return
+    with store.transaction() as connection:
+        connection.execute(
+            "UPDATE strategies SET status = latest.status FROM (SELECT strategy_id, "
+            "arg_max(status, as_of) AS status FROM strategy_evaluations GROUP BY "
+            "strategy_id) AS latest WHERE strategies.strategy_id = latest.strategy_id")
 
 
 def features_with_breadth(store: Warehouse, universe: list[str], start: date | None,
@@ -80,19 +94,14 @@ def strategy_evaluations(context: AssetExecutionContext, warehouse: WarehouseRes
                                   features, days, previous, bred[["strategy_id", "genome"]],
                                   promotions)
     if checkpoint.kept:
+        sync_strategy_statuses(store)
         return MaterializeResult(metadata=kept_rows(store, "strategy_evaluations", start, end))
     pool = evaluate_gene_pool(features, days, PoolState.from_tables(bred, previous, promotions))
     evaluations = pool.evaluations
     checkpoint.commit({"strategy_evaluations": evaluations,
                        "strategy_history": pool.history,
                        "strategies": pool.strategies(born_from=start)})
-    # Every genome's status is its latest stored evaluation's, whichever partitions ran
-    # and in whatever order (re-running an earlier year must not roll a status back).
-    with store.transaction() as connection:
-        connection.execute(
-            "UPDATE strategies SET status = latest.status FROM (SELECT strategy_id, "
-            "arg_max(status, as_of) AS status FROM strategy_evaluations GROUP BY "
-            "strategy_id) AS latest WHERE strategies.strategy_id = latest.strategy_id")
+    sync_strategy_statuses(store)
     counts = {"strategy_evaluations": len(evaluations)}
     latest = evaluations[evaluations["as_of"] == evaluations["as_of"].max()] \
         if not evaluations.empty else evaluations
