@@ -42,9 +42,12 @@ from trade_pipelines.agent.evolution.books import (
     genome_books,
     signal_matrices,
     simulate_books,
-    with_missing_averages,
 )
-from trade_pipelines.agent.evolution.genomes import SEEDED_STRATEGIES, StrategyGenome
+from trade_pipelines.agent.evolution.genomes import (
+    SEEDED_STRATEGIES,
+    StrategyGenome,
+    with_indicators,
+)
 from trade_pipelines.agent.loop.wiring import with_breadth
 from trade_pipelines.agent.perception.features import compute_features
 from trade_pipelines.market_data.builtin import BUILTIN_UNIVERSE, load_builtin_bars
@@ -187,7 +190,7 @@ def main() -> None:
     bars = bars[bars["symbol"].isin(BUILTIN_UNIVERSE)]
     # Features from the first bar, so the long averages are defined from the window's start.
     began = time.perf_counter()
-    features = with_missing_averages(with_breadth(compute_features(bars)), genomes)
+    features = with_indicators(with_breadth(compute_features(bars)), genomes)
     features_seconds = time.perf_counter() - began
     window = features[(features["as_of"] >= args.start) & (features["as_of"] <= args.end)]
     window = window.reset_index(drop=True)

@@ -27,9 +27,12 @@ import numpy as np
 import pandas as pd
 from numba import njit
 
-from trade_pipelines.agent.evolution.genomes import StrategyGenome, entry_signal
+from trade_pipelines.agent.evolution.genomes import (
+    StrategyGenome,
+    entry_signal,
+    with_indicators,
+)
 from trade_pipelines.agent.execution.broker import one_side_costs
-from trade_pipelines.agent.perception.features import rolling_mean
 
 # A new position is sized on the equity after the day's exits; rounding in the previous
 # entries' arithmetic must not refuse the last slot that exactly fits.
@@ -230,24 +233,6 @@ class SignalMatrices:
     symbols: list[str]
 
 
-def with_missing_averages(features: pd.DataFrame,
-                           genomes: Sequence[StrategyGenome]) -> pd.DataFrame:
-    """``features`` plus any ``sma_N`` a moving-average genome reads and the frame lacks,
-    per symbol with the features' own rolling_mean (so sma_20 would come out identical).
-    They are computed over the rows given: pass features from the first bar (then cut the
-    window) for a long average to be defined at the window's start."""
-    windows = sorted({int(g.params[k]) for g in genomes if g.entry == "sma_cross"
-                      for k in ("fast", "slow")} - {int(c[4:]) for c in features
-                                                     if c.startswith("sma_") and c[4:].isdigit()})
-    if not windows:
-        return features
-    ordered = features.sort_values(["symbol", "as_of"], kind="mergesort")
-    by_symbol = ordered.groupby("symbol", sort=False)["close"]
-    for window in windows:
-        ordered[f"sma_{window}"] = by_symbol.transform(lambda c, w=window: rolling_mean(c, w))
-    return ordered.loc[features.index]
-
-
 def _signal_key(genome: StrategyGenome) -> tuple:
     return genome.entry, tuple(sorted(genome.params.items()))
 
@@ -257,7 +242,7 @@ def signal_matrices(genomes: Sequence[StrategyGenome], features: pd.DataFrame) -
     the rules read), pivoted onto sorted days x sorted symbols. Genomes with the same rule
     and parameters share one evaluation of it; a (symbol, day) with no row has NaN close
     and never signals."""
-    features = with_missing_averages(features, genomes)
+    features = with_indicators(features, genomes)
     day_codes, day_values = pd.factorize(pd.to_datetime(features["as_of"]), sort=True)
     symbol_codes, symbol_values = pd.factorize(features["symbol"], sort=True)
     n_days, n_symbols = len(day_values), len(symbol_values)

@@ -208,16 +208,24 @@ def _orders(standing: dict[Any, float], holdings: dict[Any, _Holding],
     return sells + buys
 
 
+def daily_turnover_and_exposure(fills: pd.DataFrame, accounts: pd.DataFrame) -> pd.DataFrame:
+    """One account's one-way turnover and gross exposure on each day of ``accounts``
+    (index: its ``as_of``), measured as ``simulate_target_weights`` measures a baseline.
+    ``fills``: as_of, quantity, price; ``accounts``: as_of, equity, gross_exposure, one row
+    a day (the ledger's rows)."""
+    days = accounts["as_of"]
+    traded = (fills["quantity"].astype(float) * fills["price"].astype(float)).groupby(
+        fills["as_of"].map(_key)).sum() if not fills.empty else pd.Series(dtype=float)
+    equity = accounts["equity"].to_numpy(dtype=float)
+    value = days.map(_key).map(traded).fillna(0.0).to_numpy(dtype=float)
+    gross = accounts["gross_exposure"].to_numpy(dtype=float)
+    return pd.DataFrame({"turnover": value / equity, "exposure": gross / equity},
+                        index=days.to_numpy())
+
+
 def turnover_and_exposure(fills: pd.DataFrame, accounts: pd.DataFrame) -> tuple[float, float]:
-    """One account's average daily one-way turnover and gross exposure, measured as
-    ``simulate_target_weights`` measures a baseline. ``fills``: as_of, quantity, price;
-    ``accounts``: as_of, equity, gross_exposure, one row a day (the ledger's rows)."""
+    """``daily_turnover_and_exposure`` averaged over the account's days."""
     if accounts.empty:
         return math.nan, math.nan
-    days = accounts["as_of"].map(_key)
-    traded = (fills["quantity"] * fills["price"]).groupby(fills["as_of"].map(_key)).sum() \
-        if not fills.empty else pd.Series(dtype=float)
-    equity = accounts["equity"].to_numpy(dtype=float)
-    value = days.map(traded).fillna(0.0).to_numpy(dtype=float)
-    gross = accounts["gross_exposure"].to_numpy(dtype=float)
-    return float(np.mean(value / equity)), float(np.mean(gross / equity))
+    daily = daily_turnover_and_exposure(fills, accounts)
+    return float(daily["turnover"].mean()), float(daily["exposure"].mean())

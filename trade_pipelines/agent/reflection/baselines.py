@@ -200,20 +200,12 @@ def run_baselines(bars: pd.DataFrame, start: date, end: date, turnover: float,
     ``rebalancing.turnover_and_exposure`` measures them. Like the agent, a baseline
     decides at the first session's close and first fills at the next bar.
     ``random_entries`` is ``seeds`` runs (seeds 0 .. seeds-1) joined by
-    ``average_results``; ``random_entry_runs`` gives them apart (a scoreboard averages
+    ``average_results``; ``baseline_runs`` gives them apart (a scoreboard averages
     their statistics: averaging their returns would diversify away risk no single random
     book carries, and flatter its Sharpe)."""
     runs = baseline_runs(bars, start, end, turnover, exposure, seeds, capital)
     return {**{k: v for k, v in runs.items() if k != "random_entries"},
             "random_entries": average_results(runs["random_entries"], capital)}
-
-
-def random_entry_runs(bars: pd.DataFrame, start: date, end: date, turnover: float,
-                      exposure: float, seeds: int = 5,
-                      capital: float = STARTING_CAPITAL) -> list[RebalanceResult]:
-    """The random-entries baseline's ``seeds`` runs, each its own book."""
-    return baseline_runs(bars, start, end, turnover, exposure, seeds, capital,
-                         only_random=True)["random_entries"]
 
 
 def baseline_runs(bars: pd.DataFrame, start: date, end: date, turnover: float,

@@ -35,7 +35,10 @@ import pandas as pd
 from trade_pipelines.agent.evolution.books import genome_books
 from trade_pipelines.agent.evolution.genomes import SEEDED_GENOMES, with_indicators
 from trade_pipelines.agent.execution.broker import COMMISSION_RATE, slippage_bps
-from trade_pipelines.agent.execution.rebalancing import RebalanceResult
+from trade_pipelines.agent.execution.rebalancing import (
+    RebalanceResult,
+    daily_turnover_and_exposure,
+)
 from trade_pipelines.agent.loop import wiring
 from trade_pipelines.agent.loop.simulation import run_agent_loop
 from trade_pipelines.agent.loop.variant import ABLATIONS, FULL_AGENT, AgentVariant
@@ -143,18 +146,16 @@ def agent_records(frames: Mapping[str, pd.DataFrame],
     positions = frames["positions"]
     out = {}
     for account in accounts:
-        mine = history[history["account"] == account].set_index("as_of").sort_index()
-        equity = mine["equity"].astype(float)
-        traded = fills[fills["account"] == account]
-        value = (traded["quantity"].astype(float) * traded["price"].astype(float)) \
-            .groupby(traded["as_of"]).sum()
-        turnover = (value.reindex(mine.index, fill_value=0.0) / equity).fillna(0.0)
+        mine = history[history["account"] == account].sort_values("as_of")
+        daily = daily_turnover_and_exposure(fills[fills["account"] == account], mine) \
+            .fillna(0.0)
+        mine = mine.set_index("as_of")
         closed = trades[trades["account"] == account][["as_of", "return_pct"]]
         held = positions[positions["account"] == account].groupby("as_of").size()
         out[account] = SystemRecord(
             daily_returns=mine["daily_return"].astype(float),
-            exposure=(mine["gross_exposure"].astype(float) / equity).fillna(0.0),
-            turnover=turnover, trades=closed.reset_index(drop=True),
+            exposure=daily["exposure"], turnover=daily["turnover"],
+            trades=closed.reset_index(drop=True),
             holdings=held.reindex(mine.index, fill_value=0).astype(float))
     return out
 
