@@ -422,7 +422,9 @@ def _summary(scoreboard: pd.DataFrame, records: Mapping[str, SystemRecord],
         is_agent = not _is_baseline(system)
         trials = (len(seeded) if system == "no_evolution" else max(n_trials, 1)) \
             if is_agent else 1
-        variance = trials_variance if is_agent and np.isfinite(trials_variance) else 0.0
+        # One trial has no spread; many trials without a measured spread (no genome
+        # book of a year) give no deflated Sharpe at all, never a plain PSR in disguise.
+        variance = 0.0 if trials == 1 else trials_variance
         rows.append({
             "system": system,
             "kind": "agent" if system in AGENT_SYSTEMS else (
