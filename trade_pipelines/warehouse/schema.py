@@ -297,6 +297,14 @@ MIGRATIONS: list[tuple[int, str]] = [
         );
         """,
     ),
+    (
+        5,
+        # Trailing stops: each position's highest close since entry, so a run that
+        # starts from stored positions exits where an uninterrupted one would.
+        """
+        ALTER TABLE positions ADD COLUMN peak_close DOUBLE;
+        """,
+    ),
 ]
 
 

@@ -106,6 +106,21 @@ def test_take_profit_exits_on_the_target_day() -> None:
     assert out.iloc[0]["return"] == pytest.approx(0.11 - COST)
 
 
+def test_a_trailing_stop_exits_when_the_close_falls_that_far_below_the_peak() -> None:
+    trailed = StrategyGenome("TT", "trailed", "breakout", "breakout", {"window": 55},
+                             stop_loss=0.30, take_profit=0.50, max_holding_days=10,
+                             trailing_stop=0.05)
+    # entry 100 on day 1; peak 108 on day 3; 104 is 3.7% under it, 102 is 5.6% under it
+    closes = [100, 100, 104, 108, 104, 102, 90, 90, 90, 90, 90, 90, 90]
+    out = setup_outcomes(trailed, path_features(closes, [0]))
+    assert out["known_as_of"].tolist() == [DAYS[5]]
+    assert out.iloc[0]["return"] == pytest.approx(0.02 - COST)
+    # without the trail the same path runs into the 10-day time exit at 90
+    plain = setup_outcomes(TEST_GENOME.__class__(**{**trailed.__dict__, "trailing_stop": 0.0}),
+                           path_features(closes, [0]))
+    assert plain.iloc[0]["known_as_of"] == DAYS[11]
+
+
 def test_entry_is_the_next_bar_close_not_the_signal_close() -> None:
     # measured from the signal close this would be a +20% target hit on day 2
     closes = [80, 100, 96, 101, 102, 103, 104, 105]

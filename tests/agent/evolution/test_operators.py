@@ -22,6 +22,7 @@ from trade_pipelines.agent.evolution.genomes import (
 )
 from trade_pipelines.agent.evolution.operators import (
     PARAM_SPACE,
+    TRAILING_SPACE,
     breed,
     crossover,
     day_rng,
@@ -72,6 +73,28 @@ def test_ids_are_stable_and_derive_from_content() -> None:
     assert replace(genome, stop_loss=genome.stop_loss + 0.01).content() != genome.content()
     # seeded genomes keep their readable ids
     assert [g.strategy_id for g in SEEDED_STRATEGIES] == [f"S{i:02d}" for i in range(1, 11)]
+
+
+def test_a_genome_without_a_trailing_stop_keeps_its_stored_form() -> None:
+    seed = SEEDED_GENOMES["S01"]
+    assert "trailing_stop" not in seed.genome_json()
+    trailed = replace(seed, trailing_stop=0.1)
+    assert "trailing_stop" in trailed.genome_json()
+    assert genome_from_json(trailed.genome_json()) == trailed
+    assert content_id(trailed) != content_id(seed)
+    assert "trail 10%" in bred(seed.family, seed.entry, seed.params, seed.stop_loss,
+                               seed.take_profit, seed.max_holding_days,
+                               trailing_stop=0.1).name
+
+
+def test_mutation_switches_trailing_stops_on_and_off_within_their_range() -> None:
+    rng = day_rng(DAY)
+    children = [mutate(parent, rng) for parent in SEEDED_STRATEGIES for _ in range(40)]
+    trailed = [c for c in children if c.trailing_stop]
+    assert trailed and len(trailed) < len(children)
+    assert all(TRAILING_SPACE[0] <= c.trailing_stop <= TRAILING_SPACE[1] for c in trailed)
+    grandchildren = [mutate(c, rng) for c in trailed for _ in range(20)]
+    assert any(not g.trailing_stop for g in grandchildren)
 
 
 def test_crossover_parents_come_from_different_families() -> None:

@@ -458,3 +458,41 @@ def test_a_later_outcome_is_kept_only_for_the_order_as_it_was_placed() -> None:
     changed = with_later_resolutions(placed.assign(quantity=12.0, unfilled_quantity=12.0),
                                      later).iloc[0]
     assert (changed["status"], changed["unfilled_quantity"]) == ("pending", 12.0)
+
+
+# A trailing stop: D rises to 120 and falls back; only its 5% trail can close it.
+T3 = StrategyGenome("T3", "trailed trend", "trend", "momentum", {"min_return": 0.0},
+                    stop_loss=0.30, take_profit=0.50, max_holding_days=100,
+                    trailing_stop=0.05)
+TRAILED = {"D": [(100, 100), (100, 104), (104, 112), (112, 120), (120, 117), (117, 118),
+                 (118, 113), (113, 112), (112, 111), (111, 110)]}
+
+
+def run_trailed(ledger: Ledger, days: range) -> Ledger:
+    for i in days:
+        ledger.run_day(market(i, TRAILED), decisions(i, [("D", "T3", 0.10)] if i == 0 else []))
+    return ledger
+
+
+def test_a_trailing_stop_sells_when_the_close_falls_its_distance_below_the_peak() -> None:
+    frames = run_trailed(Ledger(LedgerState(), {"T3": T3}), range(len(DAYS))).result.frames()
+    orders, trades, positions = frames["orders"], frames["trades"], frames["positions"]
+    exits = orders[orders["purpose"] != "entry"]
+    # 117 is 2.5% under the 120 peak, 113 is 5.8% under it: the order is placed at day 6
+    assert set(exits["purpose"]) == {"trailing_stop"}
+    assert (exits["as_of"] == DAYS[6]).all() and len(exits) == len(ACCOUNTS)
+    assert set(trades["exit_reason"]) == {"trailing_stop"} and (trades["as_of"] == DAYS[7]).all()
+    assert (trades["pnl"] > 0).all()  # still above the 100 entry: a stop would never fire
+    held = positions[positions["account"] == "combined"].set_index("as_of")["peak_close"]
+    assert held[DAYS[1]] == 104.0 and held[DAYS[3]] == 120.0 and held[DAYS[6]] == 120.0
+
+
+@pytest.mark.parametrize("k", range(1, 7))
+def test_a_restart_keeps_the_trailing_stops_peak(k: int) -> None:
+    full = run_trailed(Ledger(LedgerState(), {"T3": T3}), range(len(DAYS))).result.frames()
+    first = run_trailed(Ledger(LedgerState(), {"T3": T3}), range(0, k + 1)).result.frames()
+    rest = run_trailed(Ledger(rebuild(first, DAYS[k]), {"T3": T3}),
+                       range(k + 1, len(DAYS))).result.frames()
+    for table in ("orders", "trades", "positions"):
+        expected = full[table][full[table]["as_of"] > DAYS[k]]
+        assert rest[table].to_dict("records") == expected.to_dict("records"), table

@@ -37,10 +37,11 @@ OUTCOME_COLUMNS = ["symbol", "signal_as_of", "entry_as_of", "known_as_of", "retu
 def setup_outcomes(genome: StrategyGenome, features: pd.DataFrame) -> pd.DataFrame:
     """The trades this genome's past signals would have made, symbol by symbol in date order.
 
-    Enter at the close of the bar after a signal; leave at the stop or target (checked on
-    closes) or after ``max_holding_days`` bars. A signal while the symbol is still held
-    (from its signal to its exit day) opens no trade: the next one needs a signal on or
-    after the exit day, so it enters after the exit, as one position at a time would.
+    Enter at the close of the bar after a signal; leave at the stop, target or trailing
+    stop (checked on closes) or after ``max_holding_days`` bars. A signal while the symbol
+    is still held (from its signal to its exit day) opens no trade: the next one needs a
+    signal on or after the exit day, so it enters after the exit, as one position at a
+    time would.
     Each return is net of the broker's own round-trip cost at the symbol's ``vol_20`` and
     close on the signal day. An outcome becomes known (``known_as_of``) on its exit day, and only
     known outcomes may inform a decision.
@@ -78,6 +79,10 @@ def _outcomes(genome: StrategyGenome, features: pd.DataFrame) -> pd.DataFrame:
         window = np.lib.stride_tricks.sliding_window_view(padded, horizon + 1)[signals + 1]
         path = window[:, 1:] / window[:, :1] - 1
         hit = (path <= -genome.stop_loss) | (path >= genome.take_profit)
+        if genome.trailing_stop:
+            # The highest close since entry, the entry's own close included.
+            peak = np.fmax.accumulate(window, axis=1)[:, 1:]
+            hit |= window[:, 1:] / peak - 1 <= -genome.trailing_stop
         any_hit = hit.any(axis=1)
         held = np.where(any_hit, hit.argmax(axis=1), horizon - 1)
         complete = any_hit | ~np.isnan(path[:, -1])

@@ -3,7 +3,8 @@ parameters, filters, exits and sizing. Its entry rule reads one day's features a
 nothing later.
 
 The interface is deliberately narrow: ``entry_signal(genome, features)`` says which
-(symbol, day) rows are entries; exits (stop, target, time) are the engine's job.
+(symbol, day) rows are entries; exits (stop, target, trailing stop, time) are the
+engine's job.
 
 Seeded genomes keep their ids S01..S10 (so stored history stays readable); every genome
 born later takes an id derived from its content (``content_id``), so the same genome
@@ -39,13 +40,23 @@ class StrategyGenome:
     # Position sizing: {} is the debate's size as is; {"kind": "vol_target", "target": v,
     # "cap": c} scales it by v / vol_20 (at most c); {"kind": "fraction", "fraction": f}.
     sizing: dict[str, object] = field(default_factory=dict)
+    # Leave when the close falls this far below the highest close since entry (0: never).
+    trailing_stop: float = 0.0
+
+    def _fields(self) -> dict[str, object]:
+        """The genome as data; a genome without a trailing stop is written as before the
+        gene existed, so its stored JSON and content id do not change."""
+        data = asdict(self)
+        if not data["trailing_stop"]:
+            data.pop("trailing_stop")
+        return data
 
     def genome_json(self) -> str:
-        return json.dumps(asdict(self), sort_keys=True)
+        return json.dumps(self._fields(), sort_keys=True)
 
     def content(self) -> str:
         """What the genome does, without its id and name (which derive from it)."""
-        data = asdict(self)
+        data = self._fields()
         data.pop("strategy_id")
         data.pop("name")
         return json.dumps(data, sort_keys=True)
@@ -64,18 +75,21 @@ def describe(genome: StrategyGenome) -> str:
     params = " ".join(f"{k}={_fmt(v)}" for k, v in sorted(genome.params.items()))
     filters = "".join(f", {k} {_fmt(v)}" for k, v in sorted(genome.filters.items()))
     sizing = f", {genome.sizing['kind']}" if genome.sizing else ""
+    trail = f" trail {genome.trailing_stop:.0%}" if genome.trailing_stop else ""
     return (f"{genome.entry} {params}{filters}{sizing}; stop {genome.stop_loss:.0%} "
-            f"target {genome.take_profit:.0%} {genome.max_holding_days}d")
+            f"target {genome.take_profit:.0%}{trail} {genome.max_holding_days}d")
 
 
 def bred(family: str, entry: str, params: dict[str, float], stop_loss: float,
          take_profit: float, max_holding_days: int, filters: dict[str, float] | None = None,
-         sizing: dict[str, object] | None = None) -> StrategyGenome:
+         sizing: dict[str, object] | None = None, trailing_stop: float = 0.0
+         ) -> StrategyGenome:
     """A new genome whose id and name derive from its content."""
     genome = StrategyGenome("", "", family, entry, dict(sorted(params.items())),
                             round(float(stop_loss), 4), round(float(take_profit), 4),
                             int(max_holding_days), dict(sorted((filters or {}).items())),
-                            dict(sorted((sizing or {}).items())))
+                            dict(sorted((sizing or {}).items())),
+                            round(float(trailing_stop), 4))
     return replace(genome, strategy_id=content_id(genome), name=describe(genome))
 
 

@@ -40,6 +40,8 @@ FAMILY = {"sma_cross": "trend", "momentum": "trend", "breakout": "breakout",
           "low_vol_trend": "volatility", "fear_reversal": "sentiment"}
 EXIT_SPACE = {"stop_loss": (0.03, 0.15, False), "take_profit": (0.04, 0.35, False),
               "max_holding_days": (5, 60, True)}
+# A trailing stop, when a genome has one (0: none); mutation switches it on and off too.
+TRAILING_SPACE = (0.04, 0.25, False)
 FILTER_SPACE = {"max_vol": (0.15, 0.60, False), "min_volume_ratio": (0.5, 1.5, False),
                 "min_breadth": (0.30, 0.70, False)}
 
@@ -96,11 +98,14 @@ def mutate(genome: StrategyGenome, rng: np.random.Generator) -> StrategyGenome:
     """One or two genes jittered by up to 25%, sometimes a filter or the sizing changed."""
     params = _complete(genome.entry, genome.params)
     exits = {"stop_loss": genome.stop_loss, "take_profit": genome.take_profit,
-             "max_holding_days": genome.max_holding_days}
+             "max_holding_days": genome.max_holding_days,
+             "trailing_stop": genome.trailing_stop}
     genes = sorted(params) + sorted(exits)
     for gene in rng.choice(genes, size=int(rng.integers(1, 3)), replace=False):
         if gene in params:
             params[gene] = _jitter(params[gene], PARAM_SPACE[genome.entry][gene], rng)
+        elif gene == "trailing_stop":
+            exits[gene] = _trailing(exits[gene], rng)
         else:
             exits[gene] = _jitter(exits[gene], EXIT_SPACE[gene], rng)
     filters = dict(genome.filters)
@@ -113,6 +118,14 @@ def mutate(genome: StrategyGenome, rng: np.random.Generator) -> StrategyGenome:
     sizing = _sizing(rng) if rng.random() < 0.15 else dict(genome.sizing)
     return bred(genome.family, genome.entry, _valid(genome.entry, params), **exits,
                 filters=filters, sizing=sizing)
+
+
+def _trailing(value: float, rng: np.random.Generator) -> float:
+    """A trailing stop switched on where there is none; else moved, or now and then
+    switched off."""
+    if not value:
+        return _draw(TRAILING_SPACE, rng)
+    return 0.0 if rng.random() < 0.25 else _jitter(value, TRAILING_SPACE, rng)
 
 
 def _sizing(rng: np.random.Generator) -> dict[str, object]:
@@ -131,12 +144,13 @@ def crossover(a: StrategyGenome, b: StrategyGenome, rng: np.random.Generator) ->
     sizing: two genomes of different families."""
     if a.family == b.family:
         raise ValueError(f"crossover needs two families, got {a.family} twice")
-    pick = rng.random(3) < 0.5
+    pick = rng.random(4) < 0.5
     return bred(a.family, a.entry, _complete(a.entry, a.params),
                 stop_loss=a.stop_loss if pick[0] else b.stop_loss,
                 take_profit=a.take_profit if pick[1] else b.take_profit,
                 max_holding_days=a.max_holding_days if pick[2] else b.max_holding_days,
-                filters={**a.filters, **b.filters}, sizing=dict(b.sizing or a.sizing))
+                filters={**a.filters, **b.filters}, sizing=dict(b.sizing or a.sizing),
+                trailing_stop=a.trailing_stop if pick[3] else b.trailing_stop)
 
 
 def wild(rng: np.random.Generator) -> StrategyGenome:
@@ -148,8 +162,9 @@ def wild(rng: np.random.Generator) -> StrategyGenome:
     if rng.random() < 0.5:
         name = str(rng.choice(sorted(FILTER_SPACE)))
         filters[name] = _draw(FILTER_SPACE[name], rng)
+    trailing = _draw(TRAILING_SPACE, rng) if rng.random() < 0.5 else 0.0
     return bred(FAMILY[entry], entry, _valid(entry, params), **exits, filters=filters,
-                sizing=_sizing(rng))
+                sizing=_sizing(rng), trailing_stop=trailing)
 
 
 def breed(day: date, ranked: list[StrategyGenome], known: set[str], slots: int,

@@ -70,7 +70,7 @@ FILL_COLUMNS = ["as_of", "fill_id", "order_id", "account", "symbol", "side", "qu
                 "price", "fee", "slippage_bps"]
 POSITION_COLUMNS = ["as_of", "account", "symbol", "quantity", "avg_cost", "close",
                     "market_value", "unrealized_pnl", "weight", "opened_as_of", "days_held",
-                    "entry_fees", "strategy_id", "decision_id"]
+                    "entry_fees", "strategy_id", "decision_id", "peak_close"]
 ACCOUNT_COLUMNS = ["as_of", "account", "cash", "equity", "gross_exposure", "daily_return",
                    "drawdown", "benchmark_close"]
 TRADE_COLUMNS = ["as_of", "trade_id", "account", "symbol", "strategy_id", "opened_as_of",
@@ -87,6 +87,8 @@ class Position:
     days_held: int = 0
     entry_fees: float = 0.0
     decision_id: str | None = None  # the debate that opened it
+    # The highest close since entry (the fill price to start): a trailing stop's anchor.
+    peak_close: float = 0.0
 
 
 @dataclass
@@ -285,7 +287,8 @@ class Ledger:
                 if held is None:
                     account.positions[order.symbol] = Position(
                         fill.quantity, fill.price, market.as_of, order.strategy_id,
-                        entry_fees=fill.fee, decision_id=order.decision_id)
+                        entry_fees=fill.fee, decision_id=order.decision_id,
+                        peak_close=fill.price)
                 else:
                     total = held.quantity + fill.quantity
                     held.avg_cost = (held.avg_cost * held.quantity
@@ -346,6 +349,7 @@ class Ledger:
                 position = account.positions[symbol]
                 if symbol in market.bars:
                     position.days_held += 1 if position.opened_as_of < market.as_of else 0
+                    position.peak_close = max(position.peak_close, market.bars[symbol].close)
                 close = prices[symbol]
                 value = position.quantity * close
                 self.result.positions.append({
@@ -356,7 +360,7 @@ class Ledger:
                     "weight": round(value / equity, 6) if equity else 0.0,
                     "opened_as_of": position.opened_as_of, "days_held": position.days_held,
                     "entry_fees": position.entry_fees, "strategy_id": position.strategy_id,
-                    "decision_id": position.decision_id,
+                    "decision_id": position.decision_id, "peak_close": position.peak_close,
                 })
             account.peak_equity = max(account.peak_equity, equity)
             self.result.accounts.append({
@@ -411,6 +415,10 @@ class Ledger:
                     reason = "stop_loss"
                 elif genome is not None and change >= genome.take_profit:
                     reason = "take_profit"
+                elif (genome is not None and genome.trailing_stop
+                      and market.bars[symbol].close / position.peak_close - 1
+                      <= -genome.trailing_stop):
+                    reason = "trailing_stop"
                 elif genome is not None and position.days_held >= genome.max_holding_days:
                     reason = "time_exit"
                 if reason is None:
@@ -468,7 +476,8 @@ def state_from_rows(accounts: pd.DataFrame, peaks: dict[str, float], positions: 
     for row in positions.itertuples():
         state.accounts[row.account].positions[row.symbol] = Position(
             float(row.quantity), float(row.avg_cost), row.opened_as_of, row.strategy_id,
-            int(row.days_held), float(row.entry_fees), _optional(row, "decision_id"))
+            int(row.days_held), float(row.entry_fees), _optional(row, "decision_id"),
+            _peak_close(row))
         state.last_close[row.symbol] = float(row.close)
     for record in pending_orders.to_dict("records"):
         row = {c: record.get(c) for c in ORDER_COLUMNS}
@@ -480,6 +489,15 @@ def state_from_rows(accounts: pd.DataFrame, peaks: dict[str, float], positions: 
                                           row["strategy_id"], row["purpose"],
                                           row["decision_id"], row))
     return state
+
+
+def _peak_close(row: Any) -> float:
+    """A stored position's highest close since entry; rows written before the column
+    existed have none, and their entry and last close are the best bound known."""
+    peak = getattr(row, "peak_close", None)
+    if peak is None or not math.isfinite(float(peak)):
+        return max(float(row.avg_cost), float(row.close))
+    return float(peak)
 
 
 def _unresolved(quantity: float) -> dict[str, Any]:
