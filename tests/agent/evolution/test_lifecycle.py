@@ -19,10 +19,12 @@ from trade_pipelines.agent.evolution.lifecycle import (
     MAX_LIVING,
     MIN_OOS_TRADES,
     PROBATION_SCALE,
+    PROMOTION_LOOK_WEEKS,
     PoolRun,
     PoolState,
     Probation,
     deflated_sharpe,
+    weeks_since_birth,
 )
 from trade_pipelines.agent.loop.wiring import evaluate_gene_pool, with_breadth
 from trade_pipelines.agent.perception.features import compute_features
@@ -77,6 +79,11 @@ def test_every_operator_and_verdict_happens_with_a_reason(run: PoolRun) -> None:
     assert all(s["oos_trades"] >= MIN_OOS_TRADES for s in stats)
     assert promoted["old_status"].isin(["probation", "watch"]).all()
     assert (promoted["new_status"] == "active").all()
+    # the evidence is looked at every PROMOTION_LOOK_WEEKS weeks after birth, never between
+    born = {k: v.born_as_of for k, v in run.state.lineages.items()}
+    weeks = [weeks_since_birth(born[sid], day)
+             for sid, day in zip(promoted["strategy_id"], promoted["as_of"], strict=True)]
+    assert all(w > 0 and w % PROMOTION_LOOK_WEEKS == 0 for w in weeks), weeks
     # crossovers name two parents of different families, mutations one
     strategies = run.strategies().set_index("strategy_id")
     families = {k: v.genome.family for k, v in run.state.lineages.items()}
@@ -185,3 +192,12 @@ def test_the_deflated_sharpe_asks_more_of_a_larger_cohort() -> None:
     alone, among_ten = deflated_sharpe(returns, 1), deflated_sharpe(returns, 10)
     assert 0 < among_ten < alone < 1
     assert deflated_sharpe(-returns, 1) < 0.5
+
+
+def test_weeks_since_birth_count_calendar_weeks_whatever_the_weekday() -> None:
+    friday = date(2016, 1, 8)
+    assert weeks_since_birth(friday, friday) == 0
+    assert weeks_since_birth(friday, date(2016, 1, 14)) == 1      # Thursday a week on
+    assert weeks_since_birth(friday, friday + timedelta(weeks=13)) == 13
+    assert weeks_since_birth(date(2016, 1, 4), date(2016, 1, 8)) == 0  # same week
+    assert weeks_since_birth(None, friday) == 0                 # a seed is never on probation

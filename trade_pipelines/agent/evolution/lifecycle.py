@@ -5,8 +5,11 @@ A newborn is on probation: it trades a small allocation (``PROBATION_SCALE``) un
 out-of-sample evidence promotes it. Only its trades signalled after its birth count:
 at least ``MIN_OOS_TRADES`` of them, at least ``MIN_POSITIVE_FOLDS`` of
 ``WALK_FORWARD_FOLDS`` consecutive slices with a positive mean, and a deflated Sharpe
-ratio (the chance its Sharpe beats the best of its birth cohort under no skill) of at
-least ``MIN_DEFLATED_SHARPE``; it must also pass the pool's bar that day. A newborn that
+ratio (the chance its Sharpe beats the best of the genomes living in the pool that day,
+all of them candidates, under no skill) of at least ``MIN_DEFLATED_SHARPE``; it must
+also pass the pool's bar that day. The evidence is looked at only every
+``PROMOTION_LOOK_WEEKS`` weeks after birth, not weekly: each look is another chance to
+promote luck. A newborn that
 misses the bar twice running is eliminated, as any genome is, and so is one still
 unpromoted after ``PROBATION_LIMIT``. Eliminated newborns leave the pool; eliminated
 seeds stay as the floor's reserve. At most ``MAX_LIVING`` genomes live at once.
@@ -58,6 +61,7 @@ MIN_OOS_TRADES = 20
 WALK_FORWARD_FOLDS = 3
 MIN_POSITIVE_FOLDS = 2
 MIN_DEFLATED_SHARPE = 0.80
+PROMOTION_LOOK_WEEKS = 13
 # The seed design's check: a genome's recent result beside the same window a year before.
 RECENT_WINDOW = timedelta(days=91)
 EXTRA_COLUMNS = ["oos_trades", "deflated_sharpe", "recent_return", "year_ago_return"]
@@ -178,6 +182,15 @@ def deflated_sharpe(returns: np.ndarray, trials: int) -> float:
     return value if math.isfinite(value) else 0.0
 
 
+def weeks_since_birth(born: date | None, day: date) -> int:
+    """Calendar weeks from the week of birth to the week of ``day``: one evaluation day
+    falls in each, so a look every k weeks is one evaluation day in k."""
+    if born is None:
+        return 0
+    return ((day - timedelta(days=day.weekday())) - (born - timedelta(days=born.weekday()))
+            ).days // 7
+
+
 def _nan_to_none(value: float) -> float | None:
     return None if value is None or not np.isfinite(value) else round(float(value), 6)
 
@@ -221,7 +234,7 @@ class GenePool:
 
     def _oos(self, strategy_id: str, day: date) -> tuple[np.ndarray, float]:
         """Returns of trades signalled after the genome's birth and known by ``day``, and
-        their deflated Sharpe against the genome's birth cohort."""
+        their deflated Sharpe against the genomes living in the pool."""
         lineage = self.state.lineages[strategy_id]
         record = self.records.get(strategy_id)
         if lineage.born_as_of is None or record is None:
@@ -229,9 +242,7 @@ class GenePool:
         window = known_between(record, lineage.born_as_of, day)
         after = record[2][window] > np.datetime64(lineage.born_as_of, "D")
         returns = record[1][window][after]
-        cohort = sum(1 for v in self.state.lineages.values()
-                     if v.born_as_of == lineage.born_as_of)
-        return returns, deflated_sharpe(returns, cohort)
+        return returns, deflated_sharpe(returns, max(len(self.state.status), 2))
 
     def _figures(self, strategy_id: str, day: date) -> dict[str, float]:
         record = self.records.get(strategy_id)
@@ -249,16 +260,21 @@ class GenePool:
                 "year_ago_return": total(year_ago - RECENT_WINDOW, year_ago)}
 
     def _promotion(self, strategy_id: str, day: date) -> str | None:
-        """The reason to promote a newborn that passed today's bar, or None."""
+        """The reason to promote a newborn that passed today's bar, or None (also on a
+        day that is not one of its looks)."""
+        weeks = weeks_since_birth(self.state.lineages[strategy_id].born_as_of, day)
+        if weeks <= 0 or weeks % PROMOTION_LOOK_WEEKS:
+            return None
         oos, dsr = self._oos(strategy_id, day)
         if oos.size < MIN_OOS_TRADES:
             return None
         positive = sum(int(fold.mean() > 0) for fold in np.array_split(oos, WALK_FORWARD_FOLDS))
         if positive < MIN_POSITIVE_FOLDS or dsr < MIN_DEFLATED_SHARPE:
             return None
-        return (f"promoted on out-of-sample evidence: {oos.size} trades after birth, "
-                f"{positive}/{WALK_FORWARD_FOLDS} walk-forward windows positive, "
-                f"deflated Sharpe {dsr:.2f}")
+        return (f"promoted on out-of-sample evidence at week {weeks}: {oos.size} trades "
+                f"after birth, {positive}/{WALK_FORWARD_FOLDS} walk-forward windows "
+                f"positive, deflated Sharpe {dsr:.2f} against the {len(self.state.status)} "
+                "genomes in the pool")
 
     def step(self, day: date) -> tuple[list[dict], list[dict]]:
         """Judge, promote, eliminate and breed at one evaluation day: its evaluation rows

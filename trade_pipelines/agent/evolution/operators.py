@@ -40,8 +40,9 @@ FAMILY = {"sma_cross": "trend", "momentum": "trend", "breakout": "breakout",
           "low_vol_trend": "volatility", "fear_reversal": "sentiment"}
 EXIT_SPACE = {"stop_loss": (0.03, 0.15, False), "take_profit": (0.04, 0.35, False),
               "max_holding_days": (5, 60, True)}
-# A trailing stop, when a genome has one (0: none); mutation switches it on and off too.
-TRAILING_SPACE = (0.04, 0.25, False)
+# A trailing stop, when a genome has one (0: none), about 1-4 daily ranges of a large
+# stock; mutation switches it on and off too.
+TRAILING_SPACE = (0.03, 0.12, False)
 FILTER_SPACE = {"max_vol": (0.15, 0.60, False), "min_volume_ratio": (0.5, 1.5, False),
                 "min_breadth": (0.30, 0.70, False)}
 
