@@ -198,11 +198,13 @@ def test_random_entries_average_the_seeds_daily_returns() -> None:
         np.mean([r.weights.iloc[-1].to_numpy() for r in runs], axis=0))
 
 
-def test_run_baselines_slips_with_the_agents_own_vol_20() -> None:
+def test_run_baselines_slips_with_the_agents_own_vol_20_known_before_the_open() -> None:
     bars, start, end = scoreboard_bars()
-    features = compute_features(bars.assign(high=NAN, low=NAN))
-    with_features = bars.merge(features[["symbol", "as_of", "vol_20"]],
-                               on=["symbol", "as_of"])
+    features = compute_features(bars.assign(high=NAN, low=NAN)).sort_values(
+        ["symbol", "as_of"])
+    # the trading loop's bars carry the volatility of the previous close
+    known = features.assign(vol_20=features.groupby("symbol")["vol_20"].shift(1))
+    with_features = bars.merge(known[["symbol", "as_of", "vol_20"]], on=["symbol", "as_of"])
     assert with_features["vol_20"].notna().sum() > 0
     computed = run_baselines(bars, start, end, 0.05, 0.5, seeds=1)
     given = run_baselines(with_features, start, end, 0.05, 0.5, seeds=1)

@@ -151,11 +151,13 @@ def random_entry_targets(closes: pd.DataFrame, turnover: float, exposure: float,
 
 
 def _with_volatility(bars: pd.DataFrame) -> pd.DataFrame:
-    """The bars with ``vol_20`` (the ledger's slippage input), computed when missing."""
+    """The bars with ``vol_20`` (the ledger's slippage input), computed when missing as
+    the trading loop's bars carry it: at the previous close, known before the open."""
     if "vol_20" in bars:
         return bars
     ordered = bars.sort_values(["symbol", "as_of"], kind="mergesort")
-    vol = ordered.groupby("symbol", sort=False)["close"].transform(annual_volatility_20)
+    vol = ordered.groupby("symbol", sort=False)["close"].transform(
+        lambda close: annual_volatility_20(close).shift(1))
     return ordered.assign(vol_20=vol)
 
 
