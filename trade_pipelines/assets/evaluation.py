@@ -1,6 +1,7 @@
 """The walk-forward scoreboard as an asset, so an evaluation shows in the Dagster UI with
 its figures and verdict; ``trade-pipelines evaluate`` materializes it."""
 
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
@@ -54,9 +55,13 @@ def walk_forward_scoreboard(context: AssetExecutionContext, config: ScoreboardCo
     if not universe:
         raise ValueError(f"no bars of the universe between {start} and {end} "
                          f"(source {market_data.source}): import them or pick another range")
-    steps = iter(progress(range(10_000), "walk-forward", unit="step"))
+    steps: Iterator[int] | None = None
 
-    def tell(step: str) -> None:
+    def tell(step: str, total: int) -> None:
+        nonlocal steps
+        if steps is None:  # the bar counts the agent runs and the windows
+            steps = iter(progress(range(total + 1), "walk-forward", total=total, unit="step"))
+            next(steps)
         next(steps, None)
         context.log.info(step)
 

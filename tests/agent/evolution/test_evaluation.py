@@ -13,12 +13,16 @@ from trade_pipelines.agent.evolution.evaluation import (
     EVALUATION_WINDOW,
     POOL_FLOOR,
     TRADEABLE,
+    book_figures,
     evaluate_pool,
+    genome_records,
+    score_day,
     strategy_score,
     summarise_outcomes,
     week_ends,
 )
 from trade_pipelines.agent.evolution.genomes import StrategyGenome
+from trade_pipelines.agent.reflection.performance import daily_stats
 
 START = date(2023, 1, 6)
 WEEKS = [START + timedelta(weeks=i) for i in range(6)]
@@ -238,3 +242,26 @@ def test_a_stored_reinstated_status_continues_as_probation() -> None:
         previous = dict(zip(part["strategy_id"], part["status"], strict=True))
         parts.append(part)
     pd.testing.assert_frame_equal(pd.concat(parts, ignore_index=True), whole)
+
+
+def test_a_book_gives_the_sharpe_drawdown_and_return_of_its_year_only() -> None:
+    days = np.arange(np.datetime64("2022-01-03"), np.datetime64("2023-03-01"),
+                     dtype="datetime64[D]")
+    rng = np.random.default_rng(3)
+    returns = rng.normal(0.0005, 0.01, days.size)
+    first, last = date(2022, 3, 1), date(2023, 1, 31)
+    inside = (days > np.datetime64(first)) & (days <= np.datetime64(last))
+    figures = book_figures((days, returns), first, last)
+    expected = daily_stats(returns[inside])
+    assert figures == {"sharpe": expected.sharpe, "max_drawdown": expected.max_drawdown,
+                       "total_return": expected.total_return}
+    # the trades give the count and win rate; the book overrides what the trades flatter
+    day = date(2023, 1, 6)
+    data = outcomes(record("X", 40, PASSING))
+    from_trades = evaluate_pool([genome("X")], data, [day], {}).iloc[0]
+    books = {"X": (days, returns)}
+    row = score_day(day, [genome("X")], genome_records(data), {}, books)[0]
+    assert row["n_trades"] == from_trades["n_trades"]
+    assert row["win_rate"] == from_trades["win_rate"]
+    assert row["sharpe"] == book_figures(books["X"], day - EVALUATION_WINDOW, day)["sharpe"]
+    assert row["sharpe"] != pytest.approx(from_trades["sharpe"])

@@ -13,7 +13,13 @@ import pandas as pd
 import pytest
 
 from trade_pipelines.agent.decision.debate import proposer_size
-from trade_pipelines.agent.evolution.evaluation import TRADEABLE, evaluation_days
+from trade_pipelines.agent.evolution.books import genome_books
+from trade_pipelines.agent.evolution.evaluation import (
+    EVALUATION_WINDOW,
+    TRADEABLE,
+    book_figures,
+    evaluation_days,
+)
 from trade_pipelines.agent.evolution.genomes import SEEDED_GENOMES
 from trade_pipelines.agent.evolution.lifecycle import (
     MAX_LIVING,
@@ -201,3 +207,18 @@ def test_weeks_since_birth_count_calendar_weeks_whatever_the_weekday() -> None:
     assert weeks_since_birth(friday, friday + timedelta(weeks=13)) == 13
     assert weeks_since_birth(date(2016, 1, 4), date(2016, 1, 8)) == 0  # same week
     assert weeks_since_birth(None, friday) == 0                 # a seed is never on probation
+
+
+def test_the_pools_sharpe_is_that_of_the_genomes_daily_book(run: PoolRun,
+                                                            features: pd.DataFrame) -> None:
+    evaluations = run.evaluations
+    bred = run.strategies()["strategy_id"].tolist()
+    for sid in ("S01", "S04", bred[0]):
+        row = evaluations[evaluations["strategy_id"] == sid].iloc[-1]
+        genome = run.state.lineages[sid].genome
+        books, days, _ = genome_books([genome], features)
+        expected = book_figures(
+            (np.array(days, dtype="datetime64[D]"), books.daily_returns[0]),
+            row["as_of"] - EVALUATION_WINDOW, row["as_of"])
+        assert row["sharpe"] == pytest.approx(expected["sharpe"]), sid
+        assert row["max_drawdown"] == pytest.approx(expected["max_drawdown"]), sid

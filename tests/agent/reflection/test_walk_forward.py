@@ -30,10 +30,22 @@ def _bars() -> pd.DataFrame:
         .reset_index(drop=True)
 
 
+STEPS: list[tuple[str, int]] = []
+
+
 @pytest.fixture(scope="module")
 def evaluation():
     return evaluate_walk_forward(_bars(), SYMBOLS, BENCHMARK_SYMBOL, VIX_SYMBOL, FIRST_TEST,
-                                 LAST, test_months=6)
+                                 LAST, test_months=6,
+                                 progress=lambda step, total: STEPS.append((step, total)))
+
+
+def test_progress_counts_every_agent_run_and_window_against_the_total(evaluation) -> None:
+    runs = 1 + sum(system.startswith("no_") for system in SYSTEMS)  # the agent, its ablations
+    assert len(STEPS) == runs + len(evaluation.windows)
+    assert {total for _, total in STEPS} == {len(STEPS)}
+    assert [step for step, _ in STEPS][-1] == (f"window {evaluation.windows[-1].start}.."
+                                               f"{evaluation.windows[-1].end}")
 
 
 def test_windows_are_consecutive_and_cover_the_sessions() -> None:

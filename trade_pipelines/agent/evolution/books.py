@@ -233,6 +233,40 @@ class SignalMatrices:
     symbols: list[str]
 
 
+@dataclass(frozen=True)
+class BookMarket:
+    """The closes and costs of ``features`` on sorted days x sorted symbols, and where
+    each feature row sits on them: built once, shared by every genome's entries."""
+
+    cell: np.ndarray        # int64 per feature row: day * n_symbols + symbol
+    close: np.ndarray       # float64 [days, symbols], NaN where the symbol has no bar
+    cost: np.ndarray        # float64 [days, symbols], one side's cost share
+    days: list[date]
+    symbols: list[str]
+
+    @classmethod
+    def of(cls, features: pd.DataFrame) -> BookMarket:
+        day_codes, day_values = pd.factorize(pd.to_datetime(features["as_of"]), sort=True)
+        symbol_codes, symbol_values = pd.factorize(features["symbol"], sort=True)
+        n_days, n_symbols = len(day_values), len(symbol_values)
+        cell = day_codes.astype(np.int64) * n_symbols + symbol_codes
+        if np.unique(cell).size != cell.size:
+            raise ValueError("features hold more than one row for a (symbol, as_of)")
+        close = np.full(n_days * n_symbols, np.nan)
+        close[cell] = features["close"].to_numpy(dtype=np.float64)
+        vol = np.full(n_days * n_symbols, np.nan)
+        vol[cell] = features["vol_20"].to_numpy(dtype=np.float64)
+        return cls(cell, close.reshape(n_days, n_symbols),
+                   cost_matrix(vol, close).reshape(n_days, n_symbols),
+                   [d.date() for d in day_values], [str(s) for s in symbol_values])
+
+    def place(self, signal: np.ndarray) -> np.ndarray:
+        """A boolean per feature row (in the rows' order) as [days, symbols]."""
+        entries = np.zeros(self.close.size, dtype=np.bool_)
+        entries[self.cell] = signal
+        return entries.reshape(self.close.shape)
+
+
 def _signal_key(genome: StrategyGenome) -> tuple:
     return genome.entry, tuple(sorted(genome.params.items()))
 
@@ -243,32 +277,17 @@ def signal_matrices(genomes: Sequence[StrategyGenome], features: pd.DataFrame) -
     and parameters share one evaluation of it; a (symbol, day) with no row has NaN close
     and never signals."""
     features = with_indicators(features, genomes)
-    day_codes, day_values = pd.factorize(pd.to_datetime(features["as_of"]), sort=True)
-    symbol_codes, symbol_values = pd.factorize(features["symbol"], sort=True)
-    n_days, n_symbols = len(day_values), len(symbol_values)
-    cell = day_codes.astype(np.int64) * n_symbols + symbol_codes
-    if np.unique(cell).size != cell.size:
-        raise ValueError("features hold more than one row for a (symbol, as_of)")
-    close = np.full(n_days * n_symbols, np.nan)
-    close[cell] = features["close"].to_numpy(dtype=np.float64)
-    vol = np.full(n_days * n_symbols, np.nan)
-    vol[cell] = features["vol_20"].to_numpy(dtype=np.float64)
-    entries = np.zeros((len(genomes), n_days * n_symbols), dtype=np.bool_)
+    market = BookMarket.of(features)
+    entries = np.zeros((len(genomes), *market.close.shape), dtype=np.bool_)
     done: dict[tuple, int] = {}
     for g, genome in enumerate(genomes):
         key = _signal_key(genome)
         if key in done:
             entries[g] = entries[done[key]]
             continue
-        entries[g, cell] = entry_signal(genome, features).to_numpy(dtype=np.bool_)
+        entries[g] = market.place(entry_signal(genome, features).to_numpy(dtype=np.bool_))
         done[key] = g
-    return SignalMatrices(
-        entries=entries.reshape(len(genomes), n_days, n_symbols),
-        close=close.reshape(n_days, n_symbols),
-        cost=cost_matrix(vol, close).reshape(n_days, n_symbols),
-        days=[d.date() for d in day_values],
-        symbols=[str(s) for s in symbol_values],
-    )
+    return SignalMatrices(entries, market.close, market.cost, market.days, market.symbols)
 
 
 def default_slot_weight(n_symbols: int) -> float:
@@ -284,19 +303,27 @@ def genome_books(genomes: Sequence[StrategyGenome], features: pd.DataFrame, *,
     given one, else ``default_slot_weight``). Returns the books and their day and symbol
     axes."""
     matrices = signal_matrices(genomes, features)
+    result = books_of(genomes, matrices.entries, matrices.close, matrices.cost,
+                      slot_weight=slot_weight, workers=workers)
+    return result, matrices.days, matrices.symbols
+
+
+def books_of(genomes: Sequence[StrategyGenome], entries: np.ndarray, close: np.ndarray,
+             cost: np.ndarray, *, slot_weight: float | None = None,
+             workers: int | None = None) -> BookResult:
+    """``simulate_books`` with each genome's own exits and slot weight (else the given
+    one, else ``default_slot_weight`` of the universe)."""
     fallback = slot_weight if slot_weight is not None else default_slot_weight(
-        len(matrices.symbols))
-    result = simulate_books(
-        matrices.entries, matrices.close, matrices.cost,
+        close.shape[1])
+    return simulate_books(
+        entries, close, cost,
         stop_loss=np.array([g.stop_loss for g in genomes], dtype=np.float64),
         take_profit=np.array([g.take_profit for g in genomes], dtype=np.float64),
-        trailing_stop=np.array([g.trailing_stop for g in genomes],
-                               dtype=np.float64),
+        trailing_stop=np.array([g.trailing_stop for g in genomes], dtype=np.float64),
         max_holding_days=np.array([g.max_holding_days for g in genomes], dtype=np.int64),
         slot_weight=np.array([_slot(g, fallback) for g in genomes], dtype=np.float64),
         workers=workers,
     )
-    return result, matrices.days, matrices.symbols
 
 
 def _slot(genome: StrategyGenome, fallback: float) -> float:

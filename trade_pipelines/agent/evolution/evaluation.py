@@ -1,12 +1,18 @@
 """Evaluating the gene pool: what each genome's past signals did, weekly scores, elimination.
 
-A genome is eliminated after failing the bar (win rate < 45%, Sharpe < 0.5 or score < 60)
-at two evaluations in a row; the pool never drops below ``POOL_FLOOR`` tradeable genomes,
-so the best-scoring eliminated ones are reinstated rather than leaving the agent idle.
+A genome is judged on its trades (count and win rate, from ``setup_outcomes``) and, where
+the pool has it, on its daily book (Sharpe, drawdown and return, from
+``books.simulate_books``: every position marked to market each close, idle cash earning
+nothing), not on a Sharpe of trade returns that treats overlapping trades in correlated
+names as independent. It is eliminated after failing the bar (win rate < 45%, Sharpe <
+0.5 or score < 60) at two evaluations in a row; the pool never drops below
+``POOL_FLOOR`` tradeable genomes, so the best-scoring eliminated ones are reinstated
+rather than leaving the agent idle.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict
 from datetime import date, timedelta
 
@@ -19,7 +25,7 @@ from trade_pipelines.agent.evolution.genomes import (
     with_indicators,
 )
 from trade_pipelines.agent.execution.broker import one_side_costs
-from trade_pipelines.agent.reflection.performance import trade_stats
+from trade_pipelines.agent.reflection.performance import daily_stats, trade_stats
 
 MIN_WIN_RATE = 0.45
 MIN_SHARPE = 0.5
@@ -154,6 +160,8 @@ def _fails(stats: dict[str, float], score: float) -> bool:
 
 
 GenomeRecord = tuple[np.ndarray, np.ndarray, np.ndarray]
+# A genome's daily book: (day, datetime64[D]; its return that day, net of costs).
+GenomeBook = tuple[np.ndarray, np.ndarray]
 EVALUATION_COLUMNS = ["as_of", "strategy_id", "n_trades", "win_rate", "sharpe",
                       "max_drawdown", "total_return", "score", "status"]
 
@@ -185,16 +193,31 @@ def known_between(record: GenomeRecord, first: date, last: date) -> slice:
                  np.searchsorted(known, np.datetime64(last, "D"), side="right"))
 
 
+def book_figures(book: GenomeBook, first: date, last: date) -> dict[str, float]:
+    """Sharpe, drawdown and total return of the book's days in (first, last]."""
+    days, returns = book
+    window = slice(np.searchsorted(days, np.datetime64(first, "D"), side="right"),
+                   np.searchsorted(days, np.datetime64(last, "D"), side="right"))
+    stats = daily_stats(returns[window])
+    return {"sharpe": stats.sharpe, "max_drawdown": stats.max_drawdown,
+            "total_return": stats.total_return}
+
+
 def score_day(day: date, genomes: list[StrategyGenome], records: dict[str, GenomeRecord],
-              status: dict[str, str]) -> list[dict]:
+              status: dict[str, str], books: Mapping[str, GenomeBook] | None = None
+              ) -> list[dict]:
     """Each genome's row at ``day``: its figures over the outcomes known in the year up to
-    it, and its status after the bar (a second miss in a row eliminates; an eliminated
-    genome does not come back by passing)."""
+    it (Sharpe, drawdown and return from its book's year where ``books`` has one), and its
+    status after the bar (a second miss in a row eliminates; an eliminated genome does not
+    come back by passing)."""
     rows = []
     for genome in genomes:
         record = records.get(genome.strategy_id, _EMPTY_RECORD)
         stats = summarise_outcomes(record[1][known_between(record, day - EVALUATION_WINDOW,
                                                            day)])
+        book = (books or {}).get(genome.strategy_id)
+        if book is not None:
+            stats.update(book_figures(book, day - EVALUATION_WINDOW, day))
         score = strategy_score(stats)
         before = status.get(genome.strategy_id, "active")
         if _fails(stats, score):

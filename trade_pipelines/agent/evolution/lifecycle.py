@@ -29,24 +29,27 @@ from datetime import date, timedelta
 import numpy as np
 import pandas as pd
 
+from trade_pipelines.agent.evolution.books import BookMarket, books_of
 from trade_pipelines.agent.evolution.evaluation import (
     EVALUATION_COLUMNS,
     EVALUATION_WINDOW,
     MIN_SCORE,
     OUTCOME_COLUMNS,
     TRADEABLE,
+    GenomeBook,
     GenomeRecord,
     _outcomes,
     apply_floor,
+    book_figures,
     carried_status,
     genome_records,
     known_between,
     score_day,
-    summarise_outcomes,
 )
 from trade_pipelines.agent.evolution.genomes import (
     SEEDED_STRATEGIES,
     StrategyGenome,
+    entry_signal,
     genome_from_json,
     indicator,
     missing_indicators,
@@ -196,7 +199,8 @@ def _nan_to_none(value: float) -> float | None:
 
 
 class GenePool:
-    """The pool over a run: its genomes' outcomes (computed once, at birth) and state."""
+    """The pool over a run: its genomes' outcomes and daily books (computed once, at
+    birth, over the whole history given) and state."""
 
     def __init__(self, features: pd.DataFrame, state: PoolState, evolve: bool = True) -> None:
         self.features = features.sort_values(["symbol", "as_of"], kind="mergesort")
@@ -204,6 +208,9 @@ class GenePool:
         self.evolve = evolve
         self.frames: dict[str, pd.DataFrame] = {}
         self.records: dict[str, GenomeRecord] = {}
+        self.books: dict[str, GenomeBook] = {}
+        self._market = BookMarket.of(self.features)
+        self._book_days = np.array(self._market.days, dtype="datetime64[D]")
         self._indicators: dict[str, pd.Series] = {}
         self._learn([self.state.lineages[s].genome for s in sorted(self.state.status)])
 
@@ -212,11 +219,17 @@ class GenePool:
         fresh = [g for g in genomes if g.strategy_id not in self.frames]
         if not fresh:
             return
-        for genome in fresh:
-            frame = _outcomes(genome, self._features_for(genome)).assign(
-                strategy_id=genome.strategy_id)
+        entries = np.zeros((len(fresh), *self._market.close.shape), dtype=np.bool_)
+        for g, genome in enumerate(fresh):
+            features = self._features_for(genome)
+            frame = _outcomes(genome, features).assign(strategy_id=genome.strategy_id)
             self.frames[genome.strategy_id] = frame
             self.records.update(genome_records(frame) if not frame.empty else {})
+            entries[g] = self._market.place(
+                entry_signal(genome, features).to_numpy(dtype=np.bool_))
+        books = books_of(fresh, entries, self._market.close, self._market.cost, workers=1)
+        for g, genome in enumerate(fresh):
+            self.books[genome.strategy_id] = (self._book_days, books.daily_returns[g])
 
     def _features_for(self, genome: StrategyGenome) -> pd.DataFrame:
         """The features with the indicator columns this genome reads, each computed once a
@@ -245,14 +258,11 @@ class GenePool:
         return returns, deflated_sharpe(returns, max(len(self.state.status), 2))
 
     def _figures(self, strategy_id: str, day: date) -> dict[str, float]:
-        record = self.records.get(strategy_id)
+        book = self.books[strategy_id]
         oos, dsr = self._oos(strategy_id, day)
 
         def total(first: date, last: date) -> float:
-            if record is None:
-                return 0.0
-            return summarise_outcomes(record[1][known_between(record, first, last)])[
-                "total_return"]
+            return book_figures(book, first, last)["total_return"]
 
         year_ago = day - EVALUATION_WINDOW
         return {"oos_trades": int(oos.size), "deflated_sharpe": dsr,
@@ -283,7 +293,7 @@ class GenePool:
         living = sorted(state.status)
         genomes = [state.lineages[s].genome for s in living]
         carried = {s: carried_status(v) for s, v in state.status.items()}
-        rows = score_day(day, genomes, self.records, carried)
+        rows = score_day(day, genomes, self.records, carried, self.books)
         reasons: dict[str, str] = {}
         for row in rows:
             sid = row["strategy_id"]
@@ -360,7 +370,7 @@ class GenePool:
         self._learn([b.genome for b in births])
         for birth in births:
             sid = birth.genome.strategy_id
-            row = score_day(day, [birth.genome], self.records, {})[0]
+            row = score_day(day, [birth.genome], self.records, {}, self.books)[0]
             row.update(self._figures(sid, day), status="probation")
             state.status[sid] = "probation"
             born_rows.append(row)

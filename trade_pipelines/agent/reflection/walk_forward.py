@@ -231,12 +231,12 @@ def evaluate_walk_forward(
         bars: pd.DataFrame, universe: Sequence[str], benchmark_symbol: str,
         volatility_symbol: str, first_test_day: date, last_day: date, *,
         test_months: int = 12, systems: Sequence[str] = SYSTEMS,
-        progress: Callable[[str], None] | None = None) -> Evaluation:
+        progress: Callable[[str, int], None] | None = None) -> Evaluation:
     """Score the agent, its ablations and the baselines over the windows from
     ``first_test_day`` to ``last_day``; ``bars`` holds the warm-up history before it.
 
-    ``progress`` is told each step (a run or a window's scoring) as it finishes."""
-    tell = progress or (lambda _step: None)
+    ``progress`` is told each step (an agent run or a window's scoring) as it finishes,
+    with the number of steps in all."""
     universe = sorted(universe)
     bars = bars[bars["as_of"] <= last_day]
     sessions = sorted(set(bars.loc[bars["symbol"].isin(universe), "as_of"]))
@@ -260,6 +260,11 @@ def evaluate_walk_forward(
     n_trials = 0
     variants: dict[str, AgentVariant] = {"agent": FULL_AGENT}
     variants.update({name: ABLATIONS[name] for name in ABLATION_SYSTEMS if name in systems})
+    n_steps = len(variants) + len(windows)
+
+    def tell(step: str) -> None:
+        if progress is not None:
+            progress(step, n_steps)
     for name, variant in variants.items():
         result = run_agent_loop(bars, windows[0].start, last_day, list(universe),
                                 benchmark_symbol, volatility_symbol, variant=variant)
