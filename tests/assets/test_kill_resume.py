@@ -162,8 +162,15 @@ def test_a_replay_killed_at_a_random_point_and_run_again_equals_an_uninterrupted
     baseline, _ = uninterrupted
     # Within the first 60% of the step's uninterrupted duration, so the kill lands in it.
     share = random.Random(seed).uniform(0.05, 0.6)
-    home = tmp_path / "home"
-    killed_in = _kill_inside(home, step, share, _durations(baseline)[step])
+    # A step can run faster than it did in the uninterrupted run (a warm cache, a less
+    # busy machine): then the kill lands in a later step, and it is tried again in a
+    # fresh home, earlier in the step.
+    for attempt in range(3):
+        home = tmp_path / f"home-{attempt}"
+        killed_in = _kill_inside(home, step, share, _durations(baseline)[step])
+        if killed_in == step:
+            break
+        share /= 3
     assert killed_in == step
     _run(home)
     assert_same(snapshot(home), snapshot(baseline))
