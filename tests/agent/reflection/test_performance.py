@@ -12,6 +12,7 @@ from trade_pipelines.agent.reflection.performance import (
     COLUMN_STATS,
     EXPANDING_COLUMNS,
     column_stats,
+    core_daily_stats,
     daily_stats,
     expanding_daily_stats,
     trade_stats,
@@ -126,3 +127,14 @@ def test_column_figures_equal_the_plain_figures(field: str) -> None:
     assert column_stats(np.empty((0, 3)), field).shape == (3,)
     with pytest.raises(ValueError):
         column_stats(columns, "hit_rate")
+
+
+@pytest.mark.parametrize("returns", [RETURNS, [], [0.0] * 30, [0.01], [0.02, np.nan, -0.01],
+                                     list(np.random.default_rng(4).normal(0, 0.01, 300))])
+def test_core_figures_equal_the_plain_figures(returns: list[float]) -> None:
+    plain = daily_stats(returns)
+    core = core_daily_stats(returns)
+    assert core.keys() == {"sharpe", "max_drawdown", "total_return"}
+    for field, value in core.items():
+        expected = getattr(plain, field)
+        assert (math.isnan(value) and math.isnan(expected)) or value == expected, field

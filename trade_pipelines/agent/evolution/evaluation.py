@@ -25,7 +25,7 @@ from trade_pipelines.agent.evolution.genomes import (
     with_indicators,
 )
 from trade_pipelines.agent.execution.broker import one_side_costs
-from trade_pipelines.agent.reflection.performance import daily_stats, trade_stats
+from trade_pipelines.agent.reflection.performance import core_daily_stats, trade_stats
 
 MIN_WIN_RATE = 0.45
 MIN_SHARPE = 0.5
@@ -62,10 +62,12 @@ def setup_outcomes(genome: StrategyGenome, features: pd.DataFrame) -> pd.DataFra
         features.sort_values(["symbol", "as_of"], kind="mergesort"), [genome]))
 
 
-def _outcomes(genome: StrategyGenome, features: pd.DataFrame) -> pd.DataFrame:
-    """``setup_outcomes`` of features already sorted by symbol, then day."""
+def _outcomes(genome: StrategyGenome, features: pd.DataFrame,
+              signals: np.ndarray | None = None) -> pd.DataFrame:
+    """``setup_outcomes`` of features already sorted by symbol, then day (``signals``:
+    the genome's ``entry_signal`` on them, when the caller has it already)."""
     horizon = genome.max_holding_days
-    signals_all = entry_signal(genome, features).to_numpy()
+    signals_all = entry_signal(genome, features).to_numpy() if signals is None else signals
     symbols = features["symbol"].to_numpy()
     closes_all = features["close"].to_numpy(dtype=float)
     days_all = features["as_of"].to_numpy()
@@ -193,14 +195,16 @@ def known_between(record: GenomeRecord, first: date, last: date) -> slice:
                  np.searchsorted(known, np.datetime64(last, "D"), side="right"))
 
 
+def book_window(book: GenomeBook, first: date, last: date) -> np.ndarray:
+    """The book's daily returns on its days in (first, last]."""
+    days, returns = book
+    return returns[np.searchsorted(days, np.datetime64(first, "D"), side="right"):
+                   np.searchsorted(days, np.datetime64(last, "D"), side="right")]
+
+
 def book_figures(book: GenomeBook, first: date, last: date) -> dict[str, float]:
     """Sharpe, drawdown and total return of the book's days in (first, last]."""
-    days, returns = book
-    window = slice(np.searchsorted(days, np.datetime64(first, "D"), side="right"),
-                   np.searchsorted(days, np.datetime64(last, "D"), side="right"))
-    stats = daily_stats(returns[window])
-    return {"sharpe": stats.sharpe, "max_drawdown": stats.max_drawdown,
-            "total_return": stats.total_return}
+    return core_daily_stats(book_window(book, first, last))
 
 
 def score_day(day: date, genomes: list[StrategyGenome], records: dict[str, GenomeRecord],

@@ -40,7 +40,7 @@ from trade_pipelines.agent.evolution.evaluation import (
     GenomeRecord,
     _outcomes,
     apply_floor,
-    book_figures,
+    book_window,
     carried_status,
     genome_records,
     known_between,
@@ -222,11 +222,11 @@ class GenePool:
         entries = np.zeros((len(fresh), *self._market.close.shape), dtype=np.bool_)
         for g, genome in enumerate(fresh):
             features = self._features_for(genome)
-            frame = _outcomes(genome, features).assign(strategy_id=genome.strategy_id)
+            signal = entry_signal(genome, features).to_numpy(dtype=np.bool_)
+            frame = _outcomes(genome, features, signal).assign(strategy_id=genome.strategy_id)
             self.frames[genome.strategy_id] = frame
             self.records.update(genome_records(frame) if not frame.empty else {})
-            entries[g] = self._market.place(
-                entry_signal(genome, features).to_numpy(dtype=np.bool_))
+            entries[g] = self._market.place(signal)
         books = books_of(fresh, entries, self._market.close, self._market.cost, workers=1)
         for g, genome in enumerate(fresh):
             self.books[genome.strategy_id] = (self._book_days, books.daily_returns[g])
@@ -262,7 +262,8 @@ class GenePool:
         oos, dsr = self._oos(strategy_id, day)
 
         def total(first: date, last: date) -> float:
-            return book_figures(book, first, last)["total_return"]
+            returns = book_window(book, first, last)
+            return float(np.prod(1.0 + returns) - 1.0) if returns.size else math.nan
 
         year_ago = day - EVALUATION_WINDOW
         return {"oos_trades": int(oos.size), "deflated_sharpe": dsr,
