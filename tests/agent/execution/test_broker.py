@@ -83,24 +83,28 @@ def test_the_cost_share_matches_what_a_fill_charges() -> None:
     assert one_side_cost(0.2) == pytest.approx(slippage_bps(0.2) / 10_000 + COMMISSION_RATE)
 
 
-def test_volume_cap_also_holds_to_the_average_daily_volume() -> None:
+def test_the_volume_cap_reads_the_volume_known_at_the_open_not_the_bars_own() -> None:
     thin = execute("buy", 5_000, Bar(open=10.0, close=10.0, volume=1e6, adv=8_000.0), 0.2)
     assert thin is not None and thin.quantity == 800
-    busy = execute("buy", 5_000, Bar(open=10.0, close=10.0, volume=12_345.0, adv=1e6), 0.2)
-    assert busy is not None and busy.quantity == 1_234
+    # the day's own volume is known only at its close: it never sizes the opening fill
+    for volume in (12_345.0, 1e9, NAN):
+        fill = execute("buy", 5_000, Bar(open=10.0, close=10.0, volume=volume, adv=1e6), 0.2)
+        assert fill is not None and fill.quantity == 5_000
 
 
-def test_volume_cap_takes_at_most_10_percent_of_known_volume() -> None:
-    capped = execute("buy", 5_000, Bar(open=10.0, close=10.0, volume=12_345.0), 0.2)
+def test_volume_cap_takes_at_most_10_percent_of_the_average_daily_volume() -> None:
+    capped = execute("buy", 5_000, Bar(open=10.0, close=10.0, volume=NAN, adv=12_345.0), 0.2)
     assert capped is not None and capped.quantity == 1_234
-    under = execute("buy", 500, Bar(open=10.0, close=10.0, volume=12_345.0), 0.2)
+    under = execute("buy", 500, Bar(open=10.0, close=10.0, volume=NAN, adv=12_345.0), 0.2)
     assert under is not None and under.quantity == 500
-    unknown = execute("buy", 5_000, Bar(open=10.0, close=10.0, volume=NAN), 0.2)
+    unknown = execute("buy", 5_000, Bar(open=10.0, close=10.0, volume=12_345.0), 0.2)
     assert unknown is not None and unknown.quantity == 5_000
+    # a bar on which nothing traded fills nothing
+    assert execute("buy", 10, Bar(open=10.0, close=10.0, volume=0.0, adv=1e6), 0.2) is None
 
 
 def test_no_fill_when_the_cap_leaves_nothing_or_the_price_is_unusable() -> None:
-    assert execute("buy", 100, Bar(open=10.0, close=10.0, volume=5.0), 0.2) is None
+    assert execute("buy", 100, Bar(open=10.0, close=10.0, volume=NAN, adv=5.0), 0.2) is None
     assert execute("buy", 0, Bar(open=10.0, close=10.0, volume=NAN), 0.2) is None
     assert execute("buy", 10, Bar(open=NAN, close=NAN, volume=NAN), 0.2) is None
     assert execute("sell", 10, Bar(open=0.0, close=5.0, volume=NAN), 0.2) is None

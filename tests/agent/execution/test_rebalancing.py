@@ -43,7 +43,7 @@ def bars_frame(closes: dict[str, list[float | None]], opens: dict[str, list[floa
                 continue
             open_ = opens[symbol][i] if opens and symbol in opens else NAN
             rows.append({"symbol": symbol, "as_of": day, "open": open_, "close": close,
-                         "volume": volume, "vol_20": VOL})
+                         "volume": volume, "adv": volume, "vol_20": VOL})
     return pd.DataFrame(rows)
 
 

@@ -36,7 +36,7 @@ class Bar:
     open: float
     close: float
     volume: float
-    adv: float = math.nan      # average daily volume of the ADV_SESSIONS sessions before
+    adv: float = math.nan      # average daily volume of up to ADV_SESSIONS sessions before
 
 
 @dataclass(frozen=True)
@@ -60,9 +60,15 @@ def commission(quantity: float, price: float) -> float:
 
 
 def volume_cap(bar: Bar) -> float:
-    """The most shares one order may take from this bar (inf when volume is unknown)."""
-    known = [v for v in (bar.volume, bar.adv) if math.isfinite(v) and v > 0]
-    return float(math.floor(min(known) * MAX_VOLUME_SHARE)) if known else math.inf
+    """The most shares one order may take at the open: ``MAX_VOLUME_SHARE`` of the average
+    daily volume of the sessions before, the volume known when the order meets the
+    market (the bar's own volume is known only at its close; inf when no session before
+    has a volume). A bar on which not one share traded (a halted stock) fills nothing."""
+    if bar.volume == 0:
+        return 0.0
+    if math.isfinite(bar.adv) and bar.adv >= 0:
+        return float(math.floor(bar.adv * MAX_VOLUME_SHARE))
+    return math.inf
 
 
 def execute(side: str, quantity: float, bar: Bar, annual_volatility: float) -> Execution | None:

@@ -266,8 +266,7 @@ class Ledger:
             shortfalls = []
             if fill.quantity < order.quantity:
                 shortfalls.append(f"volume cap: at most {MAX_VOLUME_SHARE:.0%} of the "
-                                  f"bar's volume of {bar.volume:,.0f} and of the average "
-                                  f"daily volume of {bar.adv:,.0f}")
+                                  f"average daily volume of {bar.adv:,.0f}")
             if order.side == "buy":
                 cost = fill.quantity * fill.price + fill.fee
                 if cost > account.cash:  # the open gapped up past the cash we had
@@ -506,9 +505,11 @@ def _unresolved(quantity: float) -> dict[str, Any]:
 
 
 def _no_fill_reason(order: PendingOrder, bar: Bar) -> str:
+    if bar.volume == 0:
+        return f"no {order.symbol} share traded in the bar (halted)"
     if volume_cap(bar) <= 0:
-        return (f"volume cap: {MAX_VOLUME_SHARE:.0%} of the bar's volume of "
-                f"{bar.volume:,.0f} (average daily volume {bar.adv:,.0f}) allows no share")
+        return (f"volume cap: {MAX_VOLUME_SHARE:.0%} of the average daily volume of "
+                f"{bar.adv:,.0f} allows no share")
     return f"no usable {order.symbol} price in the bar"
 
 

@@ -87,7 +87,7 @@ def trading_bars(bars: pd.DataFrame, features: pd.DataFrame) -> pd.DataFrame:
     ordered = bars[["symbol", "as_of", "open", "close", "volume"]].sort_values(
         ["symbol", "as_of"], kind="mergesort")
     adv = ordered.groupby("symbol", sort=False)["volume"].transform(
-        lambda v: v.shift(1).rolling(ADV_SESSIONS, min_periods=ADV_SESSIONS).mean())
+        lambda v: v.shift(1).rolling(ADV_SESSIONS, min_periods=1).mean())
     known = features[["symbol", "as_of", "vol_20"]].sort_values(["symbol", "as_of"],
                                                                 kind="mergesort")
     known = known.assign(vol_20=known.groupby("symbol", sort=False)["vol_20"].shift(1))
