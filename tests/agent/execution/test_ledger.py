@@ -320,8 +320,9 @@ def test_a_fill_capped_by_volume_is_partial_and_the_rest_cancelled() -> None:
     state.pending.append(PendingOrder("O-1", "combined", "A", "buy", 100.0, "T1", "entry"))
     state.pending.append(PendingOrder("O-2", "combined", "B", "buy", 100.0, "T1", "entry"))
     ledger = Ledger(state, GENOMES)
-    ledger.run_day(DayMarket(DAYS[1], {"A": Bar(50.0, 50.0, 1e6, 400.0), "B": Bar(50.0, 50.0, 1e6, 5.0)},
-                             {"A": VOL, "B": VOL}, 4000.0, 0.0, False), decisions(1, []))
+    bars = {"A": Bar(50.0, 50.0, 1e6, 400.0), "B": Bar(50.0, 50.0, 1e6, 5.0)}
+    ledger.run_day(DayMarket(DAYS[1], bars, {"A": VOL, "B": VOL}, 4000.0, 0.0, False),
+                   decisions(1, []))
     (fill,) = ledger.result.fills
     assert fill["quantity"] == 40
     partial, expired = ledger.result.earlier_orders
