@@ -11,9 +11,9 @@ import pandas as pd
 import pytest
 
 from trade_pipelines.agent.evolution.books import (
+    DEFAULT_SLOT_WEIGHT,
     _simulate_books_reference,
     cost_matrix,
-    default_slot_weight,
     genome_books,
     signal_matrices,
     simulate_books,
@@ -254,13 +254,25 @@ def test_genome_books_take_trailing_stop_and_slot_weight_from_the_genome() -> No
                           stop_loss=np.array([0.2, 0.2]), take_profit=np.array([0.3, 0.3]),
                           trailing_stop=np.array([0.03, 0.0]),
                           max_holding_days=np.array([30, 30]),
-                          slot_weight=np.array([0.35, default_slot_weight(2)]))
+                          slot_weight=np.array([0.35, DEFAULT_SLOT_WEIGHT]))
     np.testing.assert_array_equal(book.daily_returns, want.daily_returns)
     # the trailing stop shortened the sized genome's trades
     assert book.n_trades[0] > book.n_trades[1]
 
 
-def test_default_slot_weight_is_an_equal_share_capped_at_ten_percent() -> None:
-    assert default_slot_weight(20) == 0.05
-    assert default_slot_weight(4) == 0.1
-    assert default_slot_weight(1) == 0.1
+def test_a_book_up_to_a_day_does_not_depend_on_symbols_listed_after_it() -> None:
+    features = two_symbol_features()
+    genome = StrategyGenome("P", "p", "mean_reversion", "rsi_oversold", {"rsi_max": 45},
+                            stop_loss=0.2, take_profit=0.3, max_holding_days=30)
+    aaa_only = features[features["symbol"] == "AAA"]
+    # BBB's first bar is on day 60; eleven more names list with it (an equal share of
+    # the universe would shrink AAA's earlier positions from 10% to 1/12)
+    bbb = features[features["symbol"] == "BBB"]
+    first_bbb = bbb["as_of"].min()
+    late = pd.concat([aaa_only, *[bbb.assign(symbol=f"B{k:02d}") for k in range(12)]])
+    before = aaa_only[aaa_only["as_of"] < first_bbb]
+    alone, days_alone, _ = genome_books([genome], before)
+    both, days_both, _ = genome_books([genome], late)
+    assert days_both[: len(days_alone)] == days_alone and alone.n_trades[0] > 0
+    np.testing.assert_array_equal(both.daily_returns[0, : len(days_alone)],
+                                  alone.daily_returns[0])

@@ -37,7 +37,10 @@ from trade_pipelines.agent.execution.broker import one_side_costs
 # A new position is sized on the equity after the day's exits; rounding in the previous
 # entries' arithmetic must not refuse the last slot that exactly fits.
 CASH_TOLERANCE = 1e-9
-MAX_DEFAULT_SLOT = 0.1
+# Share of equity a new position takes unless a genome sets its own: a fixed share, not
+# one of the universe, since the universe a frame holds depends on how far it reaches (a
+# symbol listed later would shrink every earlier position).
+DEFAULT_SLOT_WEIGHT = 0.05
 
 
 @dataclass(frozen=True)
@@ -290,17 +293,12 @@ def signal_matrices(genomes: Sequence[StrategyGenome], features: pd.DataFrame) -
     return SignalMatrices(entries, market.close, market.cost, market.days, market.symbols)
 
 
-def default_slot_weight(n_symbols: int) -> float:
-    """An equal share of the universe, at most 10% of equity per position."""
-    return min(1.0 / max(n_symbols, 1), MAX_DEFAULT_SLOT)
-
-
 def genome_books(genomes: Sequence[StrategyGenome], features: pd.DataFrame, *,
                  slot_weight: float | None = None, workers: int | None = None,
                  ) -> tuple[BookResult, list[date], list[str]]:
     """Each genome's book over the days and symbols of ``features``, with its exits
     (``trailing_stop`` 0 where the genome has none) and its ``slot_weight`` (else the
-    given one, else ``default_slot_weight``). Returns the books and their day and symbol
+    given one, else ``DEFAULT_SLOT_WEIGHT``). Returns the books and their day and symbol
     axes."""
     matrices = signal_matrices(genomes, features)
     result = books_of(genomes, matrices.entries, matrices.close, matrices.cost,
@@ -312,9 +310,8 @@ def books_of(genomes: Sequence[StrategyGenome], entries: np.ndarray, close: np.n
              cost: np.ndarray, *, slot_weight: float | None = None,
              workers: int | None = None) -> BookResult:
     """``simulate_books`` with each genome's own exits and slot weight (else the given
-    one, else ``default_slot_weight`` of the universe)."""
-    fallback = slot_weight if slot_weight is not None else default_slot_weight(
-        close.shape[1])
+    one, else ``DEFAULT_SLOT_WEIGHT``)."""
+    fallback = slot_weight if slot_weight is not None else DEFAULT_SLOT_WEIGHT
     return simulate_books(
         entries, close, cost,
         stop_loss=np.array([g.stop_loss for g in genomes], dtype=np.float64),
