@@ -29,7 +29,6 @@ from trade_pipelines.agent.evolution.lifecycle import (
     PoolRun,
     PoolState,
     Probation,
-    deflated_sharpe,
     weeks_since_birth,
 )
 from trade_pipelines.agent.loop.wiring import evaluate_gene_pool, with_breadth
@@ -37,14 +36,16 @@ from trade_pipelines.agent.perception.features import compute_features
 from trade_pipelines.market_data.builtin import BENCHMARK_SYMBOL, VIX_SYMBOL, load_builtin_bars
 from trade_pipelines.market_data.calendar import exchange_sessions
 
-START, END = date(2015, 1, 1), date(2017, 12, 31)
-CUTOFF = date(2016, 6, 30)
+# Three years in which newborns are promoted (2013-06 .. 2014-01), eliminated and bred.
+START, END = date(2012, 1, 1), date(2014, 12, 31)
+CUTOFF = date(2014, 1, 14)   # promotions on both sides of it
+NEW_YEAR = date(2014, 1, 1)
 
 
 def _universe(bars: pd.DataFrame) -> pd.DataFrame:
     symbols = sorted(set(bars["symbol"]) - {BENCHMARK_SYMBOL, VIX_SYMBOL})[:20]
     return bars[bars["symbol"].isin(symbols) & (bars["as_of"] <= END)
-                & (bars["as_of"] >= date(2010, 1, 1))]
+                & (bars["as_of"] >= date(2007, 1, 1))]
 
 
 def _features(bars: pd.DataFrame) -> pd.DataFrame:
@@ -129,7 +130,7 @@ def _eliminated_newborn_days(run: PoolRun) -> list[date]:
 def test_a_run_split_in_two_through_the_stored_tables_equals_one_run(
         features: pd.DataFrame, run: PoolRun, split: str) -> None:
     if split == "new_year":
-        middle = date(2016, 1, 1)
+        middle = NEW_YEAR
     else:  # the day after a newborn was eliminated: it must not come back
         eliminations = [d for d in _eliminated_newborn_days(run) if d > START + timedelta(90)]
         assert eliminations, "no newborn was eliminated: nothing to test"
@@ -140,6 +141,9 @@ def test_a_run_split_in_two_through_the_stored_tables_equals_one_run(
     state = PoolState.from_tables(
         first.strategies(), first.evaluations[first.evaluations["as_of"] == last_day],
         promotions)
+    if split == "new_year":  # promotions carried across the split, and made after it
+        assert len(promotions) > 0
+        assert (run.history.loc[run.history["event"] == "promotion", "as_of"] > middle).any()
     second = evaluate_gene_pool(features, _days(middle, END), state)
     both = pd.concat([first.evaluations, second.evaluations], ignore_index=True)
     pd.testing.assert_frame_equal(both, run.evaluations)
@@ -154,6 +158,8 @@ def test_perturbing_bars_after_a_day_changes_no_pool_decision_up_to_it(
     rng = np.random.default_rng(7)
     perturbed.loc[later, "close"] *= rng.uniform(0.7, 1.3, size=int(later.sum()))
     other = evaluate_gene_pool(_features(perturbed), _days())
+    promoted = run.history.loc[run.history["event"] == "promotion", "as_of"]
+    assert (promoted <= CUTOFF).any() and (promoted > CUTOFF).any()
     for name in ("evaluations", "history"):
         a, b = getattr(run, name), getattr(other, name)
         pd.testing.assert_frame_equal(a[a["as_of"] <= CUTOFF].reset_index(drop=True),
@@ -163,7 +169,7 @@ def test_perturbing_bars_after_a_day_changes_no_pool_decision_up_to_it(
 
 
 def test_without_evolution_the_pool_stays_the_seeded_genomes(features: pd.DataFrame) -> None:
-    days = _days(START, date(2015, 12, 31))
+    days = _days(START, date(2012, 12, 31))
     fixed = evaluate_gene_pool(features, days, evolve=False)
     assert set(fixed.evaluations["strategy_id"]) == set(SEEDED_GENOMES)
     assert fixed.strategies().empty
@@ -193,11 +199,17 @@ def test_the_probation_scale_reaches_the_proposers_size() -> None:
     assert proposer_size(small) == pytest.approx(0.10 * PROBATION_SCALE)
 
 
-def test_the_deflated_sharpe_asks_more_of_a_larger_cohort() -> None:
-    returns = np.random.default_rng(1).normal(0.01, 0.03, 40)
-    alone, among_ten = deflated_sharpe(returns, 1), deflated_sharpe(returns, 10)
-    assert 0 < among_ten < alone < 1
-    assert deflated_sharpe(-returns, 1) < 0.5
+def test_a_newborns_deflated_sharpe_is_taken_at_its_looks_on_its_book_since_birth(
+        run: PoolRun) -> None:
+    evaluations = run.evaluations
+    born = {k: v.born_as_of for k, v in run.state.lineages.items()}
+    looked = evaluations[evaluations["deflated_sharpe"].notna()]
+    assert len(looked) > 10 and looked["deflated_sharpe"].between(0, 1).all()
+    weeks = [weeks_since_birth(born[s], d)
+             for s, d in zip(looked["strategy_id"], looked["as_of"], strict=True)]
+    assert all(w > 0 and w % PROMOTION_LOOK_WEEKS == 0 for w in weeks)
+    # seeds are never on probation: no deflated Sharpe is taken for them
+    assert not looked["strategy_id"].isin(list(SEEDED_GENOMES)).any()
 
 
 def test_weeks_since_birth_count_calendar_weeks_whatever_the_weekday() -> None:

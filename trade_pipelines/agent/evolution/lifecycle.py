@@ -2,14 +2,14 @@
 or eliminated, and new genomes bred (``operators.py``).
 
 A newborn is on probation: it trades a small allocation (``PROBATION_SCALE``) until
-out-of-sample evidence promotes it. Only its trades signalled after its birth count:
-at least ``MIN_OOS_TRADES`` of them, at least ``MIN_POSITIVE_FOLDS`` of
-``WALK_FORWARD_FOLDS`` consecutive slices with a positive mean, and a deflated Sharpe
-ratio (the chance its Sharpe beats the best of the genomes living in the pool that day,
-all of them candidates, under no skill) of at least ``MIN_DEFLATED_SHARPE``; it must
-also pass the pool's bar that day. The evidence is looked at only every
-``PROMOTION_LOOK_WEEKS`` weeks after birth, not weekly: each look is another chance to
-promote luck. A newborn that
+out-of-sample evidence promotes it. Only what happened after its birth counts: at least
+``MIN_OOS_TRADES`` trades signalled after it, and its daily book since birth, with at
+least ``MIN_POSITIVE_FOLDS`` of ``WALK_FORWARD_FOLDS`` consecutive slices of positive
+mean and a deflated Sharpe ratio of at least ``MIN_DEFLATED_SHARPE``: the chance its
+Sharpe beats the best of every genome the pool has tried by then under no skill, their
+spread measured on the living genomes' books over the same days. It must also pass the
+pool's bar that day. The evidence is looked at only every ``PROMOTION_LOOK_WEEKS``
+weeks after birth, not weekly: each look is another chance to promote luck. A newborn that
 misses the bar twice running is eliminated, as any genome is, and so is one still
 unpromoted after ``PROBATION_LIMIT``. Eliminated newborns leave the pool; eliminated
 seeds stay as the floor's reserve. At most ``MAX_LIVING`` genomes live at once.
@@ -173,18 +173,6 @@ class Probation:
         return PROBATION_SCALE if promoted is None or day <= promoted else 1.0
 
 
-def deflated_sharpe(returns: np.ndarray, trials: int) -> float:
-    """The probability that the per-trade Sharpe of ``returns`` beats the best of
-    ``trials`` skill-less genomes, corrected for skew and fat tails: the scoreboard's
-    deflated Sharpe ratio, with the trials' Sharpe variance a skill-less genome's
-    (1 / (n - 1) for n trades). Too few trades to say: 0."""
-    n = int(np.isfinite(returns).sum())
-    if n < 3:
-        return 0.0
-    value = deflated_sharpe_ratio(returns, max(trials, 1), 1.0 / (n - 1))
-    return value if math.isfinite(value) else 0.0
-
-
 def weeks_since_birth(born: date | None, day: date) -> int:
     """Calendar weeks from the week of birth to the week of ``day``: one evaluation day
     falls in each, so a look every k weeks is one evaluation day in k."""
@@ -245,47 +233,78 @@ class GenePool:
                              index=self.features.index)
         return pd.concat([self.features, added], axis=1)
 
-    def _oos(self, strategy_id: str, day: date) -> tuple[np.ndarray, float]:
-        """Returns of trades signalled after the genome's birth and known by ``day``, and
-        their deflated Sharpe against the genomes living in the pool."""
-        lineage = self.state.lineages[strategy_id]
+    def _oos_trades(self, strategy_id: str, day: date) -> int:
+        """Trades signalled after the genome's birth and known by ``day`` (0 for a seed)."""
+        born = self.state.lineages[strategy_id].born_as_of
         record = self.records.get(strategy_id)
-        if lineage.born_as_of is None or record is None:
-            return np.array([]), math.nan
-        window = known_between(record, lineage.born_as_of, day)
-        after = record[2][window] > np.datetime64(lineage.born_as_of, "D")
-        returns = record[1][window][after]
-        return returns, deflated_sharpe(returns, max(len(self.state.status), 2))
+        if born is None or record is None:
+            return 0
+        window = known_between(record, born, day)
+        return int((record[2][window] > np.datetime64(born, "D")).sum())
+
+    def trials(self, day: date) -> int:
+        """Every genome the pool has tried by ``day``: the seeds and each one born by then,
+        living or not."""
+        return sum(1 for v in self.state.lineages.values()
+                   if v.born_as_of is None or v.born_as_of <= day)
+
+    def _deflated_sharpe(self, strategy_id: str, day: date) -> float:
+        """The deflated Sharpe ratio of the genome's daily book after its birth: the chance
+        its true Sharpe beats the best of ``trials`` skill-less genomes, their spread of
+        Sharpe ratios measured on the living genomes' books over the same days (mutants of
+        one parent move together: their spread is small, and so is the bar they set). Too
+        little evidence to say: 0."""
+        born = self.state.lineages[strategy_id].born_as_of
+        if born is None:
+            return math.nan
+        days = self._book_days
+        first = np.searchsorted(days, np.datetime64(born, "D"), side="right")
+        last = np.searchsorted(days, np.datetime64(day, "D"), side="right")
+        books = np.stack([self.books[s][1][first:last] for s in sorted(self.state.status)])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            sharpes = books.mean(axis=1) / books.std(axis=1, ddof=1)
+        finite = sharpes[np.isfinite(sharpes)]
+        variance = float(np.var(finite, ddof=1)) if finite.size > 1 else math.nan
+        value = deflated_sharpe_ratio(self.books[strategy_id][1][first:last],
+                                      self.trials(day), variance)
+        return value if math.isfinite(value) else 0.0
 
     def _figures(self, strategy_id: str, day: date) -> dict[str, float]:
         book = self.books[strategy_id]
-        oos, dsr = self._oos(strategy_id, day)
 
         def total(first: date, last: date) -> float:
             returns = book_window(book, first, last)
             return float(np.prod(1.0 + returns) - 1.0) if returns.size else math.nan
 
         year_ago = day - EVALUATION_WINDOW
-        return {"oos_trades": int(oos.size), "deflated_sharpe": dsr,
+        dsr = self._deflated_sharpe(strategy_id, day) if self._look(strategy_id, day) \
+            else math.nan
+        return {"oos_trades": self._oos_trades(strategy_id, day), "deflated_sharpe": dsr,
                 "recent_return": total(day - RECENT_WINDOW, day),
                 "year_ago_return": total(year_ago - RECENT_WINDOW, year_ago)}
 
-    def _promotion(self, strategy_id: str, day: date) -> str | None:
-        """The reason to promote a newborn that passed today's bar, or None (also on a
-        day that is not one of its looks)."""
+    def _look(self, strategy_id: str, day: date) -> bool:
+        """Is ``day`` one of the newborn's looks at its evidence?"""
         weeks = weeks_since_birth(self.state.lineages[strategy_id].born_as_of, day)
-        if weeks <= 0 or weeks % PROMOTION_LOOK_WEEKS:
+        return weeks > 0 and weeks % PROMOTION_LOOK_WEEKS == 0
+
+    def _promotion(self, row: dict, day: date) -> str | None:
+        """The reason to promote a newborn that passed today's bar, or None (also on a
+        day that is not one of its looks). ``row``: its evaluation row of the day."""
+        sid = row["strategy_id"]
+        if not self._look(sid, day) or row["oos_trades"] < MIN_OOS_TRADES:
             return None
-        oos, dsr = self._oos(strategy_id, day)
-        if oos.size < MIN_OOS_TRADES:
+        born = self.state.lineages[sid].born_as_of
+        book = book_window(self.books[sid], born, day)
+        positive = sum(int(fold.mean() > 0)
+                       for fold in np.array_split(book, WALK_FORWARD_FOLDS))
+        dsr = row["deflated_sharpe"]
+        if positive < MIN_POSITIVE_FOLDS or not dsr >= MIN_DEFLATED_SHARPE:
             return None
-        positive = sum(int(fold.mean() > 0) for fold in np.array_split(oos, WALK_FORWARD_FOLDS))
-        if positive < MIN_POSITIVE_FOLDS or dsr < MIN_DEFLATED_SHARPE:
-            return None
-        return (f"promoted on out-of-sample evidence at week {weeks}: {oos.size} trades "
-                f"after birth, {positive}/{WALK_FORWARD_FOLDS} walk-forward windows "
-                f"positive, deflated Sharpe {dsr:.2f} against the {len(self.state.status)} "
-                "genomes in the pool")
+        return (f"promoted on out-of-sample evidence at week {weeks_since_birth(born, day)}: "
+                f"{row['oos_trades']} trades after birth, {positive}/{WALK_FORWARD_FOLDS} "
+                f"walk-forward slices of its daily book since birth positive, deflated "
+                f"Sharpe {dsr:.2f} against the {self.trials(day)} genomes tried")
 
     def step(self, day: date) -> tuple[list[dict], list[dict]]:
         """Judge, promote, eliminate and breed at one evaluation day: its evaluation rows
@@ -303,7 +322,7 @@ class GenePool:
                 continue
             born = state.lineages[sid].born_as_of
             if row["status"] == "active":
-                promotion = self._promotion(sid, day)
+                promotion = self._promotion(row, day)
                 if promotion:
                     reasons[sid] = promotion
                     state.promoted[sid] = day
