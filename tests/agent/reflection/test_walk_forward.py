@@ -10,6 +10,8 @@ import pandas as pd
 import pytest
 
 from trade_pipelines.agent.reflection.walk_forward import (
+    PBO_OF_SEEDS,
+    PBO_OF_VARIANTS,
     SCOREBOARD_COLUMNS,
     SYSTEMS,
     EvaluationWindow,
@@ -77,6 +79,13 @@ def test_one_row_per_window_and_system_with_the_published_columns(evaluation) ->
     assert summary.loc["no_evolution", "n_trials"] == 10  # the frozen seeded pool
     assert summary["deflated_sharpe"].notna().all()  # two test years: genome books of a year
     assert summary["deflated_sharpe"].between(0, 1).all()
+    # each PBO says what it picks among; a baseline picks nothing
+    assert summary.loc["no_evolution", "pbo_of"] == PBO_OF_SEEDS
+    assert (summary.loc[["combined", "no_memory", "no_debate"], "pbo_of"]
+            == PBO_OF_VARIANTS).all()
+    assert summary.loc[["combined", "no_evolution"], "pbo"].between(0, 1).all()
+    assert summary.loc["buy_and_hold", "pbo_of"] == ""
+    assert summary.loc["buy_and_hold", "pbo"] != summary.loc["buy_and_hold", "pbo"]  # NaN
 
 
 def test_a_windows_row_does_not_change_when_later_bars_do(evaluation) -> None:

@@ -65,7 +65,13 @@ SCOREBOARD_COLUMNS = [
 SUMMARY_COLUMNS = [
     "system", "kind", "windows", "days", "total_return", "annual_return", "sharpe",
     "max_drawdown", "windows_beating_buy_and_hold", "deflated_sharpe", "n_trials",
-    "pbo", "cleanliness"]
+    "pbo", "pbo_of", "cleanliness"]
+# What each PBO picks among: the frozen pool picks among the seeded genomes (their books
+# cover every day); the agent's accounts and ablations are the agent's variants, and the
+# choice among them is a selection too. A genome bred later has no book before its birth,
+# and CSCV needs every configuration on every day, so no PBO covers bred genomes.
+PBO_OF_SEEDS = "the seeded genomes"
+PBO_OF_VARIANTS = "the agent's accounts and ablations"
 # A replay of history with the deterministic reasoner: no model that read the future.
 REPLAY = "replay"
 RANDOM_PORTFOLIOS = 2000
@@ -395,11 +401,11 @@ def _summary(scoreboard: pd.DataFrame, records: Mapping[str, SystemRecord],
     """Per system over the whole span. The deflated Sharpe counts the genomes the pool
     held as trials (the frozen pool of ``no_evolution``: the seeded ones), with the
     variance of their books' Sharpe ratios after their birth; the PBO is that of picking
-    the best seeded genome by in-sample Sharpe (CSCV over their books: a bred genome has
-    no book before its birth, and CSCV needs every configuration on every day)."""
+    the best by in-sample Sharpe among ``pbo_of`` (CSCV over their daily returns)."""
     hold = scoreboard[scoreboard["system"] == "buy_and_hold"].set_index("window_start")
-    pbo = np.nan
-    trials_variance = np.nan
+    splits = min(16, 2 * (n_windows // 2))
+    seeds_pbo = np.nan
+    trials_variance = seeds_variance = np.nan
     seeded = [c for c in gene_pool_books.columns if c in SEEDED_IDS]
     if not gene_pool_books.empty:
         books = gene_pool_books.to_numpy(dtype=float)
@@ -409,12 +415,20 @@ def _summary(scoreboard: pd.DataFrame, records: Mapping[str, SystemRecord],
         # Only books of a year or more: a genome born weeks before the end has a Sharpe
         # estimate so noisy it would inflate the trials' variance by noise alone.
         long_enough = np.isfinite(books).sum(axis=0) >= MIN_BOOK_DAYS
-        finite = per_period[np.isfinite(per_period) & long_enough]
+        usable = np.isfinite(per_period) & long_enough
+        finite = per_period[usable]
         trials_variance = float(np.var(finite, ddof=1)) if finite.size > 1 else np.nan
-        splits = min(16, 2 * (n_windows // 2))
+        # the frozen pool's trials are the seeds alone: their spread, not the bred ones'
+        seeds = per_period[usable & gene_pool_books.columns.isin(seeded)]
+        seeds_variance = float(np.var(seeds, ddof=1)) if seeds.size > 1 else np.nan
         if len(seeded) >= 2 and splits >= MIN_PBO_SPLITS:
-            pbo = probability_of_backtest_overfitting(
+            seeds_pbo = probability_of_backtest_overfitting(
                 gene_pool_books[seeded].to_numpy(dtype=float), n_splits=splits)
+    variants = [s for s in systems if s in records and not _is_baseline(s)
+                and s != "no_evolution"]
+    variants_pbo = probability_of_backtest_overfitting(
+        pd.concat([records[s].daily_returns for s in variants], axis=1).to_numpy(float),
+        n_splits=splits) if len(variants) >= 2 and splits >= MIN_PBO_SPLITS else np.nan
     rows = []
     for system in systems:
         if system not in records:
@@ -429,7 +443,10 @@ def _summary(scoreboard: pd.DataFrame, records: Mapping[str, SystemRecord],
             if is_agent else 1
         # One trial has no spread; many trials without a measured spread (no genome
         # book of a year) give no deflated Sharpe at all, never a plain PSR in disguise.
-        variance = 0.0 if trials == 1 else trials_variance
+        variance = 0.0 if trials == 1 else (
+            seeds_variance if system == "no_evolution" else trials_variance)
+        pbo, pbo_of = ((seeds_pbo, PBO_OF_SEEDS) if system == "no_evolution" else
+                       (variants_pbo, PBO_OF_VARIANTS) if is_agent else (np.nan, ""))
         rows.append({
             "system": system,
             "kind": "agent" if system in AGENT_SYSTEMS else (
@@ -439,7 +456,8 @@ def _summary(scoreboard: pd.DataFrame, records: Mapping[str, SystemRecord],
             "sharpe": stats.sharpe, "max_drawdown": stats.max_drawdown,
             "windows_beating_buy_and_hold": beats,
             "deflated_sharpe": deflated_sharpe_ratio(returns, trials, variance),
-            "n_trials": trials, "pbo": pbo if is_agent else np.nan, "cleanliness": REPLAY,
+            "n_trials": trials, "pbo": pbo, "pbo_of": pbo_of if np.isfinite(pbo) else "",
+            "cleanliness": REPLAY,
         })
     return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
 
