@@ -137,3 +137,19 @@ def test_a_day_is_ranked_on_its_own_rows_only() -> None:
                                   after[after["as_of"] <= cut].reset_index(drop=True))
     assert not before[before["as_of"] > cut].reset_index(drop=True).equals(
         after[after["as_of"] > cut].reset_index(drop=True))
+
+
+def test_a_newborn_on_probation_proposes_only_where_established_genomes_leave_room() -> None:
+    # the newborn's (mostly in-sample) score is higher, but it ranks after the others
+    both = rows(("AAA", {**BREAKS_OUT, **OVERSOLD_ROW}))
+    scores = {"B": 99.0, "R": 10.0}
+    assert propose(both, [BREAKOUT, OVERSOLD], scores)["strategy_id"].tolist() == ["B"]
+    out = propose(both, [BREAKOUT, OVERSOLD], scores, statuses={"B": "probation",
+                                                                 "R": "active"})
+    assert out["strategy_id"].tolist() == ["R"]
+    # and it takes the day's slots only after every established candidate
+    many = rows(*[(f"S{i:02d}", BREAKS_OUT) for i in range(MAX_PROPOSALS_PER_DAY)],
+                ("ZZZ", OVERSOLD_ROW))
+    out = propose(many, [BREAKOUT, OVERSOLD], {"B": 99.0, "R": 10.0},
+                  statuses={"B": "probation", "R": "watch"})
+    assert out["symbol"].iloc[0] == "ZZZ" and len(out) == MAX_PROPOSALS_PER_DAY

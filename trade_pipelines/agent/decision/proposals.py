@@ -9,6 +9,11 @@ from trade_pipelines.agent.evolution.genomes import StrategyGenome, entry_signal
 from trade_pipelines.agent.ids import stable_id
 
 MAX_PROPOSALS_PER_DAY = 6
+# Which genomes' candidates come first: those passing the gene pool's bar, then those on
+# watch, then newborns on probation, whose score is mostly in-sample (their book before
+# birth): it must not crowd out genomes whose record is out of sample. Within a tier, the
+# rank decides.
+STATUS_TIER = {"active": 0, "watch": 1, "reinstated": 1, "probation": 2}
 COLUMNS = ["as_of", "proposal_id", "symbol", "side", "strategy_id", "strength", "rationale"]
 
 
@@ -20,9 +25,11 @@ def propose(
     genomes: list[StrategyGenome],
     scores: dict[str, float],
     signals: Signals | None = None,
+    statuses: dict[str, str] | None = None,
 ) -> pd.DataFrame:
     """At most one proposal per symbol and day (its best genome), strongest first, and at
-    most ``MAX_PROPOSALS_PER_DAY`` a day.
+    most ``MAX_PROPOSALS_PER_DAY`` a day; genomes in a lower ``STATUS_TIER`` of their
+    latest ``statuses`` first (all equal without them).
 
     ``day_features`` holds feature rows (with ``breadth``) of one day, or of several days
     that share the same ``genomes`` and ``scores``: the genomes' latest gene-pool scores
@@ -47,16 +54,17 @@ def propose(
         strength = (strengths if strengths is not None else signal_strength(
             genome, day_features).to_numpy(dtype=float))[rows]
         rank = (scores.get(genome.strategy_id, 0.0) / 100) * 0.6 + strength * 0.4
-        candidates += [(as_of[r], -k, symbols[r], genome.strategy_id, r, genome, s)
+        tier = STATUS_TIER.get((statuses or {}).get(genome.strategy_id, "active"), 0)
+        candidates += [(as_of[r], tier, -k, symbols[r], genome.strategy_id, r, genome, s)
                        for r, k, s in zip(rows.tolist(), rank.tolist(), strength.tolist(),
                                           strict=True)]
-    # Highest rank first; ties by symbol, then genome.
-    candidates.sort(key=lambda c: c[:4])
+    # Lowest tier, then highest rank first; ties by symbol, then genome.
+    candidates.sort(key=lambda c: c[:5])
     chosen = []
     seen: set[tuple[object, str]] = set()
     per_day: dict[object, int] = {}
     for candidate in candidates:
-        day, _, symbol = candidate[:3]
+        day, _, _, symbol = candidate[:4]
         if (day, symbol) in seen:
             continue
         seen.add((day, symbol))
@@ -67,7 +75,7 @@ def propose(
         return pd.DataFrame(columns=COLUMNS)
     facts = day_features[["close", "ret_20d", "rsi_14", "vol_20"]].to_numpy(dtype=float)
     rows = []
-    for day, _, symbol, strategy_id, r, genome, strength in chosen:
+    for day, _, _, symbol, strategy_id, r, genome, strength in chosen:
         close, ret_20d, rsi_14, vol_20 = facts[r].tolist()
         rows.append({
             "as_of": day, "proposal_id": stable_id("P", day, symbol, strategy_id),
@@ -115,13 +123,14 @@ def propose_for_window(
     for position, span_features in features.groupby(span, sort=True):
         if position == 0:
             chosen = [g for k, g in genomes.items() if initial is None or k in initial]
-            scores = {}
+            scores, statuses = {}, {}
         else:
             latest = evaluations[evaluations["as_of"] == known.iloc[position - 1]]
             usable = latest[latest["status"].isin(tradeable)]
             chosen = [genomes[s] for s in usable["strategy_id"] if s in genomes]
             scores = dict(zip(latest["strategy_id"], latest["score"], strict=True))
+            statuses = dict(zip(latest["strategy_id"], latest["status"], strict=True))
         frames.append(propose(span_features, chosen, scores,
-                              signals_of(chosen, span_features.index.to_numpy())))
+                              signals_of(chosen, span_features.index.to_numpy()), statuses))
     frames = [f for f in frames if not f.empty]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=COLUMNS)
