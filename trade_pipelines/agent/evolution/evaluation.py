@@ -12,6 +12,7 @@ rather than leaving the agent idle.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import asdict
 from datetime import date, timedelta
@@ -106,17 +107,14 @@ def _outcomes(genome: StrategyGenome, features: pd.DataFrame,
         rows = np.array(taken)
         entered = signals[rows]
         cost = 2 * one_side_costs(vols_all[first:last][entered], closes[entered])
-        frames.append(pd.DataFrame({
-            "symbol": symbols[first],
-            "signal_as_of": days[signals[rows]],
-            "entry_as_of": days[signals[rows] + 1],
-            "known_as_of": days[exits[rows]],
-            "return": path[rows, held[rows]] - cost,
-            "cost": cost,
-        }))
+        # Columns gathered symbol by symbol and framed once (a frame a symbol is slow).
+        frames.append((np.full(rows.size, symbols[first], dtype=object),
+                       days[signals[rows]], days[signals[rows] + 1], days[exits[rows]],
+                       path[rows, held[rows]] - cost, cost))
     if not frames:
         return pd.DataFrame(columns=OUTCOME_COLUMNS)
-    return pd.concat(frames, ignore_index=True)
+    return pd.DataFrame({name: np.concatenate([f[k] for f in frames])
+                         for k, name in enumerate(OUTCOME_COLUMNS)})
 
 
 def summarise_outcomes(returns: np.ndarray) -> dict[str, float]:
@@ -217,11 +215,15 @@ def score_day(day: date, genomes: list[StrategyGenome], records: dict[str, Genom
     rows = []
     for genome in genomes:
         record = records.get(genome.strategy_id, _EMPTY_RECORD)
-        stats = summarise_outcomes(record[1][known_between(record, day - EVALUATION_WINDOW,
-                                                           day)])
+        trades = record[1][known_between(record, day - EVALUATION_WINDOW, day)]
         book = (books or {}).get(genome.strategy_id)
-        if book is not None:
-            stats.update(book_figures(book, day - EVALUATION_WINDOW, day))
+        if book is None:
+            stats = summarise_outcomes(trades)
+        else:  # the trades' count and win rate, the book's figures
+            trades = trades[np.isfinite(trades)]
+            stats = {"n_trades": int(trades.size),
+                     "win_rate": float((trades > 0).mean()) if trades.size else math.nan,
+                     **book_figures(book, day - EVALUATION_WINDOW, day)}
         score = strategy_score(stats)
         before = status.get(genome.strategy_id, "active")
         if _fails(stats, score):
