@@ -3,11 +3,12 @@ or eliminated, and new genomes bred (``operators.py``).
 
 A newborn is on probation: it trades a small allocation (``PROBATION_SCALE``) until
 out-of-sample evidence promotes it. Only what happened after its birth counts: at least
-``MIN_OOS_TRADES`` trades signalled after it, and its daily book since birth, with at
-least ``MIN_POSITIVE_FOLDS`` of ``WALK_FORWARD_FOLDS`` consecutive slices of positive
-mean and a deflated Sharpe ratio of at least ``MIN_DEFLATED_SHARPE``: the chance its
-Sharpe beats the best of every genome the pool has tried by then under no skill, their
-spread measured on the living genomes' books over the same days. It must also pass the
+``MIN_OOS_TRADES`` trades signalled after it, and its daily book since birth in excess
+of the tradeable genomes' mean book, with at least ``MIN_POSITIVE_FOLDS`` of
+``WALK_FORWARD_FOLDS`` consecutive slices of positive mean and a deflated Sharpe ratio
+of at least ``MIN_DEFLATED_SHARPE``: the chance its Sharpe beats the best of every
+genome the pool has tried by then under no skill, their spread measured on the
+tradeable genomes' excess books over the same days. It must also pass the
 pool's bar that day. The evidence is looked at only every ``PROMOTION_LOOK_WEEKS``
 weeks after birth, not weekly: each look is another chance to promote luck. A newborn that
 misses the bar twice running is eliminated, as any genome is, and so is one still
@@ -248,25 +249,32 @@ class GenePool:
         return sum(1 for v in self.state.lineages.values()
                    if v.born_as_of is None or v.born_as_of <= day)
 
-    def _deflated_sharpe(self, strategy_id: str, day: date) -> float:
-        """The deflated Sharpe ratio of the genome's daily book after its birth: the chance
-        its true Sharpe beats the best of ``trials`` skill-less genomes, their spread of
-        Sharpe ratios measured on the living genomes' books over the same days (mutants of
-        one parent move together: their spread is small, and so is the bar they set). Too
-        little evidence to say: 0."""
+    def _excess_books(self, strategy_id: str, day: date) -> tuple[np.ndarray, np.ndarray]:
+        """The newborn's daily book since birth and the tradeable genomes' books over the
+        same days, each less the tradeable genomes' mean book: every genome is long the
+        same stocks, so a bull market lifts them all, and only what a genome earns beyond
+        the pool's common part is evidence of skill."""
         born = self.state.lineages[strategy_id].born_as_of
-        if born is None:
-            return math.nan
         days = self._book_days
         first = np.searchsorted(days, np.datetime64(born, "D"), side="right")
         last = np.searchsorted(days, np.datetime64(day, "D"), side="right")
-        books = np.stack([self.books[s][1][first:last] for s in sorted(self.state.status)])
+        tradeable = sorted({s for s, v in self.state.status.items() if v in TRADEABLE}
+                           | {strategy_id})
+        books = np.stack([self.books[s][1][first:last] for s in tradeable])
+        common = books.mean(axis=0)
+        return self.books[strategy_id][1][first:last] - common, books - common
+
+    def _deflated_sharpe(self, strategy_id: str, day: date) -> float:
+        """The deflated Sharpe ratio of the newborn's excess book since birth
+        (``_excess_books``): the chance its true Sharpe beats the best of ``trials``
+        skill-less genomes, their spread of Sharpe ratios measured on the tradeable
+        genomes' excess books over the same days. Too little evidence to say: 0."""
+        mine, books = self._excess_books(strategy_id, day)
         with np.errstate(divide="ignore", invalid="ignore"):
             sharpes = books.mean(axis=1) / books.std(axis=1, ddof=1)
         finite = sharpes[np.isfinite(sharpes)]
         variance = float(np.var(finite, ddof=1)) if finite.size > 1 else math.nan
-        value = deflated_sharpe_ratio(self.books[strategy_id][1][first:last],
-                                      self.trials(day), variance)
+        value = deflated_sharpe_ratio(mine, self.trials(day), variance)
         return value if math.isfinite(value) else 0.0
 
     def _figures(self, strategy_id: str, day: date) -> dict[str, float]:
@@ -278,6 +286,7 @@ class GenePool:
 
         year_ago = day - EVALUATION_WINDOW
         dsr = self._deflated_sharpe(strategy_id, day) if self._look(strategy_id, day) \
+            and self.state.on_probation(strategy_id) \
             else math.nan
         return {"oos_trades": self._oos_trades(strategy_id, day), "deflated_sharpe": dsr,
                 "recent_return": total(day - RECENT_WINDOW, day),
@@ -295,16 +304,17 @@ class GenePool:
         if not self._look(sid, day) or row["oos_trades"] < MIN_OOS_TRADES:
             return None
         born = self.state.lineages[sid].born_as_of
-        book = book_window(self.books[sid], born, day)
+        excess, _ = self._excess_books(sid, day)
         positive = sum(int(fold.mean() > 0)
-                       for fold in np.array_split(book, WALK_FORWARD_FOLDS))
+                       for fold in np.array_split(excess, WALK_FORWARD_FOLDS))
         dsr = row["deflated_sharpe"]
         if positive < MIN_POSITIVE_FOLDS or not dsr >= MIN_DEFLATED_SHARPE:
             return None
         return (f"promoted on out-of-sample evidence at week {weeks_since_birth(born, day)}: "
                 f"{row['oos_trades']} trades after birth, {positive}/{WALK_FORWARD_FOLDS} "
-                f"walk-forward slices of its daily book since birth positive, deflated "
-                f"Sharpe {dsr:.2f} against the {self.trials(day)} genomes tried")
+                f"walk-forward slices of its daily book since birth ahead of the pool's "
+                f"mean, deflated Sharpe of that excess {dsr:.2f} against the "
+                f"{self.trials(day)} genomes tried")
 
     def step(self, day: date) -> tuple[list[dict], list[dict]]:
         """Judge, promote, eliminate and breed at one evaluation day: its evaluation rows
