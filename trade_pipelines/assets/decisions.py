@@ -13,7 +13,7 @@ from trade_pipelines.assets.common import (
     to_dates,
 )
 from trade_pipelines.assets.market import market_features, market_regime
-from trade_pipelines.assets.strategy import known_genomes, strategy_evaluations
+from trade_pipelines.assets.strategy import known_genomes, probation_by, strategy_evaluations
 from trade_pipelines.partitions import single_run, trading_years
 from trade_pipelines.resources import MarketDataResource, WarehouseResource
 from trade_pipelines.warehouse.checkpoints import MonthSlice, WindowCheckpoint
@@ -39,11 +39,13 @@ def trade_proposals(context: AssetExecutionContext, warehouse: WarehouseResource
         "SELECT as_of, strategy_id, score, status FROM strategy_evaluations "
         "WHERE as_of BETWEEN ? AND ?", [start - pd.Timedelta(days=14), end])
     genomes = known_genomes(store, end)
+    probation = probation_by(store, end)
     checkpoint = WindowCheckpoint(store, "trade_proposals", MonthSlice(start, end), features,
-                                  evaluations, sorted(genomes))
+                                  evaluations, sorted(genomes), sorted(probation.born.items()),
+                                  sorted(probation.promoted.items()))
     if checkpoint.kept:
         return MaterializeResult(metadata=kept_rows(store, "proposals", start, end))
-    proposals = trade_proposals_for(features, evaluations, genomes, start)
+    proposals = trade_proposals_for(features, evaluations, genomes, start, probation)
     checkpoint.commit({"proposals": proposals})
     return MaterializeResult(metadata={
         "rows": len(proposals),

@@ -9,9 +9,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from trade_pipelines.agent.decision.proposals import COLUMNS, MAX_PROPOSALS_PER_DAY, propose
+from trade_pipelines.agent.decision.proposals import (
+    COLUMNS,
+    MAX_PROPOSALS_PER_DAY,
+    propose,
+    propose_for_window,
+)
 from trade_pipelines.agent.evolution.genomes import SEEDED_GENOMES as GENOMES
 from trade_pipelines.agent.evolution.genomes import StrategyGenome, entry_signal
+from trade_pipelines.agent.evolution.lifecycle import Probation
 from trade_pipelines.agent.ids import stable_id
 
 DAY = date(2024, 5, 6)
@@ -153,3 +159,21 @@ def test_a_newborn_on_probation_proposes_only_where_established_genomes_leave_ro
     out = propose(many, [BREAKOUT, OVERSOLD], {"B": 99.0, "R": 10.0},
                   statuses={"B": "probation", "R": "watch"})
     assert out["symbol"].iloc[0] == "ZZZ" and len(out) == MAX_PROPOSALS_PER_DAY
+
+
+def test_over_a_window_an_unpromoted_newborn_ranks_last_whatever_its_label() -> None:
+    # both missed the bar once; B, a newborn, has the better score
+    evaluated = DAY - timedelta(days=3)
+    evaluations = pd.DataFrame({"as_of": [evaluated] * 2, "strategy_id": ["B", "R"],
+                                "score": [99.0, 10.0], "status": ["watch", "watch"]})
+    both = rows(("AAA", {**BREAKS_OUT, **OVERSOLD_ROW}))
+    genomes = {"B": BREAKOUT, "R": OVERSOLD}
+    tradeable = ("active", "watch", "probation")
+    plain = propose_for_window(both, evaluations, genomes, tradeable)
+    assert plain["strategy_id"].tolist() == ["B"]
+    newborn = Probation({"B": evaluated - timedelta(days=30)}, {})
+    out = propose_for_window(both, evaluations, genomes, tradeable, probation=newborn)
+    assert out["strategy_id"].tolist() == ["R"]
+    promoted = Probation({"B": evaluated - timedelta(days=30)}, {"B": evaluated})
+    again = propose_for_window(both, evaluations, genomes, tradeable, probation=promoted)
+    assert again["strategy_id"].tolist() == ["B"]

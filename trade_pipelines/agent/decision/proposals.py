@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from trade_pipelines.agent.evolution.genomes import StrategyGenome, entry_signal, signal_strength
+from trade_pipelines.agent.evolution.lifecycle import Probation
 from trade_pipelines.agent.ids import stable_id
 
 MAX_PROPOSALS_PER_DAY = 6
@@ -91,14 +92,15 @@ def propose(
 def propose_for_window(
     features: pd.DataFrame, evaluations: pd.DataFrame,
     genomes: dict[str, StrategyGenome], tradeable: tuple[str, ...],
-    initial: list[str] | None = None,
+    initial: list[str] | None = None, probation: Probation | None = None,
 ) -> pd.DataFrame:
     """Proposals for every day in ``features``, each day using the gene pool's latest
     evaluation strictly before it (before any evaluation, the ``initial`` genomes may
     trade: every genome by default).
 
     Days that see the same latest evaluation share genomes and scores, so they are
-    proposed for together; each day is still ranked on its own rows.
+    proposed for together; each day is still ranked on its own rows. ``probation`` says
+    which genomes are newborns not yet promoted (they rank last whatever their label).
     """
     if features.empty:
         return pd.DataFrame(columns=COLUMNS)
@@ -130,6 +132,10 @@ def propose_for_window(
             chosen = [genomes[s] for s in usable["strategy_id"] if s in genomes]
             scores = dict(zip(latest["strategy_id"], latest["score"], strict=True))
             statuses = dict(zip(latest["strategy_id"], latest["status"], strict=True))
+            if probation is not None:  # a newborn not yet promoted, whatever its label
+                first_day = pd.Timestamp(span_features["as_of"].iloc[0]).date()
+                statuses.update({s: "probation" for s in statuses
+                                 if probation.scale(s, first_day) < 1.0})
         frames.append(propose(span_features, chosen, scores,
                               signals_of(chosen, span_features.index.to_numpy()), statuses))
     frames = [f for f in frames if not f.empty]

@@ -40,7 +40,8 @@ def run_agent_loop(bars: pd.DataFrame, start: date, end: date, universe_symbols:
                                      evolve=variant.evolution)
     genomes = {k: v.genome for k, v in sorted(pool.state.lineages.items())}
     plans = wiring.session_plans(window_regimes, window)
-    proposals = wiring.trade_proposals(features, pool.evaluations, genomes, start)
+    proposals = wiring.trade_proposals(features, pool.evaluations, genomes, start,
+                                       Probation.of(pool.state))
     loop = wiring.trading_loop(window, window_regimes, plans, pool.outcomes,
                                dict(zip(regimes["as_of"], regimes["regime"], strict=True)),
                                variant=variant, genomes=genomes,

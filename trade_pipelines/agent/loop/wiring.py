@@ -69,14 +69,16 @@ def session_plans(regimes: pd.DataFrame, features: pd.DataFrame) -> pd.DataFrame
 
 
 def trade_proposals(features: pd.DataFrame, evaluations: pd.DataFrame,
-                    genomes: Mapping[str, StrategyGenome], start: date) -> pd.DataFrame:
+                    genomes: Mapping[str, StrategyGenome], start: date,
+                    probation: Probation | None = None) -> pd.DataFrame:
     """The aggressive agent's candidates from the tradeable genomes' signals, for the days
     from ``start``. ``features`` reach back far enough for every genome's indicators
     (``FEATURE_HISTORY``); before any evaluation only the seeded genomes may trade."""
     features = with_indicators(features, genomes.values())
     window = features[features["as_of"] >= start]
     return propose_for_window(window, evaluations, dict(genomes), TRADEABLE,
-                              initial=list(SEEDED_GENOMES))[PROPOSAL_COLUMNS]
+                              initial=list(SEEDED_GENOMES),
+                              probation=probation)[PROPOSAL_COLUMNS]
 
 
 def trading_bars(bars: pd.DataFrame, features: pd.DataFrame) -> pd.DataFrame:
