@@ -13,6 +13,7 @@ from trade_pipelines.agent.evolution.evaluation import (
     EVALUATION_WINDOW,
     POOL_FLOOR,
     TRADEABLE,
+    apply_floor,
     book_figures,
     evaluate_pool,
     genome_records,
@@ -265,3 +266,16 @@ def test_a_book_gives_the_sharpe_drawdown_and_return_of_its_year_only() -> None:
     assert row["win_rate"] == from_trades["win_rate"]
     assert row["sharpe"] == book_figures(books["X"], day - EVALUATION_WINDOW, day)["sharpe"]
     assert row["sharpe"] != pytest.approx(from_trades["sharpe"])
+
+
+def test_the_floor_counts_only_established_genomes_and_reinstates_only_them() -> None:
+    rows = [{"strategy_id": f"G{i}", "status": "probation", "score": 90.0} for i in range(5)]
+    rows += [{"strategy_id": "GX", "status": "eliminated", "score": 99.0}]
+    rows += [{"strategy_id": f"S0{i}", "status": "eliminated", "score": 50.0 + i}
+             for i in range(1, 5)]
+    unchanged = [dict(r) for r in rows]
+    apply_floor(unchanged)                     # five tradeable: nothing to do
+    assert [r["status"] for r in unchanged] == [r["status"] for r in rows]
+    apply_floor(rows, lambda sid: sid.startswith("S"))
+    reinstated = {r["strategy_id"] for r in rows if r["status"] == "reinstated"}
+    assert reinstated == {"S04", "S03", "S02"}  # the best established, never the newborn

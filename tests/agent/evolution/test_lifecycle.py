@@ -214,9 +214,10 @@ def test_weeks_since_birth_count_calendar_weeks_whatever_the_weekday() -> None:
 def test_the_pools_sharpe_is_that_of_the_genomes_daily_book(run: PoolRun,
                                                             features: pd.DataFrame) -> None:
     evaluations = run.evaluations
-    bred = run.strategies()["strategy_id"].tolist()
+    scored = evaluations[evaluations["sharpe"].notna()]  # a year without a trade has none
+    bred = [s for s in run.strategies()["strategy_id"] if s in set(scored["strategy_id"])]
     for sid in ("S01", "S04", bred[0]):
-        row = evaluations[evaluations["strategy_id"] == sid].iloc[-1]
+        row = scored[scored["strategy_id"] == sid].iloc[-1]
         genome = run.state.lineages[sid].genome
         books, days, _ = genome_books([genome], features)
         expected = book_figures(

@@ -13,7 +13,7 @@ rather than leaving the agent idle.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict
 from datetime import date, timedelta
 
@@ -235,12 +235,17 @@ def score_day(day: date, genomes: list[StrategyGenome], records: dict[str, Genom
     return rows
 
 
-def apply_floor(day_rows: list[dict]) -> None:
+def apply_floor(day_rows: list[dict],
+                established: Callable[[str], bool] = lambda _: True) -> None:
     """Reinstate the best-scoring eliminated genomes (ties to the lower id) while fewer
-    than ``POOL_FLOOR`` are tradeable."""
-    tradeable = [r for r in day_rows if r["status"] in TRADEABLE]
+    than ``POOL_FLOOR`` established ones are tradeable. Only ``established`` genomes count
+    and come back: newborns on probation trade small and have proven nothing, so a pool
+    of them alone would leave the agent on unproven genomes at probation size."""
+    tradeable = [r for r in day_rows
+                 if r["status"] in TRADEABLE and established(r["strategy_id"])]
     if len(tradeable) < POOL_FLOOR:
-        candidates = sorted((r for r in day_rows if r["status"] == "eliminated"),
+        candidates = sorted((r for r in day_rows if r["status"] == "eliminated"
+                             and established(r["strategy_id"])),
                             key=lambda r: (-r["score"], r["strategy_id"]))
         for row in candidates[: POOL_FLOOR - len(tradeable)]:
             row["status"] = "reinstated"

@@ -343,7 +343,7 @@ class GenePool:
                                     "trades after birth)")
                 else:
                     row["status"] = "probation"
-        apply_floor(rows)
+        apply_floor(rows, lambda s: not state.on_probation(s))
         history = [self._change(day, row, state.status.get(row["strategy_id"]), reasons)
                    for row in rows if row["status"] != state.status.get(row["strategy_id"])]
         for row in rows:
