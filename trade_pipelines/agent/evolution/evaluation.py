@@ -6,8 +6,8 @@ the pool has it, on its daily book (Sharpe, drawdown and return, from
 nothing), not on a Sharpe of trade returns that treats overlapping trades in correlated
 names as independent. It is eliminated after failing the bar (win rate < 45%, Sharpe <
 0.5 or score < 60) at two evaluations in a row; the pool never drops below
-``POOL_FLOOR`` tradeable genomes, so the best-scoring eliminated ones are reinstated
-rather than leaving the agent idle.
+``POOL_FLOOR`` tradeable established genomes (``apply_floor``), so the best-scoring
+eliminated ones are reinstated rather than leaving the agent idle or on newborns alone.
 """
 
 from __future__ import annotations

@@ -56,6 +56,7 @@ from trade_pipelines.agent.evolution.genomes import (
     missing_indicators,
 )
 from trade_pipelines.agent.evolution.operators import breed
+from trade_pipelines.agent.reflection.performance import total_return
 from trade_pipelines.agent.reflection.scoreboard_stats import deflated_sharpe_ratio
 
 PROBATION_SCALE = 0.4
@@ -281,13 +282,11 @@ class GenePool:
         book = self.books[strategy_id]
 
         def total(first: date, last: date) -> float:
-            returns = book_window(book, first, last)
-            return float(np.prod(1.0 + returns) - 1.0) if returns.size else math.nan
+            return total_return(book_window(book, first, last))
 
         year_ago = day - EVALUATION_WINDOW
-        dsr = self._deflated_sharpe(strategy_id, day) if self._look(strategy_id, day) \
-            and self.state.on_probation(strategy_id) \
-            else math.nan
+        looked = self.state.on_probation(strategy_id) and self._look(strategy_id, day)
+        dsr = self._deflated_sharpe(strategy_id, day) if looked else math.nan
         return {"oos_trades": self._oos_trades(strategy_id, day), "deflated_sharpe": dsr,
                 "recent_return": total(day - RECENT_WINDOW, day),
                 "year_ago_return": total(year_ago - RECENT_WINDOW, year_ago)}

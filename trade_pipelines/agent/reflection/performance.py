@@ -75,14 +75,12 @@ def daily_stats(returns: ReturnsLike) -> PerformanceStats:
         return PerformanceStats(0, *[math.nan] * 8)
     return PerformanceStats(
         days=int(r.size),
-        total_return=_finite(empyrical.cum_returns_final(r)),
         annual_return=_finite(empyrical.annual_return(r)),
         annual_volatility=_finite(empyrical.annual_volatility(r)),
-        sharpe=_finite(empyrical.sharpe_ratio(r)),
         sortino=_finite(empyrical.sortino_ratio(r)),
-        max_drawdown=_finite(empyrical.max_drawdown(r)),
         drawdown=_finite(drawdown_series(r)[-1]),
         calmar=_finite(empyrical.calmar_ratio(r)),
+        **core_daily_stats(r),
     )
 
 
@@ -94,7 +92,13 @@ def core_daily_stats(returns: ReturnsLike) -> dict[str, float]:
         return {"sharpe": math.nan, "max_drawdown": math.nan, "total_return": math.nan}
     return {"sharpe": _finite(empyrical.sharpe_ratio(r)),
             "max_drawdown": _finite(empyrical.max_drawdown(r)),
-            "total_return": _finite(empyrical.cum_returns_final(r))}
+            "total_return": total_return(r)}
+
+
+def total_return(returns: ReturnsLike) -> float:
+    """Compounded return of ``returns`` (NaN for none)."""
+    r = _clean(returns)
+    return _finite(empyrical.cum_returns_final(r)) if r.size else math.nan
 
 
 # daily_stats fields that column_stats computes, each with the empyrical function behind it
