@@ -168,7 +168,7 @@ SNAPSHOT = {
     },
     "sensors": {"bar_file_inbox": ("import_bars_job", ["warehouse"])},
     "resources": {
-        "market_data": ["benchmark_symbol", "source", "symbols", "volatility_index_symbol"],
+        "market_data": ["market", "source", "symbols"],
         "memory_index": ["home"],
         "warehouse": ["home"],
     },

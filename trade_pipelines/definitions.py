@@ -16,20 +16,23 @@ from trade_pipelines.jobs import (
 from trade_pipelines.market_data.loading import check_source
 from trade_pipelines.resources import MarketDataResource, MemoryIndexResource, WarehouseResource
 from trade_pipelines.sensors import SCHEDULES, SENSORS
-from trade_pipelines.settings import home_dir, source_setting, symbols_setting
+from trade_pipelines.settings import home_dir, market_setting, source_setting, symbols_setting
 
 
 def build_resources(symbols: str | None = None, source: str | None = None,
-                    home: Path | str | None = None) -> dict[str, object]:
+                    home: Path | str | None = None,
+                    market: str | None = None) -> dict[str, object]:
     """The resources, configured from the arguments or else from the environment
-    ($TRADE_PIPELINES_HOME, $TRADE_PIPELINES_SOURCE, $TRADE_PIPELINES_SYMBOLS), read
+    ($TRADE_PIPELINES_HOME, $TRADE_PIPELINES_SOURCE, $TRADE_PIPELINES_SYMBOLS,
+    $TRADE_PIPELINES_MARKET), read
     here once: a bad source name fails when the definitions load, not at 17:00."""
     home = str(Path(home) if home is not None else home_dir())
     return {
         "warehouse": WarehouseResource(home=home),
         "market_data": MarketDataResource(
             source=check_source(source if source is not None else source_setting()),
-            symbols=symbols if symbols is not None else symbols_setting()),
+            symbols=symbols if symbols is not None else symbols_setting(),
+            market=market if market is not None else market_setting()),
         "memory_index": MemoryIndexResource(home=home),
     }
 

@@ -12,6 +12,8 @@ HOME_ENV = "TRADE_PIPELINES_HOME"
 # Definitions are built, so the values show as resource config in the Dagster UI.
 SOURCE_ENV = "TRADE_PIPELINES_SOURCE"
 SYMBOLS_ENV = "TRADE_PIPELINES_SYMBOLS"
+# Which market (us, cn, hk, crypto); empty: the symbols decide (US by default).
+MARKET_ENV = "TRADE_PIPELINES_MARKET"
 DEFAULT_SOURCE = "builtin"
 
 DAGSTER_YAML = """\
@@ -82,6 +84,11 @@ def source_setting() -> str:
 def symbols_setting() -> str:
     """The configured comma-separated universe ("" means the built-in one)."""
     return (os.environ.get(SYMBOLS_ENV) or "").strip()
+
+
+def market_setting() -> str:
+    """The configured market ("" lets the symbols decide)."""
+    return (os.environ.get(MARKET_ENV) or "").strip().lower()
 
 
 def paths() -> Paths:

@@ -4,18 +4,20 @@ Every source returns the canonical bar columns of
 :mod:`trade_pipelines.agent.perception.validation` plus ``source``, and every bar is checked by
 ``validate_bars`` before it is stored.
 
-When a bar becomes knowable: a daily bar for day D is only known once the exchange has
-closed, 16:00 New York time (an early-close day only makes this later than the truth,
-never earlier). The warehouse stores timestamps naive in UTC, so ``available_at`` is that
-16:00 New York close converted to UTC (20:00 or 21:00 depending on daylight saving).
+When a bar becomes knowable: a daily bar for day D is only known once its exchange has
+closed (16:00 New York for US stocks; each market's close is in ``agent/markets.py``; an
+early-close day only makes this later than the truth, never earlier). The warehouse
+stores timestamps naive in UTC, so ``available_at`` is that close converted to UTC
+(20:00 or 21:00 for New York, depending on daylight saving).
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
+from datetime import date, datetime
 
 import pandas as pd
 
+from trade_pipelines.agent.markets import market_rules
 from trade_pipelines.agent.perception.validation import CANONICAL_COLUMNS
 from trade_pipelines.market_data.builtin import (
     BENCHMARK_SYMBOL,
@@ -33,8 +35,6 @@ from trade_pipelines.market_data.errors import (
     DataSourceUnavailable,
 )
 
-EXCHANGE_TIMEZONE = "America/New_York"
-EXCHANGE_CLOSE = time(16, 0)
 # The columns of the warehouse's ``bars`` table, as every source stores them.
 BAR_COLUMNS = [*CANONICAL_COLUMNS, "source", "available_at"]
 
@@ -43,8 +43,6 @@ __all__ = [
     "BENCHMARK_SYMBOL",
     "BUILTIN_KNOWN_JUMPS",
     "BUILTIN_UNIVERSE",
-    "EXCHANGE_CLOSE",
-    "EXCHANGE_TIMEZONE",
     "VIX_SYMBOL",
     "BarImportConflict",
     "BarImportRejected",
@@ -58,13 +56,17 @@ __all__ = [
 ]
 
 
-def bars_available_at(as_of: pd.Series) -> pd.Series:
-    """Naive-UTC timestamps of each day's 16:00 New York close, so no bar is seen early."""
+def bars_available_at(as_of: pd.Series, market: str = "us") -> pd.Series:
+    """Naive-UTC timestamps of each day's close on ``market``'s exchange (16:00 New York
+    for US stocks, 15:00 Shanghai, 16:10 Hong Kong, the next midnight for 24/7 crypto),
+    so no bar is seen early."""
+    rules = market_rules(market)
     local = pd.to_datetime(pd.Series(as_of)).dt.normalize() + pd.Timedelta(
-        hours=EXCHANGE_CLOSE.hour, minutes=EXCHANGE_CLOSE.minute)
-    return local.dt.tz_localize(EXCHANGE_TIMEZONE).dt.tz_convert("UTC").dt.tz_localize(None)
+        days=1 if rules.close_next_day else 0,
+        hours=rules.close_time.hour, minutes=rules.close_time.minute)
+    return local.dt.tz_localize(rules.timezone).dt.tz_convert("UTC").dt.tz_localize(None)
 
 
-def bar_available_at(as_of: date) -> datetime:
-    """The naive-UTC moment the bar for ``as_of`` is known: that day's 16:00 New York close."""
-    return bars_available_at(pd.Series([as_of])).iloc[0].to_pydatetime()
+def bar_available_at(as_of: date, market: str = "us") -> datetime:
+    """The naive-UTC moment the bar for ``as_of`` is known: that day's close."""
+    return bars_available_at(pd.Series([as_of]), market).iloc[0].to_pydatetime()

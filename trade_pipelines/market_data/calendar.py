@@ -1,5 +1,7 @@
-"""The NYSE calendar, known ahead of time: which days are sessions, and which session a
-moment falls before. Dagster-free, so the command line and the agent can use it."""
+"""Exchange calendars, known ahead of time: which days are sessions, and which session a
+moment falls before. One per market (``agent/markets.py`` names each market's calendar:
+XNYS, XSHG, XHKG, or 24/7 for crypto); NYSE unless a caller says otherwise.
+Dagster-free, so the command line and the agent can use it."""
 
 from __future__ import annotations
 
@@ -9,34 +11,44 @@ from typing import Any
 
 import pandas as pd
 
-FIRST_SESSION = "1990-01-02"
+NYSE = "XNYS"
+# The earliest session each calendar is built from (exchange_calendars refuses a start
+# before its own first day: the Shanghai exchange opened in December 1990).
+FIRST_SESSIONS = {"XNYS": "1990-01-02", "XSHG": "1991-01-02", "XHKG": "1990-01-02",
+                  "24/7": "1990-01-01"}
 
 
-@functools.lru_cache(maxsize=1)
-def nyse() -> Any:  # exchange_calendars.ExchangeCalendar; imported lazily (slow import)
-    import exchange_calendars as xcals
+@functools.cache
+def exchange_calendar(calendar: str = NYSE) -> Any:  # exchange_calendars.ExchangeCalendar
+    import exchange_calendars as xcals  # imported lazily (slow import)
 
-    return xcals.get_calendar("XNYS", start=FIRST_SESSION)
+    return xcals.get_calendar(calendar, start=FIRST_SESSIONS.get(calendar, "1990-01-02"))
 
 
-def exchange_sessions(start: date, end: date) -> list[date]:
-    """NYSE sessions in [start, end], from the exchange calendar (known ahead of time)."""
-    sessions = nyse().sessions
+def nyse() -> Any:
+    return exchange_calendar(NYSE)
+
+
+def exchange_sessions(start: date, end: date, calendar: str = NYSE) -> list[date]:
+    """Sessions in [start, end] of ``calendar``, from the exchange calendar."""
+    sessions = exchange_calendar(calendar).sessions
     chosen = sessions[(sessions >= pd.Timestamp(start)) & (sessions <= pd.Timestamp(end))]
     return [d.date() for d in chosen]
 
 
-def is_session(day: date) -> bool:
-    return bool(nyse().is_session(pd.Timestamp(day)))
+def is_session(day: date, calendar: str = NYSE) -> bool:
+    return bool(exchange_calendar(calendar).is_session(pd.Timestamp(day)))
 
 
-def next_session_after(moment: datetime) -> date:
+def next_session_after(moment: datetime, calendar: str = NYSE) -> date:
     """The first session that opens after ``moment`` (a naive moment is taken as UTC):
     during a session, that is the next day's; before the open, today's."""
     stamp = pd.Timestamp(moment if moment.tzinfo else moment.replace(tzinfo=UTC))
-    return nyse().minute_to_session(nyse().next_open(stamp)).date()
+    exchange = exchange_calendar(calendar)
+    return exchange.minute_to_session(exchange.next_open(stamp)).date()
 
 
-def session_on_or_after(day: date) -> date:
+def session_on_or_after(day: date, calendar: str = NYSE) -> date:
     """``day`` itself when it is a session, else the next one."""
-    return nyse().date_to_session(pd.Timestamp(day), direction="next").date()
+    return exchange_calendar(calendar).date_to_session(pd.Timestamp(day),
+                                                       direction="next").date()

@@ -11,6 +11,7 @@ from pathlib import Path
 from dagster import ConfigurableResource
 from pydantic import Field
 
+from trade_pipelines.agent.markets import MarketRules, market_of_symbols, market_rules
 from trade_pipelines.settings import Paths
 from trade_pipelines.warehouse import Warehouse
 
@@ -41,8 +42,24 @@ class MarketDataResource(ConfigurableResource):
     symbols: str = Field(default="",
                          description="Comma-separated tickers to trade; empty means the "
                                      "built-in universe ($TRADE_PIPELINES_SYMBOLS).")
-    benchmark_symbol: str = "^GSPC"
-    volatility_index_symbol: str = "^VIX"
+    market: str = Field(default="",
+                        description="us | cn | hk | crypto ($TRADE_PIPELINES_MARKET); empty: "
+                                    "the symbols decide, US for the built-in universe.")
+
+    def rules(self) -> MarketRules:
+        """The market traded: its calendar, currency, benchmark and order rules."""
+        if self.market.strip():
+            return market_rules(self.market)
+        chosen = [s for s in self.symbols.split(",") if s.strip()]
+        return market_rules(market_of_symbols(chosen))
+
+    @property
+    def benchmark_symbol(self) -> str:
+        return self.rules().benchmark_symbol
+
+    @property
+    def volatility_index_symbol(self) -> str | None:
+        return self.rules().volatility_index_symbol
 
     def universe(self) -> list[str]:
         from trade_pipelines.market_data.builtin import BUILTIN_UNIVERSE
@@ -51,8 +68,10 @@ class MarketDataResource(ConfigurableResource):
         return sorted(dict.fromkeys(chosen or list(BUILTIN_UNIVERSE)))
 
     def all_symbols(self) -> list[str]:
-        """Everything a run loads: the universe, the benchmark and the volatility index."""
-        return [*self.universe(), self.benchmark_symbol, self.volatility_index_symbol]
+        """Everything a run loads: the universe, the benchmark and the volatility index
+        (where the market has one)."""
+        extra = [self.benchmark_symbol, self.volatility_index_symbol]
+        return [*self.universe(), *(s for s in extra if s)]
 
     def session_gap(self, warehouse: Warehouse, session: date) -> str | None:
         """Why this source has no bar for ``session`` (and what to configure), or None."""
