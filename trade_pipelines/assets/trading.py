@@ -31,6 +31,7 @@ from trade_pipelines.agent.execution.ledger import (
 )
 from trade_pipelines.agent.loop.trading_loop import TradingLoop
 from trade_pipelines.agent.loop.wiring import trading_bars, trading_loop
+from trade_pipelines.agent.markets import MarketRules
 from trade_pipelines.assets.common import (
     WAREHOUSE_POOL,
     markdown_preview,
@@ -143,6 +144,7 @@ def daily_trading_loop(context: AssetExecutionContext, warehouse: WarehouseResou
         outcomes_known[outcomes_known["as_of"] < start], regimes[regimes["as_of"] < start],
         events_frame(events), sorted(genomes), sorted(probation.born.items()),
         sorted(probation.promoted.items()))
+    rules = market_data.rules()
     loop: TradingLoop | None = None
     previous_close = math.nan
     previous_day = None
@@ -161,7 +163,7 @@ def daily_trading_loop(context: AssetExecutionContext, warehouse: WarehouseResou
         if loop is None:  # the first month computed: continue from what the warehouse holds
             loop, previous_close, previous_day = _open_loop(
                 store, month.first, window_features, window_regimes, plans, outcomes,
-                regime_by_day, genomes, probation)
+                regime_by_day, genomes, probation, rules)
         month_days = [d for d in days if month.first <= d <= month.last]
         previous_close = loop.run_days(month_days, month_bars, month_regimes,
                                        month_proposals, controls, previous_close)
@@ -220,10 +222,11 @@ def _warehouse_state(store: Warehouse, first_day: date):
 def _open_loop(store: Warehouse, first_day: date, features: pd.DataFrame,
                regimes: pd.DataFrame, plans: pd.DataFrame, outcomes: pd.DataFrame,
                regime_by_day: dict, genomes: dict[str, StrategyGenome],
-               probation: Probation) -> tuple[TradingLoop, float, date | None]:
-    """A trading loop that continues from the warehouse at ``first_day``: the ledger's
-    state, the memories and the debates behind carried positions; and the benchmark's
-    last close before it."""
+               probation: Probation,
+               rules: MarketRules) -> tuple[TradingLoop, float, date | None]:
+    """A trading loop that continues from the warehouse at ``first_day`` under the
+    market's ``rules``: the ledger's state, the memories and the debates behind carried
+    positions; and the benchmark's last close before it."""
     (accounts, peaks, positions, pending), memories, previous_day = \
         _warehouse_state(store, first_day)
     state = state_from_rows(accounts, dict(zip(peaks.get("account", []), peaks.get("peak", []),
@@ -239,7 +242,8 @@ def _open_loop(store: Warehouse, first_day: date, features: pd.DataFrame,
     previous_close = float(last_benchmark["benchmark_close"].iloc[0]) \
         if not last_benchmark.empty else math.nan
     loop = trading_loop(features, regimes, plans, outcomes, regime_by_day, state, memories,
-                        earlier_decisions, genomes=genomes, probation=probation)
+                        earlier_decisions, genomes=genomes, probation=probation,
+                        rules=rules)
     return loop, previous_close, previous_day
 
 

@@ -13,7 +13,6 @@ from trade_pipelines.agent.execution.broker import (
     COMMISSION_RATE,
     MIN_COMMISSION,
     Bar,
-    commission,
     slippage_bps,
 )
 from trade_pipelines.agent.execution.controls import (
@@ -32,6 +31,7 @@ from trade_pipelines.agent.execution.ledger import (
     PendingOrder,
     state_from_rows,
 )
+from trade_pipelines.agent.markets import US
 
 T1 = StrategyGenome("T1", "slow trend", "trend", "momentum", {"min_return": 0.0},
                     stop_loss=0.05, take_profit=0.50, max_holding_days=100)
@@ -379,7 +379,7 @@ def test_a_cash_limited_fill_charges_the_commission_of_what_it_bought() -> None:
     assert order["resolved_as_of"] == DAYS[1]
     assert "cash" in order["resolution"] and "remainder cancelled" in order["resolution"]
     # the commission of the 19 shares bought, not of the 100 ordered
-    assert fill["fee"] == pytest.approx(commission(fill["quantity"], fill["price"]))
+    assert fill["fee"] == pytest.approx(US.commission.on(fill["quantity"], fill["price"]))
     assert fill["fee"] == pytest.approx(
         max(MIN_COMMISSION, COMMISSION_RATE * fill["quantity"] * fill["price"]))
     account = ledger.state.accounts["combined"]

@@ -33,6 +33,7 @@ from trade_pipelines.agent.evolution.genomes import (
     with_indicators,
 )
 from trade_pipelines.agent.execution.broker import one_side_costs
+from trade_pipelines.agent.markets import US, market_of_symbol, market_rules
 
 # A new position is sized on the equity after the day's exits; rounding in the previous
 # entries' arithmetic must not refuse the last slot that exactly fits.
@@ -213,16 +214,26 @@ def simulate_books(entries: np.ndarray, close: np.ndarray, cost: np.ndarray, *,
     return BookResult(*outputs)
 
 
-def cost_matrix(vol_20: np.ndarray, close: np.ndarray | None = None) -> np.ndarray:
+def cost_matrix(vol_20: np.ndarray, close: np.ndarray | None = None,
+                symbols: Sequence[str] | None = None,
+                days: Sequence[date] | None = None) -> np.ndarray:
     """One side's cost share at each annualised volatility (and close, where given, for
     the per-share commission): the broker's own ``one_side_cost``, so a book pays what the
-    paper broker would (a missing volatility costs what the broker charges for it)."""
+    paper broker would (a missing volatility costs what the broker charges for it).
+    With ``symbols`` (one per column of [days, symbols]) each symbol pays its own
+    market's commission rate and stamp duty (an A-share, a Hong Kong stock, a coin: told
+    by the ticker's spelling), on ``days`` (one per row) for a dated duty; US by default."""
     vol = np.asarray(vol_20, dtype=np.float64)
     price = np.full(vol.shape, np.inf) if close is None else np.asarray(close, np.float64)
     price = np.where(np.isfinite(price) & (price > 0), price, np.inf)
     if not vol.size:
         return vol.copy()
-    return one_side_costs(vol, price)
+    cost = one_side_costs(vol, price)
+    for column, symbol in enumerate(symbols or ()):
+        rules = market_rules(market_of_symbol(symbol))
+        if rules is not US:
+            cost[:, column] = one_side_costs(vol[:, column], price[:, column], rules, days)
+    return cost
 
 
 @dataclass(frozen=True)
@@ -259,9 +270,12 @@ class BookMarket:
         close[cell] = features["close"].to_numpy(dtype=np.float64)
         vol = np.full(n_days * n_symbols, np.nan)
         vol[cell] = features["vol_20"].to_numpy(dtype=np.float64)
-        return cls(cell, close.reshape(n_days, n_symbols),
-                   cost_matrix(vol, close).reshape(n_days, n_symbols),
-                   [d.date() for d in day_values], [str(s) for s in symbol_values])
+        close = close.reshape(n_days, n_symbols)
+        days = [d.date() for d in day_values]
+        symbols = [str(s) for s in symbol_values]
+        return cls(cell, close,
+                   cost_matrix(vol.reshape(n_days, n_symbols), close, symbols, days),
+                   days, symbols)
 
     def place(self, signal: np.ndarray) -> np.ndarray:
         """A boolean per feature row (in the rows' order) as [days, symbols]."""

@@ -26,6 +26,7 @@ from trade_pipelines.agent.evolution.genomes import (
     with_indicators,
 )
 from trade_pipelines.agent.execution.broker import one_side_costs
+from trade_pipelines.agent.markets import market_of_symbol, market_rules
 from trade_pipelines.agent.reflection.performance import core_daily_stats, trade_stats
 
 MIN_WIN_RATE = 0.45
@@ -50,8 +51,9 @@ def setup_outcomes(genome: StrategyGenome, features: pd.DataFrame) -> pd.DataFra
     signal on or after the exit day, so it enters after the exit, as one position at a
     time would.
     Each return is net of the broker's own round-trip cost at the symbol's ``vol_20`` and
-    close on the signal day. An outcome becomes known (``known_as_of``) on its exit day, and only
-    known outcomes may inform a decision.
+    close on the signal day, at its market's commission rate and stamp duty of that day.
+    An outcome becomes known (``known_as_of``) on its exit day, and only known outcomes
+    may inform a decision.
 
     The chain of trades starts at the first row of ``features``, so trades known by a day
     depend on nothing later, but they do depend on where the history starts: callers pass
@@ -106,7 +108,9 @@ def _outcomes(genome: StrategyGenome, features: pd.DataFrame,
             continue
         rows = np.array(taken)
         entered = signals[rows]
-        cost = 2 * one_side_costs(vols_all[first:last][entered], closes[entered])
+        rules = market_rules(market_of_symbol(str(symbols[first])))
+        cost = 2 * one_side_costs(vols_all[first:last][entered], closes[entered], rules,
+                                  days[entered])
         # Columns gathered symbol by symbol and framed once (a frame a symbol is slow).
         frames.append((np.full(rows.size, symbols[first], dtype=object),
                        days[signals[rows]], days[signals[rows] + 1], days[exits[rows]],

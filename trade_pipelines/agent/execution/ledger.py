@@ -22,13 +22,22 @@ and unfilled quantity and the day it was resolved (``resolved_as_of``):
 
 Until then an accepted order is ``pending``. The risk verdict at submission (``verdict``
 and ``reason``) never changes, so a re-run rebuilds the pending orders exactly.
+
+The market's rules (``agent/markets.py``; the US by default) apply at every step: entry
+quantities in whole lots (A-shares 100, Hong Kong board lots, crypto fractions), also
+when the volume cap or the cash cuts an order (a whole position may be sold as an odd
+lot); no fill at a limit-locked open (``expired``, "limit-locked", against the symbol's
+previous close, known before the open); T+1 (what was bought in a session cannot be
+sold in it); the market's fees and dated stamp duty. A sell these rules keep from
+filling (T+1, a lower-limit lock) is re-submitted at that session's close for the next
+session, with the reason, unless an exit placed then sells the position anyway.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 
@@ -39,9 +48,9 @@ from trade_pipelines.agent.execution.broker import (
     MAX_VOLUME_SHARE,
     Bar,
     Execution,
-    commission,
     execute,
-    volume_cap,
+    fill_fee,
+    no_fill_reason,
 )
 from trade_pipelines.agent.execution.controls import ACTIVE, TradingState
 from trade_pipelines.agent.execution.risk import (
@@ -52,6 +61,7 @@ from trade_pipelines.agent.execution.risk import (
     check_order,
 )
 from trade_pipelines.agent.ids import stable_id
+from trade_pipelines.agent.markets import US, MarketRules
 
 ACCOUNTS = ("aggressive", "conservative", "combined")
 STARTING_CAPITAL = 1_000_000.0
@@ -89,6 +99,10 @@ class Position:
     decision_id: str | None = None  # the debate that opened it
     # The highest close since entry (the fill price to start): a trailing stop's anchor.
     peak_close: float = 0.0
+    # The last session with a buy fill and the quantity bought in it: under T+1 those
+    # shares cannot be sold in that session (never stored: a session ends in one run).
+    bought_as_of: date | None = None
+    bought_quantity: float = 0.0
 
 
 @dataclass
@@ -169,13 +183,20 @@ class Ledger:
     """Runs trading days forward from a starting state."""
 
     def __init__(self, state: LedgerState, genomes: dict[str, StrategyGenome],
-                 limits: RiskLimits | None = None) -> None:
+                 limits: RiskLimits | None = None, rules: MarketRules = US) -> None:
+        if rules.sell_after_sessions > 1:
+            raise ValueError(f"{rules.name}: a sale {rules.sell_after_sessions} sessions "
+                             "after the purchase is not modelled (T+0 and T+1 are)")
         self.state = state
         self.genomes = genomes
         self.limits = limits or RiskLimits()
+        self.rules = rules
         self.result = LedgerResult()
         self._sequence = 0
         self._placed: set[str] = set()  # ids of the orders placed in this run
+        # (account, symbol) -> (purpose, why): sells the market's rules kept from filling
+        # in this session, re-submitted at its close.
+        self._blocked_sells: dict[tuple[str, str], tuple[str, str]] = {}
 
     def start_new_batch(self) -> None:
         """Forget the rows produced so far (the caller stored them): orders placed before
@@ -190,10 +211,12 @@ class Ledger:
         """One session. ``trading`` is the supervisor's state for this session (see
         ``agent/execution/controls.py``): it applies from the open, before any fill."""
         self._sequence = 0
+        self._blocked_sells = {}
+        market = self._with_previous_closes(market)
         for symbol, bar in market.bars.items():
             self.state.last_close[symbol] = bar.close
         view_market = MarketView(trading=trading, benchmark_return=market.benchmark_return,
-                                 defensive=market.defensive)
+                                 defensive=market.defensive, rules=self.rules)
         if not trading.allows_entries:
             self._cancel_pending_entries(market, trading)
         if trading.halted:
@@ -202,6 +225,21 @@ class Ledger:
         self._mark_and_record(market)
         self._exit_orders(market, view_market)
         self._entry_orders(market, view_market, decisions)
+
+    def _with_previous_closes(self, market: DayMarket) -> DayMarket:
+        """Bars that do not bring their previous close (a price limit's base) take the
+        last close this ledger saw, which is known before the open."""
+        if not (self.rules.price_limits or self.rules.default_price_limit):
+            return market
+        last = self.state.last_close
+        missing = [s for s, b in market.bars.items()
+                   if not math.isfinite(b.previous_close) and s in last]
+        if not missing:
+            return market
+        bars = dict(market.bars)
+        for symbol in missing:
+            bars[symbol] = replace(bars[symbol], previous_close=last[symbol])
+        return replace(market, bars=bars)
 
     def _cancel_pending_entries(self, market: DayMarket, trading: TradingState) -> None:
         """Entries decided before a pause or halt do not fill in it; exits still do."""
@@ -258,33 +296,54 @@ class Ledger:
             if bar is None:
                 self._resolve(order, day, "expired", 0.0, f"no {order.symbol} bar on {day}")
                 continue
-            fill = execute(order.side, order.quantity, bar,
-                           market.volatility.get(order.symbol, math.nan))
-            if fill is None:
-                self._resolve(order, day, "expired", 0.0, _no_fill_reason(order, bar))
-                continue
+            wanted = order.quantity
             shortfalls = []
-            if fill.quantity < order.quantity:
+            held = account.positions.get(order.symbol)
+            if order.side == "sell" and held is not None:
+                locked = self._bought_this_session(held, day)
+                if locked > 0 and wanted > held.quantity - locked:
+                    why = (f"T+1: {locked:g} {order.symbol} bought on {day} can be sold "
+                           "from the next session (re-submitted at the close)")
+                    self._blocked_sells[(order.account, order.symbol)] = (order.reason, why)
+                    wanted = held.quantity - locked
+                    if wanted <= 0:
+                        self._resolve(order, day, "expired", 0.0, why)
+                        continue
+                    shortfalls.append(why)
+            fill = execute(order.side, wanted, bar,
+                           market.volatility.get(order.symbol, math.nan), self.rules,
+                           order.symbol, day)
+            if fill is None:
+                why = no_fill_reason(order.side, wanted, bar, self.rules, order.symbol, day) \
+                    or f"no usable {order.symbol} price in the bar"
+                if order.side == "sell" and why.startswith("limit-locked"):
+                    self._blocked_sells[(order.account, order.symbol)] = (
+                        order.reason, f"{why} (re-submitted at the close)")
+                self._resolve(order, day, "expired", 0.0, why)
+                continue
+            if fill.quantity < wanted:
                 shortfalls.append(f"volume cap: at most {MAX_VOLUME_SHARE:.0%} of the "
                                   f"average daily volume of {bar.adv:,.0f}")
             if order.side == "buy":
                 cost = fill.quantity * fill.price + fill.fee
                 if cost > account.cash:  # the open gapped up past the cash we had
-                    quantity = math.floor((account.cash - fill.fee) / fill.price)
+                    quantity = self.rules.round_quantity(
+                        order.symbol, (account.cash - fill.fee) / fill.price)
                     if quantity <= 0:
                         self._resolve(order, day, "cancelled", 0.0,
-                                      f"cash {account.cash:,.2f} buys no share at the fill "
-                                      f"price {fill.price:,.4f}")
+                                      f"cash {account.cash:,.2f} buys no "
+                                      f"{self._unit(order.symbol)} at the fill price "
+                                      f"{fill.price:,.4f}")
                         continue
                     shortfalls.append(f"cash {account.cash:,.2f} paid for {quantity:g} of "
                                       f"{fill.quantity:g} shares at {fill.price:,.4f}")
-                    fill = Execution(float(quantity), fill.price,
-                                     commission(quantity, fill.price), fill.slippage_bps)
+                    fill = Execution(quantity, fill.price,
+                                     fill_fee(self.rules, "buy", quantity, fill.price, day),
+                                     fill.slippage_bps)
                     cost = fill.quantity * fill.price + fill.fee
                 account.cash -= cost
-                held = account.positions.get(order.symbol)
                 if held is None:
-                    account.positions[order.symbol] = Position(
+                    held = account.positions[order.symbol] = Position(
                         fill.quantity, fill.price, market.as_of, order.strategy_id,
                         entry_fees=fill.fee, decision_id=order.decision_id,
                         peak_close=fill.price)
@@ -294,8 +353,10 @@ class Ledger:
                                      + fill.price * fill.quantity) / total
                     held.quantity = total
                     held.entry_fees += fill.fee
+                held.bought_quantity = fill.quantity + (
+                    held.bought_quantity if held.bought_as_of == day else 0.0)
+                held.bought_as_of = day
             else:
-                held = account.positions.get(order.symbol)
                 if held is None:
                     self._resolve(order, day, "cancelled", 0.0,
                                   f"no {order.symbol} position left to sell")
@@ -338,6 +399,16 @@ class Ledger:
                 self._resolve(order, day, "filled", fill.quantity,
                               f"filled {fill.quantity:g} at {fill.price:,.4f}")
 
+    def _bought_this_session(self, position: Position, day: date) -> float:
+        """The quantity of ``position`` the market's settlement keeps from a sale today."""
+        if self.rules.sell_after_sessions and position.bought_as_of == day:
+            return position.bought_quantity
+        return 0.0
+
+    def _unit(self, symbol: str) -> str:
+        lot = self.rules.lot(symbol)
+        return f"lot of {lot:g}" if lot > 1 else "share"
+
     def _mark_and_record(self, market: DayMarket) -> None:
         prices = self.state.last_close
         for name in ACCOUNTS:
@@ -372,12 +443,15 @@ class Ledger:
             account.last_equity = equity
 
     def _submit(self, market: DayMarket, view_market: MarketView, account_name: str,
-                request: OrderRequest, strategy_id: str) -> None:
+                request: OrderRequest, strategy_id: str, note: str | None = None) -> None:
+        """Risk-check ``request`` and record it; ``note`` (a re-submission's cause) joins
+        its reason and its id."""
         account = self.state.accounts[account_name]
         verdict = check_order(request, _view(account, self.state.last_close), view_market,
                               self.limits)
         order_id = stable_id("O", market.as_of, account_name, request.symbol, request.side,
-                             request.decision_id or request.reason)
+                             request.decision_id or request.reason,
+                             *([note] if note else []))
         self._sequence += 1
         accepted = verdict.status == "accepted"
         quantity = verdict.quantity if accepted else request.quantity
@@ -387,7 +461,8 @@ class Ledger:
             "decision_id": request.decision_id, "strategy_id": strategy_id,
             "symbol": request.symbol, "side": request.side, "quantity": quantity,
             "order_type": "market", "purpose": request.reason, "verdict": verdict.status,
-            "reason": "; ".join([request.reason, verdict.reason, *verdict.warnings]),
+            "reason": "; ".join([request.reason, *([note] if note else []), verdict.reason,
+                                 *verdict.warnings]),
             **_unresolved(quantity),
         }
         self.result.orders.append(row)
@@ -420,11 +495,15 @@ class Ledger:
                     reason = "trailing_stop"
                 elif genome is not None and position.days_held >= genome.max_holding_days:
                     reason = "time_exit"
+                note = None
+                if reason is None and (name, symbol) in self._blocked_sells:
+                    reason, why = self._blocked_sells[(name, symbol)]
+                    note = f"re-submitted: {why}"
                 if reason is None:
                     continue
                 request = OrderRequest(name, symbol, "sell", position.quantity,
                                        market.bars[symbol].close, 0.0, reason)
-                self._submit(market, view_market, name, request, position.strategy_id)
+                self._submit(market, view_market, name, request, position.strategy_id, note)
 
     def _entry_orders(self, market: DayMarket, view_market: MarketView,
                       decisions: pd.DataFrame | Sequence[Mapping[str, Any]]) -> None:
@@ -444,7 +523,7 @@ class Ledger:
                 if bar is None:
                     continue
                 genome = self.genomes.get(d["strategy_id"])
-                quantity = math.floor(weight * equity / bar.close)
+                quantity = self.rules.round_quantity(symbol, weight * equity / bar.close)
                 if quantity <= 0:
                     continue
                 request = OrderRequest(name, symbol, "buy", quantity, bar.close,
@@ -504,15 +583,6 @@ def _unresolved(quantity: float) -> dict[str, Any]:
             "unfilled_quantity": quantity, "resolved_as_of": None}
 
 
-def _no_fill_reason(order: PendingOrder, bar: Bar) -> str:
-    if bar.volume == 0:
-        return f"no {order.symbol} share traded in the bar (halted)"
-    if volume_cap(bar) <= 0:
-        return (f"volume cap: {MAX_VOLUME_SHARE:.0%} of the average daily volume of "
-                f"{bar.adv:,.0f} allows no share")
-    return f"no usable {order.symbol} price in the bar"
-
-
 def _optional(row: Any, name: str) -> str | None:
     return _optional_value(getattr(row, name, None))
 
@@ -523,16 +593,21 @@ def _optional_value(value: Any) -> str | None:
 
 
 def bars_by_day(bars: pd.DataFrame) -> dict[date, tuple[dict[str, Bar], dict[str, float]]]:
-    """Each day's bars and volatilities, built in one pass (per-day frames are slow)."""
+    """Each day's bars and volatilities, built in one pass (per-day frames are slow).
+    Optional columns: ``adv`` (the volume cap's) and ``previous_close`` (a price limit's
+    base), both known before the open."""
     out: dict[date, tuple[dict[str, Bar], dict[str, float]]] = {}
-    adv = bars["adv"] if "adv" in bars else pd.Series(math.nan, index=bars.index)
+    missing = pd.Series(math.nan, index=bars.index)
+    adv = bars.get("adv", missing)
+    previous = bars.get("previous_close", missing)
     columns = [bars[c].tolist() for c in ("as_of", "symbol", "open", "close", "volume", "vol_20")]
-    for day, symbol, open_, close, volume, vol, average in zip(*columns, adv.tolist(),
-                                                                strict=True):
+    for day, symbol, open_, close, volume, vol, average, before in zip(
+            *columns, adv.tolist(), previous.tolist(), strict=True):
         day_bars, volatility = out.setdefault(day, ({}, {}))
         day_bars[symbol] = Bar(float(open_) if pd.notna(open_) else math.nan, float(close),
                                float(volume) if pd.notna(volume) else math.nan,
-                               float(average) if pd.notna(average) else math.nan)
+                               float(average) if pd.notna(average) else math.nan,
+                               float(before) if pd.notna(before) else math.nan)
         volatility[symbol] = float(vol) if pd.notna(vol) else math.nan
     return out
 

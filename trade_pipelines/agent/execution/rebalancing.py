@@ -4,9 +4,11 @@ exactly the costs the agent pays and a scoreboard compares like with like.
 Conventions (the same as the ledger's where the ledger has one):
 
 * a target row for day t is decided after t's close; its orders are sized at t's close
-  (whole shares, rounded toward zero) and fill at the next day's bar through
-  ``broker.execute`` (the open, or the close of a close-only series; volatility
-  slippage; commission with its minimum; the volume cap);
+  (whole lots of the market, whole shares in the US, rounded toward zero; a full exit
+  sells the whole position) and fill at the next day's bar through ``broker.execute``
+  under the market's rules (the open, or the close of a close-only series; volatility
+  slippage; commission with its minimum and stamp duty; the volume cap; no fill at a
+  limit-locked open, which leaves the target standing, as a missing bar does);
 * NaN means no view: the position is left as it is. A target of 0 (or below: the book
   is long only) sells the whole position;
 * each day all sells fill before any buy, so the cash a sell frees is there for the buys;
@@ -36,8 +38,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from trade_pipelines.agent.execution.broker import Execution, commission, execute
+from trade_pipelines.agent.execution.broker import Execution, execute, fill_fee
 from trade_pipelines.agent.execution.ledger import STARTING_CAPITAL, bars_by_day
+from trade_pipelines.agent.markets import US, MarketRules
 
 TRADE_COLUMNS = ["symbol", "opened_as_of", "as_of", "return_pct"]
 
@@ -68,7 +71,8 @@ def _key(day: Any) -> pd.Timestamp:
 
 def simulate_target_weights(targets: pd.DataFrame, bars: pd.DataFrame,
                             capital: float = STARTING_CAPITAL,
-                            rebalance_band: float = 0.0) -> RebalanceResult:
+                            rebalance_band: float = 0.0,
+                            rules: MarketRules = US) -> RebalanceResult:
     """targets: days x symbols target weights decided after day t's close (NaN = no view,
     keep), filled at day t+1's bar through broker.execute (whole shares, cash-limited,
     sells before buys); bars: long frame symbol, as_of, open, close, volume, vol_20 (the
@@ -101,8 +105,8 @@ def simulate_target_weights(targets: pd.DataFrame, bars: pd.DataFrame,
         traded = 0.0
         for side, symbol, shares in orders:
             bar = day_bars.get(symbol)
-            fill = execute(side, shares, bar, volatility.get(symbol, math.nan)) \
-                if bar is not None else None
+            fill = execute(side, shares, bar, volatility.get(symbol, math.nan), rules, symbol,
+                           _key(day).date()) if bar is not None else None
             if fill is None:
                 continue  # no bar, no price: the target stands and is sized again
             standing.pop(symbol, None)
@@ -121,11 +125,12 @@ def simulate_target_weights(targets: pd.DataFrame, bars: pd.DataFrame,
                     del holdings[symbol]
             else:
                 if fill.quantity * fill.price + fill.fee > cash:
-                    quantity = math.floor((cash - fill.fee) / fill.price)
+                    quantity = rules.round_quantity(symbol, (cash - fill.fee) / fill.price)
                     if quantity <= 0:
                         continue
-                    fill = Execution(float(quantity), fill.price,
-                                     commission(quantity, fill.price), fill.slippage_bps)
+                    fill = Execution(quantity, fill.price,
+                                     fill_fee(rules, "buy", quantity, fill.price,
+                                              _key(day).date()), fill.slippage_bps)
                 quantity = fill.quantity
                 cash -= quantity * fill.price + fill.fee
                 held = holdings.get(symbol)
@@ -159,7 +164,7 @@ def simulate_target_weights(targets: pd.DataFrame, bars: pd.DataFrame,
         for j, symbol in enumerate(symbols):
             if math.isfinite(wanted[i, j]):
                 standing[symbol] = max(0.0, float(wanted[i, j]))
-        orders = _orders(standing, holdings, last_close, equity, rebalance_band)
+        orders = _orders(standing, holdings, last_close, equity, rebalance_band, rules)
 
     index = targets.index
     trade_frame = pd.DataFrame(trades, columns=TRADE_COLUMNS)
@@ -176,9 +181,9 @@ def simulate_target_weights(targets: pd.DataFrame, bars: pd.DataFrame,
 
 def _orders(standing: dict[Any, float], holdings: dict[Any, _Holding],
             last_close: dict[Any, float], equity: float,
-            band: float) -> list[tuple[str, Any, float]]:
+            band: float, rules: MarketRules = US) -> list[tuple[str, Any, float]]:
     """The next bar's orders from the standing targets, sells first. A target already met
-    (within the band, or less than a share away) is settled here."""
+    (within the band, or less than a lot away) is settled here."""
     sells: list[tuple[str, Any, float]] = []
     buys: list[tuple[str, Any, float]] = []
     for symbol in sorted(standing, key=str):
@@ -198,13 +203,13 @@ def _orders(standing: dict[Any, float], holdings: dict[Any, _Holding],
             del standing[symbol]
             continue
         delta = target * equity / price - quantity
-        shares = math.floor(abs(delta))
+        shares = rules.round_quantity(str(symbol), abs(delta))
         if shares <= 0:
             del standing[symbol]
         elif delta > 0:
-            buys.append(("buy", symbol, float(shares)))
+            buys.append(("buy", symbol, shares))
         else:
-            sells.append(("sell", symbol, float(shares)))
+            sells.append(("sell", symbol, shares))
     return sells + buys
 
 

@@ -6,11 +6,11 @@ it, and says why. Nothing an agent says can skip a rule.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from trade_pipelines.agent.execution.controls import ACTIVE, TradingState
+from trade_pipelines.agent.markets import US, MarketRules
 
 
 @dataclass(frozen=True)
@@ -48,6 +48,7 @@ class MarketView:
     trading: TradingState = ACTIVE     # the supervisor's state for the order's session
     benchmark_return: float = 0.0
     defensive: bool = False
+    rules: MarketRules = US            # the market's rules: a buy is sized in whole lots
 
 
 @dataclass(frozen=True)
@@ -67,9 +68,11 @@ class Rule(Protocol):
               market: MarketView, limits: RiskLimits) -> tuple[float, str]: ...
 
 
-def _cap(quantity: float, shares_allowed: float, why: str) -> tuple[float, str]:
-    """A buy trimmed to the whole shares a limit leaves room for."""
-    return max(0.0, min(quantity, math.floor(shares_allowed))), why
+def _cap(quantity: float, shares_allowed: float, why: str, order: OrderRequest,
+         market: MarketView) -> tuple[float, str]:
+    """A buy trimmed to the whole lots (shares in the US) a limit leaves room for."""
+    return max(0.0, min(quantity, market.rules.round_quantity(order.symbol,
+                                                              shares_allowed))), why
 
 
 class TradingStateGate:
@@ -124,7 +127,8 @@ class RiskPerTrade:
         budget = limits.max_risk_per_trade * account.equity
         loss_per_share = order.price * max(order.stop_loss, 1e-6)
         return _cap(quantity, budget / loss_per_share,
-                    f"risk per trade capped at {limits.max_risk_per_trade:.0%} of equity")
+                    f"risk per trade capped at {limits.max_risk_per_trade:.0%} of equity",
+                    order, market)
 
 
 class SymbolConcentration:
@@ -136,7 +140,8 @@ class SymbolConcentration:
         room = limits.max_symbol_weight * account.equity - account.position_value.get(
             order.symbol, 0.0)
         return _cap(quantity, room / order.price,
-                    f"{order.symbol} capped at {limits.max_symbol_weight:.0%} of equity")
+                    f"{order.symbol} capped at {limits.max_symbol_weight:.0%} of equity",
+                    order, market)
 
 
 class LeverageAndCash:
@@ -149,7 +154,7 @@ class LeverageAndCash:
         # Paper accounts are cash accounts: never spend more cash than there is.
         room = min(room, account.cash)
         return _cap(quantity, room / order.price,
-                    "gross exposure capped by leverage and available cash")
+                    "gross exposure capped by leverage and available cash", order, market)
 
 
 DEFAULT_RULES: tuple[Rule, ...] = (

@@ -21,6 +21,7 @@ from trade_pipelines.agent.execution.broker import ADV_SESSIONS
 from trade_pipelines.agent.execution.ledger import Ledger, LedgerState
 from trade_pipelines.agent.loop.trading_loop import TradingLoop
 from trade_pipelines.agent.loop.variant import FULL_AGENT, AgentVariant
+from trade_pipelines.agent.markets import US, MarketRules
 from trade_pipelines.agent.memory.trade_memory import DecisionIndex, MemoryBook
 from trade_pipelines.agent.perception.features import equal_weight_index
 from trade_pipelines.agent.perception.regime import detect_regimes, market_breadth
@@ -83,17 +84,21 @@ def trade_proposals(features: pd.DataFrame, evaluations: pd.DataFrame,
 
 def trading_bars(bars: pd.DataFrame, features: pd.DataFrame) -> pd.DataFrame:
     """The bars the ledger fills at, with what is known of each symbol before the open:
-    its volatility at the previous close (for slippage) and its average daily volume over
-    the sessions before (for the volume cap). Pass the history before the window too, or
-    the window's first day has neither."""
+    its volatility at the previous close (for slippage), its average daily volume over
+    the sessions before (for the volume cap) and its previous session's close (a daily
+    price limit's base). Pass the history before the window too, or the window's first
+    day has none of them."""
     ordered = bars[["symbol", "as_of", "open", "close", "volume"]].sort_values(
         ["symbol", "as_of"], kind="mergesort")
-    adv = ordered.groupby("symbol", sort=False)["volume"].transform(
+    by_symbol = ordered.groupby("symbol", sort=False)
+    adv = by_symbol["volume"].transform(
         lambda v: v.shift(1).rolling(ADV_SESSIONS, min_periods=1).mean())
+    previous_close = by_symbol["close"].shift(1)
     known = features[["symbol", "as_of", "vol_20"]].sort_values(["symbol", "as_of"],
                                                                 kind="mergesort")
     known = known.assign(vol_20=known.groupby("symbol", sort=False)["vol_20"].shift(1))
-    return ordered.assign(adv=adv).merge(known, on=["symbol", "as_of"], how="left")
+    return ordered.assign(adv=adv, previous_close=previous_close).merge(
+        known, on=["symbol", "as_of"], how="left")
 
 
 def trading_loop(features: pd.DataFrame, regimes: pd.DataFrame, plans: pd.DataFrame,
@@ -102,16 +107,18 @@ def trading_loop(features: pd.DataFrame, regimes: pd.DataFrame, plans: pd.DataFr
                  earlier_decisions: pd.DataFrame | None = None,
                  variant: AgentVariant = FULL_AGENT,
                  genomes: Mapping[str, StrategyGenome] | None = None,
-                 probation: Probation | None = None) -> TradingLoop:
+                 probation: Probation | None = None,
+                 rules: MarketRules = US) -> TradingLoop:
     """The day loop over a window (its features, regimes and plans), continuing from a
     ledger state, the memories formed before and the debates behind carried positions.
     ``genomes`` are every genome that may have traded (the seeded ones by default);
-    ``probation`` scales the size of newborns' trades."""
+    ``probation`` scales the size of newborns' trades; ``rules`` are the market's (lots,
+    T+1, price limits, fees), which the ledger applies."""
     genomes = dict(genomes or SEEDED_GENOMES)
     exposure = dict(zip(plans["as_of"], plans["exposure_target"], strict=True))
     deliberation = Deliberation(features, regimes, exposure, SetupBook(outcomes), genomes,
                                 recall=variant.memory, argue=variant.debate,
                                 probation=probation)
-    return TradingLoop(deliberation, Ledger(state or LedgerState(), genomes),
+    return TradingLoop(deliberation, Ledger(state or LedgerState(), genomes, rules=rules),
                        MemoryBook(memories), DecisionIndex(earlier_decisions),
                        regime_by_day, genomes)
