@@ -67,7 +67,8 @@ def walk_forward_scoreboard(context: AssetExecutionContext, config: ScoreboardCo
 
     evaluation = evaluate_walk_forward(
         bars, universe, market_data.benchmark_symbol, market_data.volatility_index_symbol,
-        first, end, test_months=config.test_months, systems=SYSTEMS, progress=tell)
+        first, end, test_months=config.test_months, systems=SYSTEMS, progress=tell,
+        rules=market_data.rules())
     out = Path(config.out) if config.out else warehouse.paths().home / "scoreboard"
     meta = {"data": f"{market_data.source}, {start} .. {end}",
             "warm-up": f"{config.train_years} years before {first}",

@@ -28,6 +28,7 @@ from trade_pipelines.agent.execution.rebalancing import (
     RebalanceResult,
     simulate_target_weights,
 )
+from trade_pipelines.agent.markets import US, MarketRules
 from trade_pipelines.agent.perception.features import annual_volatility_20, rolling_mean
 
 BASELINES = ("buy_and_hold", "sma_crossover", "momentum_12_1", "random_entries")
@@ -212,8 +213,9 @@ def run_baselines(bars: pd.DataFrame, start: date, end: date, turnover: float,
 
 def baseline_runs(bars: pd.DataFrame, start: date, end: date, turnover: float,
                   exposure: float, seeds: int = 5, capital: float = STARTING_CAPITAL,
-                  only_random: bool = False) -> dict:
-    """``run_baselines``'s runs, the random entries' seeds apart (a list)."""
+                  only_random: bool = False, rules: MarketRules = US) -> dict:
+    """``run_baselines``'s runs, the random entries' seeds apart (a list), each trading
+    under the market's ``rules``."""
     if seeds < 1:
         raise ValueError("seeds must be at least 1")
     bars = bars[pd.to_datetime(bars["as_of"]) <= pd.Timestamp(end)]
@@ -225,7 +227,7 @@ def baseline_runs(bars: pd.DataFrame, start: date, end: date, turnover: float,
     window_closes = closes[window]
 
     def run(targets: pd.DataFrame) -> RebalanceResult:
-        return simulate_target_weights(targets, trading, capital)
+        return simulate_target_weights(targets, trading, capital, rules=rules)
 
     randoms = [run(random_entry_targets(window_closes, turnover, exposure, seed))
                for seed in range(seeds)]

@@ -34,7 +34,7 @@ import pandas as pd
 
 from trade_pipelines.agent.evolution.books import genome_books
 from trade_pipelines.agent.evolution.genomes import SEEDED_GENOMES, with_indicators
-from trade_pipelines.agent.execution.broker import COMMISSION_RATE, slippage_bps
+from trade_pipelines.agent.execution.broker import slippage_bps
 from trade_pipelines.agent.execution.rebalancing import (
     RebalanceResult,
     daily_turnover_and_exposure,
@@ -42,6 +42,7 @@ from trade_pipelines.agent.execution.rebalancing import (
 from trade_pipelines.agent.loop import wiring
 from trade_pipelines.agent.loop.simulation import run_agent_loop
 from trade_pipelines.agent.loop.variant import ABLATIONS, FULL_AGENT, AgentVariant
+from trade_pipelines.agent.markets import US, MarketRules, rate_on
 from trade_pipelines.agent.perception.features import compute_features
 from trade_pipelines.agent.reflection.baselines import baseline_runs
 from trade_pipelines.agent.reflection.performance import daily_stats
@@ -183,11 +184,16 @@ def rebalance_record(result: RebalanceResult) -> SystemRecord:
                         held.reindex(returns.index).fillna(0.0))
 
 
-def typical_cost(vol_20: pd.Series) -> float:
+def typical_cost(vol_20: pd.Series, rules: MarketRules = US,
+                 day: date | None = None) -> float:
     """One side's cost at the universe's median volatility: what a random portfolio pays
-    per unit of turnover (the broker's slippage plus its commission rate)."""
+    per unit of turnover (the broker's slippage plus the market's commission rate and its
+    stamp duty on ``day``, averaged over the two sides)."""
     median = float(np.nanmedian(vol_20.to_numpy(dtype=float))) if len(vol_20) else 0.25
-    return slippage_bps(median) / 10_000 + COMMISSION_RATE
+    cost = slippage_bps(median) / 10_000 + rules.commission.rate
+    if day is not None:
+        cost += (rate_on(rules.stamp_duty_buy, day) + rate_on(rules.stamp_duty_sell, day)) / 2
+    return cost
 
 
 def window_row(window: EvaluationWindow, system: str, record: SystemRecord,
@@ -237,9 +243,11 @@ def evaluate_walk_forward(
         bars: pd.DataFrame, universe: Sequence[str], benchmark_symbol: str,
         volatility_symbol: str, first_test_day: date, last_day: date, *,
         test_months: int = 12, systems: Sequence[str] = SYSTEMS,
-        progress: Callable[[str, int], None] | None = None) -> Evaluation:
+        progress: Callable[[str, int], None] | None = None,
+        rules: MarketRules = US) -> Evaluation:
     """Score the agent, its ablations and the baselines over the windows from
     ``first_test_day`` to ``last_day``; ``bars`` holds the warm-up history before it.
+    Every system trades under the market's ``rules`` (lots, T+1, limits, fees).
 
     ``progress`` is told each step (an agent run or a window's scoring) as it finishes,
     with the number of steps in all."""
@@ -273,7 +281,8 @@ def evaluate_walk_forward(
             progress(step, n_steps)
     for name, variant in variants.items():
         result = run_agent_loop(bars, windows[0].start, last_day, list(universe),
-                                benchmark_symbol, volatility_symbol, variant=variant)
+                                benchmark_symbol, volatility_symbol, variant=variant,
+                                rules=rules)
         frames = result["frames"]
         if name == "agent":
             records.update(agent_records(frames))
@@ -310,13 +319,14 @@ def evaluate_walk_forward(
         # What a random portfolio pays, from this window's volatility only: a window's
         # row must not change when later bars do.
         cost = typical_cost(features.loc[(features["as_of"] >= window.start)
-                                         & (features["as_of"] <= window.end), "vol_20"])
+                                         & (features["as_of"] <= window.end), "vol_20"],
+                            rules, window.start)
         combined = records["combined"].window(window)
         runs = baseline_runs(
             trading, window.start, window.end,
             turnover=float(combined.turnover.mean()) if len(combined.turnover) else 0.0,
             exposure=float(combined.exposure.mean()) if len(combined.exposure) else 0.0,
-            seeds=RANDOM_ENTRY_SEEDS)
+            seeds=RANDOM_ENTRY_SEEDS, rules=rules)
         for k, result in enumerate(runs.pop(RANDOM)):
             runs[f"{RANDOM}/{k}"] = result
         for system in scored:
