@@ -147,6 +147,14 @@ def test_a_volume_capped_fill_is_rounded_down_to_lots() -> None:
     assert "allows no lot of 100" in no_fill_reason("buy", 1_000, thin, CN, "600036.SH", DAY)
 
 
+def test_a_volume_capped_crypto_fill_keeps_its_fraction() -> None:
+    thin = Bar(1500.0, 1500.0, 40.0, adv=5.0)   # the cap: half a coin
+    fill = execute("buy", 2.0, thin, VOL, CRYPTO, "BTC-CNY", DAY)
+    assert fill is not None and fill.quantity == 0.5
+    us = Bar(15.0, 15.0, 40.0, adv=5.0)
+    assert execute("buy", 2.0, us, VOL) is None   # half a share is no share
+
+
 def test_a_whole_position_is_sold_as_an_odd_lot() -> None:
     state = LedgerState()
     state.accounts["combined"].positions["600036.SH"] = Position(

@@ -64,27 +64,33 @@ def slippage_bps(annual_volatility: float) -> float:
     return BASE_SLIPPAGE_BPS + VOLATILITY_SLIPPAGE * daily_bps
 
 
-def volume_cap(bar: Bar) -> float:
+def volume_cap(bar: Bar, unit: float = 1.0) -> float:
     """The most shares one order may take at the open: ``MAX_VOLUME_SHARE`` of the average
     daily volume of the sessions before, the volume known when the order meets the
     market (the bar's own volume is known only at its close; inf when no session before
-    has a volume). A bar on which not one share traded (a halted stock) fills nothing."""
+    has a volume), rounded down to whole ``unit``s (a share, a lot, a coin's step). A
+    bar on which not one share traded (a halted stock) fills nothing."""
     if bar.volume == 0:
         return 0.0
     if math.isfinite(bar.adv) and bar.adv >= 0:
-        return float(math.floor(bar.adv * MAX_VOLUME_SHARE))
+        return round(math.floor(bar.adv * MAX_VOLUME_SHARE / unit) * unit, 10)
     return math.inf
+
+
+def quantity_unit(rules: MarketRules, symbol: str) -> float:
+    """The smallest quantity of ``symbol`` an order may take: a lot, or the fractional
+    step of a market without lots (crypto)."""
+    lot = rules.lot(symbol)
+    return lot if lot > 0 else rules.quantity_step
 
 
 def fillable_quantity(quantity: float, bar: Bar, rules: MarketRules = US,
                       symbol: str = "") -> float:
     """What of ``quantity`` the volume cap lets fill: all of it when the cap allows, else
-    the cap rounded down to whole lots (a whole position may be sold as an odd lot, a
-    part of one only in lots)."""
-    cap = volume_cap(bar)
-    if quantity <= cap:
-        return float(quantity)
-    return rules.round_quantity(symbol, cap)
+    the cap in whole lots (a whole position may be sold as an odd lot, a part of one only
+    in lots)."""
+    cap = volume_cap(bar, quantity_unit(rules, symbol))
+    return float(quantity) if quantity <= cap else cap
 
 
 def reference_price(bar: Bar) -> float:
