@@ -32,13 +32,18 @@ HOLD = StrategyGenome("H", "hold", "trend", "momentum", {"min_return": 0.0},
 GENOMES = {"S": SWING, "H": HOLD}
 
 
-def market_days(market: str) -> dict[date, tuple[dict, dict]]:
-    """The market's universe as the ledger meets it each session: bars with what is
-    known before the open (previous close, average volume, volatility)."""
+def market_bars(market: str) -> pd.DataFrame:
     bars = raw_market_bars(market)
     bars = bars[bars["symbol"].isin(builtin_universe(market))].assign(
         as_of=lambda f: pd.to_datetime(f["as_of"]).dt.date)
-    bars = bars[(bars["as_of"] >= FIRST) & (bars["as_of"] <= LAST)]
+    return bars[(bars["as_of"] >= FIRST) & (bars["as_of"] <= LAST)]
+
+
+def market_days(market: str, bars: pd.DataFrame | None = None,
+                ) -> dict[date, tuple[dict, dict]]:
+    """The market's universe as the ledger meets it each session: bars with what is
+    known before the open (previous close, average volume, volatility)."""
+    bars = market_bars(market) if bars is None else bars
     return bars_by_day(trading_bars(bars, compute_features(bars)))
 
 
@@ -162,6 +167,33 @@ def test_a_half_year_of_real_a_share_sessions_trades_whole_lots_t1_and_pays_duty
         assert fill.fee == pytest.approx(commission + duty, abs=1e-6)
     accounts = frames["accounts"]
     assert (accounts["cash"] >= 0).all()
+
+
+def test_changing_later_bars_changes_nothing_before_them() -> None:
+    """Limits read the previous close, the volume cap the volumes before: a session's
+    fills and accounts do not move when the sessions after it are rewritten."""
+    bars = market_bars("cn")
+    cutoff = date(2015, 6, 15)
+    later = bars["as_of"] > cutoff
+    rewritten = bars.copy()
+    rewritten.loc[later, ["open", "high"]] *= 1.1
+    rewritten.loc[later, ["low", "close"]] *= 0.9
+    rewritten.loc[later, "volume"] *= 0.01
+    universe = builtin_universe("cn")
+    results = []
+    for frame in (bars, rewritten):
+        days = market_days("cn", frame)
+        sessions = sessions_between(days, date(2015, 5, 4), date(2015, 7, 31))
+        chosen = {day: [(s, 0.0437) for j, s in enumerate(universe) if (i + j) % 5 == 0]
+                  for i, day in enumerate(sessions)}
+        results.append(run(days, sessions, CN, chosen).result.frames())
+    for table in ("fills", "accounts", "positions", "trades"):
+        before = [f[table][f[table]["as_of"] <= cutoff].reset_index(drop=True)
+                  for f in results]
+        assert len(before[0]) > 0, table
+        pd.testing.assert_frame_equal(before[0], before[1], obj=table)
+    after = [f["fills"][f["fills"]["as_of"] > cutoff] for f in results]
+    assert not after[0].reset_index(drop=True).equals(after[1].reset_index(drop=True))
 
 
 def test_t_plus_1_on_a_real_session_sells_todays_purchase_only_the_next_day(cn_days) -> None:
