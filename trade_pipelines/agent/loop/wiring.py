@@ -23,6 +23,7 @@ from trade_pipelines.agent.loop.trading_loop import TradingLoop
 from trade_pipelines.agent.loop.variant import FULL_AGENT, AgentVariant
 from trade_pipelines.agent.memory.trade_memory import DecisionIndex, MemoryBook
 from trade_pipelines.agent.perception.features import equal_weight_index
+from trade_pipelines.agent.perception.news import news_by_symbol_day
 from trade_pipelines.agent.perception.regime import detect_regimes, market_breadth
 from trade_pipelines.agent.planning.daily_plan import make_plans
 
@@ -102,16 +103,18 @@ def trading_loop(features: pd.DataFrame, regimes: pd.DataFrame, plans: pd.DataFr
                  earlier_decisions: pd.DataFrame | None = None,
                  variant: AgentVariant = FULL_AGENT,
                  genomes: Mapping[str, StrategyGenome] | None = None,
-                 probation: Probation | None = None) -> TradingLoop:
+                 probation: Probation | None = None,
+                 news: pd.DataFrame | None = None) -> TradingLoop:
     """The day loop over a window (its features, regimes and plans), continuing from a
     ledger state, the memories formed before and the debates behind carried positions.
     ``genomes`` are every genome that may have traded (the seeded ones by default);
-    ``probation`` scales the size of newborns' trades."""
+    ``probation`` scales the size of newborns' trades; ``news`` holds the window's
+    ``news_sentiment`` rows, which the debate reads as evidence."""
     genomes = dict(genomes or SEEDED_GENOMES)
     exposure = dict(zip(plans["as_of"], plans["exposure_target"], strict=True))
     deliberation = Deliberation(features, regimes, exposure, SetupBook(outcomes), genomes,
                                 recall=variant.memory, argue=variant.debate,
-                                probation=probation)
+                                probation=probation, news=news_by_symbol_day(news))
     return TradingLoop(deliberation, Ledger(state or LedgerState(), genomes),
                        MemoryBook(memories), DecisionIndex(earlier_decisions),
                        regime_by_day, genomes)
