@@ -25,8 +25,7 @@ def table(home: Path, name: str) -> pd.DataFrame:
 def seed_builtin_bars(home: Path, first: date, last: date, symbols: str = SYMBOLS) -> None:
     """The built-in bars of ``symbols``, the benchmark and the volatility index between
     two days, stored in a new warehouse under ``home`` (each known at 21:00 UTC)."""
-    from trade_pipelines.market_data.builtin import BENCHMARK_SYMBOL, VIX_SYMBOL
-    from trade_pipelines.market_data.builtin import load_builtin_bars
+    from trade_pipelines.market_data.builtin import BENCHMARK_SYMBOL, VIX_SYMBOL, load_builtin_bars
 
     wanted = [*symbols.split(","), BENCHMARK_SYMBOL, VIX_SYMBOL]
     bars = load_builtin_bars()
