@@ -91,3 +91,29 @@ def test_future_headlines_change_no_past_sentiment_or_decision(project_home: Pat
     assert later["transcript"].str.contains(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC").all()
     earlier = table(original, "decisions")
     assert earlier["transcript"].str.contains("The news backs it").any()
+
+
+def test_importing_later_news_recomputes_only_the_months_from_it(project_home: Path,
+                                                                 tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    _replay(home, _news_file(tmp_path / "news.csv", None))
+    decisions = table(home, "decisions")
+
+    def months() -> pd.DataFrame:
+        return warehouse(home).query(
+            "SELECT first_day, fingerprint, committed_at FROM step_checkpoints "
+            "WHERE step = 'daily_trading_loop' ORDER BY first_day")
+
+    before = months()
+    report = import_news_file(_news_file(tmp_path / "later.csv", CUTOFF), warehouse(home))
+    assert report.imported > 0 and report.already_stored > 0
+    assert run_replay(FIRST, LAST, SYMBOLS, source="warehouse", progress=False)
+    after = months()
+    kept = pd.to_datetime(after["first_day"]).dt.date < CUTOFF.replace(day=1)
+    assert kept.sum() == 2 and (~kept).sum() == 2  # January and February; March, April
+    pd.testing.assert_frame_equal(before[kept.to_numpy()], after[kept])
+    assert (after.loc[~kept, "fingerprint"].to_numpy()
+            != before.loc[~kept.to_numpy(), "fingerprint"].to_numpy()).all()
+    old, new = _split(decisions), _split(table(home, "decisions"))
+    pd.testing.assert_frame_equal(old[0], new[0])
+    assert not old[1].equals(new[1])
