@@ -53,6 +53,10 @@ class Lexicon:
     negative: frozenset[str]
     longest: int
 
+    @functools.cached_property
+    def words(self) -> frozenset[str]:
+        return self.positive | self.negative
+
 
 def sentiment_score(positive: int, negative: int) -> float:
     """Net tone in (-1, 1): one word of either side moves it by at most a half."""
@@ -118,7 +122,7 @@ def _score_english(text: str) -> HeadlineScore:
 def chinese_words(text: str) -> list[tuple[int, str]]:
     """The lexicon's words found in ``text`` by forward longest match, with positions."""
     lexicon = chinese_lexicon()
-    known = lexicon.positive | lexicon.negative
+    known = lexicon.words
     found, i = [], 0
     while i < len(text):
         for size in range(min(lexicon.longest, len(text) - i), 0, -1):
