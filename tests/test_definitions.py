@@ -13,6 +13,7 @@ EXPECTED_ASSETS = {
     "strategy_evaluations", "daily_plans", "trade_proposals", "debate_decisions",
     "risk_checked_orders", "paper_fills", "positions", "account_values", "closed_trades",
     "trade_memories", "memory_index", "daily_reports", "walk_forward_scoreboard",
+    "news_sentiment",
 }
 
 
@@ -135,11 +136,12 @@ SNAPSHOT = {
                           "debate_decisions", "paper_fills", "strategy_evaluations",
                           "trade_memories"],
         "debate_decisions": ["daily_plans", "market_features", "market_regime",
-                             "trade_proposals"],
+                             "news_sentiment", "trade_proposals"],
         "market_bars": [],
         "market_features": ["market_bars"],
         "market_regime": ["market_bars", "market_features"],
         "memory_index": ["trade_memories"],
+        "news_sentiment": [],
         "paper_fills": ["risk_checked_orders"],
         "positions": ["paper_fills"],
         "risk_checked_orders": ["debate_decisions", "market_bars"],
@@ -153,7 +155,7 @@ SNAPSHOT = {
     "jobs": {
         "daily_cycle": ["daily_plans", "daily_reports", "daily_trading_loop", "market_bars",
                         "market_features", "market_regime", "memory_index",
-                        "strategy_evaluations", "trade_proposals"],
+                        "news_sentiment", "strategy_evaluations", "trade_proposals"],
         "import_bars_job": ["import_bar_file"],
         "morning_plan": ["daily_plans", "market_bars", "market_features", "market_regime"],
         "seed_gene_pool": ["strategy_gene_pool"],

@@ -15,6 +15,9 @@ SYMBOLS_ENV = "TRADE_PIPELINES_SYMBOLS"
 # Which market (us, cn, hk, crypto); empty: the symbols decide (US by default).
 MARKET_ENV = "TRADE_PIPELINES_MARKET"
 DEFAULT_SOURCE = "builtin"
+# Generated drill headlines join the news sentiment only when this is "1": a replay of
+# real data never mixes them in by accident.
+INCLUDE_DRILLS_ENV = "TRADE_PIPELINES_INCLUDE_DRILLS"
 
 DAGSTER_YAML = """\
 # Written by trade-pipelines. Telemetry off: this project runs offline.
@@ -89,6 +92,11 @@ def symbols_setting() -> str:
 def market_setting() -> str:
     """The configured market ("" lets the symbols decide)."""
     return (os.environ.get(MARKET_ENV) or "").strip().lower()
+
+
+def include_drills_setting() -> bool:
+    """Whether generated drill headlines count in the news sentiment (off by default)."""
+    return (os.environ.get(INCLUDE_DRILLS_ENV) or "").strip().lower() in ("1", "true", "yes")
 
 
 def paths() -> Paths:

@@ -42,6 +42,7 @@ from trade_pipelines.assets.common import (
 )
 from trade_pipelines.assets.decisions import trade_proposals
 from trade_pipelines.assets.market import market_bars, market_features, market_regime
+from trade_pipelines.assets.news import news_sentiment
 from trade_pipelines.assets.planning import daily_plans
 from trade_pipelines.assets.strategy import features_with_breadth, known_genomes, probation_by
 from trade_pipelines.control import load_events
@@ -78,7 +79,8 @@ def _spec(key: str, description: str, deps: list, self_dependent: bool = False) 
         _spec("debate_decisions", "Each proposal argued by aggressive, conservative and "
               "quant agents over 3-5 rounds and ruled on by the judge, with the transcript "
               "and the memories recalled.",
-              [trade_proposals.key, daily_plans.key, market_features.key, market_regime.key]),
+              [trade_proposals.key, daily_plans.key, market_features.key, market_regime.key,
+               news_sentiment.key]),
         _spec("risk_checked_orders", "Orders after the risk engine: accepted, rejected, "
               "refused or cancelled while paused, each with its reason.",
               ["debate_decisions", market_bars.key]),
@@ -133,6 +135,11 @@ def daily_trading_loop(context: AssetExecutionContext, warehouse: WarehouseResou
     bars = trading_bars(bars, features)
     bars = bars[bars["as_of"] >= start]
     regime_by_day = dict(zip(regimes["as_of"], regimes["regime"], strict=True))
+    # The traded symbols' news as of each day's close: debate evidence, so part of each
+    # month's fingerprint (new headlines recompute the months from theirs on).
+    news = to_dates(store.query(
+        "SELECT * FROM news_sentiment WHERE as_of BETWEEN ? AND ? AND list_contains(?, symbol) "
+        "ORDER BY as_of, symbol", [start, end, universe]), "as_of")
     # The supervisor's controls are the recorded events, read once: never a switch.
     events = load_events(store)
     controls = ControlSchedule(events)
@@ -152,18 +159,18 @@ def daily_trading_loop(context: AssetExecutionContext, warehouse: WarehouseResou
     # The debate reads the window's features too (their look-back reaches before it).
     debated = window_features[["symbol", "as_of", *FEATURES_USED]]
     monthly = zip(months, *(split_by_month(frame, months) for frame in (
-        bars, window_regimes, plans, proposals, outcomes_known, debated)), strict=True)
-    for month, month_bars, month_regimes, month_plans, month_proposals, known, month_features \
-            in progress(monthly, "trading loop", len(months), unit="month"):
+        bars, window_regimes, plans, proposals, outcomes_known, debated, news)), strict=True)
+    for month, month_bars, month_regimes, month_plans, month_proposals, known, month_features, \
+            month_news in progress(monthly, "trading loop", len(months), unit="month"):
         digest = checkpoints.chain(month, previous, month_bars, month_regimes, month_plans,
-                                   month_proposals, known, month_features)
+                                   month_proposals, known, month_features, month_news)
         previous = digest
         if checkpoints.can_skip(month, digest):
             continue
         if loop is None:  # the first month computed: continue from what the warehouse holds
             loop, previous_close, previous_day = _open_loop(
                 store, month.first, window_features, window_regimes, plans, outcomes,
-                regime_by_day, genomes, probation, rules)
+                regime_by_day, genomes, probation, rules, news)
         month_days = [d for d in days if month.first <= d <= month.last]
         previous_close = loop.run_days(month_days, month_bars, month_regimes,
                                        month_proposals, controls, previous_close)
@@ -222,8 +229,8 @@ def _warehouse_state(store: Warehouse, first_day: date):
 def _open_loop(store: Warehouse, first_day: date, features: pd.DataFrame,
                regimes: pd.DataFrame, plans: pd.DataFrame, outcomes: pd.DataFrame,
                regime_by_day: dict, genomes: dict[str, StrategyGenome],
-               probation: Probation,
-               rules: MarketRules) -> tuple[TradingLoop, float, date | None]:
+               probation: Probation, rules: MarketRules,
+               news: pd.DataFrame) -> tuple[TradingLoop, float, date | None]:
     """A trading loop that continues from the warehouse at ``first_day`` under the
     market's ``rules``: the ledger's state, the memories and the debates behind carried
     positions; and the benchmark's last close before it."""
@@ -243,7 +250,7 @@ def _open_loop(store: Warehouse, first_day: date, features: pd.DataFrame,
         if not last_benchmark.empty else math.nan
     loop = trading_loop(features, regimes, plans, outcomes, regime_by_day, state, memories,
                         earlier_decisions, genomes=genomes, probation=probation,
-                        rules=rules)
+                        rules=rules, news=news)
     return loop, previous_close, previous_day
 
 

@@ -305,6 +305,44 @@ MIGRATIONS: list[tuple[int, str]] = [
         ALTER TABLE positions ADD COLUMN peak_close DOUBLE;
         """,
     ),
+    (
+        6,
+        # Dated headlines (imported, or generated for drills: ``generated``), and each
+        # session's news sentiment per symbol ('*': headlines without a symbol).
+        # ``as_of`` of a headline is the UTC day of ``published_at``; ``dedupe_key`` is
+        # its normalised headline, symbol and that day.
+        """
+        CREATE TABLE IF NOT EXISTS news (
+            news_id VARCHAR PRIMARY KEY,
+            as_of DATE NOT NULL,
+            symbol VARCHAR,
+            published_at TIMESTAMP NOT NULL,
+            available_at TIMESTAMP NOT NULL,
+            headline VARCHAR NOT NULL,
+            body VARCHAR,
+            source VARCHAR NOT NULL,
+            language VARCHAR NOT NULL,
+            generated BOOLEAN NOT NULL,
+            dedupe_key VARCHAR NOT NULL,
+            imported_at TIMESTAMP NOT NULL
+        );
+        CREATE TABLE IF NOT EXISTS news_sentiment (
+            as_of DATE NOT NULL,
+            symbol VARCHAR NOT NULL,
+            headlines INTEGER NOT NULL,
+            score DOUBLE NOT NULL,
+            positive INTEGER NOT NULL,
+            negative INTEGER NOT NULL,
+            generated_share DOUBLE NOT NULL,
+            top_headline VARCHAR NOT NULL,
+            top_published_at TIMESTAMP NOT NULL,
+            top_generated BOOLEAN NOT NULL,
+            window_start TIMESTAMP NOT NULL,
+            window_end TIMESTAMP NOT NULL,
+            PRIMARY KEY (as_of, symbol)
+        );
+        """,
+    ),
 ]
 
 
@@ -313,5 +351,5 @@ MIGRATIONS: list[tuple[int, str]] = [
 EXPORTABLE_TABLES = (
     "bars", "quarantine", "features", "regimes", "plans", "strategies",
     "strategy_evaluations", "strategy_history", "proposals", "decisions", "orders", "fills",
-    "positions", "accounts", "trades", "memories", "reports",
+    "positions", "accounts", "trades", "memories", "reports", "news", "news_sentiment",
 )

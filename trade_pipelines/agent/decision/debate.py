@@ -14,8 +14,12 @@ import math
 from dataclasses import dataclass, field
 
 from trade_pipelines.agent.ids import stable_id
+from trade_pipelines.agent.perception.news import NewsSentiment
 
 MIN_ROUNDS, MAX_ROUNDS = 3, 5
+# News whose tone is at least this strong is argued: the aggressive agent cites good
+# news, the conservative objects to a long entry against bad news.
+NEWS_TONE = 0.3
 LOW_CERTAINTY = 0.60
 MIN_WEIGHT = 0.01
 
@@ -54,6 +58,8 @@ class Evidence:
     memories: list[dict] = field(default_factory=list)
     # The genome's sizing gene times its probation scale (a newborn trades small).
     size_scale: float = 1.0
+    # The symbol's news up to the day's close (None: no headline).
+    news: NewsSentiment | None = None
 
 
 @dataclass
@@ -125,6 +131,12 @@ def _objections(e: Evidence) -> list[Objection]:
     else:
         memory = 0.3
         memory_text = "We have no trade of our own like this in memory: no precedent."
+    news = []
+    if e.news is not None and e.side == "buy" and e.news.score <= -NEWS_TONE:
+        news = [Objection("news", _clip(-e.news.score / 0.6),
+                          f"The news is against it: {e.news.headlines} headline(s) to "
+                          f"today's close score {e.news.score:+.2f}, led by "
+                          f"{e.news.quote()}.")]
     return [
         Objection("volatility", _clip((e.vol_20 - 0.25) / 0.35),
                   f"Volatility is {_pct(e.vol_20)} a year: a normal day moves "
@@ -138,6 +150,7 @@ def _objections(e: Evidence) -> list[Objection]:
                   f"Similar setups won {_pct(r.win_rate)} of {r.n} times: "
                   + ("not significant." if r.n < 20 else "a thin edge after costs.")),
         Objection("memory", memory, memory_text),
+        *news,
     ]
 
 
@@ -194,6 +207,12 @@ def debate(e: Evidence) -> Decision:
         f"Proposal: {e.side} {e.symbol} at {e.close:.2f} on '{e.strategy_name}'. "
         f"20-day return {e.ret_20d:+.1%}, RSI {e.rsi_14:.0f}, signal strength "
         f"{e.strength:.2f}. I want {weight:.1%} of equity.")
+    if e.news is not None:
+        say(1, "aggressive" if e.news.score >= NEWS_TONE else "quant",
+            (f"The news backs it: {e.news.headlines} headline(s) to today's close score "
+             f"{e.news.score:+.2f}, led by {e.news.quote()}." if e.news.score >= NEWS_TONE
+             else f"News to today's close: {e.news.headlines} headline(s), score "
+                  f"{e.news.score:+.2f}, led by {e.news.quote()}."))
     objections = _objections(e)
     for i, o in enumerate(objections, 1):
         minor = ", minor" if o.severity < 0.15 else ""
@@ -235,7 +254,9 @@ def debate(e: Evidence) -> Decision:
     expectancy = r.expectancy if r.n else 0.0
     confidence = _clip(0.5 + 0.25 * math.tanh((win - 0.5) * 6)
                        + 0.15 * math.tanh(expectancy / 0.02)
-                       - 0.35 * mean_severity + 0.1 * _clip(e.strength), 0.02, 0.98)
+                       - 0.35 * mean_severity + 0.1 * _clip(e.strength)
+                       + (0.05 * _clip(e.news.score) if e.news is not None else 0.0),
+                       0.02, 0.98)
     if abandoned or e.defensive:
         verdict, combined = "drop", 0.0
     elif confidence >= LOW_CERTAINTY and max(residual) < 0.6:

@@ -13,6 +13,7 @@ from trade_pipelines.agent.decision.setups import SetupBook
 from trade_pipelines.agent.evolution.genomes import StrategyGenome, sizing_scale
 from trade_pipelines.agent.evolution.lifecycle import Probation
 from trade_pipelines.agent.memory.trade_memory import MemoryBook
+from trade_pipelines.agent.perception.news import NewsSentiment
 
 DEFAULT_EXPOSURE = 0.6
 FEATURES_USED = ["close", "ret_20d", "vol_20", "rsi_14", "sma_200"]
@@ -24,7 +25,8 @@ class Deliberation:
     def __init__(self, features: pd.DataFrame, regimes: pd.DataFrame,
                  exposure_by_day: Mapping[Any, float], book: SetupBook,
                  genomes: Mapping[str, StrategyGenome], *, recall: bool = True,
-                 argue: bool = True, probation: Probation | None = None) -> None:
+                 argue: bool = True, probation: Probation | None = None,
+                 news: Mapping[tuple[str, Any], NewsSentiment] | None = None) -> None:
         self.features = features.set_index(["symbol", "as_of"])[FEATURES_USED].to_dict("index")
         self.regimes = regimes.set_index("as_of")[["regime", "defensive"]].to_dict("index")
         self.exposure = exposure_by_day
@@ -33,6 +35,7 @@ class Deliberation:
         self.recall = recall      # False: the no-memory ablation
         self.argue = argue        # False: the no-debate ablation
         self.probation = probation or Probation({}, {})
+        self.news = news or {}    # (symbol, day) -> the day's news sentiment
 
     def decide(self, proposals: Iterable[Mapping[str, Any]],
                memory: MemoryBook) -> list[dict]:
@@ -57,6 +60,7 @@ class Deliberation:
                                        str(regime["regime"])) if self.recall else [],
                 size_scale=sizing_scale(genome, float(f["vol_20"]))
                 * self.probation.scale(p["strategy_id"], p["as_of"]),
+                news=self.news.get((p["symbol"], p["as_of"])),
             )
             rows.append((debate if self.argue else no_debate)(evidence).row())
         return rows

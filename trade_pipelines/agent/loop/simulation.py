@@ -24,11 +24,13 @@ from trade_pipelines.market_data.calendar import exchange_sessions
 def run_agent_loop(bars: pd.DataFrame, start: date, end: date, universe_symbols: list[str],
                    benchmark_symbol: str, volatility_symbol: str,
                    controls: Iterable[ControlEvent] = (),
-                   variant: AgentVariant = FULL_AGENT, rules: MarketRules = US) -> dict:
+                   variant: AgentVariant = FULL_AGENT, rules: MarketRules = US,
+                   news: pd.DataFrame | None = None) -> dict:
     """Perceive, evaluate, plan, propose, debate and trade every session in [start, end]
     from ``bars`` (the warehouse's columns, all history wanted before ``start``), under
     the supervisor's control events (none by default), with the layers ``variant`` keeps,
-    under the market's ``rules`` (the US by default)."""
+    under the market's ``rules`` (the US by default); ``news``: ``news_sentiment`` rows
+    the debate reads (none by default)."""
     bars = bars[bars["as_of"] <= end]
     universe = bars[bars["symbol"].isin(universe_symbols)]
     features = wiring.with_breadth(compute_features(universe))
@@ -47,7 +49,7 @@ def run_agent_loop(bars: pd.DataFrame, start: date, end: date, universe_symbols:
     loop = wiring.trading_loop(window, window_regimes, plans, pool.outcomes,
                                dict(zip(regimes["as_of"], regimes["regime"], strict=True)),
                                variant=variant, genomes=genomes,
-                               probation=Probation.of(pool.state), rules=rules)
+                               probation=Probation.of(pool.state), rules=rules, news=news)
     bars_to_fill = wiring.trading_bars(universe, features)
     loop.run_days(days, bars_to_fill[bars_to_fill["as_of"] >= start],
                   window_regimes, proposals, ControlSchedule(controls))

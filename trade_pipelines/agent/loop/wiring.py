@@ -24,6 +24,7 @@ from trade_pipelines.agent.loop.variant import FULL_AGENT, AgentVariant
 from trade_pipelines.agent.markets import US, MarketRules
 from trade_pipelines.agent.memory.trade_memory import DecisionIndex, MemoryBook
 from trade_pipelines.agent.perception.features import equal_weight_index
+from trade_pipelines.agent.perception.news import news_by_symbol_day
 from trade_pipelines.agent.perception.regime import detect_regimes, market_breadth
 from trade_pipelines.agent.planning.daily_plan import make_plans
 
@@ -108,17 +109,19 @@ def trading_loop(features: pd.DataFrame, regimes: pd.DataFrame, plans: pd.DataFr
                  variant: AgentVariant = FULL_AGENT,
                  genomes: Mapping[str, StrategyGenome] | None = None,
                  probation: Probation | None = None,
-                 rules: MarketRules = US) -> TradingLoop:
+                 rules: MarketRules = US,
+                 news: pd.DataFrame | None = None) -> TradingLoop:
     """The day loop over a window (its features, regimes and plans), continuing from a
     ledger state, the memories formed before and the debates behind carried positions.
     ``genomes`` are every genome that may have traded (the seeded ones by default);
     ``probation`` scales the size of newborns' trades; ``rules`` are the market's (lots,
-    T+1, price limits, fees), which the ledger applies."""
+    T+1, price limits, fees), which the ledger applies; ``news`` holds the window's
+    ``news_sentiment`` rows, which the debate reads as evidence."""
     genomes = dict(genomes or SEEDED_GENOMES)
     exposure = dict(zip(plans["as_of"], plans["exposure_target"], strict=True))
     deliberation = Deliberation(features, regimes, exposure, SetupBook(outcomes), genomes,
                                 recall=variant.memory, argue=variant.debate,
-                                probation=probation)
+                                probation=probation, news=news_by_symbol_day(news))
     return TradingLoop(deliberation, Ledger(state or LedgerState(), genomes, rules=rules),
                        MemoryBook(memories), DecisionIndex(earlier_decisions),
                        regime_by_day, genomes)

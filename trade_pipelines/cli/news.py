@@ -1,0 +1,70 @@
+"""``trade-pipelines import-news`` (a user's dated headlines) and ``drill-news`` (generated
+headlines for a drill, marked as generated and left out of replays unless asked for)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import datetime, time
+from pathlib import Path
+
+from trade_pipelines.cli.common import parse_date
+from trade_pipelines.settings import paths
+
+
+def cmd_import_news(args: argparse.Namespace) -> int:
+    from trade_pipelines.market_data.news_importer import NewsFileError, import_news_file
+    from trade_pipelines.warehouse import Warehouse
+
+    try:
+        report = import_news_file(Path(args.path), Warehouse(paths().warehouse),
+                                  timezone=args.timezone, source=args.source)
+    except NewsFileError as error:
+        print(f"import-news: {error}", file=sys.stderr)
+        return 2
+    print(report.message)
+    return 3 if report.quarantined else 0
+
+
+def cmd_drill_news(args: argparse.Namespace) -> int:
+    from trade_pipelines.market_data.news_importer import write_drill
+    from trade_pipelines.warehouse import Warehouse
+
+    try:
+        at = time.fromisoformat(args.at)
+    except ValueError:
+        print(f"drill-news: --at must be HH:MM, not {args.at!r}", file=sys.stderr)
+        return 2
+    rows = write_drill(Warehouse(paths().warehouse), args.kind, args.symbol,
+                       datetime.combine(args.on, at), args.market)
+    for row in rows.itertuples():
+        print(f"[drill] {row.published_at:%Y-%m-%d %H:%M} UTC {row.symbol or '*'}: "
+              f"{row.headline}")
+    print(f"{len(rows)} generated headline(s) stored (generated = true); replays leave "
+          "them out unless TRADE_PIPELINES_INCLUDE_DRILLS=1")
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    imp = sub.add_parser("import-news", help="import dated headlines from a CSV or JSON file")
+    imp.add_argument("path", help="CSV, JSON or JSON lines with published_at, headline "
+                                  "and optionally symbol, source, body")
+    imp.add_argument("--source", default=None,
+                     help="the source recorded for rows that name none "
+                          "(default: import:<file name>)")
+    imp.add_argument("--timezone", default="UTC",
+                     help="zone of timestamps written without an offset (default UTC), "
+                          "e.g. America/New_York or Asia/Shanghai")
+    imp.set_defaults(func=cmd_import_news)
+
+    drill = sub.add_parser("drill-news", help="store generated headlines for a drill "
+                                              "(marked generated; replays ignore them "
+                                              "unless TRADE_PIPELINES_INCLUDE_DRILLS=1)")
+    drill.add_argument("--symbol", default=None, help="the symbol (default: market-wide)")
+    drill.add_argument("--on", type=parse_date, required=True, help="the day (YYYY-MM-DD)")
+    drill.add_argument("--kind", required=True, choices=["rumour", "crash", "contradiction"])
+    drill.add_argument("--at", default="12:00",
+                       help="local time on the symbol's exchange (default 12:00)")
+    drill.add_argument("--market", default=None,
+                       help="us | cn | hk | crypto (default: the symbol's market)")
+    drill.set_defaults(func=cmd_drill_news)
