@@ -305,6 +305,34 @@ MIGRATIONS: list[tuple[int, str]] = [
         ALTER TABLE positions ADD COLUMN peak_close DOUBLE;
         """,
     ),
+    (
+        8,
+        # The live source chain's history: every source's answer for every symbol of
+        # every fetch, its quality score and what became of it (active, standby,
+        # cross-check, failed, cache). ``as_of`` is the last day the fetch asked for.
+        """
+        CREATE TABLE IF NOT EXISTS source_quality (
+            fetched_at TIMESTAMP NOT NULL,
+            as_of DATE NOT NULL,
+            market VARCHAR NOT NULL,
+            symbol VARCHAR NOT NULL,
+            source VARCHAR NOT NULL,
+            rank INTEGER NOT NULL,
+            outcome VARCHAR NOT NULL,
+            score DOUBLE,
+            latency_s DOUBLE,
+            rows INTEGER NOT NULL,
+            expected INTEGER NOT NULL,
+            gaps INTEGER NOT NULL,
+            off_calendar INTEGER NOT NULL,
+            stale_sessions INTEGER NOT NULL,
+            compared INTEGER NOT NULL,
+            disagreements INTEGER NOT NULL,
+            max_deviation DOUBLE,
+            error VARCHAR
+        );
+        """,
+    ),
 ]
 
 
