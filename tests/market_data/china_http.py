@@ -6,7 +6,9 @@ sockets to a local server on 127.0.0.1 that answers from the recorded bodies in
 - :class:`RecordedChinaServer` serves ``/<host>/<path>``: the East Money k-line API
   (sliced by ``beg``/``end`` as East Money does), its data centre (loan prime rates) and
   tushare's ``/dataapi/<api>`` (token checked, sliced by ``start_date``/``end_date``).
-  ``drop_first=n`` closes the first n connections without an answer (a flaky network).
+  ``drop_first=n`` closes the first n connections without an answer (a flaky network);
+  ``edit(key, body)`` may alter a body before it is served (key: the k-line ``secid``,
+  or ``<api>:<ts_code>`` for tushare); ``down=True`` drops every connection.
 - :func:`routed_to` points every ``requests`` call of the block at such a server: a
   transport adapter rewrites ``https://push2his.eastmoney.com/api/...`` to
   ``http://127.0.0.1:<port>/push2his.eastmoney.com/api/...`` and sends it for real (so
@@ -20,7 +22,7 @@ import contextlib
 import json
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -42,8 +44,11 @@ class RecordedChinaServer:
     """A local HTTP server answering from the recorded bodies; remembers each request
     as ``(method, host, path, query or JSON body)``."""
 
-    def __init__(self, drop_first: int = 0) -> None:
+    def __init__(self, drop_first: int = 0,
+                 edit: Callable[[str, dict[str, Any]], None] | None = None) -> None:
         self.drop_first = drop_first
+        self.edit = edit
+        self.down = False
         self.requests: list[tuple[str, str, str, dict[str, Any]]] = []
         server = self
 
@@ -82,7 +87,7 @@ class RecordedChinaServer:
         else:
             payload = {k: v[0] for k, v in parse_qs(parsed.query).items()}
         self.requests.append((method, host, path, payload))
-        if self.drop_first > 0:
+        if self.down or self.drop_first > 0:
             self.drop_first -= 1
             handler.close_connection = True
             handler.connection.shutdown(socket.SHUT_RDWR)
@@ -104,20 +109,20 @@ class RecordedChinaServer:
             return 200, self._tushare(path.rsplit("/", 1)[-1], payload)
         return 404, {"message": f"no recording for {host}{path}"}
 
-    @staticmethod
-    def _kline(query: dict[str, str]) -> dict[str, Any]:
+    def _kline(self, query: dict[str, str]) -> dict[str, Any]:
         path = FIXTURES / f"eastmoney_{query.get('secid')}.json"
         if not path.exists():  # East Money's answer for a code it does not know
             return {"rc": 0, "rt": 17, "svr": 177617938, "lt": 1, "full": 0, "dlmkts": "",
                     "data": None}
         body = json.loads(path.read_text())
+        if self.edit is not None:
+            self.edit(str(query.get("secid")), body)
         first, last = query.get("beg", "0"), query.get("end", "99999999")
         body["data"]["klines"] = [k for k in body["data"]["klines"]
                                   if first <= _kline_day(k) <= last]
         return body
 
-    @staticmethod
-    def _tushare(api: str, request: dict[str, Any]) -> dict[str, Any]:
+    def _tushare(self, api: str, request: dict[str, Any]) -> dict[str, Any]:
         if request.get("token") != RECORDED_TOKEN:
             return {"request_id": "recorded", "code": 40101, "msg": "您的token不对，请确认。",
                     "data": None}
@@ -128,6 +133,8 @@ class RecordedChinaServer:
                     "data": {"fields": ["ts_code", "trade_date"], "items": [],
                              "has_more": False}}
         body = json.loads(path.read_text())
+        if self.edit is not None:
+            self.edit(f"{api}:{params.get('ts_code')}", body)
         day = body["data"]["fields"].index("trade_date")
         first = params.get("start_date") or "0"
         last = params.get("end_date") or "99999999"

@@ -1,0 +1,254 @@
+"""The source chain: scores, failover, cross-checks and the cache, with the real akshare
+and tushare adapters talking HTTP to a local server of recorded bodies (``china_http.py``),
+whose answers a test edits (a stale series, a disagreeing one) or cuts (an outage)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+from china_http import RECORDED_TOKEN, RecordedChinaServer, routed_to
+
+from trade_pipelines.market_data.akshare_source import AkshareSource
+from trade_pipelines.market_data.calendar import exchange_sessions
+from trade_pipelines.market_data.errors import DataSourceUnavailable
+from trade_pipelines.market_data.loading import check_source, load_bars
+from trade_pipelines.market_data.source_chain import (
+    CHAINS,
+    BarCache,
+    QualityPolicy,
+    SourceChain,
+    closed_sessions,
+    compare_closes,
+    market_chain,
+    score_bars,
+)
+from trade_pipelines.market_data.tushare_source import TOKEN_ENV, TushareSource
+from trade_pipelines.warehouse import Warehouse
+
+FIRST, LAST = date(2017, 7, 3), date(2017, 7, 26)
+# The next morning in Shanghai: every session of the window has closed.
+NEXT_MORNING = datetime(2017, 7, 27, 1, 0)
+
+
+def cn_chain(cache: Path | None, clock: datetime = NEXT_MORNING,
+             policy: QualityPolicy | None = None) -> SourceChain:
+    """A-shares: akshare, then tushare (at its usual address: ``routed_to`` reroutes)."""
+    return SourceChain("cn", [
+        ("akshare", AkshareSource(timeout_s=3, attempts=2, backoff_s=0.01)),
+        ("tushare", TushareSource(token=RECORDED_TOKEN, timeout_s=3, attempts=2,
+                                  backoff_s=0.01)),
+    ], BarCache(cache) if cache is not None else None, policy, clock=lambda: clock)
+
+
+def cut_klines_after(day: str) -> Any:
+    def edit(key: str, body: dict[str, Any]) -> None:
+        if key == "1.600036":
+            body["data"]["klines"] = [k for k in body["data"]["klines"] if k[:10] <= day]
+    return edit
+
+
+def by_source(result: Any, symbol: str) -> dict[str, Any]:
+    return {q.source: q for q in result.qualities if q.symbol == symbol}
+
+
+# -- scoring, pure ---------------------------------------------------------------------
+
+def bars_on(days: list[date], close: float = 10.0) -> pd.DataFrame:
+    return pd.DataFrame({"symbol": "X", "as_of": days, "open": close, "high": close,
+                         "low": close, "close": close, "volume": 1.0, "source": "s"})
+
+
+def test_a_complete_fresh_quick_answer_scores_one() -> None:
+    sessions = exchange_sessions(FIRST, LAST, "XSHG")
+    parts = score_bars(bars_on(sessions), sessions, sessions, 0.2, QualityPolicy())
+    assert parts["score"] == 1.0 and parts["gaps"] == 0 and parts["stale_sessions"] == 0
+
+
+def test_gaps_stale_sessions_off_calendar_days_and_latency_each_cost() -> None:
+    policy = QualityPolicy()
+    sessions = exchange_sessions(FIRST, LAST, "XSHG")  # 18 sessions
+    holey = [d for i, d in enumerate(sessions) if i not in (3, 4)]
+    assert score_bars(bars_on(holey), sessions, sessions, 0, policy)["score"] == \
+        pytest.approx(1 - 2 / 18, abs=1e-4)
+    stale = score_bars(bars_on(sessions[:-2]), sessions, sessions, 0, policy)
+    assert (stale["stale_sessions"], stale["gaps"]) == (2, 0)
+    assert stale["score"] == pytest.approx(0.7) and stale["score"] < policy.threshold
+    one_late = score_bars(bars_on(sessions[:-1]), sessions, sessions, 0, policy)
+    assert one_late["score"] >= policy.threshold  # one late session is tolerated
+    weekend = score_bars(bars_on([*sessions, date(2017, 7, 8)]), sessions, sessions, 0,
+                         policy)
+    assert weekend["off_calendar"] == 1 and weekend["score"] < 1
+    slow = score_bars(bars_on(sessions), sessions, sessions, 10.0, policy)
+    assert slow["score"] == pytest.approx(0.8)
+
+
+def test_only_sessions_closed_by_now_are_expected() -> None:
+    # 2017-07-26 06:00 UTC is 14:00 in Shanghai: that day's session is still open.
+    before_close = closed_sessions(FIRST, LAST, "cn", datetime(2017, 7, 26, 6, 0))
+    after_close = closed_sessions(FIRST, LAST, "cn", datetime(2017, 7, 26, 7, 30))
+    assert before_close[-1] == date(2017, 7, 25) and after_close[-1] == LAST
+
+
+def test_closes_compared_on_the_latest_common_days() -> None:
+    sessions = exchange_sessions(FIRST, LAST, "XSHG")
+    a, b = bars_on(sessions, 10.0), bars_on(sessions, 10.0)
+    b.loc[b.index[-3:], "close"] = 10.5
+    compared, differing, worst = compare_closes(a, b, QualityPolicy(compare_last=10))
+    assert (compared, differing) == (10, 3) and worst == pytest.approx(0.5 / 10.5, abs=1e-6)
+
+
+def test_each_market_has_its_chain() -> None:
+    assert CHAINS == {"us": ("yfinance",), "cn": ("akshare", "tushare"),
+                      "hk": ("akshare", "yfinance"), "crypto": ("yfinance",)}
+    assert [name for name, _ in market_chain("hk", None).sources] == ["akshare", "yfinance"]
+    assert check_source("live") == "live"
+
+
+# -- the chain over recorded HTTP ------------------------------------------------------
+
+def test_the_first_source_answers_and_the_second_cross_checks(tmp_path: Path) -> None:
+    with RecordedChinaServer() as server, routed_to(server.url):
+        result = cn_chain(tmp_path).fetch(["600036.SH", "000300.SH"], FIRST, LAST)
+    assert not result.unavailable and not result.warnings
+    assert len(result.bars) == 36 and set(result.bars["source"]) == {"akshare"}
+    cmb = by_source(result, "600036.SH")
+    assert (cmb["akshare"].outcome, cmb["akshare"].score) == ("active", 1.0)
+    assert cmb["tushare"].outcome == "cross-check"
+    assert (cmb["akshare"].compared, cmb["akshare"].disagreements) == (18, 0)
+    assert result.metadata()["active_source"] == "akshare"
+    assert result.metadata()["source_score"] == 1.0
+    assert result.metadata()["served_from_cache"] == "no"
+
+
+def test_failover_when_the_first_source_cannot_be_reached(tmp_path: Path) -> None:
+    # The first two connections drop: akshare's two attempts. tushare then answers.
+    with RecordedChinaServer(drop_first=2) as server, routed_to(server.url):
+        result = cn_chain(tmp_path).fetch(["600036.SH", "000300.SH"], FIRST, LAST)
+    assert set(result.bars["source"]) == {"tushare"} and len(result.bars) == 36
+    cmb = by_source(result, "600036.SH")
+    assert cmb["akshare"].outcome == "failed" and "unreachable" in cmb["akshare"].error
+    assert cmb["tushare"].outcome == "active"
+    # Down for one symbol, down for the fetch: akshare was not asked for the index.
+    assert "akshare" not in by_source(result, "000300.SH")
+    akshare_calls = [r for r in server.requests if "eastmoney" in r[1]]
+    assert len(akshare_calls) == 2
+
+
+def test_failover_when_the_first_source_is_stale(tmp_path: Path) -> None:
+    with RecordedChinaServer(edit=cut_klines_after("2017-07-19")) as server, \
+            routed_to(server.url):
+        result = cn_chain(tmp_path).fetch(["600036.SH"], FIRST, LAST)
+    cmb = by_source(result, "600036.SH")
+    assert cmb["akshare"].stale_sessions == 5 and cmb["akshare"].score < 0.75
+    assert cmb["akshare"].outcome == "standby"
+    assert (cmb["tushare"].outcome, cmb["tushare"].score) == ("active", 1.0)
+    assert result.bars["as_of"].max() == LAST and set(result.bars["source"]) == {"tushare"}
+
+
+def test_failover_when_the_first_source_has_gaps(tmp_path: Path) -> None:
+    def holes(key: str, body: dict[str, Any]) -> None:
+        if key == "1.600036":
+            body["data"]["klines"] = body["data"]["klines"][::3]
+
+    with RecordedChinaServer(edit=holes) as server, routed_to(server.url):
+        result = cn_chain(tmp_path).fetch(["600036.SH"], FIRST, LAST)
+    cmb = by_source(result, "600036.SH")
+    assert cmb["akshare"].gaps >= 10 and cmb["akshare"].outcome == "standby"
+    assert cmb["tushare"].outcome == "active" and len(result.bars) == 18
+
+
+def test_a_disagreement_between_sources_is_flagged(tmp_path: Path) -> None:
+    def inflate(key: str, body: dict[str, Any]) -> None:
+        if key == "daily:600036.SH":  # the three newest raw closes 5% too high
+            fields = body["data"]["fields"]
+            for row in body["data"]["items"][:3]:
+                for column in ("high", "close"):
+                    row[fields.index(column)] = round(row[fields.index(column)] * 1.05, 2)
+
+    with RecordedChinaServer(edit=inflate) as server, routed_to(server.url):
+        result = cn_chain(tmp_path).fetch(["600036.SH"], FIRST, LAST)
+    cmb = by_source(result, "600036.SH")
+    assert (cmb["akshare"].compared, cmb["akshare"].disagreements) == (18, 3)
+    assert cmb["akshare"].max_deviation == pytest.approx(0.05 / 1.05, abs=0.002)
+    assert cmb["akshare"].score == cmb["tushare"].score == pytest.approx(1 - 0.5 * 3 / 18,
+                                                                         abs=1e-4)
+    assert any("disagree on 3 of 18" in w for w in result.warnings)
+    assert cmb["akshare"].outcome == "active"  # on a tie the chain's order decides
+
+
+def test_the_cache_serves_when_every_source_is_down(tmp_path: Path) -> None:
+    with RecordedChinaServer() as server, routed_to(server.url):
+        fresh = cn_chain(tmp_path).fetch(["600036.SH"], FIRST, LAST)
+        assert (tmp_path / "akshare" / "600036.SH.parquet").exists()
+        server.down = True
+        later = NEXT_MORNING + timedelta(days=3)
+        served = cn_chain(tmp_path, clock=later).fetch(["600036.SH"], FIRST, LAST)
+    pd.testing.assert_frame_equal(served.bars, fresh.bars)
+    assert served.from_cache == {"600036.SH": "18 cached akshare bar(s) up to 2017-07-26"}
+    assert served.metadata()["served_from_cache"].startswith("600036.SH: 18 cached")
+    assert any("served from cache" in w for w in served.warnings)
+    outcomes = {(q.source, q.outcome) for q in served.qualities}
+    assert outcomes == {("akshare", "failed"), ("tushare", "failed"), ("akshare", "cache")}
+    assert not served.unavailable
+
+
+def test_with_no_source_and_no_cache_the_symbol_is_unavailable(tmp_path: Path) -> None:
+    with RecordedChinaServer() as server, routed_to(server.url):
+        server.down = True
+        result = cn_chain(tmp_path).fetch(["600036.SH"], FIRST, LAST)
+    assert result.bars.empty and list(result.unavailable) == ["600036.SH"]
+    assert "akshare" in result.unavailable["600036.SH"]
+
+
+def test_a_session_still_open_is_not_served_as_a_bar(tmp_path: Path) -> None:
+    with RecordedChinaServer() as server, routed_to(server.url):
+        result = cn_chain(None, clock=datetime(2017, 7, 26, 6, 0)).fetch(
+            ["600036.SH"], FIRST, LAST)
+    assert result.bars["as_of"].max() == date(2017, 7, 25)
+    assert by_source(result, "600036.SH")["akshare"].score == 1.0
+
+
+# -- loading: the warehouse, the history, the asset's metadata -------------------------
+
+def test_live_loading_stores_bars_and_records_every_score(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(TOKEN_ENV, RECORDED_TOKEN)
+    store = Warehouse(tmp_path / "warehouse.duckdb")
+    store.migrate()
+    with RecordedChinaServer() as server, routed_to(server.url):
+        report = load_bars("live", store, ["600036.SH", "000300.SH"], FIRST, LAST,
+                           timedelta(0))
+    assert report.loaded == 36 and report.refused.empty
+    assert report.source_metadata["active_source"] == "akshare"
+    assert report.source_metadata["source_score"] == 1.0
+    assert "| 600036.SH | akshare | active | 1.0 |" in report.source_quality
+    bars = store.query("SELECT * FROM bars WHERE symbol = '600036.SH' ORDER BY as_of")
+    assert len(bars) == 18 and set(bars["source"]) == {"akshare"}
+    # Known at the Shanghai close, 15:00 (07:00 UTC), not New York's.
+    assert bars["available_at"].iloc[0] == pd.Timestamp("2017-07-03 07:00")
+    quality = store.query("SELECT * FROM source_quality ORDER BY symbol, rank")
+    assert list(zip(quality["symbol"], quality["source"], quality["outcome"],
+                    strict=True)) == [
+        ("000300.SH", "akshare", "active"), ("000300.SH", "tushare", "cross-check"),
+        ("600036.SH", "akshare", "active"), ("600036.SH", "tushare", "cross-check")]
+    assert set(quality["market"]) == {"cn"} and set(quality["as_of"]) == {pd.Timestamp(LAST)}
+    assert (tmp_path / "cache" / "akshare" / "000300.SH.parquet").exists()
+
+
+def test_live_loading_with_everything_down_and_no_cache_raises_and_records(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(TOKEN_ENV, raising=False)
+    store = Warehouse(tmp_path / "warehouse.duckdb")
+    store.migrate()
+    with RecordedChinaServer() as server, routed_to(server.url):
+        server.down = True
+        with pytest.raises(DataSourceUnavailable, match="TUSHARE_TOKEN") as caught:
+            load_bars("live", store, ["600036.SH"], FIRST, LAST, timedelta(0))
+    assert caught.value.symbols == ("600036.SH",)
+    assert store.query("SELECT count(*) AS n FROM bars")["n"].iloc[0] == 0
+    recorded = store.query("SELECT source, outcome FROM source_quality ORDER BY rank")
+    assert recorded.values.tolist() == [["akshare", "failed"], ["tushare", "failed"]]
