@@ -252,3 +252,39 @@ def test_live_loading_with_everything_down_and_no_cache_raises_and_records(
     assert store.query("SELECT count(*) AS n FROM bars")["n"].iloc[0] == 0
     recorded = store.query("SELECT source, outcome FROM source_quality ORDER BY rank")
     assert recorded.values.tolist() == [["akshare", "failed"], ["tushare", "failed"]]
+
+
+def test_the_market_bars_asset_shows_the_active_source_and_its_score(
+        project_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Through the asset: the recordings cover June-July 2017 only, while the asset asks
+    for the year so far plus the features' look-back, so both sources score low for gaps:
+    the chain serves the better one (akshare, first on a tie) and says so."""
+    from dagster import AssetSelection, DagsterInstance, materialize
+
+    from trade_pipelines.assets import ALL_ASSETS
+    from trade_pipelines.assets.common import LAST_DAY_TAG
+    from trade_pipelines.definitions import build_resources
+    from trade_pipelines.settings import Paths
+
+    monkeypatch.setenv(TOKEN_ENV, RECORDED_TOKEN)
+    with RecordedChinaServer() as server, routed_to(server.url), \
+            DagsterInstance.ephemeral() as instance:
+        result = materialize(
+            ALL_ASSETS, selection=AssetSelection.assets("market_bars"),
+            partition_key="2017-01-01", tags={LAST_DAY_TAG: "2017-07-26"},
+            instance=instance, raise_on_error=False,
+            resources=build_resources(home=project_home, source="live", symbols="600036.SH"))
+    assert result.success
+    [materialization] = result.asset_materializations_for_node("market_bars")
+    metadata = {key: value.value for key, value in materialization.metadata.items()}
+    assert metadata["source"] == "live" and metadata["active_source"] == "akshare"
+    assert 0 < metadata["source_score"] < QualityPolicy().threshold
+    assert "below 0.75" in metadata["source_warnings"]
+    assert metadata["served_from_cache"] == "no"
+    assert "| 000300.SH | akshare | active |" in metadata["source_quality"]
+    quality = Warehouse(Paths(project_home).warehouse).query(
+        "SELECT symbol, source, outcome FROM source_quality ORDER BY symbol, rank")
+    assert quality.values.tolist() == [["000300.SH", "akshare", "active"],
+                                       ["000300.SH", "tushare", "standby"],
+                                       ["600036.SH", "akshare", "active"],
+                                       ["600036.SH", "tushare", "standby"]]
