@@ -25,6 +25,7 @@ from trade_pipelines.market_data.source_chain import (
     compare_closes,
     market_chain,
     score_bars,
+    unadjusted_jumps,
 )
 from trade_pipelines.market_data.tushare_source import TOKEN_ENV, TushareSource
 from trade_pipelines.warehouse import Warehouse
@@ -288,3 +289,81 @@ def test_the_market_bars_asset_shows_the_active_source_and_its_score(
                                        ["000300.SH", "tushare", "standby"],
                                        ["600036.SH", "akshare", "active"],
                                        ["600036.SH", "tushare", "standby"]]
+
+
+# -- unadjusted splits and dividends ---------------------------------------------------
+
+def series(symbol: str, closes: list[float], first: date = FIRST) -> pd.DataFrame:
+    days = exchange_sessions(first, first + timedelta(days=40), "XSHG")[:len(closes)]
+    return pd.DataFrame({"symbol": symbol, "as_of": days, "open": closes, "high": closes,
+                         "low": closes, "close": closes, "volume": 1.0})
+
+
+def test_jumps_beyond_a_price_limit_or_at_a_split_ratio_are_suspected() -> None:
+    assert unadjusted_jumps(series("600036.SH", [20, 20.5, 10.3, 10.4]), "cn")[
+        ["symbol", "as_of"]].values.tolist() == [["600036.SH", date(2017, 7, 5)]]
+    assert "beyond the 10% daily limit" in unadjusted_jumps(
+        series("600036.SH", [20, 17.5]), "cn")["reason"].iloc[0]
+    assert unadjusted_jumps(series("600036.SH", [20, 18.1, 16.4]), "cn").empty  # limit-down
+    # ChiNext's limit is 20% since 2020-08-24, 10% before.
+    assert unadjusted_jumps(series("300059.SZ", [20, 16.2], date(2021, 3, 1)), "cn").empty
+    assert not unadjusted_jumps(series("300059.SZ", [20, 16.2]), "cn").empty
+    split = unadjusted_jumps(series("AAPL", [400, 402, 201.5]), "us")
+    assert split["reason"].tolist() == ["moved -49.9%, the ratio of a split"]
+    assert not unadjusted_jumps(series("0700.HK", [300, 200.5]), "hk").empty  # 3-for-2
+    assert unadjusted_jumps(series("0700.HK", [300, 180]), "hk").empty  # a crash, no ratio
+    assert unadjusted_jumps(series("BTC-CNY", [40000, 20000]), "crypto").empty
+
+
+def halve_before(day: str) -> Any:
+    """Both sources' bars before ``day`` on a share basis twice as high: an unadjusted
+    2-for-1 split (East Money's qfq body, tushare's raw prices)."""
+    def edit(key: str, body: dict[str, Any]) -> None:
+        if key == "1.600036":
+            lines = []
+            for line in body["data"]["klines"]:
+                fields = line.split(",")
+                if fields[0] < day:
+                    fields[1:5] = [f"{float(v) * 2:.2f}" for v in fields[1:5]]
+                lines.append(",".join(fields))
+            body["data"]["klines"] = lines
+        if key == "daily:600036.SH":
+            names = body["data"]["fields"]
+            for row in body["data"]["items"]:
+                if row[1] < day.replace("-", ""):
+                    for column in ("open", "high", "low", "close"):
+                        row[names.index(column)] *= 2
+    return edit
+
+
+def test_a_source_whose_bars_jump_loses_to_one_whose_do_not(tmp_path: Path) -> None:
+    one_source = halve_before("2017-07-13")
+
+    def akshare_only(key: str, body: dict[str, Any]) -> None:
+        if key == "1.600036":
+            one_source(key, body)
+
+    with RecordedChinaServer(edit=akshare_only) as server, routed_to(server.url):
+        result = cn_chain(tmp_path).fetch(["600036.SH"], FIRST, LAST)
+    cmb = by_source(result, "600036.SH")
+    assert cmb["akshare"].jumps == 1 and cmb["akshare"].score < 0.75
+    assert cmb["tushare"].outcome == "active" and cmb["tushare"].jumps == 0
+    assert result.set_aside.empty and len(result.bars) == 18
+
+
+def test_a_jump_in_every_source_is_never_traded_on(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(TOKEN_ENV, RECORDED_TOKEN)
+    store = Warehouse(tmp_path / "warehouse.duckdb")
+    store.migrate()
+    with RecordedChinaServer(edit=halve_before("2017-07-13")) as server, \
+            routed_to(server.url):
+        report = load_bars("live", store, ["600036.SH"], FIRST, LAST, timedelta(0))
+    bars = store.query("SELECT as_of FROM bars ORDER BY as_of")
+    assert pd.Timestamp(bars["as_of"].iloc[0]).date() == date(2017, 7, 13)  # new basis only
+    assert len(bars) == 10 and report.loaded == 10
+    quarantined = store.query("SELECT * FROM quarantine ORDER BY as_of")
+    assert len(quarantined) == 8 and set(quarantined["source"]) == {"akshare"}
+    assert quarantined["reason"].iloc[0].startswith(
+        "before an unadjusted split or dividend on 2017-07-13 (moved -")
+    assert "set aside, never traded on" in report.source_metadata["source_warnings"]

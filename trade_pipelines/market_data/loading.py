@@ -200,6 +200,11 @@ def load_live(store: Warehouse, symbols: list[str], start: date, end: date,
         validation.clean["as_of"], market).to_numpy())[BAR_COLUMNS]
     records = quarantine_rows(validation.rejected.drop(columns=["reason"]), validation,
                               fetched["source"], _now())
+    aside = result.set_aside  # bars on the share basis before an unadjusted jump
+    if not aside.empty:
+        records = pd.concat([records, quarantine_rows(
+            aside.drop(columns=["reason"]), BarValidation(clean=aside.iloc[0:0], rejected=aside),
+            aside["source"], _now())], ignore_index=True)
     with store.transaction() as connection:
         store.upsert("bars", clean, ["symbol", "as_of"], connection)
         store.insert_missing("quarantine", records, QUARANTINE_KEYS, connection)

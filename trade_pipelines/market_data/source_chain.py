@@ -11,7 +11,13 @@ For each symbol the chain asks the first source that handles it and scores the a
   a source may publish late; two fall below the threshold);
 - latency beyond a budget;
 - disagreement: the last overlapping closes of a second source compared, the share
-  differing by more than a tolerance.
+  differing by more than a tolerance;
+- jumps that betray an unadjusted split or dividend (:func:`unadjusted_jumps`): a move
+  beyond the market's daily price limit, or one matching a split ratio.
+
+A jump left in the chosen answer is never traded on: the bars before it (on the old
+share basis) are set aside (``ChainResult.set_aside``, quarantined by the loader with
+the reason) and only the bars from the jump on are served.
 
 A source that raises, or scores below the threshold, is followed by the next one; the
 best answer wins (the earlier source on a tie). When a second source is available its
@@ -55,7 +61,15 @@ CHAINS: dict[str, tuple[str, ...]] = {
 }
 QUALITY_COLUMNS = ["fetched_at", "as_of", "market", "symbol", "source", "rank", "outcome",
                    "score", "latency_s", "rows", "expected", "gaps", "off_calendar",
-                   "stale_sessions", "compared", "disagreements", "max_deviation", "error"]
+                   "stale_sessions", "jumps", "compared", "disagreements", "max_deviation",
+                   "error"]
+# Price ratios of common splits (and, inverted, reverse splits): a close-to-close move
+# this close to one of them, and larger than 30%, is taken for an unadjusted split.
+SPLIT_RATIOS = (1.5, 2.0, 3.0, 4.0, 5.0, 10.0, 20.0)
+SPLIT_TOLERANCE = 0.02
+SPLIT_MIN_MOVE = 0.3
+# Slack over a daily price limit before a move is called impossible (rounding of limits).
+LIMIT_SLACK = 0.01
 # What became of a source's answer in one fetch.
 ACTIVE, STANDBY, CROSS_CHECK, FAILED, CACHE = "active", "standby", "cross-check", "failed", \
     "cache"
@@ -77,6 +91,7 @@ class QualityPolicy:
     latency_weight: float = 0.2  # the most latency can cost
     stale_penalty: float = 0.15  # per closed session after the last bar
     stale_cap: float = 0.6
+    jump_penalty: float = 0.3  # per suspected unadjusted split or dividend
     disagreement_tolerance: float = 0.02  # relative difference of two closes
     disagreement_weight: float = 0.5
     compare_last: int = 20  # overlapping closes compared (the latest: adjustments agree best)
@@ -98,6 +113,7 @@ class SourceQuality:
     gaps: int = 0
     off_calendar: int = 0
     stale_sessions: int = 0
+    jumps: int = 0
     compared: int = 0
     disagreements: int = 0
     max_deviation: float | None = None
@@ -134,6 +150,36 @@ def score_bars(bars: pd.DataFrame, expected: Sequence[date], sessions: Sequence[
     return {"rows": len(days), "expected": len(expected), "gaps": gaps,
             "off_calendar": off_calendar, "stale_sessions": stale,
             "latency_s": round(latency_s, 3), "score": round(max(0.0, score), 4)}
+
+
+def unadjusted_jumps(bars: pd.DataFrame, market: str) -> pd.DataFrame:
+    """Close-to-close moves that betray an unadjusted split or dividend: beyond the
+    market's daily price limit on that day (A-shares), or matching a split ratio (any
+    market but crypto, which has no splits). Columns ``symbol``, ``as_of`` (the day of the
+    jump), ``move`` and ``reason``."""
+    found: list[dict[str, Any]] = []
+    rules = market_rules(market)
+    if rules.code != "crypto":
+        for symbol, series in bars.dropna(subset=["close"]).groupby("symbol", sort=False):
+            series = series.sort_values("as_of")
+            closes = series["close"].to_numpy(float)
+            for day, before, after in zip(series["as_of"].iloc[1:], closes[:-1], closes[1:],
+                                          strict=True):
+                if before <= 0:
+                    continue
+                ratio = after / before
+                limit = rules.price_limit(str(symbol), day)
+                if limit is not None and abs(ratio - 1) > limit + LIMIT_SLACK:
+                    reason = (f"moved {ratio - 1:+.1%}, beyond the {limit:.0%} daily limit")
+                elif abs(ratio - 1) > SPLIT_MIN_MOVE and any(
+                        abs(ratio * k - 1) < SPLIT_TOLERANCE
+                        or abs(ratio / k - 1) < SPLIT_TOLERANCE for k in SPLIT_RATIOS):
+                    reason = f"moved {ratio - 1:+.1%}, the ratio of a split"
+                else:
+                    continue
+                found.append({"symbol": symbol, "as_of": day, "move": ratio - 1,
+                              "reason": reason})
+    return pd.DataFrame(found, columns=["symbol", "as_of", "move", "reason"])
 
 
 def compare_closes(first: pd.DataFrame, second: pd.DataFrame,
@@ -191,6 +237,8 @@ class ChainResult:
     from_cache: dict[str, str] = field(default_factory=dict)  # symbol: what was served
     unavailable: dict[str, str] = field(default_factory=dict)  # symbol: why
     warnings: list[str] = field(default_factory=list)
+    # Bars not served, with a ``reason``: on the share basis before an unadjusted jump.
+    set_aside: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def quality_rows(self, fetched_at: datetime, as_of: date) -> pd.DataFrame:
         """The ``source_quality`` table's rows for this fetch."""
@@ -216,7 +264,7 @@ class ChainResult:
 
     def quality_markdown(self) -> str:
         columns = ["symbol", "source", "outcome", "score", "latency_s", "rows", "gaps",
-                   "stale_sessions", "disagreements", "error"]
+                   "stale_sessions", "jumps", "disagreements", "error"]
         lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
         for q in self.qualities:
             values = [getattr(q, c) for c in columns]
@@ -285,7 +333,11 @@ class SourceChain:
         closed = bars_available_at(bars["as_of"], self.market) <= pd.Timestamp(now)
         bars = bars[closed.to_numpy()].reset_index(drop=True)
         parts = score_bars(bars, expected, sessions, latency, self.policy)
-        return SourceQuality(name, symbol, rank, STANDBY, **parts), bars
+        jumps = len(unadjusted_jumps(bars, self.market))
+        if jumps:
+            parts["score"] = round(max(0.0, parts["score"] - min(
+                self.policy.stale_cap, self.policy.jump_penalty * jumps)), 4)
+        return SourceQuality(name, symbol, rank, STANDBY, jumps=jumps, **parts), bars
 
     def _fetch_symbol(self, symbol: str, start: date, end: date, now: datetime,
                       sessions: list[date], expected: list[date], down: dict[str, str],
@@ -333,6 +385,8 @@ class SourceChain:
                 f"{symbol}: the best source, {best_quality.source}, scored "
                 f"{best_quality.score} (below {policy.threshold}: {best_quality.gaps} "
                 f"gap(s), {best_quality.stale_sessions} stale session(s))")
+        best_bars = self._set_aside_before_jumps(symbol, best_quality.source, best_bars,
+                                                 result)
         chosen = replace(best_quality, outcome=ACTIVE)
         qualities = [chosen if (q.source, q.rank) == (chosen.source, chosen.rank) else q
                      for q in qualities]
@@ -341,6 +395,23 @@ class SourceChain:
         if self.cache is not None and not best_bars.empty:
             self.cache.store(chosen.source, best_bars)
         return best_bars
+
+    def _set_aside_before_jumps(self, symbol: str, source: str, bars: pd.DataFrame,
+                                result: ChainResult) -> pd.DataFrame:
+        """The bars from the last unadjusted jump on; the earlier ones go to ``set_aside``."""
+        jumps = unadjusted_jumps(bars, self.market)
+        if jumps.empty:
+            return bars
+        last = jumps.iloc[-1]
+        before = (bars["as_of"] < last["as_of"]).to_numpy()
+        reason = (f"before an unadjusted split or dividend on {last['as_of']} "
+                  f"({last['reason']}): another share basis")
+        result.set_aside = pd.concat([result.set_aside, bars[before].assign(reason=reason)],
+                                     ignore_index=True)
+        result.warnings.append(f"{symbol}: {source}'s bars jump on {last['as_of']} "
+                               f"({last['reason']}); {int(before.sum())} earlier bar(s) "
+                               "set aside, never traded on")
+        return bars[~before].reset_index(drop=True)
 
     def _cross_check(self, symbol: str, answers: list[tuple[SourceQuality, pd.DataFrame]],
                      result: ChainResult) -> list[tuple[SourceQuality, pd.DataFrame]]:

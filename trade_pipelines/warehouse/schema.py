@@ -326,6 +326,7 @@ MIGRATIONS: list[tuple[int, str]] = [
             gaps INTEGER NOT NULL,
             off_calendar INTEGER NOT NULL,
             stale_sessions INTEGER NOT NULL,
+            jumps INTEGER NOT NULL,
             compared INTEGER NOT NULL,
             disagreements INTEGER NOT NULL,
             max_deviation DOUBLE,
