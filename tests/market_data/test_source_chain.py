@@ -367,3 +367,42 @@ def test_a_jump_in_every_source_is_never_traded_on(
     assert quarantined["reason"].iloc[0].startswith(
         "before an unadjusted split or dividend on 2017-07-13 (moved -")
     assert "set aside, never traded on" in report.source_metadata["source_warnings"]
+
+
+# -- the schedules' question, and the real network -------------------------------------
+
+def test_session_gap_asks_the_chain(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from trade_pipelines.market_data.loading import session_gap
+
+    monkeypatch.delenv(TOKEN_ENV, raising=False)
+    store = Warehouse(tmp_path / "warehouse.duckdb")
+    symbols = ["600036.SH", "000300.SH"]
+    with RecordedChinaServer() as server, routed_to(server.url):
+        assert session_gap("live", store, ["600036.SH"], symbols, LAST, timeout_s=3) is None
+        gap = session_gap("live", store, ["600036.SH"], symbols, date(2017, 7, 27),
+                          timeout_s=3)
+        assert gap is not None and "no bar for the 2017-07-27 session" in gap
+
+
+def test_offline_the_real_chain_gives_up_within_one_outage(tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch
+                                                           ) -> None:
+    """No local server: akshare calls East Money, tushare has no token. Offline, an
+    outage costs akshare's retries once, not once per symbol."""
+    import time
+
+    import akshare.stock_feature.stock_hist_em  # noqa: F401  (import time is not network time)
+
+    monkeypatch.delenv(TOKEN_ENV, raising=False)
+    chain = market_chain("cn", tmp_path / "cache", timeout_s=3)
+    started = time.perf_counter()
+    result = chain.fetch(["600036.SH", "000002.SZ", "000300.SH"], date(2024, 1, 2),
+                         date(2024, 1, 8))
+    elapsed = time.perf_counter() - started
+    if result.unavailable:  # offline
+        assert set(result.unavailable) == {"600036.SH", "000002.SZ", "000300.SH"}
+        assert "TUSHARE_TOKEN" in result.unavailable["000002.SZ"]
+        assert sum(q.source == "akshare" for q in result.qualities) == 1
+    else:  # the network is reachable: real bars
+        assert set(result.bars["symbol"]) == {"600036.SH", "000002.SZ", "000300.SH"}
+    assert elapsed < 20

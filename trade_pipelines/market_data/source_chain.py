@@ -437,7 +437,7 @@ class SourceChain:
                     expected: list[date], qualities: list[SourceQuality],
                     down: dict[str, str], result: ChainResult) -> pd.DataFrame | None:
         reasons = "; ".join(f"{q.source}: {q.error}" for q in qualities if q.error) or \
-            "; ".join(f"{name}: {why}" for name, why in down.items()) or \
+            "; ".join(f"{name} is down ({why})" for name, why in down.items()) or \
             "no source handles this symbol"
         if self.cache is not None:
             for rank, (name, _) in enumerate(self.sources, start=1):
