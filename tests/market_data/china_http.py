@@ -9,8 +9,9 @@ sockets to a local server on 127.0.0.1 that answers from the recorded bodies in
   ``drop_first=n`` closes the first n connections without an answer (a flaky network);
   ``edit(key, body)`` may alter a body before it is served (key: the k-line ``secid``,
   or ``<api>:<ts_code>`` for tushare); ``down=True`` drops every connection.
-- :func:`routed_to` points every ``requests`` call of the block at such a server: a
-  transport adapter rewrites ``https://push2his.eastmoney.com/api/...`` to
+- :func:`routed_to` points every ``requests`` call of the block to East Money or
+  tushare at such a server (other hosts, Yahoo's say, are left alone): a transport
+  adapter rewrites ``https://push2his.eastmoney.com/api/...`` to
   ``http://127.0.0.1:<port>/push2his.eastmoney.com/api/...`` and sends it for real (so
   time-outs are real too). akshare hard-codes its URLs; tushare's is a setting.
 - :func:`silent_server` accepts connections and never answers: a network that hangs.
@@ -34,6 +35,7 @@ from requests.adapters import HTTPAdapter
 FIXTURES = Path(__file__).parent / "fixtures" / "china"
 RECORDED_TOKEN = "recorded-token"
 KLINE_PATH = "/api/qt/stock/kline/get"
+ROUTED_DOMAINS = ("eastmoney.com", "waditu.com")
 
 
 def _kline_day(line: str) -> str:
@@ -160,11 +162,19 @@ class _ToLocalServer(HTTPAdapter):
 
 @contextlib.contextmanager
 def routed_to(base: str) -> Iterator[None]:
-    """Every ``requests`` session of the block sends through the local server at ``base``
-    (akshare calls ``requests.get``, which makes a session per call)."""
+    """Every ``requests`` session of the block sends East Money's and tushare's requests
+    through the local server at ``base`` (akshare calls ``requests.get``, which makes a
+    session per call)."""
     adapter = _ToLocalServer(base)
     original = requests.Session.get_adapter
-    requests.Session.get_adapter = lambda self, url: adapter  # type: ignore[method-assign]
+
+    def get_adapter(self: requests.Session, url: str) -> Any:
+        host = urlparse(url).hostname or ""
+        if host.endswith(ROUTED_DOMAINS):
+            return adapter
+        return original(self, url)
+
+    requests.Session.get_adapter = get_adapter  # type: ignore[method-assign]
     try:
         yield
     finally:

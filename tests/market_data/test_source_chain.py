@@ -406,3 +406,80 @@ def test_offline_the_real_chain_gives_up_within_one_outage(tmp_path: Path,
     else:  # the network is reachable: real bars
         assert set(result.bars["symbol"]) == {"600036.SH", "000002.SZ", "000300.SH"}
     assert elapsed < 20
+
+
+# -- Hong Kong: akshare, then yfinance (Yahoo's chart API recorded, yahoo_http.py) --------
+
+def tencent_chart() -> dict[str, Any]:
+    """Yahoo's chart body for 0700.HK, June-July 2017, from the built-in bars (the same
+    history East Money's recording holds), sessions at 09:30 Hong Kong time."""
+    from trade_pipelines.market_data.builtin_markets import raw_market_bars
+
+    bars = raw_market_bars("hk")
+    bars = bars[(bars["symbol"] == "0700.HK") & (bars["as_of"] >= "2017-06-01")
+                & (bars["as_of"] <= "2017-07-26")]
+    opens = (pd.DatetimeIndex(pd.to_datetime(bars["as_of"])).tz_localize("Asia/Hong_Kong")
+             + pd.Timedelta(hours=9, minutes=30))
+    stamps = [int(t.timestamp()) for t in opens]
+    prices = {c: [round(float(v), 3) for v in bars[c]] for c in ("open", "high", "low",
+                                                                 "close")}
+    return {"chart": {"result": [{
+        "meta": {"currency": "HKD", "symbol": "0700.HK", "exchangeName": "HKG",
+                 "instrumentType": "EQUITY", "firstTradeDate": stamps[0],
+                 "regularMarketTime": stamps[-1] + 23400, "gmtoffset": 28800,
+                 "timezone": "HKT", "exchangeTimezoneName": "Asia/Hong_Kong",
+                 "regularMarketPrice": prices["close"][-1],
+                 "chartPreviousClose": prices["close"][0], "priceHint": 2,
+                 "dataGranularity": "1d", "range": "",
+                 "validRanges": ["1d", "5d", "1mo", "3mo", "6mo", "1y", "2y", "5y", "10y",
+                                 "ytd", "max"]},
+        "timestamp": stamps,
+        "indicators": {"quote": [{**prices, "volume": [int(v) for v in bars["volume"]]}],
+                       "adjclose": [{"adjclose": prices["close"]}]},
+    }], "error": None}}
+
+
+@pytest.fixture
+def recorded_yahoo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+    import json
+
+    import yahoo_http
+
+    charts = tmp_path / "charts"
+    charts.mkdir()
+    (charts / "0700.HK.json").write_text(json.dumps(tencent_chart()))
+    monkeypatch.setattr(yahoo_http, "CHARTS", charts)
+    with yahoo_http.yahoo_session(yahoo_http.RecordedYahoo(), tmp_path / "tz") as adapter:
+        yield adapter
+
+
+def hk_chain(cache: Path) -> SourceChain:
+    from trade_pipelines.market_data.yfinance_source import YFinanceSource
+
+    return SourceChain("hk", [
+        ("akshare", AkshareSource(timeout_s=3, attempts=2, backoff_s=0.01)),
+        ("yfinance", YFinanceSource(timeout_s=3)),
+    ], BarCache(cache), clock=lambda: datetime(2017, 7, 27, 1, 0))
+
+
+def test_hong_kong_akshare_answers_and_yahoo_agrees(tmp_path: Path,
+                                                    recorded_yahoo: Any) -> None:
+    with RecordedChinaServer() as server, routed_to(server.url):
+        result = hk_chain(tmp_path).fetch(["0700.HK"], FIRST, LAST)
+    tencent = by_source(result, "0700.HK")
+    assert (tencent["akshare"].outcome, tencent["yfinance"].outcome) == ("active",
+                                                                          "cross-check")
+    assert (tencent["yfinance"].compared, tencent["yfinance"].disagreements) == (18, 0)
+    assert any("/v8/finance/chart/0700.HK" in url for url in recorded_yahoo.requests)
+
+
+def test_hong_kong_fails_over_from_akshare_to_yahoo(tmp_path: Path,
+                                                    recorded_yahoo: Any) -> None:
+    with RecordedChinaServer() as server, routed_to(server.url):
+        server.down = True
+        result = hk_chain(tmp_path).fetch(["0700.HK"], FIRST, LAST)
+    tencent = by_source(result, "0700.HK")
+    assert tencent["akshare"].outcome == "failed"
+    assert (tencent["yfinance"].outcome, tencent["yfinance"].score) == ("active", 1.0)
+    assert set(result.bars["source"]) == {"yfinance"} and len(result.bars) == 18
+    assert result.metadata()["active_source"] == "yfinance"
