@@ -57,6 +57,12 @@ class Paths:
         return self.home / "dagster_home"
 
     @property
+    def cache(self) -> Path:
+        """Bars last delivered by each live source (``cache/<source>/<symbol>.parquet``),
+        served when every source is down."""
+        return self.home / "cache"
+
+    @property
     def inbox(self) -> Path:
         """Drop bar files here; a sensor imports them (done ones move to inbox/imported)."""
         return self.home / "inbox"

@@ -78,7 +78,11 @@ def market_bars(context: AssetExecutionContext, warehouse: WarehouseResource,
                   "quarantined": len(report.refused),
                   "symbols": len(set(bars["symbol"])) if not bars.empty else 0,
                   "missing_symbols": ", ".join(missing) or "none",
-                  "preview": markdown_preview(bars.tail(10))},
+                  "preview": markdown_preview(bars.tail(10)),
+                  # the live chain's active source, its score and cache use
+                  **report.source_metadata,
+                  **({"source_quality": MetadataValue.md(report.source_quality)}
+                     if report.source_quality else {})},
         check_results=[AssetCheckResult(
             check_name="bars_pass_quality_suite", passed=not problems,
             severity=AssetCheckSeverity.ERROR, description=description,

@@ -83,7 +83,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                           help="output folder (default: <home>/scoreboard)")
     evaluate.add_argument("--symbols", default="", help="comma-separated; default: built-in 20")
     evaluate.add_argument("--source", default="builtin",
-                          choices=["builtin", "yfinance", "warehouse"])
+                          choices=["builtin", "yfinance", "live", "warehouse"])
     evaluate.add_argument("--train-years", type=int, default=3)
     evaluate.add_argument("--test-months", type=int, default=12)
     evaluate.add_argument("--no-progress", action="store_true")

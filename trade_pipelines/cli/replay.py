@@ -205,8 +205,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     replay.add_argument("--end", type=parse_date, required=True)
     replay.add_argument("--symbols", default="", help="comma-separated; default: built-in 20")
     replay.add_argument("--source", default="builtin",
-                        choices=["builtin", "yfinance", "warehouse"],
-                        help="built-in data (offline), live Yahoo Finance bars, or only "
-                             "bars already in the warehouse (imported)")
+                        choices=["builtin", "yfinance", "live", "warehouse"],
+                        help="built-in data (offline), live Yahoo Finance bars, the "
+                             "market's live source chain (with failover and a cache), or "
+                             "only bars already in the warehouse (imported)")
     replay.add_argument("--no-progress", action="store_true")
     replay.set_defaults(func=cmd_replay)

@@ -10,7 +10,8 @@ from collections.abc import Iterable
 
 from trade_pipelines.agent.perception.validation import BarSchemaError
 
-__all__ = ["BarImportConflict", "BarImportRejected", "BarSchemaError", "DataSourceUnavailable"]
+__all__ = ["BarImportConflict", "BarImportRejected", "BarSchemaError", "DataSourceUnavailable",
+           "SourceUnreachable"]
 
 
 class DataSourceUnavailable(RuntimeError):
@@ -22,6 +23,11 @@ class DataSourceUnavailable(RuntimeError):
     def __init__(self, message: str, symbols: Iterable[str] = ()) -> None:
         super().__init__(message)
         self.symbols: tuple[str, ...] = tuple(symbols)
+
+
+class SourceUnreachable(DataSourceUnavailable):
+    """The source as a whole cannot answer (no network, a time-out, no token), as opposed
+    to having no data for one symbol: a source chain stops asking it for other symbols."""
 
 
 class BarImportRejected(ValueError):

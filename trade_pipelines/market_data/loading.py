@@ -26,7 +26,8 @@ from trade_pipelines.market_data import BAR_COLUMNS, bars_available_at
 from trade_pipelines.market_data.errors import DataSourceUnavailable
 from trade_pipelines.warehouse.connection import Warehouse
 
-SOURCES = ("builtin", "yfinance", "warehouse")
+# ``live``: the market's chain of live sources (market_data/source_chain.py).
+SOURCES = ("builtin", "yfinance", "live", "warehouse")
 QUARANTINE_COLUMNS = ["source", "symbol", "as_of", "reason", "raw", "recorded_at"]
 # A quarantine record is kept once per (source, raw row, reason), however often it recurs.
 QUARANTINE_KEYS = ["source", "raw", "reason"]
@@ -51,6 +52,10 @@ class LoadReport:
     loaded: int = 0
     refused: pd.DataFrame = field(
         default_factory=lambda: pd.DataFrame(columns=QUARANTINE_COLUMNS))
+    # A live chain's active source, its score and cache use (asset metadata), and its
+    # per-source quality table as Markdown.
+    source_metadata: dict[str, Any] = field(default_factory=dict)
+    source_quality: str = ""
 
     def refused_lines(self, limit: int = 50) -> list[str]:
         """One line per refused row, for the asset check's metadata."""
@@ -166,6 +171,48 @@ def load_yfinance(store: Warehouse, symbols: list[str], start: date, end: date,
     return LoadReport(loaded=len(clean), refused=records)
 
 
+def load_live(store: Warehouse, symbols: list[str], start: date, end: date,
+              timeout_s: float = 10) -> LoadReport:
+    """Live bars for [start, end] from the market's source chain: each symbol from the
+    best source that answers, or from the cache when none does (with a warning). Every
+    source's score goes to ``source_quality``. Raises ``DataSourceUnavailable`` (bars
+    untouched) naming the symbols neither a source nor the cache could serve."""
+    from trade_pipelines.agent.markets import market_of_symbols
+    from trade_pipelines.market_data.source_chain import market_chain
+    from trade_pipelines.settings import Paths
+
+    wanted = [s for s in symbols if s not in imported_symbols(store)]
+    if not wanted:
+        return LoadReport()
+    market = market_of_symbols(wanted)
+    chain = market_chain(market, Paths(store.path.parent).cache, timeout_s=timeout_s)
+    result = chain.fetch(wanted, start, end)
+    quality = result.quality_rows(_now(), end)
+    if result.unavailable:
+        store.append("source_quality", quality)
+        raise DataSourceUnavailable(
+            "no live source and no cache has bars for " + "; ".join(
+                f"{s} ({why})" for s, why in result.unavailable.items()),
+            list(result.unavailable))
+    fetched = result.bars
+    validation = validate_bars(fetched)
+    clean = validation.clean.assign(available_at=bars_available_at(
+        validation.clean["as_of"], market).to_numpy())[BAR_COLUMNS]
+    records = quarantine_rows(validation.rejected.drop(columns=["reason"]), validation,
+                              fetched["source"], _now())
+    aside = result.set_aside  # bars on the share basis before an unadjusted jump
+    if not aside.empty:
+        records = pd.concat([records, quarantine_rows(
+            aside.drop(columns=["reason"]), BarValidation(clean=aside.iloc[0:0], rejected=aside),
+            aside["source"], _now())], ignore_index=True)
+    with store.transaction() as connection:
+        store.upsert("bars", clean, ["symbol", "as_of"], connection)
+        store.insert_missing("quarantine", records, QUARANTINE_KEYS, connection)
+        store.append("source_quality", quality, connection)
+    return LoadReport(loaded=len(clean), refused=records, source_metadata=result.metadata(),
+                      source_quality=result.quality_markdown())
+
+
 def load_bars(source: str, store: Warehouse, symbols: list[str], start: date, end: date,
               look_back: timedelta) -> LoadReport:
     """Load the window of ``source`` into the warehouse (``warehouse``: nothing to load,
@@ -175,6 +222,8 @@ def load_bars(source: str, store: Warehouse, symbols: list[str], start: date, en
         return load_builtin(store, symbols, start, end)
     if source == "yfinance":
         return load_yfinance(store, symbols, start - look_back, end)
+    if source == "live":
+        return load_live(store, symbols, start - look_back, end)
     return LoadReport()
 
 
@@ -192,6 +241,23 @@ def session_gap(source: str, store: Warehouse, universe: list[str], symbols: lis
             return (f"yfinance has no bar for the {session} session yet: {error}. "
                     "The cycle runs once Yahoo Finance answers (check the network); "
                     "or import bars and set TRADE_PIPELINES_SOURCE=warehouse")
+        return None
+    if source == "live":
+        from trade_pipelines.agent.markets import market_of_symbols
+        from trade_pipelines.market_data.source_chain import market_chain
+        from trade_pipelines.settings import Paths
+
+        chain = market_chain(market_of_symbols(symbols), Paths(store.path.parent).cache,
+                             timeout_s=timeout_s)
+        result = chain.fetch(symbols, session, session)
+        delivered = set(result.bars["symbol"]) if not result.bars.empty else set()
+        lacking = [s for s in symbols if s not in delivered]
+        if lacking:
+            why = "; ".join(f"{s}: {result.unavailable.get(s, 'no bar')}" for s in lacking)
+            return (f"the live sources have no bar for the {session} session yet ({why}). "
+                    "The cycle runs once a source answers (check the network, and "
+                    "TUSHARE_TOKEN for A-shares); or import bars and set "
+                    "TRADE_PIPELINES_SOURCE=warehouse")
         return None
     stored = store.query("SELECT count(*) AS n FROM bars WHERE as_of = ? "
                          "AND list_contains(?, symbol)", [session, universe]) \

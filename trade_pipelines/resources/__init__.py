@@ -33,11 +33,12 @@ class WarehouseResource(ConfigurableResource):
 
 class MarketDataResource(ConfigurableResource):
     """Which bars the agent trades: ``builtin`` data that installs with the project (it
-    ends 2022-12-28), live ``yfinance`` bars, or bars already in the warehouse
-    (``warehouse``: imported with ``import-bars``)."""
+    ends 2022-12-28), live ``yfinance`` bars, the market's ``live`` source chain
+    (market_data/source_chain.py), or bars already in the warehouse (``warehouse``:
+    imported with ``import-bars``)."""
 
     source: str = Field(default="builtin",
-                        description="builtin | yfinance | warehouse "
+                        description="builtin | yfinance | live | warehouse "
                                     "($TRADE_PIPELINES_SOURCE by default).")
     symbols: str = Field(default="",
                          description="Comma-separated tickers to trade; empty means the "

@@ -343,6 +343,35 @@ MIGRATIONS: list[tuple[int, str]] = [
         );
         """,
     ),
+    (
+        8,
+        # The live source chain's history: every source's answer for every symbol of
+        # every fetch, its quality score and what became of it (active, standby,
+        # cross-check, failed, cache). ``as_of`` is the last day the fetch asked for.
+        """
+        CREATE TABLE IF NOT EXISTS source_quality (
+            fetched_at TIMESTAMP NOT NULL,
+            as_of DATE NOT NULL,
+            market VARCHAR NOT NULL,
+            symbol VARCHAR NOT NULL,
+            source VARCHAR NOT NULL,
+            rank INTEGER NOT NULL,
+            outcome VARCHAR NOT NULL,
+            score DOUBLE,
+            latency_s DOUBLE,
+            rows INTEGER NOT NULL,
+            expected INTEGER NOT NULL,
+            gaps INTEGER NOT NULL,
+            off_calendar INTEGER NOT NULL,
+            stale_sessions INTEGER NOT NULL,
+            jumps INTEGER NOT NULL,
+            compared INTEGER NOT NULL,
+            disagreements INTEGER NOT NULL,
+            max_deviation DOUBLE,
+            error VARCHAR
+        );
+        """,
+    ),
 ]
 
 
@@ -352,4 +381,5 @@ EXPORTABLE_TABLES = (
     "bars", "quarantine", "features", "regimes", "plans", "strategies",
     "strategy_evaluations", "strategy_history", "proposals", "decisions", "orders", "fills",
     "positions", "accounts", "trades", "memories", "reports", "news", "news_sentiment",
+    "source_quality",
 )
