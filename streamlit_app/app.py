@@ -46,12 +46,14 @@ def main() -> None:
     warehouse_path = str(paths().warehouse)
     st.title("Supervisor")
 
-    upcoming = default_effective_from()
+    overview, overview_stale = read_or_last("overview", warehouse_path,
+                                            lambda: load_overview(warehouse_path))
+    # Sessions of the home's market (NYSE, Shanghai, Hong Kong or every day for crypto).
+    upcoming = default_effective_from(
+        calendar=overview.market.calendar if overview is not None else "XNYS")
     log, log_stale = read_or_last("controls", warehouse_path,
                                   lambda: load_controls(warehouse_path))
     state = trading_state(log, upcoming)
-    overview, overview_stale = read_or_last("overview", warehouse_path,
-                                            lambda: load_overview(warehouse_path))
     render_status(overview, state, busy=overview_stale is not None)
     render_trading_state(state, upcoming)
     render_controls(warehouse_path, log, upcoming)

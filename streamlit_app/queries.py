@@ -16,6 +16,7 @@ import duckdb
 import pandas as pd
 
 from trade_pipelines.agent.execution.ledger import ACCOUNTS, STARTING_CAPITAL
+from trade_pipelines.agent.markets import US, MarketRules, market_rules
 from trade_pipelines.agent.reflection.performance import daily_stats
 from trade_pipelines.warehouse import Warehouse
 
@@ -282,6 +283,7 @@ class Overview:
     latest: date | None
     history: pd.DataFrame
     days: pd.DataFrame
+    market: MarketRules = US      # the home's market: its currency and benchmark
 
     @property
     def empty(self) -> bool:
@@ -298,9 +300,16 @@ class DayDetail:
     report: str = ""
 
 
+def home_market_rules(warehouse: Warehouse) -> MarketRules:
+    """The market the home holds (US for a new home)."""
+    from trade_pipelines.home_market import home_market
+
+    return market_rules(home_market(warehouse) or "us")
+
+
 def load_overview(warehouse: Warehouse) -> Overview:
     return Overview(latest_as_of(warehouse), account_history(warehouse),
-                    activity_days(warehouse))
+                    activity_days(warehouse), home_market_rules(warehouse))
 
 
 def report_on(warehouse: Warehouse, day: date) -> str:

@@ -67,9 +67,12 @@ def walk_forward_scoreboard(context: AssetExecutionContext, config: ScoreboardCo
 
     evaluation = evaluate_walk_forward(
         bars, universe, market_data.benchmark_symbol, market_data.volatility_index_symbol,
-        first, end, test_months=config.test_months, systems=SYSTEMS, progress=tell)
+        first, end, test_months=config.test_months, systems=SYSTEMS, progress=tell,
+        calendar=market_data.rules().calendar)
     out = Path(config.out) if config.out else warehouse.paths().home / "scoreboard"
+    rules = market_data.rules()
     meta = {"data": f"{market_data.source}, {start} .. {end}",
+            "market": f"{rules.name}, amounts in {rules.currency}",
             "warm-up": f"{config.train_years} years before {first}",
             "test windows": f"{config.test_months} months each"}
     files = write_scoreboard(evaluation, out, meta)

@@ -93,7 +93,7 @@ def test_best_and_worst_trade_with_their_reasons() -> None:
     best = section(markdown, "## Best trade (a case to learn from)")
     assert best[0] == "**AAA** (SMA trend, combined account)  "
     assert best[-1] == "Why it was taken: bought the breakout"
-    assert "Result: +500 (+10.00%) after 5 days, exit by take profit  " in best
+    assert "Result: USD +500 (+10.00%) after 5 days, exit by take profit  " in best
     worst = section(markdown, "## Worst trade (lessons)")
     assert worst[0] == "**BBB** (RSI bounce, aggressive account)  "
     assert worst[-1] == "Why it was taken: oversold bounce"

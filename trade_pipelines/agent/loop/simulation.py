@@ -17,16 +17,18 @@ from trade_pipelines.agent.execution.ledger import ACCOUNTS
 from trade_pipelines.agent.loop import wiring
 from trade_pipelines.agent.loop.variant import FULL_AGENT, AgentVariant
 from trade_pipelines.agent.perception.features import compute_features
-from trade_pipelines.market_data.calendar import exchange_sessions
+from trade_pipelines.market_data.calendar import NYSE, exchange_sessions
 
 
 def run_agent_loop(bars: pd.DataFrame, start: date, end: date, universe_symbols: list[str],
-                   benchmark_symbol: str, volatility_symbol: str,
+                   benchmark_symbol: str, volatility_symbol: str | None,
                    controls: Iterable[ControlEvent] = (),
-                   variant: AgentVariant = FULL_AGENT) -> dict:
+                   variant: AgentVariant = FULL_AGENT, calendar: str = NYSE) -> dict:
     """Perceive, evaluate, plan, propose, debate and trade every session in [start, end]
     from ``bars`` (the warehouse's columns, all history wanted before ``start``), under
-    the supervisor's control events (none by default), with the layers ``variant`` keeps."""
+    the supervisor's control events (none by default), with the layers ``variant`` keeps.
+    ``calendar`` is the market's exchange calendar (its weeks end the gene pool's
+    evaluations): XNYS, XSHG, XHKG or 24/7."""
     bars = bars[bars["as_of"] <= end]
     universe = bars[bars["symbol"].isin(universe_symbols)]
     features = wiring.with_breadth(compute_features(universe))
@@ -35,7 +37,7 @@ def run_agent_loop(bars: pd.DataFrame, start: date, end: date, universe_symbols:
     window = features[features["as_of"] >= start]
     window_regimes = regimes[regimes["as_of"] >= start]
     days = sorted(window_regimes["as_of"])
-    sessions = exchange_sessions(start, end + timedelta(days=7))
+    sessions = exchange_sessions(start, end + timedelta(days=7), calendar)
     pool = wiring.evaluate_gene_pool(features, evaluation_days(sessions, start, end),
                                      evolve=variant.evolution)
     genomes = {k: v.genome for k, v in sorted(pool.state.lineages.items())}

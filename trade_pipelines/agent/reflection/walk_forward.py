@@ -53,6 +53,7 @@ from trade_pipelines.agent.reflection.scoreboard_stats import (
     regime_split,
     sharpe_confidence_interval,
 )
+from trade_pipelines.market_data.calendar import NYSE
 
 AGENT_SYSTEMS = ("combined", "aggressive", "conservative")
 BASELINE_SYSTEMS = ("buy_and_hold", "sma_crossover", "momentum_12_1", "random_entries")
@@ -235,14 +236,15 @@ def _seed(window: EvaluationWindow, system: str) -> int:
 
 def evaluate_walk_forward(
         bars: pd.DataFrame, universe: Sequence[str], benchmark_symbol: str,
-        volatility_symbol: str, first_test_day: date, last_day: date, *,
+        volatility_symbol: str | None, first_test_day: date, last_day: date, *,
         test_months: int = 12, systems: Sequence[str] = SYSTEMS,
-        progress: Callable[[str, int], None] | None = None) -> Evaluation:
+        progress: Callable[[str, int], None] | None = None,
+        calendar: str = NYSE) -> Evaluation:
     """Score the agent, its ablations and the baselines over the windows from
     ``first_test_day`` to ``last_day``; ``bars`` holds the warm-up history before it.
 
     ``progress`` is told each step (an agent run or a window's scoring) as it finishes,
-    with the number of steps in all."""
+    with the number of steps in all. ``calendar``: the market's exchange calendar."""
     universe = sorted(universe)
     bars = bars[bars["as_of"] <= last_day]
     sessions = sorted(set(bars.loc[bars["symbol"].isin(universe), "as_of"]))
@@ -273,7 +275,8 @@ def evaluate_walk_forward(
             progress(step, n_steps)
     for name, variant in variants.items():
         result = run_agent_loop(bars, windows[0].start, last_day, list(universe),
-                                benchmark_symbol, volatility_symbol, variant=variant)
+                                benchmark_symbol, volatility_symbol, variant=variant,
+                                calendar=calendar)
         frames = result["frames"]
         if name == "agent":
             records.update(agent_records(frames))
