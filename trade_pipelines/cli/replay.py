@@ -12,7 +12,6 @@ from datetime import date
 from typing import TYPE_CHECKING
 
 from trade_pipelines.agent.markets import market_of_symbols, market_rules
-from trade_pipelines.agent.reflection.money import money
 from trade_pipelines.cli.common import dagster_env, parse_date
 from trade_pipelines.settings import paths
 
@@ -179,6 +178,7 @@ def _process_alive(pid: int) -> bool:
 def _print_summary(elapsed: float, run_id: str, start: date, end: date,
                    market_data: MarketDataResource) -> None:
     from trade_pipelines.agent.execution.ledger import STARTING_CAPITAL
+    from trade_pipelines.agent.reflection.daily_report import money
     from trade_pipelines.warehouse import Warehouse
 
     home = paths()
