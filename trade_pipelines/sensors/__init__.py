@@ -30,7 +30,7 @@ from trade_pipelines.jobs import (
     morning_plan_job,
     weekly_evolution_job,
 )
-from trade_pipelines.market_data.calendar import calendar_name
+from trade_pipelines.market_data.calendar import a_session_of
 from trade_pipelines.partitions import year_partition
 from trade_pipelines.resources import MarketDataResource, WarehouseResource
 from trade_pipelines.settings import market_setting, symbols_setting
@@ -64,8 +64,7 @@ def _request(name: str, session: date, needs_bar_for: date, market_data: MarketD
     """A run for the year in progress up to ``session``, or the reason there is none."""
     calendar = market_data.rules().calendar
     if session not in exchange_sessions(session, session, calendar):
-        return SkipReason(f"{session} is not an {calendar_name(calendar)} session: "
-                          "nothing to trade")
+        return SkipReason(f"{session} is not {a_session_of(calendar)}: nothing to trade")
     # Read-only and short: a tick must never wait behind a replay's writes for long, nor
     # write the warehouse outside the writers' pool.
     store = Warehouse(warehouse.paths().warehouse, lock_timeout_s=TICK_LOCK_TIMEOUT_S)

@@ -182,9 +182,10 @@ def _why(trade: Mapping[str, Any]) -> str:
 
 
 def _render(day: _Day) -> str:
-    lines = [f"# Daily trading report, {day.as_of}", "", market_line(day.market), ""]
     m = day.metrics["combined"]
     currency = day.market.currency
+    lines = [f"# Daily trading report, {day.as_of}", "", f"{market_line(day.market)}  ",
+             f"**AI combined equity**: {money(m.get('equity', float('nan')), currency)}", ""]
     bench_today = day.bench_today
     today_trades = day.trades
     today_wins = sum(1 for t in today_trades if t["pnl"] > 0)
@@ -192,7 +193,6 @@ def _render(day: _Day) -> str:
         "## Performance today",
         f"- **AI combined return**: {_pct(m['today'])} (benchmark {_pct(bench_today)}, "
         f"excess {_pct(m['today'] - bench_today)})",
-        f"- **AI combined equity**: {money(m.get('equity', float('nan')), currency)}",
         f"- **Fills**: {day.fills} ({day.buys} buys, {day.fills - day.buys} sells)",
         f"- **Trades closed**: {len(today_trades)} ({today_wins} won)",
         f"- **Win rate to date**: {_pct(m['win_rate'], signed=False)} over "
