@@ -16,7 +16,7 @@ import duckdb
 import pandas as pd
 
 from trade_pipelines.agent.execution.ledger import ACCOUNTS, STARTING_CAPITAL
-from trade_pipelines.agent.markets import US, MarketRules, market_rules
+from trade_pipelines.agent.markets import MarketRules, market_rules
 from trade_pipelines.agent.reflection.performance import daily_stats
 from trade_pipelines.warehouse import Warehouse
 
@@ -283,7 +283,12 @@ class Overview:
     latest: date | None
     history: pd.DataFrame
     days: pd.DataFrame
-    market: MarketRules = US      # the home's market: its currency and benchmark
+    market_code: str = "us"       # the home's market (a code: st.cache_data pickles this)
+
+    @property
+    def market(self) -> MarketRules:
+        """The home's market: its name, currency, calendar and benchmark."""
+        return market_rules(self.market_code)
 
     @property
     def empty(self) -> bool:
@@ -300,16 +305,11 @@ class DayDetail:
     report: str = ""
 
 
-def home_market_rules(warehouse: Warehouse) -> MarketRules:
-    """The market the home holds (US for a new home)."""
+def load_overview(warehouse: Warehouse) -> Overview:
     from trade_pipelines.home_market import home_market
 
-    return market_rules(home_market(warehouse) or "us")
-
-
-def load_overview(warehouse: Warehouse) -> Overview:
     return Overview(latest_as_of(warehouse), account_history(warehouse),
-                    activity_days(warehouse), home_market_rules(warehouse))
+                    activity_days(warehouse), home_market(warehouse) or "us")
 
 
 def report_on(warehouse: Warehouse, day: date) -> str:
