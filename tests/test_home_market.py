@@ -66,7 +66,7 @@ def test_replay_refuses_symbols_of_another_market_than_asked(project_home: Path)
     with pytest.raises(SystemExit) as refused:
         run_replay(date(2016, 1, 4), date(2016, 1, 29), symbols="AAPL", progress=False,
                    market="hk")
-    assert "--symbols are US stocks" in str(refused.value)
+    assert "the symbols are US stocks (NYSE/Nasdaq), not the market hk" in str(refused.value)
     assert home_market(Warehouse(Paths(project_home).warehouse)) is None
 
 

@@ -31,8 +31,11 @@ def run_evaluate(start: date, end: date, out: Path | None, symbols: str = "",
     from trade_pipelines.definitions import build_resources
     from trade_pipelines.home_market import claim_home_market
 
-    resources = build_resources(symbols=symbols, source=source, market=market or None)
-    claim_home_market(resources["market_data"].rules().code, paths())
+    try:
+        resources = build_resources(symbols=symbols, source=source, market=market or None)
+        claim_home_market(resources["market_data"].rules().code, paths())
+    except ValueError as error:  # an unknown market, or another than the home's
+        raise SystemExit(f"evaluation refused: {error}") from None
     folder = (out or paths().home / "scoreboard").resolve()
     print(f"Walk-forward evaluation of {start} .. {end}: warm-up {train_years} years, test "
           f"windows of {test_months} months from {first_test_day(start, train_years)}",

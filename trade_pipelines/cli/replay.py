@@ -40,7 +40,7 @@ def partition_keys(start: date, end: date) -> tuple[str, str]:
 def run_replay(start: date, end: date, symbols: str = "", source: str = "builtin",
                progress: bool = True, market: str = "") -> bool:
     """Replay the trading days of [start, end] of ``market`` (us, cn, hk, crypto; by
-    default the symbols' market, else $TRADE_PIPELINES_MARKET, else US) through the asset
+    default $TRADE_PIPELINES_MARKET, else the symbols' market, else US) through the asset
     graph as one run over the yearly partitions that cover them. A home holds one market:
     a replay of another market than the home's is refused (see ``home_market.py``).
 
@@ -92,11 +92,10 @@ def _replay(start: date, end: date, symbols: str, source: str, progress: bool,
         resources = build_resources(symbols=symbols, source=source, market=market or None)
         rules = resources["market_data"].rules()
         universe = resources["market_data"].universe()
-        if market and symbols:
-            chosen = market_of_symbols(universe)
-            if chosen != rules.code:
-                raise ValueError(f"--symbols are {market_rules(chosen).name}, not the "
-                                 f"--market {rules.code} ({rules.name})")
+        chosen = market_of_symbols(universe)
+        if chosen != rules.code:
+            raise ValueError(f"the symbols are {market_rules(chosen).name}, not the market "
+                             f"{rules.code} ({rules.name}) asked for")
         claim_home_market(rules.code, paths())
     except (ValueError, HomeMarketMismatch) as error:
         raise SystemExit(f"replay refused: {error}") from None
