@@ -61,9 +61,12 @@ def main() -> None:
     stale = [t for t in (overview_stale, log_stale) if t is not None]
 
     if overview is not None and overview.empty:
-        st.info("**No data yet:** run `trade-pipelines replay --start 2021-01-01 --end "
-                f"2022-12-31` to fill the warehouse (`{warehouse_path}`), then press Refresh.",
-                icon=":material/inbox:")
+        command = "trade-pipelines replay --start 2021-01-01 --end 2022-12-31" \
+            if overview.market_code == "us" else \
+            f"trade-pipelines replay --market {overview.market_code} --start 2016-01-01 " \
+            "--end 2016-12-31"
+        st.info(f"**No data yet:** run `{command}` to fill the warehouse "
+                f"(`{warehouse_path}`), then press Refresh.", icon=":material/inbox:")
     elif overview is not None:
         render_performance(overview)
         day = select_day(overview)

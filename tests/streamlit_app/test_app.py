@@ -296,6 +296,10 @@ def test_the_page_shows_the_home_markets_name_currency_and_benchmark(
     us = run_app(app_file)  # a new home is a US one
     assert "**Market:** US stocks (NYSE/Nasdaq), USD (benchmark S&P 500)" in all_text(us)
     claim_home_market("hk", home)
+    st.cache_data.clear()
+    empty = run_app(app_file)
+    assert any("`trade-pipelines replay --market hk --start 2016-01-01" in i.value
+               for i in empty.info)
     fill_warehouse(Warehouse(home.warehouse))
     st.cache_data.clear()  # what the Refresh button does
     at = run_app(app_file)
