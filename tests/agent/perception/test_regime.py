@@ -151,3 +151,16 @@ def test_a_market_trading_every_day_judges_volatility_against_its_own_past() -> 
     assert as_exchange["defensive"].iloc[200:400].all()
     assert detect_regimes(bench, NO_FEATURES, always_open=False)["defensive"].iloc[
         200:400].all()
+
+
+def test_a_crypto_regime_up_to_t_ignores_later_days() -> None:
+    rng = np.random.default_rng(7)
+    returns = rng.normal(0, 0.035, 420)
+    bench = crypto_benchmark(returns)
+    perturbed = returns.copy()
+    perturbed[300:] = rng.normal(0, 0.2, 120)  # a wild future
+    before = detect_regimes(bench, NO_FEATURES).iloc[:300]
+    after = detect_regimes(crypto_benchmark(perturbed), NO_FEATURES).iloc[:300]
+    pd.testing.assert_frame_equal(before, after)
+    assert detect_regimes(crypto_benchmark(perturbed), NO_FEATURES)["defensive"].iloc[
+        320:].any()
