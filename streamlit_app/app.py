@@ -46,12 +46,14 @@ def main() -> None:
     warehouse_path = str(paths().warehouse)
     st.title("Supervisor")
 
-    upcoming = default_effective_from()
+    overview, overview_stale = read_or_last("overview", warehouse_path,
+                                            lambda: load_overview(warehouse_path))
+    # Sessions of the home's market (NYSE, Shanghai, Hong Kong or every day for crypto).
+    upcoming = default_effective_from(
+        calendar=overview.market.calendar if overview is not None else "XNYS")
     log, log_stale = read_or_last("controls", warehouse_path,
                                   lambda: load_controls(warehouse_path))
     state = trading_state(log, upcoming)
-    overview, overview_stale = read_or_last("overview", warehouse_path,
-                                            lambda: load_overview(warehouse_path))
     render_status(overview, state, busy=overview_stale is not None)
     render_trading_state(state, upcoming)
     render_controls(warehouse_path, log, upcoming)
@@ -59,9 +61,12 @@ def main() -> None:
     stale = [t for t in (overview_stale, log_stale) if t is not None]
 
     if overview is not None and overview.empty:
-        st.info("**No data yet:** run `trade-pipelines replay --start 2021-01-01 --end "
-                f"2022-12-31` to fill the warehouse (`{warehouse_path}`), then press Refresh.",
-                icon=":material/inbox:")
+        command = "trade-pipelines replay --start 2021-01-01 --end 2022-12-31" \
+            if overview.market_code == "us" else \
+            f"trade-pipelines replay --market {overview.market_code} --start 2016-01-01 " \
+            "--end 2016-12-31"
+        st.info(f"**No data yet:** run `{command}` to fill the warehouse "
+                f"(`{warehouse_path}`), then press Refresh.", icon=":material/inbox:")
     elif overview is not None:
         render_performance(overview)
         day = select_day(overview)

@@ -107,9 +107,9 @@ def render_controls(warehouse_path: str, log: pd.DataFrame | None, upcoming: dat
         if FROM_KEY not in st.session_state:
             st.session_state[FROM_KEY] = upcoming
         from_col.date_input("From session", key=FROM_KEY,
-                            help="The first NYSE session it applies to; by default the "
-                                 "next one. A past session applies when that range is "
-                                 "replayed again.")
+                            help="The first session of the home's market it applies "
+                                 "to; by default the next one. A past session applies "
+                                 "when that range is replayed again.")
         button_col.button("Record", key=RECORD_KEY, type="primary", width="stretch",
                           on_click=_on_record, args=(warehouse_path,))
         outcome = st.session_state.pop(OUTCOME_KEY, None)

@@ -16,6 +16,7 @@ import duckdb
 import pandas as pd
 
 from trade_pipelines.agent.execution.ledger import ACCOUNTS, STARTING_CAPITAL
+from trade_pipelines.agent.markets import MarketRules, market_rules
 from trade_pipelines.agent.reflection.performance import daily_stats
 from trade_pipelines.warehouse import Warehouse
 
@@ -282,6 +283,12 @@ class Overview:
     latest: date | None
     history: pd.DataFrame
     days: pd.DataFrame
+    market_code: str = "us"       # the home's market (a code: st.cache_data pickles this)
+
+    @property
+    def market(self) -> MarketRules:
+        """The home's market: its name, currency, calendar and benchmark."""
+        return market_rules(self.market_code)
 
     @property
     def empty(self) -> bool:
@@ -299,8 +306,10 @@ class DayDetail:
 
 
 def load_overview(warehouse: Warehouse) -> Overview:
+    from trade_pipelines.home_market import home_market
+
     return Overview(latest_as_of(warehouse), account_history(warehouse),
-                    activity_days(warehouse))
+                    activity_days(warehouse), home_market(warehouse) or "us")
 
 
 def report_on(warehouse: Warehouse, day: date) -> str:

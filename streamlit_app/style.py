@@ -27,8 +27,11 @@ STATUS_COLORS = {"filled": "#1b7f3b", "partially_filled": "#5b8c2a", "pending": 
                  "expired": "#6b6b6b", "cancelled": "#d46b08", "rejected": "#c62828"}
 
 
-def label(name: str) -> str:
-    """The display name of an account or the benchmark; unknown names show as stored."""
+def label(name: str, benchmark_name: str = "S&P 500") -> str:
+    """The display name of an account or the benchmark (the market's: S&P 500, CSI 300,
+    Hang Seng Index, Bitcoin); unknown names show as stored."""
+    if name == queries.BENCHMARK:
+        return f"{benchmark_name} (rebased)"
     return LABELS.get(name, name)
 
 

@@ -34,26 +34,40 @@ def os_user() -> str:
         return "unknown OS user"
 
 
-def default_effective_from(now: datetime | None = None) -> date:
-    """The next NYSE session after ``now``: a control recorded today never rewrites a
-    session that has already opened."""
+def home_calendar(warehouse: Warehouse) -> str:
+    """The exchange calendar of the market the home holds (NYSE for a new home)."""
+    from trade_pipelines.agent.markets import market_rules
+    from trade_pipelines.home_market import home_market
+
+    return market_rules(home_market(warehouse) or "us").calendar
+
+
+def default_effective_from(now: datetime | None = None, calendar: str = "XNYS") -> date:
+    """The next session of ``calendar`` after ``now``: a control recorded today never
+    rewrites a session that has already opened."""
     from trade_pipelines.market_data.calendar import next_session_after
 
-    return next_session_after(now or datetime.now(UTC))
+    return next_session_after(now or datetime.now(UTC), calendar)
 
 
 def record_control(warehouse: Warehouse, action: str, reason: str, recorded_by: str,
                    effective_from: date | None = None,
                    now: datetime | None = None) -> ControlEvent:
-    """Append one event. ``effective_from`` may name any NYSE session, past ones
-    included (a what-if replay); by default it is the next session after now."""
-    from trade_pipelines.market_data.calendar import is_session, session_on_or_after
+    """Append one event. ``effective_from`` may name any session of the home's market
+    (its exchange calendar), past ones included (a what-if replay); by default it is the
+    next session after now."""
+    from trade_pipelines.market_data.calendar import (
+        a_session_of,
+        is_session,
+        session_on_or_after,
+    )
 
+    calendar = home_calendar(warehouse)
     moment = now or datetime.now(UTC)
-    day = effective_from or default_effective_from(moment)
-    if not is_session(day):
-        raise ControlError(f"{day} is not an NYSE session; the next one is "
-                           f"{session_on_or_after(day)}")
+    day = effective_from or default_effective_from(moment, calendar)
+    if not is_session(day, calendar):
+        raise ControlError(f"{day} is not {a_session_of(calendar)}; the next one is "
+                           f"{session_on_or_after(day, calendar)}")
     try:
         event = new_event(action, reason, recorded_by, day, moment)
     except ValueError as error:

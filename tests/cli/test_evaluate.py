@@ -71,3 +71,22 @@ def test_evaluate_writes_the_scoreboard_of_imported_bars(project_home: Path, tmp
     metadata = event.asset_materialization.metadata
     assert metadata["windows"].value == 3
     assert "## Verdict" in metadata["report"].value
+
+
+def test_evaluate_takes_a_market_and_refuses_another_than_the_homes(
+        project_home: Path) -> None:
+    from datetime import date
+
+    from trade_pipelines.cli import build_parser
+    from trade_pipelines.cli.evaluate import run_evaluate
+    from trade_pipelines.home_market import claim_home_market
+    from trade_pipelines.settings import Paths
+
+    args = build_parser().parse_args(["evaluate", "--start", "2012-01-01", "--end",
+                                      "2016-12-31", "--market", "cn"])
+    assert args.market == "cn"
+    claim_home_market("hk", Paths(project_home).ensure())
+    with pytest.raises(SystemExit, match="evaluation refused: the home .* holds the Hong "
+                                         "Kong stocks"):
+        run_evaluate(date(2012, 1, 1), date(2016, 12, 31), None, market="cn",
+                     progress=False)

@@ -160,3 +160,14 @@ def test_with_yfinance_the_evening_run_trades_the_session(
     # The features' look-back came too: asked from 400 days before the year began, the
     # recorded history starts on its first session.
     assert min(days("bars")) == date(2023, 1, 3)
+
+
+def test_an_a_share_home_skips_the_shanghai_holidays_not_nyses(project_home: Path) -> None:
+    """The session check is the configured market's: Shanghai is closed for the Spring
+    Festival while NYSE trades, and trades on Martin Luther King day."""
+    resources = build_resources(home=project_home, market="cn")
+    holiday = only(tick(review_after_close, evening(date(2016, 2, 8)), resources))
+    assert holiday.skip_message == \
+        "2016-02-08 is not a Shanghai/Shenzhen session: nothing to trade"
+    session = only(tick(review_after_close, evening(date(2016, 1, 18)), resources))
+    assert isinstance(session, RunRequest) and session.run_key == "cycle-2016-01-18"

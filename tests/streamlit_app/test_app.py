@@ -284,3 +284,26 @@ def test_refresh_reads_rows_written_since_the_last_run(
     at.button[0].click().run()
     assert not at.exception
     assert f"{next_day:%a %d %b %Y}" in all_text(at)
+
+
+def test_the_page_shows_the_home_markets_name_currency_and_benchmark(
+    home: Paths, app_file: Path,
+) -> None:
+    from sample_data import fill_warehouse
+
+    from trade_pipelines.home_market import claim_home_market
+
+    us = run_app(app_file)  # a new home is a US one
+    assert "**Market:** US stocks (NYSE/Nasdaq), USD (benchmark S&P 500)" in all_text(us)
+    claim_home_market("hk", home)
+    st.cache_data.clear()
+    empty = run_app(app_file)
+    assert any("`trade-pipelines replay --market hk --start 2016-01-01" in i.value
+               for i in empty.info)
+    fill_warehouse(Warehouse(home.warehouse))
+    st.cache_data.clear()  # what the Refresh button does
+    at = run_app(app_file)
+    text = all_text(at)
+    assert "**Market:** Hong Kong stocks (HKEX), HKD (benchmark Hang Seng Index)" in text
+    assert "Amounts in HKD. Accounts start at HKD 1,000,000" in text
+    assert list(table(at, "performance")["Account"])[-1] == "Hang Seng Index (rebased)"

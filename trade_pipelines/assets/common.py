@@ -9,6 +9,7 @@ from typing import TypeVar
 import pandas as pd
 from dagster import AssetExecutionContext, MetadataValue
 
+from trade_pipelines.agent.markets import market_of_symbols, market_rules
 from trade_pipelines.market_data.calendar import exchange_sessions
 from trade_pipelines.partitions import trading_years
 from trade_pipelines.warehouse import Warehouse
@@ -67,13 +68,18 @@ def kept_rows(store: Warehouse, table: str, start: date, end: date) -> dict[str,
     return {"rows": int(rows["n"].iloc[0]) if not rows.empty else 0, "inputs_unchanged": True}
 
 
-def trading_days(warehouse: Warehouse, symbols: list[str], start: date, end: date) -> list[date]:
-    """Exchange sessions in the window on which at least one traded symbol has a bar."""
+def trading_days(warehouse: Warehouse, symbols: list[str], start: date, end: date,
+                 calendar: str | None = None) -> list[date]:
+    """Sessions of ``calendar`` (by default the calendar of the symbols' market: NYSE,
+    Shanghai, Hong Kong or 24/7) in the window on which at least one traded symbol has a
+    bar."""
+    if calendar is None:
+        calendar = market_rules(market_of_symbols(symbols)).calendar
     frame = warehouse.query(
         "SELECT DISTINCT as_of FROM bars WHERE as_of BETWEEN ? AND ? AND list_contains(?, symbol)"
         " ORDER BY as_of", [start, end, symbols])
     have = set(to_dates(frame, "as_of")["as_of"]) if not frame.empty else set()
-    return [d for d in exchange_sessions(start, end) if d in have]
+    return [d for d in exchange_sessions(start, end, calendar) if d in have]
 
 
 def progress(items: Iterable[T], description: str, total: int | None = None,

@@ -70,7 +70,9 @@ def walk_forward_scoreboard(context: AssetExecutionContext, config: ScoreboardCo
         first, end, test_months=config.test_months, systems=SYSTEMS, progress=tell,
         rules=market_data.rules())
     out = Path(config.out) if config.out else warehouse.paths().home / "scoreboard"
+    rules = market_data.rules()
     meta = {"data": f"{market_data.source}, {start} .. {end}",
+            "market": f"{rules.name}, amounts in {rules.currency}",
             "warm-up": f"{config.train_years} years before {first}",
             "test windows": f"{config.test_months} months each"}
     files = write_scoreboard(evaluation, out, meta)

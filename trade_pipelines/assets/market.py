@@ -147,7 +147,11 @@ def market_regime(context: AssetExecutionContext, warehouse: WarehouseResource,
     store = warehouse.warehouse()
     history_start = start - FEATURE_HISTORY
     benchmark = _load_bars(store, [market_data.benchmark_symbol], history_start, end)
-    vix = _load_bars(store, [market_data.volatility_index_symbol], history_start, end)
+    # Outside the US there is no volatility index: the benchmark's realised volatility
+    # stands in (``detect_regimes``), and the regimes' vix column stays empty.
+    vix_symbol = market_data.volatility_index_symbol
+    vix = _load_bars(store, [vix_symbol], history_start, end) if vix_symbol \
+        else benchmark.iloc[0:0]
     features = to_dates(store.query(
         "SELECT symbol, as_of, close, sma_50 FROM features WHERE as_of BETWEEN ? AND ? "
         "AND list_contains(?, symbol)", [start, end, market_data.universe()]), "as_of")
@@ -164,5 +168,7 @@ def market_regime(context: AssetExecutionContext, warehouse: WarehouseResource,
     summary = regimes["regime"].value_counts().to_dict() if not regimes.empty else {}
     return MaterializeResult(metadata={
         "rows": counts["regimes"], "regime_days": MetadataValue.json(summary),
+        "market": market_data.rules().name,
+        "volatility": vix_symbol or f"realised volatility of {market_data.benchmark_symbol}",
         "defensive_days": int(regimes["defensive"].sum()) if not regimes.empty else 0,
         "preview": markdown_preview(regimes.tail(10))})

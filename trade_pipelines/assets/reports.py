@@ -19,7 +19,7 @@ from trade_pipelines.assets.common import (
 )
 from trade_pipelines.assets.strategy import known_genomes
 from trade_pipelines.partitions import single_run, trading_years
-from trade_pipelines.resources import WarehouseResource
+from trade_pipelines.resources import MarketDataResource, WarehouseResource
 from trade_pipelines.warehouse.checkpoints import (
     MonthSlice,
     StepCheckpoints,
@@ -52,8 +52,8 @@ def write_report_file(path: Path, markdown: str) -> None:
 @asset(partitions_def=trading_years, backfill_policy=single_run, group_name="reflection",
        deps=["account_values", "closed_trades", "paper_fills", "debate_decisions",
              "daily_plans", "strategy_evaluations", "trade_memories"], pool=WAREHOUSE_POOL)
-def daily_reports(context: AssetExecutionContext,
-                  warehouse: WarehouseResource) -> MaterializeResult:
+def daily_reports(context: AssetExecutionContext, warehouse: WarehouseResource,
+                  market_data: MarketDataResource) -> MaterializeResult:
     """After each close: P&L against the benchmark, the accounts compared, best and worst
     trade with their reasons, lessons, the next session's plan, the gene pool's state.
 
@@ -121,8 +121,9 @@ def daily_reports(context: AssetExecutionContext,
                 last_markdown = markdown
                 written += 1
 
+    market = market_data.rules()
     rendered = iter(reports_for_days(days, accounts, trades, fills, decisions, plans,
-                                     evaluations, names))
+                                     evaluations, names, market))
     pending = next(rendered, None)
     for month in progress(to_write, "daily reports", len(to_write), unit="month"):
         rows = []
@@ -135,5 +136,6 @@ def daily_reports(context: AssetExecutionContext,
             "reports": pd.DataFrame(rows, columns=REPORT_COLUMNS)}))
     write_files(checkpoints.flush())
     return MaterializeResult(metadata={"rows": written, **checkpoints.summary(),
+                                       "market": market.name, "currency": market.currency,
                                        "folder": MetadataValue.path(str(folder)),
                                        "latest_report": MetadataValue.md(last_markdown)})

@@ -78,7 +78,8 @@ def strategy_evaluations(context: AssetExecutionContext, warehouse: WarehouseRes
     have made in the year before (win rate, Sharpe, drawdown, score, status)."""
     start, end = partition_window(context)
     store = warehouse.warehouse()
-    days = evaluation_days(exchange_sessions(start, end + pd.Timedelta(days=7)), start, end)
+    days = evaluation_days(exchange_sessions(start, end + pd.Timedelta(days=7),
+                                             market_data.rules().calendar), start, end)
     features = features_with_breadth(store, universe=market_data.universe(), start=None,
                                      end=end)
     # The pool as it stood before the window: genomes born before it, the statuses of

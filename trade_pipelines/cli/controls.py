@@ -55,10 +55,11 @@ def _missing(value: object) -> bool:
 
 def cmd_controls(args: argparse.Namespace) -> int:
     from trade_pipelines.agent.execution.controls import ControlSchedule, events_frame
-    from trade_pipelines.control import default_effective_from, load_events
+    from trade_pipelines.control import default_effective_from, home_calendar, load_events
     from trade_pipelines.warehouse import Warehouse
 
-    events = load_events(Warehouse(paths().warehouse))
+    store = Warehouse(paths().warehouse)
+    events = load_events(store)
     frame = events_frame(events)
     if args.out:
         out = Path(args.out)
@@ -71,7 +72,7 @@ def cmd_controls(args: argparse.Namespace) -> int:
     for e in ControlSchedule(events).events:
         print(f"{e.effective_from}  {e.action:<6}  by {e.recorded_by:<16} at "
               f"{e.recorded_at:%Y-%m-%d %H:%M:%S} UTC  {e.reason or '-'}")
-    upcoming = default_effective_from()
+    upcoming = default_effective_from(calendar=home_calendar(store))
     print(f"Next session {upcoming}: {ControlSchedule(events).state(upcoming).describe()}")
     return 0
 
@@ -86,8 +87,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                              metavar="TEXT", help="why (recorded with who and when)")
         command.add_argument("--from", dest="effective_from", type=parse_date, default=None,
                              metavar="DATE",
-                             help="the first NYSE session it applies to (default: the next "
-                                  "session after now; a past one replays what-if)")
+                             help="the first session of the home's market it applies to "
+                                  "(default: the next session after now; a past one "
+                                  "replays what-if)")
         command.set_defaults(func=cmd_control)
     listing = sub.add_parser("controls", help="list the recorded control events")
     listing.add_argument("--out", default=None, help="write them to this CSV instead")

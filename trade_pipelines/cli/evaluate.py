@@ -18,7 +18,7 @@ QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 def run_evaluate(start: date, end: date, out: Path | None, symbols: str = "",
                  source: str = "builtin", train_years: int = 3, test_months: int = 12,
-                 progress: bool = True) -> bool:
+                 progress: bool = True, market: str = "") -> bool:
     if end <= start:
         raise SystemExit(f"--end {end} is not after --start {start}")
     dagster_env()
@@ -29,7 +29,13 @@ def run_evaluate(start: date, end: date, out: Path | None, symbols: str = "",
     from trade_pipelines.assets import ALL_ASSETS
     from trade_pipelines.assets.evaluation import first_test_day, walk_forward_scoreboard
     from trade_pipelines.definitions import build_resources
+    from trade_pipelines.home_market import claim_home_market
 
+    try:
+        resources = build_resources(symbols=symbols, source=source, market=market or None)
+        claim_home_market(resources["market_data"].rules().code, paths())
+    except ValueError as error:  # an unknown market, or another than the home's
+        raise SystemExit(f"evaluation refused: {error}") from None
     folder = (out or paths().home / "scoreboard").resolve()
     print(f"Walk-forward evaluation of {start} .. {end}: warm-up {train_years} years, test "
           f"windows of {test_months} months from {first_test_day(start, train_years)}",
@@ -39,7 +45,7 @@ def run_evaluate(start: date, end: date, out: Path | None, symbols: str = "",
               "train_years": train_years, "test_months": test_months}
     result = materialize(
         ALL_ASSETS, selection=[walk_forward_scoreboard], instance=DagsterInstance.get(),
-        resources=build_resources(symbols=symbols, source=source),
+        resources=resources,
         run_config={**QUIET, "ops": {"walk_forward_scoreboard": {"config": config}}},
         raise_on_error=False)
     elapsed = time.perf_counter() - began
@@ -67,7 +73,8 @@ def run_evaluate(start: date, end: date, out: Path | None, symbols: str = "",
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     ok = run_evaluate(args.start, args.end, args.out, args.symbols or "", args.source,
-                      args.train_years, args.test_months, progress=not args.no_progress)
+                      args.train_years, args.test_months, progress=not args.no_progress,
+                      market=args.market or "")
     return 0 if ok else 1
 
 
@@ -84,6 +91,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     evaluate.add_argument("--symbols", default="", help="comma-separated; default: built-in 20")
     evaluate.add_argument("--source", default="builtin",
                           choices=["builtin", "yfinance", "live", "warehouse"])
+    evaluate.add_argument("--market", default="", choices=["", "us", "cn", "hk", "crypto"],
+                          help="the market whose built-in data and calendar to use "
+                               "(default: the symbols decide; US for none)")
     evaluate.add_argument("--train-years", type=int, default=3)
     evaluate.add_argument("--test-months", type=int, default=12)
     evaluate.add_argument("--no-progress", action="store_true")

@@ -11,11 +11,14 @@ import time
 from datetime import date
 from typing import TYPE_CHECKING
 
+from trade_pipelines.agent.markets import market_of_symbols, market_rules
 from trade_pipelines.cli.common import dagster_env, parse_date
 from trade_pipelines.settings import paths
 
 if TYPE_CHECKING:
     from dagster import DagsterInstance
+
+    from trade_pipelines.resources import MarketDataResource
 
 # The console shows warnings and the progress bars; the full log is in the Dagster UI.
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
@@ -35,9 +38,11 @@ def partition_keys(start: date, end: date) -> tuple[str, str]:
 
 
 def run_replay(start: date, end: date, symbols: str = "", source: str = "builtin",
-               progress: bool = True) -> bool:
-    """Replay the trading days of [start, end] through the asset graph as one run over
-    the yearly partitions that cover them.
+               progress: bool = True, market: str = "") -> bool:
+    """Replay the trading days of [start, end] of ``market`` (us, cn, hk, crypto; by
+    default $TRADE_PIPELINES_MARKET, else the symbols' market, else US) through the asset
+    graph as one run over the yearly partitions that cover them. A home holds one market:
+    a replay of another market than the home's is refused (see ``home_market.py``).
 
     The run executes in this process against the project's Dagster instance, so its
     writing steps claim the instance's "warehouse" pool like the daemon's runs do: a
@@ -48,7 +53,7 @@ def run_replay(start: date, end: date, symbols: str = "", source: str = "builtin
         # its pool slot back (a killed process would keep the slot claimed).
         signal.signal(signal.SIGTERM, _interrupt)
     try:
-        return _replay(start, end, symbols, source, progress)
+        return _replay(start, end, symbols, source, progress, market)
     finally:
         if threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGTERM, previous)
@@ -58,7 +63,8 @@ def _interrupt(_signum: int, _frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def _replay(start: date, end: date, symbols: str, source: str, progress: bool) -> bool:
+def _replay(start: date, end: date, symbols: str, source: str, progress: bool,
+            market: str) -> bool:
     if end < start:
         raise SystemExit(f"--end {end} is before --start {start}")
     from trade_pipelines.partitions import FIRST_DAY
@@ -79,13 +85,25 @@ def _replay(start: date, end: date, symbols: str, source: str, progress: bool) -
     from trade_pipelines.assets.common import FIRST_DAY_TAG, LAST_DAY_TAG
     from trade_pipelines.assets.strategy import strategy_gene_pool
     from trade_pipelines.definitions import build_resources
+    from trade_pipelines.home_market import HomeMarketMismatch, claim_home_market
 
     first, last = partition_keys(start, end)
+    try:
+        resources = build_resources(symbols=symbols, source=source, market=market or None)
+        rules = resources["market_data"].rules()
+        universe = resources["market_data"].universe()
+        chosen = market_of_symbols(universe)
+        if chosen != rules.code:
+            raise ValueError(f"the symbols are {market_rules(chosen).name}, not the market "
+                             f"{rules.code} ({rules.name}) asked for")
+        claim_home_market(rules.code, paths())
+    except (ValueError, HomeMarketMismatch) as error:
+        raise SystemExit(f"replay refused: {error}") from None
     instance = DagsterInstance.get()
     _release_slots_of_dead_runs(instance)
-    resources = build_resources(symbols=symbols, source=source)
-    print(f"Replaying {start} .. {end} as one run over the yearly partitions "
-          f"{first[:4]} .. {last[:4]} into {paths().home}", flush=True)
+    print(f"Replaying {start} .. {end} of {rules.name} ({rules.currency}, "
+          f"{rules.calendar} calendar, benchmark {rules.benchmark_name}) as one run over the "
+          f"yearly partitions {first[:4]} .. {last[:4]} into {paths().home}", flush=True)
     began = time.perf_counter()
     seeded = materialize(ALL_ASSETS, instance=instance, resources=resources,
                          selection=[strategy_gene_pool], run_config=QUIET,
@@ -115,7 +133,7 @@ def _replay(start: date, end: date, symbols: str, source: str, progress: bool) -
                           file=sys.stderr)
         print(f"Replay failed after {elapsed:.1f}s (run {result.run_id}).", file=sys.stderr)
         return False
-    _print_summary(elapsed, result.run_id, start, end, symbols)
+    _print_summary(elapsed, result.run_id, start, end, resources["market_data"])
     return True
 
 
@@ -156,14 +174,16 @@ def _process_alive(pid: int) -> bool:
     return True
 
 
-def _print_summary(elapsed: float, run_id: str, start: date, end: date, symbols: str) -> None:
+def _print_summary(elapsed: float, run_id: str, start: date, end: date,
+                   market_data: MarketDataResource) -> None:
     from trade_pipelines.agent.execution.ledger import STARTING_CAPITAL
-    from trade_pipelines.resources import MarketDataResource
+    from trade_pipelines.agent.reflection.daily_report import money
     from trade_pipelines.warehouse import Warehouse
 
     home = paths()
     store = Warehouse(home.warehouse)
-    universe = MarketDataResource(symbols=symbols).universe()
+    rules = market_data.rules()
+    universe = market_data.universe()
     traded = store.query("SELECT DISTINCT symbol FROM bars WHERE as_of BETWEEN ? AND ?",
                          [start, end])
     missing = sorted(set(universe) - set(traded["symbol"] if not traded.empty else []))
@@ -177,10 +197,13 @@ def _print_summary(elapsed: float, run_id: str, start: date, end: date, symbols:
     reports = store.query("SELECT count(*) AS n, max(path) AS latest FROM reports "
                           "WHERE as_of BETWEEN ? AND ?", [start, end])
     print(f"\nReplay finished in {elapsed:.1f}s (Dagster run {run_id}).")
+    print(f"Market: {rules.name}, amounts in {rules.currency}; calendar {rules.calendar}; "
+          f"benchmark {rules.benchmark_name} ({rules.benchmark_symbol})")
     if not accounts.empty:
-        print(f"Accounts at {accounts['as_of'].iloc[0]:%Y-%m-%d}:")
+        print(f"Accounts at {accounts['as_of'].iloc[0]:%Y-%m-%d} (each started with "
+              f"{money(STARTING_CAPITAL, rules.currency)}):")
         for row in accounts.itertuples():
-            print(f"  {row.account:<13} {row.equity:>15,.2f}  "
+            print(f"  {row.account:<13} {money(row.equity, rules.currency):>19}  "
                   f"({row.equity / STARTING_CAPITAL - 1:+.2%})")
     if not reports.empty and reports["n"].iloc[0]:
         print(f"Daily reports: {int(reports['n'].iloc[0])} in {home.reports}")
@@ -193,7 +216,7 @@ def _print_summary(elapsed: float, run_id: str, start: date, end: date, symbols:
 
 def cmd_replay(args: argparse.Namespace) -> int:
     ok = run_replay(args.start, args.end, args.symbols or "", args.source,
-                    progress=not args.no_progress)
+                    progress=not args.no_progress, market=args.market or "")
     return 0 if ok else 1
 
 
@@ -203,7 +226,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     replay = sub.add_parser("replay", help="replay history through the asset graph in one run")
     replay.add_argument("--start", type=parse_date, required=True)
     replay.add_argument("--end", type=parse_date, required=True)
-    replay.add_argument("--symbols", default="", help="comma-separated; default: built-in 20")
+    replay.add_argument("--symbols", default="",
+                        help="comma-separated; default: the market's built-in universe")
+    replay.add_argument("--market", default="", choices=["", "us", "cn", "hk", "crypto"],
+                        help="US stocks, A-shares, Hong Kong or crypto: the built-in data, "
+                             "calendar, rules and currency (default: the symbols decide; "
+                             "US for none). A home holds one market")
     replay.add_argument("--source", default="builtin",
                         choices=["builtin", "yfinance", "live", "warehouse"],
                         help="built-in data (offline), live Yahoo Finance bars, the "

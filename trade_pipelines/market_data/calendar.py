@@ -18,6 +18,21 @@ FIRST_SESSIONS = {"XNYS": "1990-01-02", "XSHG": "1991-01-02", "XHKG": "1990-01-0
                   "24/7": "1990-01-01"}
 
 
+# How messages name each calendar: "not an NYSE session".
+CALENDAR_NAMES = {"XNYS": "NYSE", "XSHG": "Shanghai/Shenzhen", "XHKG": "Hong Kong",
+                  "24/7": "24/7"}
+
+
+def calendar_name(calendar: str) -> str:
+    return CALENDAR_NAMES.get(calendar, calendar)
+
+
+def a_session_of(calendar: str) -> str:
+    """"an NYSE session", "a Hong Kong session": for messages."""
+    name = calendar_name(calendar)
+    return f"{'an' if name == 'NYSE' else 'a'} {name} session"
+
+
 @functools.cache
 def exchange_calendar(calendar: str = NYSE) -> Any:  # exchange_calendars.ExchangeCalendar
     import exchange_calendars as xcals  # imported lazily (slow import)

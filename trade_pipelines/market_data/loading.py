@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from trade_pipelines.agent.markets import market_of_symbols, market_rules
 from trade_pipelines.agent.perception.validation import BarValidation, validate_bars
 from trade_pipelines.market_data import BAR_COLUMNS, bars_available_at
 from trade_pipelines.market_data.errors import DataSourceUnavailable
@@ -119,16 +120,22 @@ def imported_symbols(store: Warehouse) -> set[str]:
     return set(found["symbol"]) if not found.empty else set()
 
 
-def _stored(clean: pd.DataFrame) -> pd.DataFrame:
-    return clean.assign(available_at=bars_available_at(clean["as_of"]).to_numpy())[BAR_COLUMNS]
+def _stored(clean: pd.DataFrame, market: str = "us") -> pd.DataFrame:
+    """``clean`` with each bar's ``available_at``: its market's close that day."""
+    return clean.assign(
+        available_at=bars_available_at(clean["as_of"], market).to_numpy())[BAR_COLUMNS]
 
 
-def load_builtin(store: Warehouse, symbols: list[str], start: date, end: date) -> LoadReport:
+def load_builtin(store: Warehouse, symbols: list[str], start: date, end: date,
+                 market: str | None = None) -> LoadReport:
     """Built-in bars of ``symbols`` up to ``end``: the window rewritten, the history before
     it only filled in where missing (features need a look-back, and setup records and the
-    gene pool read the whole past, so a replay can start anywhere)."""
+    gene pool read the whole past, so a replay can start anywhere). ``market`` (us, cn,
+    hk, crypto) names the built-in data and the close the bars are known at; by default
+    the symbols' spelling decides."""
     from trade_pipelines.market_data.builtin import builtin_rejected, load_builtin_bars
 
+    market = market_rules(market or market_of_symbols(symbols)).code
     imported = imported_symbols(store)
 
     def in_scope(frame: pd.DataFrame) -> pd.DataFrame:
@@ -136,8 +143,8 @@ def load_builtin(store: Warehouse, symbols: list[str], start: date, end: date) -
         return frame[(days <= pd.Timestamp(end)) & frame["symbol"].isin(symbols)
                      & ~frame["symbol"].isin(imported)]
 
-    clean = _stored(in_scope(load_builtin_bars()))
-    rejected = in_scope(builtin_rejected())
+    clean = _stored(in_scope(load_builtin_bars(market)), market)
+    rejected = in_scope(builtin_rejected(market))
     validation = BarValidation(clean=clean, rejected=rejected)
     records = quarantine_rows(rejected.drop(columns=["reason"]), validation,
                               rejected["source"], _now())
@@ -214,12 +221,13 @@ def load_live(store: Warehouse, symbols: list[str], start: date, end: date,
 
 
 def load_bars(source: str, store: Warehouse, symbols: list[str], start: date, end: date,
-              look_back: timedelta) -> LoadReport:
+              look_back: timedelta, market: str | None = None) -> LoadReport:
     """Load the window of ``source`` into the warehouse (``warehouse``: nothing to load,
     the bars are already there). ``look_back`` is the history a live source fetches
-    before ``start`` so features are complete."""
+    before ``start`` so features are complete. ``market``: whose built-in data (by
+    default the symbols' market)."""
     if check_source(source) == "builtin":
-        return load_builtin(store, symbols, start, end)
+        return load_builtin(store, symbols, start, end, market)
     if source == "yfinance":
         return load_yfinance(store, symbols, start - look_back, end)
     if source == "live":
@@ -228,7 +236,7 @@ def load_bars(source: str, store: Warehouse, symbols: list[str], start: date, en
 
 
 def session_gap(source: str, store: Warehouse, universe: list[str], symbols: list[str],
-                session: date, timeout_s: float = 10) -> str | None:
+                session: date, timeout_s: float = 10, market: str | None = None) -> str | None:
     """Why ``source`` has no bar for ``session`` for the traded ``universe`` (with the
     setting to change), or None when it has. ``symbols`` is everything a run loads
     (universe, benchmark, volatility index): a live source must deliver them all."""
@@ -267,7 +275,7 @@ def session_gap(source: str, store: Warehouse, universe: list[str], symbols: lis
     if source == "builtin":
         from trade_pipelines.market_data.builtin import load_builtin_bars
 
-        bars = load_builtin_bars()
+        bars = load_builtin_bars(market or market_of_symbols(universe))
         ours = bars[bars["symbol"].isin(universe)]
         if (ours["as_of"] == session).any():
             return None

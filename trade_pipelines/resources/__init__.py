@@ -32,10 +32,10 @@ class WarehouseResource(ConfigurableResource):
 
 
 class MarketDataResource(ConfigurableResource):
-    """Which bars the agent trades: ``builtin`` data that installs with the project (it
-    ends 2022-12-28), live ``yfinance`` bars, the market's ``live`` source chain
-    (market_data/source_chain.py), or bars already in the warehouse (``warehouse``:
-    imported with ``import-bars``)."""
+    """Which bars the agent trades: ``builtin`` data that installs with the project (US
+    to 2022-12-28; A-shares, Hong Kong and crypto to 2017-07-26), live ``yfinance``
+    bars, the market's ``live`` source chain (market_data/source_chain.py), or bars
+    already in the warehouse (``warehouse``: imported with ``import-bars``)."""
 
     source: str = Field(default="builtin",
                         description="builtin | yfinance | live | warehouse "
@@ -63,10 +63,19 @@ class MarketDataResource(ConfigurableResource):
         return self.rules().volatility_index_symbol
 
     def universe(self) -> list[str]:
-        from trade_pipelines.market_data.builtin import BUILTIN_UNIVERSE
-
+        """The symbols chosen, or else the market's built-in universe (the twenty US
+        stocks; ten A-shares; seven Hong Kong stocks; Bitcoin and Litecoin)."""
         chosen = [s.strip().upper() for s in self.symbols.split(",") if s.strip()]
-        return sorted(dict.fromkeys(chosen or list(BUILTIN_UNIVERSE)))
+        if chosen:
+            return sorted(dict.fromkeys(chosen))
+        market = self.rules().code
+        if market == "us":
+            from trade_pipelines.market_data.builtin import BUILTIN_UNIVERSE
+
+            return sorted(BUILTIN_UNIVERSE)
+        from trade_pipelines.market_data.builtin_markets import builtin_universe
+
+        return sorted(builtin_universe(market))
 
     def all_symbols(self) -> list[str]:
         """Everything a run loads: the universe, the benchmark and the volatility index
@@ -79,7 +88,7 @@ class MarketDataResource(ConfigurableResource):
         from trade_pipelines.market_data.loading import session_gap
 
         return session_gap(self.source, warehouse, self.universe(), self.all_symbols(),
-                           session)
+                           session, market=self.rules().code)
 
 
 class MemoryIndexResource(ConfigurableResource):

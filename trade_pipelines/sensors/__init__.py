@@ -1,9 +1,11 @@
-"""Schedules of the live cycle, in New York time: plan before the open, run the whole
-cycle after the close, evaluate the gene pool at the week's end. Each targets the month
-in progress (its partition) up to the session (the last-day tag the assets read), with a
-run key per session so a tick never runs twice. A tick on a day the NYSE is closed, or
-whose source has no bar for the session, is skipped with the reason and what to
-configure: a run that can only fail is never launched."""
+"""Schedules of the live cycle, in the configured market's time (New York for US stocks,
+Shanghai, Hong Kong; crypto every day, its day closing at midnight Shanghai time): plan
+before the open, run the whole cycle after the close, evaluate the gene pool at the
+week's end. Each targets the month in progress (its partition) up to the session (the
+last-day tag the assets read), with a run key per session so a tick never runs twice. A
+tick on a day the market's exchange is closed, or whose source has no bar for the
+session, is skipped with the reason and what to configure: a run that can only fail is
+never launched."""
 
 
 import hashlib
@@ -28,33 +30,41 @@ from trade_pipelines.jobs import (
     morning_plan_job,
     weekly_evolution_job,
 )
+from trade_pipelines.market_data.calendar import a_session_of
 from trade_pipelines.partitions import year_partition
 from trade_pipelines.resources import MarketDataResource, WarehouseResource
+from trade_pipelines.settings import market_setting, symbols_setting
 from trade_pipelines.warehouse import Warehouse
 
 BAR_FILE_SUFFIXES = (".csv", ".parquet", ".pq")
 
-TIMEZONE = "America/New_York"
+# The market the definitions trade (as ``build_resources`` configures it): its clock.
+MARKET = MarketDataResource(symbols=symbols_setting(), market=market_setting()).rules()
+TIMEZONE = MARKET.timezone
+# A crypto day's bar is final at midnight: its cycle runs just after, for the day before.
+CLOSE_TICK_DAYS_BACK = 1 if MARKET.close_next_day else 0
+WEEKDAYS = "*" if MARKET.always_open else "1-5"
 TICK_LOCK_TIMEOUT_S = 10.0
 
 
-def session_of(context: ScheduleEvaluationContext) -> date:
-    """The New York calendar day the tick is for."""
+def session_of(context: ScheduleEvaluationContext, days_back: int = 0) -> date:
+    """The market's calendar day the tick is for (``days_back`` days before the tick's)."""
     moment = context.scheduled_execution_time or datetime.now(ZoneInfo(TIMEZONE))
     if moment.tzinfo is not None:
         moment = moment.astimezone(ZoneInfo(TIMEZONE))
-    return moment.date()
+    return moment.date() - timedelta(days=days_back)
 
 
-def previous_session(day: date) -> date:
-    return exchange_sessions(day - timedelta(days=10), day - timedelta(days=1))[-1]
+def previous_session(day: date, calendar: str = "XNYS") -> date:
+    return exchange_sessions(day - timedelta(days=10), day - timedelta(days=1), calendar)[-1]
 
 
 def _request(name: str, session: date, needs_bar_for: date, market_data: MarketDataResource,
              warehouse: WarehouseResource) -> RunRequest | SkipReason:
     """A run for the year in progress up to ``session``, or the reason there is none."""
-    if session not in exchange_sessions(session, session):
-        return SkipReason(f"{session} is not an NYSE session: nothing to trade")
+    calendar = market_data.rules().calendar
+    if session not in exchange_sessions(session, session, calendar):
+        return SkipReason(f"{session} is not {a_session_of(calendar)}: nothing to trade")
     # Read-only and short: a tick must never wait behind a replay's writes for long, nor
     # write the warehouse outside the writers' pool.
     store = Warehouse(warehouse.paths().warehouse, lock_timeout_s=TICK_LOCK_TIMEOUT_S)
@@ -66,29 +76,34 @@ def _request(name: str, session: date, needs_bar_for: date, market_data: MarketD
                       tags={LAST_DAY_TAG: session.isoformat()})
 
 
-@schedule(job=morning_plan_job, cron_schedule="0 7 * * 1-5", execution_timezone=TIMEZONE,
-          name="plan_before_open")
+@schedule(job=morning_plan_job, cron_schedule=f"0 7 * * {WEEKDAYS}",
+          execution_timezone=TIMEZONE, name="plan_before_open")
 def plan_before_open(context: ScheduleEvaluationContext, market_data: MarketDataResource,
                      warehouse: WarehouseResource) -> RunRequest | SkipReason:
     """Before the open the newest bar is the previous session's close."""
     session = session_of(context)
-    return _request("plan", session, previous_session(session), market_data, warehouse)
+    return _request("plan", session,
+                    previous_session(session, market_data.rules().calendar),
+                    market_data, warehouse)
 
 
-@schedule(job=daily_cycle_job, cron_schedule="0 17 * * 1-5", execution_timezone=TIMEZONE,
-          name="review_after_close")
+@schedule(job=daily_cycle_job,
+          cron_schedule="30 0 * * *" if CLOSE_TICK_DAYS_BACK else "0 17 * * 1-5",
+          execution_timezone=TIMEZONE, name="review_after_close")
 def review_after_close(context: ScheduleEvaluationContext, market_data: MarketDataResource,
                        warehouse: WarehouseResource) -> RunRequest | SkipReason:
-    session = session_of(context)
+    session = session_of(context, CLOSE_TICK_DAYS_BACK)
     return _request("cycle", session, session, market_data, warehouse)
 
 
-@schedule(job=weekly_evolution_job, cron_schedule="0 18 * * 5", execution_timezone=TIMEZONE,
-          name="weekly_gene_pool_evaluation")
+@schedule(job=weekly_evolution_job,
+          cron_schedule="0 1 * * 1" if CLOSE_TICK_DAYS_BACK else "0 18 * * 5",
+          execution_timezone=TIMEZONE, name="weekly_gene_pool_evaluation")
 def weekly_gene_pool_evaluation(context: ScheduleEvaluationContext,
                                 market_data: MarketDataResource,
                                 warehouse: WarehouseResource) -> RunRequest | SkipReason:
-    session = session_of(context)
+    """At the week's last session (Friday; Sunday for crypto, run early on Monday)."""
+    session = session_of(context, CLOSE_TICK_DAYS_BACK)
     return _request("gene-pool", session, session, market_data, warehouse)
 
 

@@ -372,6 +372,17 @@ MIGRATIONS: list[tuple[int, str]] = [
         );
         """,
     ),
+    (
+        10,
+        # A home holds one market (one calendar, one currency): the market of its first
+        # replay, recorded so a replay of another market is refused, not mixed in.
+        """
+        CREATE TABLE IF NOT EXISTS home_market (
+            market VARCHAR NOT NULL,
+            recorded_at TIMESTAMP NOT NULL
+        );
+        """,
+    ),
 ]
 
 

@@ -122,3 +122,45 @@ def test_regime_up_to_t_ignores_later_benchmark_days() -> None:
     changed = detect_regimes(benchmark(changed_closes), NO_FEATURES)
     pd.testing.assert_frame_equal(base.iloc[:230], changed.iloc[:230])
     assert changed["defensive"].iloc[230]
+
+
+def crypto_benchmark(log_returns: np.ndarray) -> pd.DataFrame:
+    closes = 20_000 * np.exp(np.cumsum(log_returns))
+    return pd.DataFrame({"symbol": "BTC-CNY", "as_of": days(len(closes)), "close": closes})
+
+
+def test_a_market_trading_every_day_judges_volatility_against_its_own_past() -> None:
+    from trade_pipelines.agent.perception.regime import benchmark_always_open
+
+    # Bitcoin-like: about 57% a year (365 days) for a year is its normal, not a crash...
+    usual = np.tile([0.03, -0.03], 200)
+    # ...then a month twice as wild, still without a -7% day.
+    wild = np.tile([0.065, -0.065], 15)
+    bench = crypto_benchmark(np.concatenate([usual, wild]))
+    assert benchmark_always_open(bench)
+    regimes = detect_regimes(bench, NO_FEATURES)
+    assert regimes["vix"].isna().all()
+    assert regimes["volatility"].iloc[300] == pytest.approx(0.03 * np.sqrt(20 / 19) * np.sqrt(365),
+                                                            rel=1e-6)
+    # (the fixed level holds until half a year of volatility is known: day 201)
+    assert regimes["defensive"].iloc[150] and not regimes["defensive"].iloc[201:400].any()
+    assert regimes["defensive"].iloc[-1]
+    # The same series as an exchange's index (fixed level, 252 days): defensive all year.
+    as_exchange = detect_regimes(bench.drop(columns="symbol"), NO_FEATURES)
+    assert not benchmark_always_open(bench.drop(columns="symbol"))
+    assert as_exchange["defensive"].iloc[200:400].all()
+    assert detect_regimes(bench, NO_FEATURES, always_open=False)["defensive"].iloc[
+        200:400].all()
+
+
+def test_a_crypto_regime_up_to_t_ignores_later_days() -> None:
+    rng = np.random.default_rng(7)
+    returns = rng.normal(0, 0.035, 420)
+    bench = crypto_benchmark(returns)
+    perturbed = returns.copy()
+    perturbed[300:] = rng.normal(0, 0.2, 120)  # a wild future
+    before = detect_regimes(bench, NO_FEATURES).iloc[:300]
+    after = detect_regimes(crypto_benchmark(perturbed), NO_FEATURES).iloc[:300]
+    pd.testing.assert_frame_equal(before, after)
+    assert detect_regimes(crypto_benchmark(perturbed), NO_FEATURES)["defensive"].iloc[
+        320:].any()

@@ -93,7 +93,7 @@ def test_best_and_worst_trade_with_their_reasons() -> None:
     best = section(markdown, "## Best trade (a case to learn from)")
     assert best[0] == "**AAA** (SMA trend, combined account)  "
     assert best[-1] == "Why it was taken: bought the breakout"
-    assert "Result: +500 (+10.00%) after 5 days, exit by take profit  " in best
+    assert "Result: USD +500 (+10.00%) after 5 days, exit by take profit  " in best
     worst = section(markdown, "## Worst trade (lessons)")
     assert worst[0] == "**BBB** (RSI bounce, aggressive account)  "
     assert worst[-1] == "Why it was taken: oversold bounce"
@@ -341,3 +341,30 @@ def test_judge_calibration_is_the_brier_score_of_the_opening_confidence() -> Non
     # (0.9 - 1)^2 and (0.8 - 0)^2 over the two trades whose debate is known
     assert metrics["scored"] == 2
     assert metrics["brier"] == pytest.approx((0.01 + 0.64) / 2)
+
+
+def test_the_report_names_its_market_and_shows_amounts_in_its_currency() -> None:
+    from dataclasses import replace
+
+    from trade_pipelines.agent.markets import CN, HK
+    from trade_pipelines.agent.reflection.daily_report import DATA_CAVEATS, money
+
+    us = daily_report(one_day([trade("t1", D2, "AAA", "S01", 500.0, return_pct=0.1)]))
+    assert "**Market**: US stocks (NYSE/Nasdaq); amounts in USD; benchmark S&P 500" in us
+    assert "**AI combined equity**: USD 1,010,000.00" in us
+    inputs = replace(one_day([trade("t1", D2, "600036.SH", "S01", -300.0,
+                                    return_pct=-0.03)]), market=CN)
+    cn = daily_report(inputs)
+    assert "**Market**: China A-shares (Shanghai/Shenzhen); amounts in CNY; benchmark " \
+           "CSI 300 (000300.SH); calendar XSHG" in cn
+    assert "**AI combined equity**: CNY 1,010,000.00" in cn
+    assert "Result: CNY -300 (-3.00%)" in cn
+    assert section(cn, "## About the data") == [DATA_CAVEATS["cn"]]
+    many = dict(reports_for_days([D2], inputs.accounts, inputs.trades_to_date,
+                                 inputs.fills_today, inputs.decisions_today,
+                                 pd.DataFrame(columns=["as_of"]), inputs.evaluations, NAMES,
+                                 HK))
+    assert "amounts in HKD" in many[D2] and "Hang Seng Index (^HSI)" in many[D2]
+    assert money(-1234.5, "HKD", decimals=0) == "HKD -1,234"
+    assert money(1234.5, "CNY", signed=True) == "CNY +1,234.50"
+    assert money(float("nan"), "USD") == "n/a"

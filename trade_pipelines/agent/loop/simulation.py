@@ -22,14 +22,15 @@ from trade_pipelines.market_data.calendar import exchange_sessions
 
 
 def run_agent_loop(bars: pd.DataFrame, start: date, end: date, universe_symbols: list[str],
-                   benchmark_symbol: str, volatility_symbol: str,
+                   benchmark_symbol: str, volatility_symbol: str | None,
                    controls: Iterable[ControlEvent] = (),
                    variant: AgentVariant = FULL_AGENT, rules: MarketRules = US,
                    news: pd.DataFrame | None = None) -> dict:
     """Perceive, evaluate, plan, propose, debate and trade every session in [start, end]
     from ``bars`` (the warehouse's columns, all history wanted before ``start``), under
     the supervisor's control events (none by default), with the layers ``variant`` keeps,
-    under the market's ``rules`` (the US by default); ``news``: ``news_sentiment`` rows
+    under the market's ``rules`` (the US by default: its calendar's weeks end the gene
+    pool's evaluations); ``news``: ``news_sentiment`` rows
     the debate reads (none by default)."""
     bars = bars[bars["as_of"] <= end]
     universe = bars[bars["symbol"].isin(universe_symbols)]
@@ -39,7 +40,7 @@ def run_agent_loop(bars: pd.DataFrame, start: date, end: date, universe_symbols:
     window = features[features["as_of"] >= start]
     window_regimes = regimes[regimes["as_of"] >= start]
     days = sorted(window_regimes["as_of"])
-    sessions = exchange_sessions(start, end + timedelta(days=7))
+    sessions = exchange_sessions(start, end + timedelta(days=7), rules.calendar)
     pool = wiring.evaluate_gene_pool(features, evaluation_days(sessions, start, end),
                                      evolve=variant.evolution)
     genomes = {k: v.genome for k, v in sorted(pool.state.lineages.items())}

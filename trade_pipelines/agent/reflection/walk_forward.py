@@ -241,7 +241,7 @@ def _seed(window: EvaluationWindow, system: str) -> int:
 
 def evaluate_walk_forward(
         bars: pd.DataFrame, universe: Sequence[str], benchmark_symbol: str,
-        volatility_symbol: str, first_test_day: date, last_day: date, *,
+        volatility_symbol: str | None, first_test_day: date, last_day: date, *,
         test_months: int = 12, systems: Sequence[str] = SYSTEMS,
         progress: Callable[[str, int], None] | None = None,
         rules: MarketRules = US) -> Evaluation:

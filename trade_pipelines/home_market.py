@@ -1,0 +1,63 @@
+"""A home holds one market: the market of its first replay (US stocks, A-shares, Hong
+Kong or crypto) is recorded in the warehouse table ``home_market``, and a replay of
+another market in the same home is refused. One account trades in one currency on one
+calendar; bars, ledgers and reports of two markets in one warehouse would be mixed.
+
+A home that already holds bars from before the market was recorded belongs to the market
+of those bars.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pandas as pd
+
+from trade_pipelines.agent.markets import market_of_symbols, market_rules
+from trade_pipelines.settings import HOME_ENV, Paths
+from trade_pipelines.warehouse import Warehouse
+
+TABLE = "home_market"
+
+
+class HomeMarketMismatch(ValueError):
+    """A run of one market asked for in a home that holds another."""
+
+
+def home_market(warehouse: Warehouse) -> str | None:
+    """The market this home holds: the recorded one, else that of the bars it holds,
+    else None (a new home)."""
+    if warehouse.table_exists(TABLE):
+        recorded = warehouse.query(f"SELECT market FROM {TABLE} ORDER BY recorded_at LIMIT 1")
+        if not recorded.empty:
+            return str(recorded["market"].iloc[0])
+    if warehouse.table_exists("bars"):
+        symbols = warehouse.query("SELECT DISTINCT symbol FROM bars ORDER BY symbol")
+        if not symbols.empty:
+            try:
+                return market_of_symbols(list(symbols["symbol"]))
+            except ValueError:  # bars of several markets imported: no claim to make
+                return None
+    return None
+
+
+def claim_home_market(market: str, paths: Paths) -> str:
+    """Record ``market`` as the home's market, or check it is the one already held;
+    a HomeMarketMismatch says which folder to use instead."""
+    rules = market_rules(market)
+    warehouse = Warehouse(paths.warehouse)
+    held = home_market(warehouse)
+    if held is not None and held != rules.code:
+        held_rules = market_rules(held)
+        raise HomeMarketMismatch(
+            f"the home {paths.home} holds the {held_rules.name} market ({held_rules.currency}); "
+            f"a replay of {rules.name} ({rules.currency}) would mix two markets in one "
+            f"warehouse. Set {HOME_ENV} to another folder for it (for example "
+            f"{HOME_ENV}={paths.home.parent / (paths.home.name + '-' + rules.code)}).")
+    warehouse.migrate()
+    if not warehouse.table_exists(TABLE) or warehouse.query(
+            f"SELECT count(*) AS n FROM {TABLE}")["n"].iloc[0] == 0:
+        warehouse.append(TABLE, pd.DataFrame(
+            {"market": [rules.code],
+             "recorded_at": [datetime.now(UTC).replace(tzinfo=None)]}))
+    return rules.code
