@@ -75,6 +75,21 @@ def test_summer_bars_are_available_at_20_utc(tmp_path: Path, warehouse: Warehous
     assert stored(warehouse, "bars")["available_at"].iloc[0] == pd.Timestamp("2024-07-01 20:00")
 
 
+def test_each_bar_is_known_at_its_own_markets_close(tmp_path: Path,
+                                                     warehouse: Warehouse) -> None:
+    """An A-share bar is final at 15:00 Shanghai (07:00 UTC), a Hong Kong one at 16:10
+    (08:10 UTC), a coin's at the next midnight in Shanghai, a US one at 16:00 New York."""
+    import_bars_file(write_csv(tmp_path, ["600036.SH,2024-07-01,10,11,9,10.5,100",
+                                          "0700.HK,2024-07-01,10,11,9,10.5,100",
+                                          "BTC-CNY,2024-07-01,10,11,9,10.5,1",
+                                          "AAPL,2024-07-01,10,11,9,10.5,1"]), warehouse)
+    known = stored(warehouse, "bars").set_index("symbol")["available_at"]
+    assert known["600036.SH"] == pd.Timestamp("2024-07-01 07:00")
+    assert known["0700.HK"] == pd.Timestamp("2024-07-01 08:10")
+    assert known["BTC-CNY"] == pd.Timestamp("2024-07-01 16:00")
+    assert known["AAPL"] == pd.Timestamp("2024-07-01 20:00")
+
+
 def test_bad_rows_are_quarantined_with_reasons_and_raw_rows(
         tmp_path: Path, warehouse: Warehouse) -> None:
     report = import_bars_file(write_csv(tmp_path, GOOD + BAD), warehouse)

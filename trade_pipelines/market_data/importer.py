@@ -29,6 +29,7 @@ from typing import Any
 
 import pandas as pd
 
+from trade_pipelines.agent.markets import market_of_symbol
 from trade_pipelines.agent.perception.validation import (
     CANONICAL_COLUMNS,
     BarSchemaError,
@@ -183,7 +184,13 @@ def import_bars_file(path: Path | str, warehouse: Warehouse, strict: bool = Fals
     if len(conflicts) and not replace:
         raise BarImportConflict(_conflict_message(path.name, conflicts))
     bars["source"] = source
-    bars["available_at"] = bars_available_at(bars["as_of"]).to_numpy()
+    # Each bar is known at its own market's close (a Shanghai bar at 15:00 Shanghai).
+    markets = bars["symbol"].map(market_of_symbol)
+    bars["available_at"] = pd.NaT
+    for market, rows in bars.groupby(markets).groups.items():
+        bars.loc[rows, "available_at"] = bars_available_at(bars.loc[rows, "as_of"],
+                                                           market).to_numpy()
+    bars["available_at"] = pd.to_datetime(bars["available_at"])
     bars["as_of"] = pd.to_datetime(bars["as_of"])
     recorded_at = datetime.now(UTC).replace(tzinfo=None)
     quarantine = quarantine_rows(raw, validation, source, recorded_at)
