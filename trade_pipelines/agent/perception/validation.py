@@ -82,6 +82,9 @@ LONGEST_IN_ORDER = "the longest run of a symbol's rows in date order is kept"
 
 def decided_by(reason: str) -> str:
     """The expectation (or reading step) that gives rows this reason."""
+    if reason.startswith(REASON_SPLIT):
+        return (f"split_suspects (overnight close ratio within {SPLIT_TOLERANCE:.0%} of a "
+                f"split factor while the benchmark moved less than {CALM_MARKET_MOVE:.0%})")
     kinds = [spec.describe() for spec in ROW_EXPECTATIONS if spec.reason == reason]
     if reason == REASON_OUT_OF_ORDER:
         kinds.append(LONGEST_IN_ORDER)
