@@ -20,6 +20,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 if str(PROJECT_ROOT) not in sys.path:
     sys.path.insert(0, str(PROJECT_ROOT))
 
+from streamlit_app.checks import load_failed_checks, render_failed_checks  # noqa: E402
 from streamlit_app.controls import (  # noqa: E402
     render_controls,
     render_trading_state,
@@ -53,6 +54,7 @@ def main() -> None:
     overview, overview_stale = read_or_last("overview", warehouse_path,
                                             lambda: load_overview(warehouse_path))
     render_status(overview, state, busy=overview_stale is not None)
+    render_failed_checks(load_failed_checks(str(paths().dagster_home)))
     render_trading_state(state, upcoming)
     render_controls(warehouse_path, log, upcoming)
     notice = st.empty()
