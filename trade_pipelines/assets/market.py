@@ -77,10 +77,10 @@ def bar_quality(store, market_data: MarketDataResource, start: date, end: date,
     else:
         verdict = validate_bars(window, check_order=False, fresh_since=fresh_since)
         verdict_rows, table_failures = verdict.rejected, verdict.table_failures
-    from trade_pipelines.market_data.builtin import BUILTIN_KNOWN_JUMPS
+    from trade_pipelines.market_data.builtin import BUILTIN_KNOWN_JUMPS, BUILTIN_SPLIT_LIKE_MOVES
 
     splits = split_suspects(bars, benchmark_symbol=market_data.benchmark_symbol,
-                            accepted_jumps=BUILTIN_KNOWN_JUMPS)
+                            accepted_jumps=BUILTIN_KNOWN_JUMPS | BUILTIN_SPLIT_LIKE_MOVES)
     splits = splits[splits["as_of"] >= start] if not splits.empty else splits
     failing = pd.concat([verdict_rows, splits], ignore_index=True) if len(splits) \
         else verdict_rows

@@ -124,3 +124,13 @@ def builtin_coverage() -> pd.DataFrame:
              first=("as_of", "min"), last=("as_of", "max"))
         .reset_index()
     )
+
+
+# Moves in the built-in stock data that come within 3% of a split ratio (3-for-2) on a
+# calm market day, so the split detector would hold them back: AMD 2002-10-03 (-32%, a
+# revenue warning) and BBY 1991-12-19 (-34%, as the dataset records it, unverified). The
+# dataset is adjusted for splits, so they are accepted like BUILTIN_KNOWN_JUMPS.
+BUILTIN_SPLIT_LIKE_MOVES: frozenset[tuple[str, date]] = frozenset({
+    ("AMD", date(2002, 10, 3)),
+    ("BBY", date(1991, 12, 19)),
+})
