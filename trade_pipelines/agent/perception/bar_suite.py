@@ -6,11 +6,12 @@ One suite for every table of daily bars (a source's fetch, a user's file, the wa
 row expectation carries the quarantine reason its failing rows are given; the suite is
 run with ``result_format="COMPLETE"`` so every failing row is named by its index.
 
-Three columns are derived before the suite runs, because great-expectations compares a
+Some columns are derived before the suite runs, because great-expectations compares a
 column with a column or a constant, not with an expression: the number of open/high/low
-present (all or none), the body's top and bottom with a relative tolerance (so float
-rounding in adjusted prices is not mistaken for a bad bar), and the days since the
-symbol's previous bar in the order given.
+present (all or none), the lowest of the four prices (one range expectation instead of
+four, each of which costs a copy of the frame), the low and the body's top and bottom
+with a relative tolerance (so float rounding in adjusted prices is not mistaken for a
+bad bar), and the days since the symbol's previous bar in the order given.
 
 great_expectations takes about 5 s to import, so it is imported only when a suite runs.
 This module must not import dagster.
@@ -37,6 +38,7 @@ PRICE_TOLERANCE = 1e-6
 
 # Derived columns (see the module docstring).
 RANGE_FIELDS_PRESENT = "range_fields_present"
+LOWEST_PRICE = "lowest_price"
 LOW_WITH_TOLERANCE = "low_with_tolerance"
 BODY_TOP = "body_top_with_tolerance"
 BODY_BOTTOM = "body_bottom_with_tolerance"
@@ -73,9 +75,8 @@ ROW_EXPECTATIONS: tuple[BarExpectation, ...] = (
     BarExpectation(REASON_MISSING_CLOSE, "ExpectColumnValuesToNotBeNull", {"column": "close"}),
     BarExpectation(REASON_PARTIAL_OHLC, "ExpectColumnValuesToBeInSet",
                    {"column": RANGE_FIELDS_PRESENT, "value_set": [0, 3]}),
-    *(BarExpectation(REASON_NON_POSITIVE, "ExpectColumnValuesToBeBetween",
-                     {"column": c, "min_value": 0, "strict_min": True})
-      for c in PRICE_COLUMNS),
+    BarExpectation(REASON_NON_POSITIVE, "ExpectColumnValuesToBeBetween",
+                   {"column": LOWEST_PRICE, "min_value": 0, "strict_min": True}),
     BarExpectation(REASON_HIGH_LOW, "ExpectColumnPairValuesAToBeGreaterThanB",
                    {"column_A": "high", "column_B": LOW_WITH_TOLERANCE, "or_equal": True,
                     "ignore_row_if": "either_value_is_missing"}),
@@ -96,7 +97,7 @@ ROW_EXPECTATIONS: tuple[BarExpectation, ...] = (
 # Table expectations: they fail the whole table, not rows.
 TABLE_EXPECTATIONS: tuple[BarExpectation, ...] = (
     BarExpectation(REASON_SCHEMA, "ExpectTableColumnsToMatchSet",
-                   {"column_set": [*CANONICAL_COLUMNS, RANGE_FIELDS_PRESENT,
+                   {"column_set": [*CANONICAL_COLUMNS, RANGE_FIELDS_PRESENT, LOWEST_PRICE,
                                    LOW_WITH_TOLERANCE, BODY_TOP, BODY_BOTTOM,
                                    DAYS_SINCE_PREVIOUS], "exact_match": False}),
     *(BarExpectation(REASON_SCHEMA, "ExpectColumnValuesToBeOfType",
@@ -150,6 +151,8 @@ def suite_frame(bars: pd.DataFrame, *, order_ignored: Sequence[bool] | None = No
     ranges = frame[RANGE_COLUMNS].to_numpy()
     frame[RANGE_FIELDS_PRESENT] = (~np.isnan(ranges)).sum(axis=1)
     open_, close = frame["open"].to_numpy(), frame["close"].to_numpy()
+    frame[LOWEST_PRICE] = np.fmin(np.fmin(open_, frame["high"].to_numpy()),
+                                  np.fmin(frame["low"].to_numpy(), close))
     frame[LOW_WITH_TOLERANCE] = frame["low"] * (1 - PRICE_TOLERANCE)
     frame[BODY_TOP] = np.fmax(open_, close) * (1 - PRICE_TOLERANCE)
     frame[BODY_BOTTOM] = np.fmin(open_, close) * (1 + PRICE_TOLERANCE)
@@ -209,9 +212,11 @@ def run_bar_suite(frame: pd.DataFrame, *, fresh_since: date | None = None,
         spec = expectations[number]
         found = failures[number]
         if number < len(ROW_EXPECTATIONS):
+            described = spec.describe()
             for label in found.get("unexpected_index_list") or []:
-                outcome.row_reasons.setdefault(label, spec.reason)
-                outcome.row_expectations.setdefault(label, spec.describe())
+                if label not in outcome.row_reasons:
+                    outcome.row_reasons[label] = spec.reason
+                    outcome.row_expectations[label] = described
         else:
             observed = found.get("observed_value")
             outcome.table_failures.append(
