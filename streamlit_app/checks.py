@@ -14,8 +14,6 @@ from pathlib import Path
 
 import streamlit as st
 
-from streamlit_app.reads import CACHE_TTL_S
-
 BAR_CHECKS = ("bars_pass_quality_suite", "stored_bars_self_check")
 
 
@@ -51,11 +49,6 @@ def latest_failed_checks(dagster_home: Path) -> list[FailedCheck]:
                 failing_rows=str(rows.value) if rows is not None else "none",
                 run_id=record.run_id))
     return failed
-
-
-@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
-def load_failed_checks(dagster_home: str) -> list[FailedCheck]:
-    return latest_failed_checks(Path(dagster_home))
 
 
 def render_failed_checks(failed: list[FailedCheck]) -> None:
