@@ -29,18 +29,28 @@ class FailedCheck:
 
 
 def latest_failed_checks(dagster_home: Path) -> list[FailedCheck]:
-    """Each bar check whose latest evaluation failed (a later pass clears it)."""
+    """Each bar check whose latest evaluation failed (a later pass clears it).
+
+    ``get_latest_asset_check_evaluation_record`` is the instance's own read of a check's
+    latest evaluation (what the UI's check page shows); dagster 1.13 has no ``@public``
+    reader of check evaluations."""
     if not (dagster_home / "storage").is_dir():
         return []
     from dagster import AssetCheckKey, AssetKey, DagsterInstance
+    from dagster._core.storage.asset_check_execution_record import (
+        AssetCheckExecutionRecordStatus,
+    )
 
     failed = []
     with DagsterInstance.from_config(str(dagster_home)) as instance:
         for name in BAR_CHECKS:
             record = instance.get_latest_asset_check_evaluation_record(
                 AssetCheckKey(AssetKey("market_bars"), name))
-            evaluation = record.evaluation if record is not None else None
-            if evaluation is None or evaluation.passed:
+            # A check being evaluated right now (planned) shows again once it finishes.
+            if record is None or record.status != AssetCheckExecutionRecordStatus.FAILED:
+                continue
+            evaluation = record.evaluation
+            if evaluation is None:
                 continue
             rows = evaluation.metadata.get("failing_rows")
             failed.append(FailedCheck(

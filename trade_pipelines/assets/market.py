@@ -111,8 +111,11 @@ def bar_quality(store, market_data: MarketDataResource, start: date, end: date,
         AssetCheckSpec("bars_pass_quality_suite", asset="market_bars", blocking=True,
                        description="Every bar is validated before it is stored: bad rows "
                                    "are refused into the quarantine (listed here) and the "
-                                   "window's stored bars must pass the suite, or trading "
-                                   "on them is refused."),
+                                   "window's stored bars must pass the great-expectations "
+                                   "suite (schema, ranges, OHLC, volume, duplicates, time "
+                                   "order, freshness in live mode) and show no unadjusted "
+                                   "split, or nothing downstream runs; the failing rows "
+                                   "and the expectation each broke are listed."),
         AssetCheckSpec("no_suspicious_jumps", asset="market_bars",
                        description="Close-to-close moves over 50% on a stock, for review "
                                    "(real events such as earnings gaps pass with a warning)."),
