@@ -87,6 +87,7 @@ def test_bad_bars_already_stored_block_the_graph(project_home: Path) -> None:
         ("ZZA", date(2024, 3, 13), 10.0, 9.0, 9.5, 9.8, 1000.0),     # high < low
         ("ZZA", date(2024, 3, 14), 9.8, 10.1, 9.7, 10.0, -50.0),     # negative volume
         ("ZZA", date(2024, 3, 15), 10.0, 10.2, 9.9, -1.0, 1000.0),   # non-positive close
+        ("ZZA", date(2024, 3, 16), 10.0, 10.2, 9.9, 10.0, 1000.0),   # a Saturday
     ]))
     # The whole graph downstream of the bars: features, regime, plans, trading, reports.
     result = run_bars(project_home, "2024-01-01", source="warehouse", symbols="ZZA",
@@ -101,7 +102,9 @@ def test_bad_bars_already_stored_block_the_graph(project_home: Path) -> None:
            "ExpectColumnPairValuesAToBeGreaterThanB(column_A='high'" in table
     assert "| negative volume | ExpectColumnValuesToBeBetween(column='volume'" in table
     assert "| ZZA | 2024-03-15 |" in table and "2024-03-12" not in table
-    assert quality.metadata["failed_rows"].value == 3
+    assert "| ZZA | 2024-03-16 | 10.0 | 10.2 | 9.9 | 10.0 | 1000.0 | not a session of the " \
+           "market's calendar | ExpectColumnValuesToBeInSet(column='epoch_day'" in table
+    assert quality.metadata["failed_rows"].value == 4
     # The blocking check stopped every asset downstream of the bars in the same run.
     assert not result.success
     materialised = {e.asset_key.to_user_string()

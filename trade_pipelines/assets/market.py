@@ -75,7 +75,9 @@ def bar_quality(store, market_data: MarketDataResource, start: date, end: date,
         verdict_rows, table_failures = window, (
             [f"stale bars: no bars at all in {start}..{end}"] if fresh_since else [])
     else:
-        verdict = validate_bars(window, check_order=False, fresh_since=fresh_since)
+        sessions = exchange_sessions(start, end, rules.calendar)
+        verdict = validate_bars(window, check_order=False, fresh_since=fresh_since,
+                                sessions=sessions)
         verdict_rows, table_failures = verdict.rejected, verdict.table_failures
     from trade_pipelines.market_data.builtin import BUILTIN_KNOWN_JUMPS, BUILTIN_SPLIT_LIKE_MOVES
 

@@ -395,3 +395,15 @@ def test_an_unadjusted_split_is_suspected_on_a_calm_day_only() -> None:
     assert accepted["symbol"].tolist() == ["ZZR"]
     # Without a benchmark the crash day is suspect too: nothing says the market moved.
     assert len(split_suspects(frame)) == 3
+
+
+def test_a_bar_off_the_market_calendar_is_rejected_when_sessions_are_given() -> None:
+    from trade_pipelines.agent.perception.validation import REASON_OFF_CALENDAR, decided_by
+
+    frame = pd.DataFrame([bar(as_of="2024-01-05"), bar(as_of="2024-01-06"),  # a Saturday
+                          bar(as_of="2024-01-08")])
+    assert validate_bars(frame).rejected.empty
+    sessions = [date(2024, 1, 5), date(2024, 1, 8)]
+    result = validate_bars(frame, sessions=sessions)
+    assert reasons(result.rejected) == {1: REASON_OFF_CALENDAR}
+    assert decided_by(REASON_OFF_CALENDAR).startswith("ExpectColumnValuesToBeInSet")

@@ -11,7 +11,8 @@ column with a column or a constant, not with an expression: the number of open/h
 present (all or none), the lowest of the four prices (one range expectation instead of
 four, each of which costs a copy of the frame), the low and the body's top and bottom
 with a relative tolerance (so float rounding in adjusted prices is not mistaken for a
-bad bar), and the days since the symbol's previous bar in the order given.
+bad bar), the days since the symbol's previous bar in the order given, and the day as a
+number (days since 1970-01-01) to compare with the market's sessions.
 
 great_expectations takes about 5 s to import, so it is imported only when a suite runs.
 This module must not import dagster.
@@ -20,7 +21,7 @@ This module must not import dagster.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -43,6 +44,7 @@ LOW_WITH_TOLERANCE = "low_with_tolerance"
 BODY_TOP = "body_top_with_tolerance"
 BODY_BOTTOM = "body_bottom_with_tolerance"
 DAYS_SINCE_PREVIOUS = "days_since_previous_bar"
+EPOCH_DAY = "epoch_day"
 
 REASON_MISSING_CLOSE = "missing close"
 REASON_PARTIAL_OHLC = "partial OHLC (open, high and low must be all present or all missing)"
@@ -53,6 +55,7 @@ REASON_LOW_ABOVE = "low above open/close"
 REASON_NEGATIVE_VOLUME = "negative volume"
 REASON_DUPLICATE = "duplicate (symbol, as_of) with conflicting values"
 REASON_OUT_OF_ORDER = "out of order"
+REASON_OFF_CALENDAR = "not a session of the market's calendar"
 REASON_SCHEMA = "schema"
 REASON_STALE = "stale bars"
 
@@ -64,9 +67,12 @@ class BarExpectation:
     reason: str
     kind: str
     kwargs: dict[str, Any]
+    per_row: bool = True
 
     def describe(self) -> str:
-        arguments = ", ".join(f"{k}={v!r}" for k, v in self.kwargs.items())
+        arguments = ", ".join(
+            f"{k}=[{len(v)} values]" if isinstance(v, list) and len(v) > 8 else f"{k}={v!r}"
+            for k, v in self.kwargs.items())
         return f"{self.kind}({arguments})"
 
 
@@ -99,26 +105,37 @@ TABLE_EXPECTATIONS: tuple[BarExpectation, ...] = (
     BarExpectation(REASON_SCHEMA, "ExpectTableColumnsToMatchSet",
                    {"column_set": [*CANONICAL_COLUMNS, RANGE_FIELDS_PRESENT, LOWEST_PRICE,
                                    LOW_WITH_TOLERANCE, BODY_TOP, BODY_BOTTOM,
-                                   DAYS_SINCE_PREVIOUS], "exact_match": False}),
+                                   DAYS_SINCE_PREVIOUS], "exact_match": False}, False),
     *(BarExpectation(REASON_SCHEMA, "ExpectColumnValuesToBeOfType",
-                     {"column": c, "type_": "float64"}) for c in NUMERIC_COLUMNS),
+                     {"column": c, "type_": "float64"}, False) for c in NUMERIC_COLUMNS),
     BarExpectation(REASON_SCHEMA, "ExpectColumnValuesToBeOfType",
-                   {"column": "as_of", "type_": "datetime64"}),
-    BarExpectation(REASON_SCHEMA, "ExpectColumnValuesToNotBeNull", {"column": "symbol"}),
-    BarExpectation(REASON_SCHEMA, "ExpectColumnValuesToNotBeNull", {"column": "as_of"}),
+                   {"column": "as_of", "type_": "datetime64"}, False),
+    BarExpectation(REASON_SCHEMA, "ExpectColumnValuesToNotBeNull", {"column": "symbol"},
+                   False),
+    BarExpectation(REASON_SCHEMA, "ExpectColumnValuesToNotBeNull", {"column": "as_of"},
+                   False),
 )
 
 
 def freshness_expectation(fresh_since: date) -> BarExpectation:
     """The newest bar must be on or after ``fresh_since`` (live mode only)."""
     return BarExpectation(REASON_STALE, "ExpectColumnMaxToBeBetween",
-                          {"column": "as_of", "min_value": pd.Timestamp(fresh_since)})
+                          {"column": "as_of", "min_value": pd.Timestamp(fresh_since)}, False)
 
 
-def expectation_list(fresh_since: date | None = None) -> list[BarExpectation]:
+def session_expectation(sessions: Collection[date]) -> BarExpectation:
+    """Every bar is on a session of the market's calendar (no weekend or holiday bars)."""
+    days = np.array(sorted(sessions), dtype="datetime64[D]").astype("int64")
+    return BarExpectation(REASON_OFF_CALENDAR, "ExpectColumnValuesToBeInSet",
+                          {"column": EPOCH_DAY, "value_set": days.tolist()})
+
+
+def expectation_list(fresh_since: date | None = None,
+                     sessions: Collection[date] | None = None) -> list[BarExpectation]:
     """Every expectation of the suite, rows first, in priority order."""
-    extra = [freshness_expectation(fresh_since)] if fresh_since is not None else []
-    return [*ROW_EXPECTATIONS, *TABLE_EXPECTATIONS, *extra]
+    rows = [session_expectation(sessions)] if sessions is not None else []
+    table = [freshness_expectation(fresh_since)] if fresh_since is not None else []
+    return [*ROW_EXPECTATIONS, *rows, *TABLE_EXPECTATIONS, *table]
 
 
 @dataclass
@@ -160,7 +177,9 @@ def suite_frame(bars: pd.DataFrame, *, order_ignored: Sequence[bool] | None = No
                else np.asarray(order_ignored, dtype=bool))
     # Days since the latest earlier bar of the same symbol in the chain (rows given in
     # their order): >= 1 when time increases, NaN for a symbol's first bar.
-    days = frame["as_of"].to_numpy(dtype="datetime64[D]").astype("float64")
+    epoch_days = frame["as_of"].to_numpy(dtype="datetime64[D]").astype("int64")
+    frame[EPOCH_DAY] = epoch_days
+    days = epoch_days.astype("float64")
     chained = pd.Series(np.where(ignored, np.nan, days), index=frame.index)
     symbols = frame["symbol"].to_numpy()
     # A row outside the chain compares with the chain's latest bar before it.
@@ -181,8 +200,12 @@ def _context() -> Any:
 
 
 def run_bar_suite(frame: pd.DataFrame, *, fresh_since: date | None = None,
+                  sessions: Collection[date] | None = None,
                   context_factory: Callable[[], Any] = _context) -> SuiteOutcome:
-    """Run the suite on a frame made by :func:`suite_frame`; failing rows by index label."""
+    """Run the suite on a frame made by :func:`suite_frame`; failing rows by index label.
+
+    ``fresh_since`` adds the freshness expectation (live mode), ``sessions`` the market
+    calendar's one."""
     outcome = SuiteOutcome(evaluated=len(frame))
     if frame.empty:
         return outcome
@@ -193,7 +216,7 @@ def run_bar_suite(frame: pd.DataFrame, *, fresh_since: date | None = None,
     batch = (context.data_sources.add_pandas("bars").add_dataframe_asset("bars")
              .add_batch_definition_whole_dataframe("bars"))
     suite = gx.ExpectationSuite(name="bars")
-    expectations = expectation_list(fresh_since)
+    expectations = expectation_list(fresh_since, sessions)
     for number, spec in enumerate(expectations):
         suite.add_expectation(getattr(gxe, spec.kind)(**spec.kwargs, meta={"number": number}))
     suite = context.suites.add(suite)
@@ -211,7 +234,7 @@ def run_bar_suite(frame: pd.DataFrame, *, fresh_since: date | None = None,
     for number in sorted(failures):
         spec = expectations[number]
         found = failures[number]
-        if number < len(ROW_EXPECTATIONS):
+        if spec.per_row:
             described = spec.describe()
             for label in found.get("unexpected_index_list") or []:
                 if label not in outcome.row_reasons:

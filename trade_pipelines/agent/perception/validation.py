@@ -48,6 +48,7 @@ from trade_pipelines.agent.perception.bar_suite import (
     REASON_MISSING_CLOSE,
     REASON_NEGATIVE_VOLUME,
     REASON_NON_POSITIVE,
+    REASON_OFF_CALENDAR,
     REASON_OUT_OF_ORDER,
     REASON_PARTIAL_OHLC,
     ROW_EXPECTATIONS,
@@ -59,9 +60,9 @@ __all__ = [
     "CANONICAL_COLUMNS", "NUMERIC_COLUMNS", "PRICE_COLUMNS", "PRICE_TOLERANCE",
     "REASON_DUPLICATE", "REASON_HIGH_BELOW", "REASON_HIGH_LOW", "REASON_LOW_ABOVE",
     "REASON_MISSING_CLOSE", "REASON_NEGATIVE_VOLUME", "REASON_NON_POSITIVE",
-    "REASON_OUT_OF_ORDER", "REASON_PARTIAL_OHLC", "BarSchemaError", "BarValidation",
-    "broken_bar_rules", "check_bars_frame", "failed_rows_markdown", "suspicious_jumps",
-    "validate_bars",
+    "REASON_OFF_CALENDAR", "REASON_OUT_OF_ORDER", "REASON_PARTIAL_OHLC", "BarSchemaError",
+    "BarValidation", "broken_bar_rules", "check_bars_frame", "decided_by",
+    "failed_rows_markdown", "split_suspects", "suspicious_jumps", "validate_bars",
 ]
 
 # Text that means "no value" in a numeric cell of a file.
@@ -85,6 +86,9 @@ def decided_by(reason: str) -> str:
     if reason.startswith(REASON_SPLIT):
         return (f"split_suspects (overnight close ratio within {SPLIT_TOLERANCE:.0%} of a "
                 f"split factor while the benchmark moved less than {CALM_MARKET_MOVE:.0%})")
+    if reason == REASON_OFF_CALENDAR:
+        return ("ExpectColumnValuesToBeInSet(column='epoch_day', "
+                "value_set=<the market's sessions>)")
     kinds = [spec.describe() for spec in ROW_EXPECTATIONS if spec.reason == reason]
     if reason == REASON_OUT_OF_ORDER:
         kinds.append(LONGEST_IN_ORDER)
@@ -198,13 +202,16 @@ def _out_of_order(ordinals: np.ndarray) -> np.ndarray:
 
 
 def validate_bars(frame: pd.DataFrame, *, check_order: bool = True,
-                  fresh_since: date | None = None) -> BarValidation:
+                  fresh_since: date | None = None,
+                  sessions: Collection[date] | None = None) -> BarValidation:
     """Split bars into clean rows (canonical types, sorted) and rejected rows with reasons.
 
     ``rejected`` keeps the original values and index labels of each bad row, plus
     ``reason``. ``check_order=False`` skips the "out of order" rule, for frames whose row
     order means nothing (a table read back from the warehouse). ``fresh_since`` adds the
     suite's freshness expectation (live mode): the newest bar must be on or after it.
+    ``sessions`` (the market calendar's sessions over the bars' span) rejects bars on any
+    other day, as "not a session of the market's calendar".
     """
     missing_columns = [c for c in CANONICAL_COLUMNS if c not in frame.columns]
     if missing_columns:
@@ -279,7 +286,7 @@ def validate_bars(frame: pd.DataFrame, *, check_order: bool = True,
         suite_input = suite_input.sort_values(["symbol", "as_of"], kind="stable")
         ignored = out_of_order[suite_input.index.to_numpy()]
     outcome = run_bar_suite(suite_frame(suite_input, order_ignored=ignored),
-                            fresh_since=fresh_since)
+                            fresh_since=fresh_since, sessions=sessions)
     for position, why in outcome.row_reasons.items():
         if reason[position] is None:
             reason[position] = why
