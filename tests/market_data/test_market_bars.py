@@ -87,7 +87,6 @@ def test_bad_bars_already_stored_block_the_graph(project_home: Path) -> None:
         ("ZZA", date(2024, 3, 13), 10.0, 9.0, 9.5, 9.8, 1000.0),     # high < low
         ("ZZA", date(2024, 3, 14), 9.8, 10.1, 9.7, 10.0, -50.0),     # negative volume
         ("ZZA", date(2024, 3, 15), 10.0, 10.2, 9.9, -1.0, 1000.0),   # non-positive close
-        ("ZZA", date(2024, 3, 16), 10.0, 10.2, 9.9, 10.0, 1000.0),   # a Saturday
     ]))
     # The whole graph downstream of the bars: features, regime, plans, trading, reports.
     result = run_bars(project_home, "2024-01-01", source="warehouse", symbols="ZZA",
@@ -102,9 +101,7 @@ def test_bad_bars_already_stored_block_the_graph(project_home: Path) -> None:
            "ExpectColumnPairValuesAToBeGreaterThanB(column_A='high'" in table
     assert "| negative volume | ExpectColumnValuesToBeBetween(column='volume'" in table
     assert "| ZZA | 2024-03-15 |" in table and "2024-03-12" not in table
-    assert "| ZZA | 2024-03-16 | 10.0 | 10.2 | 9.9 | 10.0 | 1000.0 | not a session of the " \
-           "market's calendar | ExpectColumnValuesToBeInSet(column='epoch_day'" in table
-    assert quality.metadata["failed_rows"].value == 4
+    assert quality.metadata["failed_rows"].value == 3
     # The blocking check stopped every asset downstream of the bars in the same run.
     assert not result.success
     materialised = {e.asset_key.to_user_string()
@@ -162,6 +159,13 @@ def test_live_bars_must_be_fresh(project_home: Path) -> None:
     offline = MarketDataResource(source="warehouse", symbols="ZZC")
     assert bar_quality(warehouse, offline, date(2024, 1, 1), date(2024, 3, 18),
                        "quality").passed
+    # A live bar on a day the market is closed (a Saturday) is held back too.
+    warehouse.append("bars", stored([("ZZC", date(2024, 3, 9), 10.0, 10.5, 9.5, 10.0, 1.0)]))
+    weekend = bar_quality(warehouse, live, date(2024, 1, 1), date(2024, 3, 15), "quality")
+    assert weekend.description == "1 bar(s): not a session of the market's calendar"
+    assert "| ZZC | 2024-03-09 |" in weekend.metadata["failing_rows"].value
+    assert bar_quality(warehouse, offline, date(2024, 1, 1), date(2024, 3, 15),
+                       "quality").passed
 
 
 def test_the_builtin_loader_never_overwrites_imported_bars(project_home: Path,
@@ -205,3 +209,12 @@ def test_the_hourly_self_check_runs_the_suite_on_stored_bars(project_home: Path)
     assert f"| ZZD | {days[1]} |" in quality.metadata["failing_rows"].value
     # Only the check ran: nothing was fetched or materialised.
     assert result.get_asset_materialization_events() == []
+
+
+def test_allowed_days_are_sessions_or_days_the_calendar_cannot_judge() -> None:
+    from trade_pipelines.market_data.calendar import allowed_days
+
+    days = [date(1985, 6, 1), date(2024, 3, 8), date(2024, 3, 9), date(2024, 12, 25)]
+    assert allowed_days(days, "XNYS") == {date(1985, 6, 1), date(2024, 3, 8)}
+    assert allowed_days(days[1:3], "24/7") == {date(2024, 3, 8), date(2024, 3, 9)}
+    assert allowed_days([], "XNYS") == set()

@@ -32,7 +32,7 @@ from trade_pipelines.assets.common import (
     partition_window,
     to_dates,
 )
-from trade_pipelines.market_data.calendar import exchange_sessions
+from trade_pipelines.market_data.calendar import allowed_days, exchange_sessions
 from trade_pipelines.partitions import single_run, trading_years
 from trade_pipelines.resources import MarketDataResource, WarehouseResource
 from trade_pipelines.warehouse.checkpoints import MonthSlice, WindowCheckpoint
@@ -75,7 +75,10 @@ def bar_quality(store, market_data: MarketDataResource, start: date, end: date,
         verdict_rows, table_failures = window, (
             [f"stale bars: no bars at all in {start}..{end}"] if fresh_since else [])
     else:
-        sessions = exchange_sessions(start, end, rules.calendar)
+        # Live bars must fall on the market's sessions; a user's own files and the
+        # offline datasets are not held to a calendar they may not follow.
+        sessions = (allowed_days(window["as_of"], rules.calendar)
+                    if fresh_since is not None else None)
         verdict = validate_bars(window, check_order=False, fresh_since=fresh_since,
                                 sessions=sessions)
         verdict_rows, table_failures = verdict.rejected, verdict.table_failures
