@@ -36,6 +36,7 @@ from trade_pipelines.market_data.calendar import allowed_days, exchange_sessions
 from trade_pipelines.partitions import single_run, trading_years
 from trade_pipelines.resources import MarketDataResource, WarehouseResource
 from trade_pipelines.warehouse.checkpoints import MonthSlice, WindowCheckpoint
+from trade_pipelines.warehouse.connection import Warehouse
 
 # The start of every features checkpoint: they cover all history up to a run's end.
 HISTORY_START = date(1900, 1, 1)
@@ -57,7 +58,7 @@ def freshness_floor(end: date, calendar: str, sessions: int = FRESH_SESSIONS,
     return days[-sessions] if len(days) >= sessions else last
 
 
-def bar_quality(store, market_data: MarketDataResource, start: date, end: date,
+def bar_quality(store: Warehouse, market_data: MarketDataResource, start: date, end: date,
                 check_name: str, refused: list[str] | None = None,
                 refused_rows: int = 0) -> AssetCheckResult:
     """The great-expectations suite and the split detector on the window's stored bars:
