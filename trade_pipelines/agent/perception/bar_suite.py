@@ -196,6 +196,7 @@ def _context() -> Any:
 
     logging.getLogger("great_expectations").setLevel(logging.WARNING)
     context = gx.get_context(mode="ephemeral")
+    context.enable_analytics(False)  # no network, ever
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
     return context
 
