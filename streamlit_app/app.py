@@ -20,6 +20,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 if str(PROJECT_ROOT) not in sys.path:
     sys.path.insert(0, str(PROJECT_ROOT))
 
+from streamlit_app.checks import render_failed_checks  # noqa: E402
 from streamlit_app.controls import (  # noqa: E402
     render_controls,
     render_trading_state,
@@ -31,6 +32,7 @@ from streamlit_app.performance import render_performance  # noqa: E402
 from streamlit_app.reads import (  # noqa: E402
     load_controls,
     load_day,
+    load_failed_checks,
     load_overview,
     read_or_last,
     render_busy,
@@ -55,6 +57,7 @@ def main() -> None:
                                   lambda: load_controls(warehouse_path))
     state = trading_state(log, upcoming)
     render_status(overview, state, busy=overview_stale is not None)
+    render_failed_checks(load_failed_checks(str(paths().dagster_home)))
     render_trading_state(state, upcoming)
     render_controls(warehouse_path, log, upcoming)
     notice = st.empty()

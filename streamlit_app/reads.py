@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from datetime import date, datetime
+from pathlib import Path
 from typing import TypeVar
 
 import duckdb
@@ -18,6 +19,7 @@ import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
 from streamlit_app import queries
+from streamlit_app.checks import FailedCheck, latest_failed_checks
 from trade_pipelines.warehouse import Warehouse, WarehouseLockedError
 
 # Short lock budget: a page that hangs for a minute behind a long replay transaction is
@@ -48,8 +50,15 @@ def load_controls(path: str) -> pd.DataFrame:
     return queries.control_log(_warehouse(path))
 
 
+@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
+def load_failed_checks(dagster_home: str) -> list[FailedCheck]:
+    """The bar checks whose latest evaluation failed, from the home's Dagster instance."""
+    return latest_failed_checks(Path(dagster_home))
+
+
 def forget_cached_reads() -> None:
     """Runs before the page does, so the rerun the click causes reads afresh."""
+    load_failed_checks.clear()
     load_overview.clear()
     load_day.clear()
     load_controls.clear()

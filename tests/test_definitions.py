@@ -61,6 +61,24 @@ def test_schedules_and_jobs() -> None:
                                            "weekly_gene_pool_evaluation"}
 
 
+def test_the_hourly_bar_self_check_is_defined_and_stopped_by_default() -> None:
+    from dagster import AssetCheckKey, AssetKey, DefaultScheduleStatus
+
+    schedule = next(s for s in defs.schedules if s.name == "hourly_bar_self_check")
+    assert schedule.cron_schedule == "0 * * * *"
+    assert schedule.job_name == "bar_self_check"
+    assert schedule.default_status == DefaultScheduleStatus.STOPPED
+    job = defs.resolve_job_def("bar_self_check")
+    check = AssetCheckKey(AssetKey("market_bars"), "stored_bars_self_check")
+    assert job.asset_layer.asset_graph.asset_check_keys >= {check}
+    from trade_pipelines.assets.market import stored_bars_self_check
+
+    assert [spec.blocking for spec in stored_bars_self_check.check_specs] == [True]
+    # The cycle's runs do not carry the self-check: it has its own job.
+    assert "market_bars_stored_bars_self_check" not in {
+        n.name for n in defs.resolve_job_def("daily_cycle").nodes}
+
+
 def test_bars_carry_a_blocking_quality_check() -> None:
     from trade_pipelines.assets.market import market_bars
 
@@ -151,8 +169,10 @@ SNAPSHOT = {
         "trade_proposals": ["market_features", "market_regime", "strategy_evaluations"],
         "walk_forward_scoreboard": [],
     },
-    "checks": ["market_bars.bars_pass_quality_suite", "market_bars.no_suspicious_jumps"],
+    "checks": ["market_bars.bars_pass_quality_suite", "market_bars.no_suspicious_jumps",
+               "market_bars.stored_bars_self_check"],
     "jobs": {
+        "bar_self_check": ["market_bars_stored_bars_self_check"],
         "daily_cycle": ["daily_plans", "daily_reports", "daily_trading_loop", "market_bars",
                         "market_features", "market_regime", "memory_index",
                         "news_sentiment", "strategy_evaluations", "trade_proposals"],
@@ -167,6 +187,7 @@ SNAPSHOT = {
         "review_after_close": ("0 17 * * 1-5", "daily_cycle", ["market_data", "warehouse"]),
         "weekly_gene_pool_evaluation": ("0 18 * * 5", "weekly_gene_pool_evaluation",
                                         ["market_data", "warehouse"]),
+        "hourly_bar_self_check": ("0 * * * *", "bar_self_check", []),
     },
     "sensors": {"bar_file_inbox": ("import_bars_job", ["warehouse"])},
     "resources": {

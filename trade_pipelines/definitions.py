@@ -4,8 +4,9 @@ from pathlib import Path
 
 from dagster import Definitions
 
-from trade_pipelines.assets import ALL_ASSETS
+from trade_pipelines.assets import ALL_ASSET_CHECKS, ALL_ASSETS
 from trade_pipelines.jobs import (
+    bar_self_check_job,
     daily_cycle_job,
     gene_pool_seed_job,
     import_bars_job,
@@ -39,9 +40,9 @@ def build_resources(symbols: str | None = None, source: str | None = None,
 
 defs = Definitions(
     assets=ALL_ASSETS,
-    asset_checks=[],
+    asset_checks=ALL_ASSET_CHECKS,
     jobs=[daily_cycle_job, morning_plan_job, weekly_evolution_job, gene_pool_seed_job,
-          import_bars_job, walk_forward_job],
+          import_bars_job, walk_forward_job, bar_self_check_job],
     schedules=SCHEDULES,
     sensors=SENSORS,
     resources=build_resources(),

@@ -88,3 +88,15 @@ def test_loading_is_cached_and_returns_a_private_copy(bars: pd.DataFrame) -> Non
     assert time.perf_counter() - started < 0.5
     again.loc[0, "close"] = -1.0
     assert load_builtin_bars().loc[0, "close"] == bars.loc[0, "close"] > 0
+
+
+def test_the_only_split_like_moves_are_the_reviewed_ones(bars: pd.DataFrame) -> None:
+    from trade_pipelines.agent.perception.validation import split_suspects
+    from trade_pipelines.market_data.builtin import BUILTIN_SPLIT_LIKE_MOVES
+
+    suspects = split_suspects(bars, benchmark_symbol="^GSPC")
+    found = set(zip(suspects["symbol"], suspects["as_of"], strict=True))
+    assert BUILTIN_SPLIT_LIKE_MOVES <= found <= BUILTIN_SPLIT_LIKE_MOVES | BUILTIN_KNOWN_JUMPS
+    accepted = split_suspects(bars, benchmark_symbol="^GSPC",
+                              accepted_jumps=BUILTIN_KNOWN_JUMPS | BUILTIN_SPLIT_LIKE_MOVES)
+    assert accepted.empty

@@ -44,7 +44,7 @@ def test_validation_is_clean_but_for_two_a_share_bars_on_a_holiday() -> None:
     rejected = builtin_rejected("cn")
     assert sorted(rejected["symbol"]) == ["000002.SZ", "002594.SZ"]
     assert set(rejected["as_of"].astype(str)) == {"2017-05-30"}  # Dragon Boat Festival
-    assert set(rejected["reason"]) == {"not a session of the XSHG calendar"}
+    assert set(rejected["reason"]) == {"not a session of the market's calendar"}
     assert len(load_builtin_bars("cn")) + len(rejected) == len(raw_market_bars("cn"))
 
 

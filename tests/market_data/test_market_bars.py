@@ -69,20 +69,103 @@ def test_a_bad_yfinance_bar_is_quarantined_not_stored(project_home: Path,
     assert "AAPL 2024-03-13: high < low (yfinance)" in quality.metadata["refused"].value
 
 
+def stored(rows: list[tuple[str, date, float, float, float, float, float]]) -> pd.DataFrame:
+    """Bars as a hand-made table would hold them, written straight into the warehouse."""
+    frame = pd.DataFrame(rows, columns=["symbol", "as_of", "open", "high", "low", "close",
+                                        "volume"])
+    frame["source"] = "manual"
+    frame["available_at"] = [datetime.combine(d, datetime.min.time()).replace(hour=21)
+                             for d in frame["as_of"]]
+    return frame
+
+
 def test_bad_bars_already_stored_block_the_graph(project_home: Path) -> None:
     warehouse = store(project_home)
     warehouse.migrate()
-    warehouse.append("bars", pd.DataFrame({
-        "symbol": ["ZZA", "ZZA"], "as_of": [date(2024, 3, 13), date(2024, 3, 14)],
-        "close": [10.0, -1.0], "source": ["manual", "manual"],
-        "available_at": [datetime(2024, 3, 13, 20), datetime(2024, 3, 14, 20)]}))
+    warehouse.append("bars", stored([
+        ("ZZA", date(2024, 3, 12), 10.0, 10.5, 9.5, 10.0, 1000.0),
+        ("ZZA", date(2024, 3, 13), 10.0, 9.0, 9.5, 9.8, 1000.0),     # high < low
+        ("ZZA", date(2024, 3, 14), 9.8, 10.1, 9.7, 10.0, -50.0),     # negative volume
+        ("ZZA", date(2024, 3, 15), 10.0, 10.2, 9.9, -1.0, 1000.0),   # non-positive close
+    ]))
+    # The whole graph downstream of the bars: features, regime, plans, trading, reports.
     result = run_bars(project_home, "2024-01-01", source="warehouse", symbols="ZZA",
+                      selection=AssetSelection.assets("market_bars").downstream())
+    quality = check(result, "bars_pass_quality_suite")
+    assert not quality.passed
+    assert "1 bar(s): non-positive price" in quality.description
+    table = quality.metadata["failing_rows"].value
+    assert table.startswith("| symbol | as_of | open | high | low | close | volume | reason "
+                            "| expectation |")
+    assert "| ZZA | 2024-03-13 | 10.0 | 9.0 | 9.5 | 9.8 | 1000.0 | high < low | " \
+           "ExpectColumnPairValuesAToBeGreaterThanB(column_A='high'" in table
+    assert "| negative volume | ExpectColumnValuesToBeBetween(column='volume'" in table
+    assert "| ZZA | 2024-03-15 |" in table and "2024-03-12" not in table
+    assert quality.metadata["failed_rows"].value == 3
+    # The blocking check stopped every asset downstream of the bars in the same run.
+    assert not result.success
+    materialised = {e.asset_key.to_user_string()
+                    for e in result.get_asset_materialization_events()}
+    assert materialised == {"market_bars"}
+    started = {e.step_key for e in result.all_events if e.event_type_value == "STEP_START"}
+    assert started == {"market_bars"}
+    planned = {node.name for node in result.job_def.nodes}
+    assert {"market_features", "market_regime", "daily_plans", "daily_trading_loop",
+            "daily_reports"} <= planned
+    assert warehouse.query("SELECT count(*) AS n FROM features")["n"].iloc[0] == 0
+    assert warehouse.query("SELECT count(*) AS n FROM orders")["n"].iloc[0] == 0
+
+
+def test_an_unadjusted_split_blocks_the_graph(project_home: Path) -> None:
+    warehouse = store(project_home)
+    warehouse.migrate()
+    days = [date(2024, 3, d) for d in (11, 12, 13, 14, 15)]
+    closes = [100.0, 101.0, 50.4, 50.9, 51.0]  # 2-for-1 on the 13th, not adjusted
+    index = [5000.0, 5010.0, 5005.0, 5020.0, 5015.0]  # a calm market that day
+    warehouse.append("bars", stored(
+        [("ZZB", d, c, c * 1.01, c * 0.99, c, 1000.0) for d, c in zip(days, closes,
+                                                                      strict=True)]
+        + [("^GSPC", d, c, c, c, c, 0.0) for d, c in zip(days, index, strict=True)]))
+    result = run_bars(project_home, "2024-01-01", source="warehouse", symbols="ZZB",
                       selection=AssetSelection.assets("market_bars", "market_features"))
     quality = check(result, "bars_pass_quality_suite")
     assert not quality.passed
-    assert "non-positive price: ZZA 2024-03-14" in quality.description
-    assert not result.success  # the blocking check stopped the features
+    assert "unadjusted split suspected: close x0.499 looks like a 2-for-1 split, ^GSPC " \
+           "-0.1%" in quality.description
+    assert "| ZZB | 2024-03-13 |" in quality.metadata["failing_rows"].value
+    assert not result.success
     assert warehouse.query("SELECT count(*) AS n FROM features")["n"].iloc[0] == 0
+
+
+def test_live_bars_must_be_fresh(project_home: Path) -> None:
+    from trade_pipelines.assets.market import bar_quality, freshness_floor
+    from trade_pipelines.resources import MarketDataResource
+
+    assert freshness_floor(date(2024, 3, 18), "XNYS", 3) == date(2024, 3, 14)
+    assert freshness_floor(date(2024, 12, 31), "XNYS", 3, today=date(2024, 3, 18)) == \
+        date(2024, 3, 14)
+    assert freshness_floor(date(2024, 3, 18), "24/7", 3) == date(2024, 3, 16)
+    warehouse = store(project_home)
+    warehouse.migrate()
+    warehouse.append("bars", stored([("ZZC", date(2024, 3, 12), 10.0, 10.5, 9.5, 10.0, 1.0),
+                                     ("ZZC", date(2024, 3, 13), 10.0, 10.5, 9.5, 10.1, 1.0)]))
+    live = MarketDataResource(source="yfinance", symbols="ZZC")
+    stale = bar_quality(warehouse, live, date(2024, 1, 1), date(2024, 3, 18), "quality")
+    assert not stale.passed
+    assert stale.description.startswith("stale bars: ExpectColumnMaxToBeBetween")
+    assert stale.metadata["fresh_since"].value == "2024-03-14"
+    fresh = bar_quality(warehouse, live, date(2024, 1, 1), date(2024, 3, 15), "quality")
+    assert fresh.passed, fresh.description
+    offline = MarketDataResource(source="warehouse", symbols="ZZC")
+    assert bar_quality(warehouse, offline, date(2024, 1, 1), date(2024, 3, 18),
+                       "quality").passed
+    # A live bar on a day the market is closed (a Saturday) is held back too.
+    warehouse.append("bars", stored([("ZZC", date(2024, 3, 9), 10.0, 10.5, 9.5, 10.0, 1.0)]))
+    weekend = bar_quality(warehouse, live, date(2024, 1, 1), date(2024, 3, 15), "quality")
+    assert weekend.description == "1 bar(s): not a session of the market's calendar"
+    assert "| ZZC | 2024-03-09 |" in weekend.metadata["failing_rows"].value
+    assert bar_quality(warehouse, offline, date(2024, 1, 1), date(2024, 3, 15),
+                       "quality").passed
 
 
 def test_the_builtin_loader_never_overwrites_imported_bars(project_home: Path,
@@ -99,3 +182,39 @@ def test_the_builtin_loader_never_overwrites_imported_bars(project_home: Path,
         "GROUP BY ALL ORDER BY symbol")
     assert bars.values.tolist() == [["KO", "import:ko.csv", 2],
                                     ["PEP", "builtin:skfolio.sp500_dataset", 8313]]
+
+
+def test_the_hourly_self_check_runs_the_suite_on_stored_bars(project_home: Path) -> None:
+    from dagster import Definitions
+
+    from trade_pipelines.assets import ALL_ASSET_CHECKS
+    from trade_pipelines.jobs import bar_self_check_job
+
+    warehouse = store(project_home)
+    warehouse.migrate()
+    today = date.today()
+    days = sorted({date(today.year, 1, 2), date(today.year, 1, 3)})
+    warehouse.append("bars", stored([("ZZD", days[0], 10.0, 10.5, 9.5, 10.0, 100.0),
+                                     ("ZZD", days[1], 10.0, 10.5, 10.7, 10.1, 100.0)]))
+    defs = Definitions(assets=ALL_ASSETS, asset_checks=ALL_ASSET_CHECKS,
+                       jobs=[bar_self_check_job],
+                       resources=build_resources(home=project_home, source="warehouse",
+                                                 symbols="ZZD"))
+    with DagsterInstance.ephemeral() as instance:
+        result = defs.resolve_job_def("bar_self_check").execute_in_process(
+            instance=instance, raise_on_error=False)
+    quality = check(result, "stored_bars_self_check")
+    assert not quality.passed
+    assert quality.description == "1 bar(s): high < low"
+    assert f"| ZZD | {days[1]} |" in quality.metadata["failing_rows"].value
+    # Only the check ran: nothing was fetched or materialised.
+    assert result.get_asset_materialization_events() == []
+
+
+def test_allowed_days_are_sessions_or_days_the_calendar_cannot_judge() -> None:
+    from trade_pipelines.market_data.calendar import allowed_days
+
+    days = [date(1985, 6, 1), date(2024, 3, 8), date(2024, 3, 9), date(2024, 12, 25)]
+    assert allowed_days(days, "XNYS") == {date(1985, 6, 1), date(2024, 3, 8)}
+    assert allowed_days(days[1:3], "24/7") == {date(2024, 3, 8), date(2024, 3, 9)}
+    assert allowed_days([], "XNYS") == set()

@@ -19,7 +19,7 @@ from dagster import (
 )
 from market_data.yahoo_http import RecordedYahoo, yahoo_session
 
-from trade_pipelines.assets import ALL_ASSETS
+from trade_pipelines.assets import ALL_ASSET_CHECKS, ALL_ASSETS
 from trade_pipelines.assets.common import LAST_DAY_TAG
 from trade_pipelines.definitions import build_resources
 from trade_pipelines.jobs import (
@@ -45,8 +45,9 @@ def evening(day: date) -> datetime:
 
 
 def definitions(resources: dict[str, object]) -> Definitions:
-    return Definitions(assets=ALL_ASSETS, jobs=[daily_cycle_job, gene_pool_seed_job,
-                                                morning_plan_job, weekly_evolution_job],
+    return Definitions(assets=ALL_ASSETS, asset_checks=ALL_ASSET_CHECKS,
+                       jobs=[daily_cycle_job, gene_pool_seed_job, morning_plan_job,
+                             weekly_evolution_job],
                        schedules=SCHEDULES, resources=resources)
 
 

@@ -2,7 +2,12 @@
 
 from trade_pipelines.assets.decisions import trade_proposals
 from trade_pipelines.assets.evaluation import walk_forward_scoreboard
-from trade_pipelines.assets.market import market_bars, market_features, market_regime
+from trade_pipelines.assets.market import (
+    market_bars,
+    market_features,
+    market_regime,
+    stored_bars_self_check,
+)
 from trade_pipelines.assets.memory import memory_index
 from trade_pipelines.assets.news import news_sentiment
 from trade_pipelines.assets.planning import daily_plans
@@ -16,3 +21,4 @@ REPLAYABLE_ASSETS = [
     trade_proposals, daily_trading_loop, memory_index, daily_reports,
 ]
 ALL_ASSETS = [strategy_gene_pool, *REPLAYABLE_ASSETS, walk_forward_scoreboard]
+ALL_ASSET_CHECKS = [stored_bars_self_check]

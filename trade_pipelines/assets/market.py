@@ -1,10 +1,11 @@
 """Perception: market bars (with a blocking quality check), features and regime."""
 
 
-from datetime import date
+from datetime import date, timedelta
 
 import pandas as pd
 from dagster import (
+    AssetCheckExecutionContext,
     AssetCheckResult,
     AssetCheckSeverity,
     AssetCheckSpec,
@@ -12,11 +13,17 @@ from dagster import (
     MaterializeResult,
     MetadataValue,
     asset,
+    asset_check,
 )
 
 from trade_pipelines.agent.loop.wiring import market_regimes
 from trade_pipelines.agent.perception.features import compute_features
-from trade_pipelines.agent.perception.validation import broken_bar_rules, suspicious_jumps
+from trade_pipelines.agent.perception.validation import (
+    failed_rows_markdown,
+    split_suspects,
+    suspicious_jumps,
+    validate_bars,
+)
 from trade_pipelines.assets.common import (
     FEATURE_HISTORY,
     WAREHOUSE_POOL,
@@ -25,12 +32,83 @@ from trade_pipelines.assets.common import (
     partition_window,
     to_dates,
 )
+from trade_pipelines.market_data.calendar import allowed_days, exchange_sessions
 from trade_pipelines.partitions import single_run, trading_years
 from trade_pipelines.resources import MarketDataResource, WarehouseResource
 from trade_pipelines.warehouse.checkpoints import MonthSlice, WindowCheckpoint
+from trade_pipelines.warehouse.connection import Warehouse
 
 # The start of every features checkpoint: they cover all history up to a run's end.
 HISTORY_START = date(1900, 1, 1)
+# Live mode: the newest stored bar may be at most this many sessions of the market's
+# calendar older than the window's end (or today, for the year in progress).
+FRESH_SESSIONS = 3
+# Sources whose bars are as of a past dataset, to which freshness does not apply.
+OFFLINE_SOURCES = ("builtin", "warehouse")
+# Bars before the window read to see a split on the window's first day.
+SPLIT_LOOK_BACK = timedelta(days=14)
+
+
+def freshness_floor(end: date, calendar: str, sessions: int = FRESH_SESSIONS,
+                    today: date | None = None) -> date:
+    """The oldest acceptable newest bar: ``sessions`` sessions before ``end`` (capped at
+    today) on ``calendar``, counting the last session itself as the first."""
+    last = min(end, today or date.today())
+    days = exchange_sessions(last - timedelta(days=10 * sessions + 10), last, calendar)
+    return days[-sessions] if len(days) >= sessions else last
+
+
+def bar_quality(store: Warehouse, market_data: MarketDataResource, start: date, end: date,
+                check_name: str, refused: list[str] | None = None,
+                refused_rows: int = 0) -> AssetCheckResult:
+    """The great-expectations suite and the split detector on the window's stored bars:
+    failed, with the failing rows and the expectation each broke, when any bar is bad,
+    a split looks unadjusted or (live mode) the bars are stale."""
+    symbols = market_data.all_symbols()
+    rules = market_data.rules()
+    bars = to_dates(store.query(
+        "SELECT * FROM bars WHERE as_of BETWEEN ? AND ? AND list_contains(?, symbol) "
+        "ORDER BY symbol, as_of", [start - SPLIT_LOOK_BACK, end, symbols]), "as_of")
+    window = bars[bars["as_of"] >= start] if not bars.empty else bars
+    fresh_since = (freshness_floor(end, rules.calendar)
+                   if market_data.source not in OFFLINE_SOURCES else None)
+    if window.empty:
+        verdict_rows, table_failures = window, (
+            [f"stale bars: no bars at all in {start}..{end}"] if fresh_since else [])
+    else:
+        # Live bars must fall on the market's sessions; a user's own files and the
+        # offline datasets are not held to a calendar they may not follow.
+        sessions = (allowed_days(window["as_of"], rules.calendar)
+                    if fresh_since is not None else None)
+        verdict = validate_bars(window, check_order=False, fresh_since=fresh_since,
+                                sessions=sessions)
+        verdict_rows, table_failures = verdict.rejected, verdict.table_failures
+    from trade_pipelines.market_data.builtin import BUILTIN_KNOWN_JUMPS, BUILTIN_SPLIT_LIKE_MOVES
+
+    splits = split_suspects(bars, benchmark_symbol=market_data.benchmark_symbol,
+                            accepted_jumps=BUILTIN_KNOWN_JUMPS | BUILTIN_SPLIT_LIKE_MOVES)
+    splits = splits[splits["as_of"] >= start] if not splits.empty else splits
+    failing = pd.concat([verdict_rows, splits], ignore_index=True) if len(splits) \
+        else verdict_rows
+    reasons = failing["reason"].value_counts().to_dict() if len(failing) else {}
+    lines = [f"{count} bar(s): {why}" for why, count in reasons.items()] + table_failures
+    refused = refused or []
+    description = "; ".join(lines[:5]) or (
+        f"{refused_rows} row(s) refused into the quarantine, none stored" if refused_rows
+        else None)
+    return AssetCheckResult(
+        check_name=check_name, asset_key="market_bars", passed=not lines,
+        severity=AssetCheckSeverity.ERROR, description=description,
+        metadata={"failing_rows": MetadataValue.md(failed_rows_markdown(failing)),
+                  "failed_rows": len(failing),
+                  "table_failures": MetadataValue.md(
+                      "\n".join(f"- {line}" for line in table_failures) or "none"),
+                  "rows_checked": len(window),
+                  "window": f"{start}..{end}",
+                  "fresh_since": str(fresh_since) if fresh_since else "not checked",
+                  "refused": MetadataValue.md(
+                      "\n".join(f"- {line}" for line in refused) or "none"),
+                  "refused_rows": refused_rows})
 
 
 @asset(
@@ -39,8 +117,11 @@ HISTORY_START = date(1900, 1, 1)
         AssetCheckSpec("bars_pass_quality_suite", asset="market_bars", blocking=True,
                        description="Every bar is validated before it is stored: bad rows "
                                    "are refused into the quarantine (listed here) and the "
-                                   "window's stored bars must pass the suite, or trading "
-                                   "on them is refused."),
+                                   "window's stored bars must pass the great-expectations "
+                                   "suite (schema, ranges, OHLC, volume, duplicates, time "
+                                   "order, freshness in live mode) and show no unadjusted "
+                                   "split, or nothing downstream runs; the failing rows "
+                                   "and the expectation each broke are listed."),
         AssetCheckSpec("no_suspicious_jumps", asset="market_bars",
                        description="Close-to-close moves over 50% on a stock, for review "
                                    "(real events such as earnings gaps pass with a warning)."),
@@ -66,13 +147,10 @@ def market_bars(context: AssetExecutionContext, warehouse: WarehouseResource,
     bars = to_dates(store.query(
         "SELECT * FROM bars WHERE as_of BETWEEN ? AND ? AND list_contains(?, symbol) "
         "ORDER BY symbol, as_of", [start, end, symbols]), "as_of")
-    problems = broken_bar_rules(bars)
+    quality = bar_quality(store, market_data, start, end, "bars_pass_quality_suite",
+                          refused=report.refused_lines(), refused_rows=len(report.refused))
     jumps = suspicious_jumps(bars, accepted_jumps=BUILTIN_KNOWN_JUMPS)
-    refused = report.refused_lines()
     missing = sorted(set(universe) - set(bars["symbol"])) if not bars.empty else universe
-    description = "; ".join(problems[:5]) or (
-        f"{len(report.refused)} row(s) refused into the quarantine, none stored"
-        if len(report.refused) else None)
     return MaterializeResult(
         metadata={"source": market_data.source, "rows": len(bars), "loaded": report.loaded,
                   "quarantined": len(report.refused),
@@ -83,20 +161,24 @@ def market_bars(context: AssetExecutionContext, warehouse: WarehouseResource,
                   **report.source_metadata,
                   **({"source_quality": MetadataValue.md(report.source_quality)}
                      if report.source_quality else {})},
-        check_results=[AssetCheckResult(
-            check_name="bars_pass_quality_suite", passed=not problems,
-            severity=AssetCheckSeverity.ERROR, description=description,
-            metadata={"problems": MetadataValue.md(
-                "\n".join(f"- {p}" for p in problems[:50]) or "none"),
-                "refused": MetadataValue.md(
-                    "\n".join(f"- {line}" for line in refused) or "none"),
-                "refused_rows": len(report.refused)}),
-            AssetCheckResult(
-                check_name="no_suspicious_jumps", passed=not jumps,
-                severity=AssetCheckSeverity.WARN,
-                metadata={"jumps": MetadataValue.md(
-                    "\n".join(f"- {p}" for p in jumps[:50]) or "none")})],
+        check_results=[quality, AssetCheckResult(
+            check_name="no_suspicious_jumps", passed=not jumps,
+            severity=AssetCheckSeverity.WARN,
+            metadata={"jumps": MetadataValue.md(
+                "\n".join(f"- {p}" for p in jumps[:50]) or "none")})],
     )
+
+
+@asset_check(asset=market_bars, name="stored_bars_self_check", blocking=True,
+             description="The quality suite and the split detector on the stored bars of "
+                         "the year in progress, without fetching (the hourly self-check "
+                         "of live mode).")
+def stored_bars_self_check(context: AssetCheckExecutionContext,
+                           warehouse: WarehouseResource,
+                           market_data: MarketDataResource) -> AssetCheckResult:
+    today = date.today()
+    return bar_quality(warehouse.warehouse(), market_data, date(today.year, 1, 1), today,
+                       "stored_bars_self_check")
 
 
 def _load_bars(store, symbols: list[str], start, end) -> pd.DataFrame:

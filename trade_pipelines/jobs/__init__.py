@@ -4,16 +4,30 @@ import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
-from dagster import AssetSelection, Config, Failure, OpExecutionContext, define_asset_job, job, op
+from dagster import (
+    AssetCheckKey,
+    AssetKey,
+    AssetSelection,
+    Config,
+    Failure,
+    OpExecutionContext,
+    define_asset_job,
+    job,
+    op,
+)
 
 from trade_pipelines.assets.common import WAREHOUSE_POOL
 from trade_pipelines.partitions import trading_years
 from trade_pipelines.resources import WarehouseResource
 
+# The hourly self-check of the stored bars runs in its own job, not in the cycle's runs.
+STORED_BARS_SELF_CHECK = AssetSelection.checks(
+    AssetCheckKey(AssetKey("market_bars"), "stored_bars_self_check"))
 DAILY_CYCLE = AssetSelection.groups(
-    "perception", "planning", "decision", "trading", "memory", "reflection")
+    "perception", "planning", "decision", "trading", "memory", "reflection"
+) - STORED_BARS_SELF_CHECK
 PLAN_BEFORE_OPEN = AssetSelection.assets(
-    "market_bars", "market_features", "market_regime", "daily_plans")
+    "market_bars", "market_features", "market_regime", "daily_plans") - STORED_BARS_SELF_CHECK
 
 daily_cycle_job = define_asset_job(
     "daily_cycle", selection=DAILY_CYCLE | AssetSelection.assets("strategy_evaluations"),
@@ -29,6 +43,11 @@ weekly_evolution_job = define_asset_job(
     description="Score every genome on its last year of signals; flag and eliminate.")
 gene_pool_seed_job = define_asset_job(
     "seed_gene_pool", selection=AssetSelection.assets("strategy_gene_pool"))
+bar_self_check_job = define_asset_job(
+    "bar_self_check",
+    selection=STORED_BARS_SELF_CHECK,
+    description="Live mode, hourly: the quality suite and the split detector on the stored "
+                "bars of the year in progress, without fetching anything.")
 walk_forward_job = define_asset_job(
     "walk_forward_evaluation", selection=AssetSelection.assets("walk_forward_scoreboard"),
     description="Score the agent, its ablations and the baselines out of sample, window "

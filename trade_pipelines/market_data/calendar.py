@@ -6,6 +6,7 @@ Dagster-free, so the command line and the agent can use it."""
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterable
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -67,3 +68,16 @@ def session_on_or_after(day: date, calendar: str = NYSE) -> date:
     """``day`` itself when it is a session, else the next one."""
     return exchange_calendar(calendar).date_to_session(pd.Timestamp(day),
                                                        direction="next").date()
+
+
+def allowed_days(days: Iterable[date], calendar: str = NYSE) -> set[date]:
+    """The days among ``days`` a bar may carry on ``calendar``: its sessions, and any day
+    outside the span the calendar covers (which it cannot judge). What the bar suite's
+    calendar expectation accepts."""
+    wanted = set(days)
+    if not wanted:
+        return set()
+    sessions = exchange_calendar(calendar).sessions
+    first, last = sessions[0].date(), sessions[-1].date()
+    known = set(exchange_sessions(min(wanted), max(wanted), calendar))
+    return {d for d in wanted if d in known or d < first or d > last}

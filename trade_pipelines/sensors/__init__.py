@@ -14,6 +14,7 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from dagster import (
+    DefaultScheduleStatus,
     RunRequest,
     ScheduleEvaluationContext,
     SensorEvaluationContext,
@@ -25,6 +26,7 @@ from dagster import (
 
 from trade_pipelines.assets.common import LAST_DAY_TAG, exchange_sessions
 from trade_pipelines.jobs import (
+    bar_self_check_job,
     daily_cycle_job,
     import_bars_job,
     morning_plan_job,
@@ -107,6 +109,15 @@ def weekly_gene_pool_evaluation(context: ScheduleEvaluationContext,
     return _request("gene-pool", session, session, market_data, warehouse)
 
 
+@schedule(job=bar_self_check_job, cron_schedule="0 * * * *", execution_timezone=TIMEZONE,
+          name="hourly_bar_self_check", default_status=DefaultScheduleStatus.STOPPED)
+def hourly_bar_self_check(context: ScheduleEvaluationContext) -> RunRequest:
+    """Live mode: every hour, the stored bars of the year in progress pass the quality
+    suite again (stopped by default: a replay has no need of it)."""
+    moment = context.scheduled_execution_time or datetime.now(ZoneInfo(TIMEZONE))
+    return RunRequest(run_key=f"bar-self-check-{moment:%Y-%m-%dT%H}")
+
+
 @sensor(job=import_bars_job, minimum_interval_seconds=30, name="bar_file_inbox")
 def bar_file_inbox(context: SensorEvaluationContext,
                    warehouse: WarehouseResource) -> SensorResult:
@@ -129,5 +140,6 @@ def bar_file_inbox(context: SensorEvaluationContext,
     return SensorResult(run_requests=requests, cursor=json.dumps(seen, sort_keys=True))
 
 
-SCHEDULES = [plan_before_open, review_after_close, weekly_gene_pool_evaluation]
+SCHEDULES = [plan_before_open, review_after_close, weekly_gene_pool_evaluation,
+             hourly_bar_self_check]
 SENSORS = [bar_file_inbox]

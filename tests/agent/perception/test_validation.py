@@ -298,3 +298,112 @@ def test_broken_rules_block_and_jumps_only_warn() -> None:
     assert rules == ["1 bar(s) with non-positive price"]
     assert [p[:36] for p in suspicious_jumps(frame)] == ["suspicious jump: AAPL 2024-01-03 clo"]
     assert check_bars_frame(frame) == [*broken_bar_rules(frame), *suspicious_jumps(frame)]
+
+
+# -- the suite and the split detector ----------------------------------------------------
+
+
+def test_the_suite_lists_its_expectations_in_priority_order() -> None:
+    from trade_pipelines.agent.perception.bar_suite import (
+        ROW_EXPECTATIONS,
+        TABLE_EXPECTATIONS,
+        expectation_list,
+    )
+
+    kinds = [spec.kind for spec in ROW_EXPECTATIONS]
+    assert kinds[0] == "ExpectColumnValuesToNotBeNull"
+    assert "ExpectCompoundColumnsToBeUnique" in kinds
+    assert [spec.kind for spec in TABLE_EXPECTATIONS][0] == "ExpectTableColumnsToMatchSet"
+    assert len(expectation_list(date(2024, 1, 2))) == len(expectation_list()) + 1
+    assert expectation_list(date(2024, 1, 2))[-1].kind == "ExpectColumnMaxToBeBetween"
+
+
+def test_a_row_breaking_several_expectations_gets_the_first_ones_reason() -> None:
+    frame = pd.DataFrame([bar(open_=-1.0, high=8.0, low=9.0, volume=-5.0)])
+    assert validate_bars(frame).rejected["reason"].tolist() == ["non-positive price"]
+
+
+def test_time_must_increase_within_a_symbol_of_a_stored_table() -> None:
+    from trade_pipelines.agent.perception.bar_suite import (
+        DAYS_SINCE_PREVIOUS,
+        run_bar_suite,
+        suite_frame,
+    )
+
+    frame = pd.DataFrame([bar("AAPL", date(2024, 1, 3)), bar("MSFT", date(2024, 1, 1)),
+                          bar("AAPL", date(2024, 1, 2)), bar("AAPL", date(2024, 1, 4))])
+    derived = suite_frame(frame)
+    # Each symbol's first bar has no previous one; AAPL's 4th compares with the 3rd.
+    assert derived[DAYS_SINCE_PREVIOUS].fillna(0).tolist() == [0.0, 0.0, -1.0, 1.0]
+    outcome = run_bar_suite(derived)
+    assert outcome.row_reasons == {2: REASON_OUT_OF_ORDER}
+    # A row already set aside does not taint the next one.
+    ignored = run_bar_suite(suite_frame(frame, order_ignored=[False, False, True, False]))
+    assert ignored.row_reasons == {2: REASON_OUT_OF_ORDER}
+    assert ignored.success is False
+
+
+def test_freshness_fails_the_table_not_rows() -> None:
+    frame = pd.DataFrame([bar(as_of=date(2024, 1, 2))])
+    stale = validate_bars(frame, fresh_since=date(2024, 1, 5))
+    assert len(stale.clean) == 1 and stale.rejected.empty
+    assert stale.table_failures[0].startswith("stale bars: ExpectColumnMaxToBeBetween")
+    assert "stale bars" in stale.summary()
+    assert validate_bars(frame, fresh_since=date(2024, 1, 2)).table_failures == []
+    from trade_pipelines.agent.perception.validation import broken_bar_rules
+
+    assert broken_bar_rules(frame, fresh_since=date(2024, 1, 5))[0].startswith("stale bars")
+
+
+def test_failing_rows_as_a_markdown_table_name_the_expectation() -> None:
+    from trade_pipelines.agent.perception.validation import failed_rows_markdown
+
+    frame = pd.DataFrame([bar(), bar("MSFT", volume=-5.0), bar("KO", close="x|y")])
+    table = failed_rows_markdown(validate_bars(frame).rejected)
+    lines = table.splitlines()
+    assert lines[0] == ("| symbol | as_of | open | high | low | close | volume | reason "
+                        "| expectation |")
+    assert lines[2].startswith("| MSFT | 2024-01-02 | 10.0 | 11.0 | 9.0 | 10.5 | -5.0 | "
+                               "negative volume | ExpectColumnValuesToBeBetween(column='volume'")
+    assert lines[3].endswith("| unparseable close | reading the file into canonical columns |")
+    assert "x\\|y" in lines[3]
+    assert failed_rows_markdown(validate_bars(frame.iloc[:1]).rejected) == "none"
+
+
+def closes(symbol: str, values: list[float]) -> list[dict[str, object]]:
+    return [bar(symbol, d, open_=NAN, high=NAN, low=NAN, close=c, volume=NAN)
+            for d, c in zip(days(len(values)), values, strict=True)]
+
+
+def test_an_unadjusted_split_is_suspected_on_a_calm_day_only() -> None:
+    from trade_pipelines.agent.perception.validation import split_suspects
+
+    index = closes("^GSPC", [100, 100.5, 100.2, 80.0, 80.5])
+    stock = closes("ZZS", [60, 61, 30.4, 30.0, 30.1])      # 2-for-1 on day 3, market calm
+    crash = closes("ZZC", [60, 61, 61.5, 30.6, 30.1])      # halves on day 4 with the market
+    reverse = closes("ZZR", [1.0, 1.01, 10.2, 10.1, 10.0])  # 1-for-10 reverse split
+    frame = pd.DataFrame(index + stock + crash + reverse)
+    frame["as_of"] = [date.fromisoformat(str(d)) for d in frame["as_of"]]
+    suspects = split_suspects(frame, benchmark_symbol="^GSPC")
+    assert list(zip(suspects["symbol"], suspects["as_of"], strict=True)) == [
+        ("ZZR", date(2024, 1, 3)), ("ZZS", date(2024, 1, 3))]
+    assert suspects["reason"].iloc[1] == ("unadjusted split suspected: close x0.498 looks "
+                                          "like a 2-for-1 split, ^GSPC -0.3%")
+    assert "1-for-10 reverse split" in suspects["reason"].iloc[0]
+    accepted = split_suspects(frame, benchmark_symbol="^GSPC",
+                              accepted_jumps={("zzs", date(2024, 1, 3))})
+    assert accepted["symbol"].tolist() == ["ZZR"]
+    # Without a benchmark the crash day is suspect too: nothing says the market moved.
+    assert len(split_suspects(frame)) == 3
+
+
+def test_a_bar_off_the_market_calendar_is_rejected_when_sessions_are_given() -> None:
+    from trade_pipelines.agent.perception.validation import REASON_OFF_CALENDAR, decided_by
+
+    frame = pd.DataFrame([bar(as_of="2024-01-05"), bar(as_of="2024-01-06"),  # a Saturday
+                          bar(as_of="2024-01-08")])
+    assert validate_bars(frame).rejected.empty
+    sessions = [date(2024, 1, 5), date(2024, 1, 8)]
+    result = validate_bars(frame, sessions=sessions)
+    assert reasons(result.rejected) == {1: REASON_OFF_CALENDAR}
+    assert decided_by(REASON_OFF_CALENDAR).startswith("ExpectColumnValuesToBeInSet")

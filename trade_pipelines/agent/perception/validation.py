@@ -9,24 +9,20 @@ Canonical bar columns: ``symbol`` (str, stripped and upper-cased, as tickers are
 honest close-only series), ``close`` (float) and ``volume`` (float, may be NaN). Other
 columns are carried along untouched.
 
-Rules, in the order they are checked (a rejected row carries the first one it breaks):
+Two stages. This module reads what a file or a source gave into canonical columns, which
+great-expectations cannot do: missing symbol; missing or unparseable date (text dates must
+be year first: ``YYYY-MM-DD``, ``YYYY/MM/DD`` or ``YYYYMMDD``, optionally with a time and
+offset that do not move the day, so a day/month order is never guessed); a number that
+does not parse; a non-finite number; identical duplicate rows collapse to one; and, in a
+file's own row order, the longest sequence of a symbol's rows in date order is kept and
+the rest are "out of order", so one mistyped date costs one row rather than every row
+after it. Then the great-expectations suite of :mod:`bar_suite` gives every other row
+verdict (missing close, partial OHLC, non-positive price, the high/low envelope, negative
+volume, conflicting duplicates, time not increasing), each failing row by its index with
+the reason of the first expectation it fails.
 
-* missing symbol; missing or unparseable date (text dates must be year first:
-  ``YYYY-MM-DD``, ``YYYY/MM/DD`` or ``YYYYMMDD``,
-  optionally with a time and offset that do not move the day, so a day/month order is
-  never guessed); a number that does not parse;
-* missing or non-finite close; a non-finite open/high/low/volume;
-* partial OHLC (some of open/high/low present but not all);
-* a non-positive price; high < low; high below max(open, close) or low above
-  min(open, close);
-* negative volume;
-* duplicate (symbol, as_of) rows: identical copies collapse to one, disagreeing copies are
-  all rejected, since there is no way to know which one is right;
-* rows out of date order within a symbol in the input's original order: the longest
-  sequence of rows that is in date order is kept and the rest are rejected as "out of
-  order", so one mistyped date costs one row rather than every row after it.
-
-This module is pure pandas/numpy and must not import dagster.
+This module is pure pandas/numpy (great_expectations is imported when a suite runs) and
+must not import dagster.
 """
 
 from __future__ import annotations
@@ -40,34 +36,63 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-CANONICAL_COLUMNS = ["symbol", "as_of", "open", "high", "low", "close", "volume"]
-NUMERIC_COLUMNS = ["open", "high", "low", "close", "volume"]
-OHLC_RANGE_COLUMNS = ["open", "high", "low"]
-PRICE_COLUMNS = ["open", "high", "low", "close"]
+from trade_pipelines.agent.perception.bar_suite import (
+    CANONICAL_COLUMNS,
+    NUMERIC_COLUMNS,
+    PRICE_COLUMNS,
+    PRICE_TOLERANCE,
+    REASON_DUPLICATE,
+    REASON_HIGH_BELOW,
+    REASON_HIGH_LOW,
+    REASON_LOW_ABOVE,
+    REASON_MISSING_CLOSE,
+    REASON_NEGATIVE_VOLUME,
+    REASON_NON_POSITIVE,
+    REASON_OFF_CALENDAR,
+    REASON_OUT_OF_ORDER,
+    REASON_PARTIAL_OHLC,
+    ROW_EXPECTATIONS,
+    run_bar_suite,
+    suite_frame,
+)
+
+__all__ = [
+    "CANONICAL_COLUMNS", "NUMERIC_COLUMNS", "PRICE_COLUMNS", "PRICE_TOLERANCE",
+    "REASON_DUPLICATE", "REASON_HIGH_BELOW", "REASON_HIGH_LOW", "REASON_LOW_ABOVE",
+    "REASON_MISSING_CLOSE", "REASON_NEGATIVE_VOLUME", "REASON_NON_POSITIVE",
+    "REASON_OFF_CALENDAR", "REASON_OUT_OF_ORDER", "REASON_PARTIAL_OHLC", "BarSchemaError",
+    "BarValidation", "broken_bar_rules", "check_bars_frame", "decided_by",
+    "failed_rows_markdown", "split_suspects", "suspicious_jumps", "validate_bars",
+]
 
 # Text that means "no value" in a numeric cell of a file.
 MISSING_TOKENS = frozenset({"", "nan", "na", "n/a", "null", "none", "-"})
 # An ISO day, optionally followed by a time and a UTC offset.
 ISO_DAY = (r"^(\d{4}-\d{2}-\d{2})"
            r"(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?$")
-# Relative slack for the high/low envelope checks, so float rounding in adjusted prices
-# (OHLC multiplied by one ratio, the close rounded on its own) is not mistaken for a bad bar.
-PRICE_TOLERANCE = 1e-6
 # A close-to-close move larger than this on a stock is flagged by check_bars_frame.
 JUMP_THRESHOLD = 0.5
 
 REASON_MISSING_SYMBOL = "missing symbol"
 REASON_MISSING_DATE = "missing date"
 REASON_BAD_DATE = "unparseable date"
-REASON_MISSING_CLOSE = "missing close"
-REASON_PARTIAL_OHLC = "partial OHLC (open, high and low must be all present or all missing)"
-REASON_NON_POSITIVE = "non-positive price"
-REASON_HIGH_LOW = "high < low"
-REASON_HIGH_BELOW = "high below open/close"
-REASON_LOW_ABOVE = "low above open/close"
-REASON_NEGATIVE_VOLUME = "negative volume"
-REASON_DUPLICATE = "duplicate (symbol, as_of) with conflicting values"
-REASON_OUT_OF_ORDER = "out of order"
+# What decided each reason: an expectation of the suite, or reading the file.
+READING = "reading the file into canonical columns"
+LONGEST_IN_ORDER = "the longest run of a symbol's rows in date order is kept"
+
+
+def decided_by(reason: str) -> str:
+    """The expectation (or reading step) that gives rows this reason."""
+    if reason.startswith(REASON_SPLIT):
+        return (f"split_suspects (overnight close ratio within {SPLIT_TOLERANCE:.0%} of a "
+                f"split factor while the benchmark moved less than {CALM_MARKET_MOVE:.0%})")
+    if reason == REASON_OFF_CALENDAR:
+        return ("ExpectColumnValuesToBeInSet(column='epoch_day', "
+                "value_set=<the market's sessions>)")
+    kinds = [spec.describe() for spec in ROW_EXPECTATIONS if spec.reason == reason]
+    if reason == REASON_OUT_OF_ORDER:
+        kinds.append(LONGEST_IN_ORDER)
+    return " or ".join(kinds) or READING
 
 
 class BarSchemaError(ValueError):
@@ -76,12 +101,17 @@ class BarSchemaError(ValueError):
 
 @dataclass
 class BarValidation:
-    """The outcome of validating bars: what is fit to use and what was set aside, and why."""
+    """The outcome of validating bars: what is fit to use and what was set aside, and why.
+
+    ``table_failures`` are the suite's table expectations that failed (freshness, in
+    live mode): they condemn the table, not a row.
+    """
 
     clean: pd.DataFrame
     rejected: pd.DataFrame
     duplicates_dropped: int = 0
     reasons: Counter[str] = field(default_factory=Counter)
+    table_failures: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
         """One line a person can read in a log or an error message."""
@@ -92,6 +122,8 @@ class BarValidation:
             text += f" ({details})"
         if self.duplicates_dropped:
             text += f"; {self.duplicates_dropped} identical duplicate row(s) collapsed"
+        if self.table_failures:
+            text += "; " + "; ".join(self.table_failures)
         return text
 
 
@@ -169,12 +201,17 @@ def _out_of_order(ordinals: np.ndarray) -> np.ndarray:
     return ~keep
 
 
-def validate_bars(frame: pd.DataFrame, *, check_order: bool = True) -> BarValidation:
+def validate_bars(frame: pd.DataFrame, *, check_order: bool = True,
+                  fresh_since: date | None = None,
+                  sessions: Collection[date] | None = None) -> BarValidation:
     """Split bars into clean rows (canonical types, sorted) and rejected rows with reasons.
 
     ``rejected`` keeps the original values and index labels of each bad row, plus
     ``reason``. ``check_order=False`` skips the "out of order" rule, for frames whose row
-    order means nothing (a table read back from the warehouse).
+    order means nothing (a table read back from the warehouse). ``fresh_since`` adds the
+    suite's freshness expectation (live mode): the newest bar must be on or after it.
+    ``sessions`` (the market calendar's sessions over the bars' span) rejects bars on any
+    other day, as "not a session of the market's calendar".
     """
     missing_columns = [c for c in CANONICAL_COLUMNS if c not in frame.columns]
     if missing_columns:
@@ -201,57 +238,36 @@ def validate_bars(frame: pd.DataFrame, *, check_order: bool = True) -> BarValida
         numbers[column], unparseable = _parse_number(frame[column].reset_index(drop=True))
         flag(unparseable, f"unparseable {column}")
 
-    close = numbers["close"]
-    flag(np.isnan(close), REASON_MISSING_CLOSE)
-    flag(np.isinf(close), "non-finite close")
-    for column in ("open", "high", "low", "volume"):
+    for column in ("close", "open", "high", "low", "volume"):
         flag(np.isinf(numbers[column]), f"non-finite {column}")
-
-    present = np.column_stack([~np.isnan(numbers[c]) for c in OHLC_RANGE_COLUMNS])
-    n_present = present.sum(axis=1)
-    flag((n_present > 0) & (n_present < len(OHLC_RANGE_COLUMNS)), REASON_PARTIAL_OHLC)
-
-    with np.errstate(invalid="ignore"):
-        prices = np.column_stack([numbers[c] for c in PRICE_COLUMNS])
-        flag((prices <= 0).any(axis=1), REASON_NON_POSITIVE)
-        high, low, open_ = numbers["high"], numbers["low"], numbers["open"]
-        upper = np.fmax(open_, close)
-        lower = np.fmin(open_, close)
-        flag(high < low * (1 - PRICE_TOLERANCE), REASON_HIGH_LOW)
-        flag(high < upper * (1 - PRICE_TOLERANCE), REASON_HIGH_BELOW)
-        flag(low > lower * (1 + PRICE_TOLERANCE), REASON_LOW_ABOVE)
-        flag(numbers["volume"] < 0, REASON_NEGATIVE_VOLUME)
 
     keyed = symbol.notna().to_numpy() & (symbol != "").fillna(False).to_numpy() \
         & stamps.notna().to_numpy()
     dropped = np.zeros(n, dtype=bool)
     work = pd.DataFrame({
         "symbol": symbol.to_numpy(dtype=object),
-        "stamp": stamps.to_numpy(),
+        "as_of": stamps.to_numpy(),
         **{c: numbers[c] for c in NUMERIC_COLUMNS},
         "row_reason": pd.Series(reason, dtype=object).fillna("").to_numpy(),
     })
 
-    key_columns = ["symbol", "stamp"]
+    # Identical copies of a row collapse to one (the suite then finds conflicting ones).
+    key_columns = ["symbol", "as_of"]
     duplicated = np.zeros(n, dtype=bool)
     duplicated[keyed] = work.loc[keyed].duplicated(key_columns, keep=False).to_numpy()
     if duplicated.any():
         copies = work.loc[duplicated]
-        value_columns = NUMERIC_COLUMNS + ["row_reason"]
-        distinct = copies.groupby(key_columns)[value_columns].nunique(dropna=False)
+        distinct = copies.groupby(key_columns)[[*NUMERIC_COLUMNS, "row_reason"]].nunique(
+            dropna=False)
         conflicting = distinct.gt(1).any(axis=1).rename("conflicting")
-        marks = copies.join(conflicting, on=key_columns)["conflicting"]
-        conflict_positions = marks.index[marks.to_numpy(dtype=bool)]
-        identical = copies.loc[~marks.to_numpy(dtype=bool)]
-        extra_positions = identical.index[identical.duplicated(key_columns, keep="first")]
-        dropped[extra_positions] = True
-        conflict_mask = np.zeros(n, dtype=bool)
-        conflict_mask[conflict_positions] = True
-        flag(conflict_mask, REASON_DUPLICATE)
+        marks = copies.join(conflicting, on=key_columns)["conflicting"].to_numpy(dtype=bool)
+        identical = copies.loc[~marks]
+        dropped[identical.index[identical.duplicated(key_columns, keep="first")]] = True
 
+    out_of_order = np.zeros(n, dtype=bool)
     if check_order:
         ordered = keyed & ~dropped
-        ordinals = work["stamp"].to_numpy(dtype="datetime64[D]").astype("int64")
+        ordinals = work["as_of"].to_numpy(dtype="datetime64[D]").astype("int64")
         positions = np.flatnonzero(ordered)
         if len(positions):
             sub = pd.DataFrame({"symbol": work["symbol"].to_numpy()[positions],
@@ -259,11 +275,22 @@ def validate_bars(frame: pd.DataFrame, *, check_order: bool = True) -> BarValida
             previous_max = sub.groupby("symbol")["ordinal"].cummax().groupby(
                 sub["symbol"]).shift(1)
             disordered = sub["symbol"][(sub["ordinal"] < previous_max).to_numpy()].unique()
-            out_of_order = np.zeros(n, dtype=bool)
             for name in disordered:
                 rows = sub.index[(sub["symbol"] == name).to_numpy()]
                 out_of_order[rows[_out_of_order(sub.loc[rows, "ordinal"].to_numpy())]] = True
-            flag(out_of_order, REASON_OUT_OF_ORDER)
+
+    judged = np.flatnonzero(keyed & ~dropped)
+    suite_input = work.iloc[judged]
+    ignored = out_of_order[judged]
+    if not check_order:
+        suite_input = suite_input.sort_values(["symbol", "as_of"], kind="stable")
+        ignored = out_of_order[suite_input.index.to_numpy()]
+    outcome = run_bar_suite(suite_frame(suite_input, order_ignored=ignored),
+                            fresh_since=fresh_since, sessions=sessions)
+    for position, why in outcome.row_reasons.items():
+        if reason[position] is None:
+            reason[position] = why
+    flag(out_of_order, REASON_OUT_OF_ORDER)
 
     bad = pd.notna(reason) & ~dropped
     good = pd.isna(reason) & ~dropped
@@ -286,6 +313,7 @@ def validate_bars(frame: pd.DataFrame, *, check_order: bool = True) -> BarValida
         rejected=rejected,
         duplicates_dropped=int(dropped.sum()),
         reasons=Counter(reason[bad].tolist()),
+        table_failures=outcome.table_failures,
     )
 
 
@@ -307,10 +335,27 @@ def check_bars_frame(
     return [*rules, *_jumps(clean, jump_threshold, accepted_jumps)]
 
 
-def broken_bar_rules(frame: pd.DataFrame) -> list[str]:
+def broken_bar_rules(frame: pd.DataFrame, *, fresh_since: date | None = None) -> list[str]:
     """Bars already stored that break the rules of :func:`validate_bars` (row order
     excepted: a table has none): the blocking data-quality check."""
-    return _rule_problems(frame)[0]
+    return _rule_problems(frame, fresh_since)[0]
+
+
+def failed_rows_markdown(rejected: pd.DataFrame, limit: int = 50) -> str:
+    """The failing rows as a markdown table, each with its reason and the expectation
+    that failed: what the blocking check shows in the UI."""
+    if rejected.empty:
+        return "none"
+    columns = [c for c in CANONICAL_COLUMNS if c in rejected.columns]
+    header = [*columns, "reason", "expectation"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for _, row in rejected.head(limit).iterrows():
+        cells = [str(row[c]) for c in columns]
+        cells += [str(row["reason"]), decided_by(str(row["reason"]))]
+        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    if len(rejected) > limit:
+        lines.append(f"\n{len(rejected) - limit} more row(s) not shown")
+    return "\n".join(lines)
 
 
 def suspicious_jumps(
@@ -330,11 +375,13 @@ def suspicious_jumps(
     return _jumps(_rule_problems(frame)[1], jump_threshold, accepted_jumps)
 
 
-def _rule_problems(frame: pd.DataFrame) -> tuple[list[str], pd.DataFrame]:
+def _rule_problems(frame: pd.DataFrame, fresh_since: date | None = None
+                   ) -> tuple[list[str], pd.DataFrame]:
     if frame.empty:
-        return [], frame
-    validation = validate_bars(frame, check_order=False)
-    problems: list[str] = []
+        return ([f"no bars at all (the newest must be on or after {fresh_since})"]
+                if fresh_since is not None else []), frame
+    validation = validate_bars(frame, check_order=False, fresh_since=fresh_since)
+    problems: list[str] = list(validation.table_failures)
     if len(validation.rejected):
         rejected = validation.rejected
         for why, count in validation.reasons.most_common():
@@ -363,3 +410,66 @@ def _jumps(clean: pd.DataFrame, jump_threshold: float,
         for i, row in clean[(move.abs() > jump_threshold) & is_stock].iterrows()
         if (row["symbol"], row["as_of"]) not in accepted
     ]
+
+
+# Overnight close ratios of common splits and reverse splits (2:1, 3:1, 3:2, 10:1, ...).
+SPLIT_FACTORS = (1.5, 2.0, 3.0, 4.0, 5.0, 8.0, 10.0, 20.0)
+# How close a move must come to a split ratio, relative, to look like one.
+SPLIT_TOLERANCE = 0.03
+# A split is suspected only when the market (the benchmark) moved less than this.
+CALM_MARKET_MOVE = 0.05
+REASON_SPLIT = "unadjusted split suspected"
+
+
+def split_suspects(
+    frame: pd.DataFrame,
+    *,
+    benchmark_symbol: str | None = None,
+    accepted_jumps: Collection[tuple[str, date]] = (),
+) -> pd.DataFrame:
+    """Bars whose close moved by a split's ratio overnight while the market stayed calm.
+
+    An unadjusted split (or reverse split) makes the close jump by 1/2, 1/3, 2, 3, 1/10,
+    ... from one bar to the next although nothing happened: the features and the trading
+    loop would read it as a crash or a rally. Such a bar is suspect until a person accepts
+    it (``accepted_jumps``) or re-imports adjusted bars; no adjustment is applied, since
+    the true factor cannot be known from prices alone. An unadjusted ordinary dividend
+    (a gap of a few per cent) cannot be told from a normal move without a dividend
+    calendar and is not detected here. Indices (``^``) are exempt.
+
+    Returns the suspect bars: symbol, as_of, previous_close, close, ratio, factor, reason.
+    """
+    columns = ["symbol", "as_of", "previous_close", "close", "ratio", "factor", "reason"]
+    if frame.empty:
+        return pd.DataFrame(columns=columns)
+    bars = frame.sort_values(["symbol", "as_of"], kind="stable")
+    previous = bars.groupby("symbol")["close"].shift(1)
+    ratio = (bars["close"] / previous).to_numpy()
+    factors = np.array([*SPLIT_FACTORS, *(1 / f for f in SPLIT_FACTORS)])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        distance = np.abs(ratio[:, None] / factors[None, :] - 1)
+    nearest = np.nanargmin(np.where(np.isnan(distance), np.inf, distance), axis=1)
+    near = distance[np.arange(len(bars)), nearest] <= SPLIT_TOLERANCE
+    suspect = bars.assign(previous_close=previous.to_numpy(), ratio=ratio,
+                          factor=factors[nearest])[near & ~bars["symbol"].str.startswith("^")]
+    market_move = pd.Series(dtype="float64")
+    if benchmark_symbol is not None:
+        index = bars[bars["symbol"] == benchmark_symbol].set_index("as_of")["close"]
+        market_move = (index / index.shift(1) - 1).dropna()
+    accepted = {(s.upper(), d) for s, d in accepted_jumps}
+    rows = []
+    for row in suspect.itertuples():
+        if (row.symbol, row.as_of) in accepted:
+            continue
+        move = market_move.get(row.as_of)
+        if move is not None and abs(move) >= CALM_MARKET_MOVE:
+            continue
+        split = (f"{1 / row.factor:g}-for-1 split" if row.factor < 1
+                 else f"1-for-{row.factor:g} reverse split")
+        market = (f", {benchmark_symbol} {move:+.1%}" if move is not None else "")
+        rows.append({"symbol": row.symbol, "as_of": row.as_of,
+                     "previous_close": row.previous_close, "close": row.close,
+                     "ratio": row.ratio, "factor": row.factor,
+                     "reason": f"{REASON_SPLIT}: close x{row.ratio:.3f} looks like a "
+                               f"{split}{market}"})
+    return pd.DataFrame(rows, columns=columns)
