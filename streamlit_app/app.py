@@ -57,7 +57,9 @@ def main() -> None:
                                   lambda: load_controls(warehouse_path))
     state = trading_state(log, upcoming)
     render_status(overview, state, busy=overview_stale is not None)
-    render_failed_checks(load_failed_checks(str(paths().dagster_home)))
+    failed_checks, _ = read_or_last("checks", warehouse_path,
+                                    lambda: load_failed_checks(warehouse_path))
+    render_failed_checks(failed_checks or [])
     render_trading_state(state, upcoming)
     render_controls(warehouse_path, log, upcoming)
     notice = st.empty()

@@ -1,18 +1,18 @@
 """Failed data checks: the blocking bar checks whose latest evaluation failed, with the
 failing rows and the expectation each broke, as the Dagster UI shows them.
 
-Read from the Dagster instance of the home (its event log), not from the warehouse: a
-failed check's rows are the bars already stored that the suite condemned. dagster is
-imported only when the home has an instance to read.
+Read from the warehouse's ``bar_check_results``, where each check records every
+evaluation (Dagster has no public reader of check evaluations).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 
 import streamlit as st
+
+from trade_pipelines.warehouse import Warehouse
 
 BAR_CHECKS = ("bars_pass_quality_suite", "stored_bars_self_check")
 
@@ -28,37 +28,18 @@ class FailedCheck:
     run_id: str
 
 
-def latest_failed_checks(dagster_home: Path) -> list[FailedCheck]:
-    """Each bar check whose latest evaluation failed (a later pass clears it).
-
-    ``get_latest_asset_check_evaluation_record`` is the instance's own read of a check's
-    latest evaluation (what the UI's check page shows); dagster 1.13 has no ``@public``
-    reader of check evaluations."""
-    if not (dagster_home / "storage").is_dir():
-        return []
-    from dagster import AssetCheckKey, AssetKey, DagsterInstance
-    from dagster._core.storage.asset_check_execution_record import (
-        AssetCheckExecutionRecordStatus,
-    )
-
-    failed = []
-    with DagsterInstance.from_config(str(dagster_home)) as instance:
-        for name in BAR_CHECKS:
-            record = instance.get_latest_asset_check_evaluation_record(
-                AssetCheckKey(AssetKey("market_bars"), name))
-            # A check being evaluated right now (planned) shows again once it finishes.
-            if record is None or record.status != AssetCheckExecutionRecordStatus.FAILED:
-                continue
-            evaluation = record.evaluation
-            if evaluation is None:
-                continue
-            rows = evaluation.metadata.get("failing_rows")
-            failed.append(FailedCheck(
-                name=name, evaluated_at=datetime.fromtimestamp(record.create_timestamp),
-                description=evaluation.description or "failed",
-                failing_rows=str(rows.value) if rows is not None else "none",
-                run_id=record.run_id))
-    return failed
+def latest_failed_checks(warehouse: Warehouse) -> list[FailedCheck]:
+    """Each bar check whose latest evaluation failed (a later pass clears it), from the
+    ``bar_check_results`` the checks record beside their Dagster evaluation."""
+    if not warehouse.table_exists("bar_check_results"):
+        return []  # a home made before the checks recorded their results
+    rows = warehouse.query(
+        "SELECT * FROM bar_check_results QUALIFY row_number() OVER "
+        "(PARTITION BY check_name ORDER BY evaluated_at DESC) = 1 ORDER BY check_name")
+    return [FailedCheck(name=row.check_name, evaluated_at=row.evaluated_at.to_pydatetime(),
+                        description=row.description or "failed",
+                        failing_rows=row.failing_rows, run_id=row.run_id or "")
+            for row in rows.itertuples() if not row.passed and row.check_name in BAR_CHECKS]
 
 
 def render_failed_checks(failed: list[FailedCheck]) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from datetime import date, datetime
-from pathlib import Path
 from typing import TypeVar
 
 import duckdb
@@ -51,9 +50,9 @@ def load_controls(path: str) -> pd.DataFrame:
 
 
 @st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
-def load_failed_checks(dagster_home: str) -> list[FailedCheck]:
-    """The bar checks whose latest evaluation failed, from the home's Dagster instance."""
-    return latest_failed_checks(Path(dagster_home))
+def load_failed_checks(path: str) -> list[FailedCheck]:
+    """The bar checks whose latest evaluation failed."""
+    return latest_failed_checks(_warehouse(path))
 
 
 def forget_cached_reads() -> None:

@@ -150,22 +150,29 @@ def test_live_bars_must_be_fresh(project_home: Path) -> None:
     warehouse.append("bars", stored([("ZZC", date(2024, 3, 12), 10.0, 10.5, 9.5, 10.0, 1.0),
                                      ("ZZC", date(2024, 3, 13), 10.0, 10.5, 9.5, 10.1, 1.0)]))
     live = MarketDataResource(source="yfinance", symbols="ZZC")
-    stale = bar_quality(warehouse, live, date(2024, 1, 1), date(2024, 3, 18), "quality")
+    stale = bar_quality(warehouse, live, date(2024, 1, 1), date(2024, 3, 18), "quality",
+                        "test-run")
     assert not stale.passed
     assert stale.description.startswith("stale bars: ExpectColumnMaxToBeBetween")
     assert stale.metadata["fresh_since"].value == "2024-03-14"
-    fresh = bar_quality(warehouse, live, date(2024, 1, 1), date(2024, 3, 15), "quality")
+    fresh = bar_quality(warehouse, live, date(2024, 1, 1), date(2024, 3, 15), "quality",
+                        "test-run")
     assert fresh.passed, fresh.description
     offline = MarketDataResource(source="warehouse", symbols="ZZC")
     assert bar_quality(warehouse, offline, date(2024, 1, 1), date(2024, 3, 18),
-                       "quality").passed
+                       "quality", "test-run").passed
     # A live bar on a day the market is closed (a Saturday) is held back too.
     warehouse.append("bars", stored([("ZZC", date(2024, 3, 9), 10.0, 10.5, 9.5, 10.0, 1.0)]))
-    weekend = bar_quality(warehouse, live, date(2024, 1, 1), date(2024, 3, 15), "quality")
+    weekend = bar_quality(warehouse, live, date(2024, 1, 1), date(2024, 3, 15), "quality",
+                          "test-run")
     assert weekend.description == "1 bar(s): not a session of the market's calendar"
     assert "| ZZC | 2024-03-09 |" in weekend.metadata["failing_rows"].value
     assert bar_quality(warehouse, offline, date(2024, 1, 1), date(2024, 3, 15),
-                       "quality").passed
+                       "quality", "test-run").passed
+    # Every evaluation is recorded for the supervisor app, the failing rows with it.
+    recorded = warehouse.query("SELECT * FROM bar_check_results ORDER BY evaluated_at")
+    assert list(recorded["passed"]) == [False, True, True, False, True]
+    assert "| ZZC | 2024-03-09 |" in recorded["failing_rows"].iloc[3]
 
 
 def test_the_builtin_loader_never_overwrites_imported_bars(project_home: Path,

@@ -1,7 +1,7 @@
 """Perception: market bars (with a blocking quality check), features and regime."""
 
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pandas as pd
 from dagster import (
@@ -59,11 +59,12 @@ def freshness_floor(end: date, calendar: str, sessions: int = FRESH_SESSIONS,
 
 
 def bar_quality(store: Warehouse, market_data: MarketDataResource, start: date, end: date,
-                check_name: str, refused: list[str] | None = None,
+                check_name: str, run_id: str, refused: list[str] | None = None,
                 refused_rows: int = 0) -> AssetCheckResult:
     """The great-expectations suite and the split detector on the window's stored bars:
     failed, with the failing rows and the expectation each broke, when any bar is bad,
-    a split looks unadjusted or (live mode) the bars are stale."""
+    a split looks unadjusted or (live mode) the bars are stale. Each evaluation is also
+    recorded in ``bar_check_results``, which the supervisor app reads."""
     symbols = market_data.all_symbols()
     rules = market_data.rules()
     bars = to_dates(store.query(
@@ -96,10 +97,16 @@ def bar_quality(store: Warehouse, market_data: MarketDataResource, start: date, 
     description = "; ".join(lines[:5]) or (
         f"{refused_rows} row(s) refused into the quarantine, none stored" if refused_rows
         else None)
+    failing_rows = failed_rows_markdown(failing)
+    store.append("bar_check_results", pd.DataFrame([{
+        "evaluated_at": datetime.now(UTC).replace(tzinfo=None), "check_name": check_name,
+        "window_start": start, "window_end": end, "passed": not lines,
+        "description": description, "failed_rows": len(failing),
+        "failing_rows": failing_rows, "run_id": run_id}]))
     return AssetCheckResult(
         check_name=check_name, asset_key="market_bars", passed=not lines,
         severity=AssetCheckSeverity.ERROR, description=description,
-        metadata={"failing_rows": MetadataValue.md(failed_rows_markdown(failing)),
+        metadata={"failing_rows": MetadataValue.md(failing_rows),
                   "failed_rows": len(failing),
                   "table_failures": MetadataValue.md(
                       "\n".join(f"- {line}" for line in table_failures) or "none"),
@@ -148,7 +155,8 @@ def market_bars(context: AssetExecutionContext, warehouse: WarehouseResource,
         "SELECT * FROM bars WHERE as_of BETWEEN ? AND ? AND list_contains(?, symbol) "
         "ORDER BY symbol, as_of", [start, end, symbols]), "as_of")
     quality = bar_quality(store, market_data, start, end, "bars_pass_quality_suite",
-                          refused=report.refused_lines(), refused_rows=len(report.refused))
+                          context.run.run_id, refused=report.refused_lines(),
+                          refused_rows=len(report.refused))
     jumps = suspicious_jumps(bars, accepted_jumps=BUILTIN_KNOWN_JUMPS)
     missing = sorted(set(universe) - set(bars["symbol"])) if not bars.empty else universe
     return MaterializeResult(
@@ -170,6 +178,7 @@ def market_bars(context: AssetExecutionContext, warehouse: WarehouseResource,
 
 
 @asset_check(asset=market_bars, name="stored_bars_self_check", blocking=True,
+             pool=WAREHOUSE_POOL,
              description="The quality suite and the split detector on the stored bars of "
                          "the year in progress, without fetching (the hourly self-check "
                          "of live mode).")
@@ -178,7 +187,7 @@ def stored_bars_self_check(context: AssetCheckExecutionContext,
                            market_data: MarketDataResource) -> AssetCheckResult:
     today = date.today()
     return bar_quality(warehouse.warehouse(), market_data, date(today.year, 1, 1), today,
-                       "stored_bars_self_check")
+                       "stored_bars_self_check", context.run.run_id)
 
 
 def _load_bars(store, symbols: list[str], start, end) -> pd.DataFrame:

@@ -373,6 +373,24 @@ MIGRATIONS: list[tuple[int, str]] = [
         """,
     ),
     (
+        9,
+        # Every evaluation of a blocking bar check (pass or fail), with the failing rows
+        # as the markdown table the Dagster UI shows: what the supervisor app lists.
+        """
+        CREATE TABLE IF NOT EXISTS bar_check_results (
+            evaluated_at TIMESTAMP NOT NULL,
+            check_name VARCHAR NOT NULL,
+            window_start DATE NOT NULL,
+            window_end DATE NOT NULL,
+            passed BOOLEAN NOT NULL,
+            description VARCHAR,
+            failed_rows INTEGER NOT NULL,
+            failing_rows VARCHAR NOT NULL,
+            run_id VARCHAR
+        );
+        """,
+    ),
+    (
         10,
         # A home holds one market (one calendar, one currency): the market of its first
         # replay, recorded so a replay of another market is refused, not mixed in.
