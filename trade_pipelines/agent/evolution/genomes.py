@@ -199,7 +199,8 @@ def with_indicators(features: pd.DataFrame, genomes: Iterable[StrategyGenome]) -
 def entry_signal(genome: StrategyGenome, features: pd.DataFrame) -> pd.Series:
     """Boolean per feature row: does this genome want to enter at this row's close?
 
-    ``features`` may carry ``breadth`` (market breadth that day) for sentiment genomes.
+    ``features`` may carry ``breadth`` (market breadth that day) and ``fear_greed`` (the
+    market sentiment's composite) for sentiment genomes.
     """
     p = genome.params
 
@@ -231,11 +232,26 @@ def entry_signal(genome: StrategyGenome, features: pd.DataFrame) -> pd.Series:
             signal = ((ind("vol", "vol_window", 20) < p["max_vol"]) & (close > fast)
                       & (fast > ind("sma", "slow", 200)))
         case "fear_reversal":
-            signal = (_breadth(features) < p["max_breadth"]) & (ind("rsi", "rsi_window", 14)
-                                                                < p["rsi_max"])
+            signal = _fearful(features, p) & (ind("rsi", "rsi_window", 14) < p["rsi_max"])
         case other:
             raise ValueError(f"unknown entry rule {other!r} in genome {genome.strategy_id}")
     return (signal & _filters(genome, features)).fillna(False).astype(bool)
+
+
+# The market sentiment's fear/greed (0-100) under which the market counts as fearful.
+FEARFUL_SCORE = 25.0
+
+
+def _fearful(features: pd.DataFrame, params: dict[str, float]) -> pd.Series:
+    """Is the market fearful that day? The market sentiment's fear/greed composite below
+    ``max_fear_greed`` where ``features`` carry it (``market_sentiment``), else breadth
+    below ``max_breadth``, as before that asset existed."""
+    by_breadth = _breadth(features) < params["max_breadth"]
+    if "fear_greed" not in features:
+        return by_breadth
+    score = features["fear_greed"].astype(float)
+    by_score = score < params.get("max_fear_greed", FEARFUL_SCORE)
+    return pd.Series(np.where(score.notna(), by_score, by_breadth), index=features.index)
 
 
 def _breadth(features: pd.DataFrame) -> pd.Series:

@@ -131,6 +131,8 @@ class DayMarket:
     benchmark_close: float
     benchmark_return: float
     defensive: bool
+    event_blackout: frozenset[str] = frozenset()   # see risk.EventBlackout
+    event_size_scale: float = 1.0
 
 
 @dataclass
@@ -193,7 +195,9 @@ class Ledger:
         for symbol, bar in market.bars.items():
             self.state.last_close[symbol] = bar.close
         view_market = MarketView(trading=trading, benchmark_return=market.benchmark_return,
-                                 defensive=market.defensive)
+                                 defensive=market.defensive,
+                                 event_blackout=market.event_blackout,
+                                 event_size_scale=market.event_size_scale)
         if not trading.allows_entries:
             self._cancel_pending_entries(market, trading)
         if trading.halted:

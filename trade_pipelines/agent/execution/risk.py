@@ -48,6 +48,10 @@ class MarketView:
     trading: TradingState = ACTIVE     # the supervisor's state for the order's session
     benchmark_return: float = 0.0
     defensive: bool = False
+    # Response plans of high-impact events (agent/perception/events.py): names with no
+    # new entries this session, and the scale of new sizes (1.0: unchanged).
+    event_blackout: frozenset[str] = frozenset()
+    event_size_scale: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -103,6 +107,23 @@ class DefensiveMode:
         return quantity, ""
 
 
+class EventBlackout:
+    """An event's response plan: no new entry into a name around its earnings, smaller
+    new sizes on a market-wide event. Sells always pass."""
+
+    name = "event_blackout"
+
+    def apply(self, order, quantity, account, market, limits):
+        if order.side != "buy":
+            return quantity, ""
+        if order.symbol in market.event_blackout:
+            return 0.0, f"event blackout: no new entries into {order.symbol} around its event"
+        if market.event_size_scale < 1.0:
+            return (math.floor(quantity * market.event_size_scale),
+                    f"event response: new sizes scaled to {market.event_size_scale:.0%}")
+        return quantity, ""
+
+
 class SellOnlyWhatIsHeld:
     name = "no_short"
 
@@ -153,8 +174,8 @@ class LeverageAndCash:
 
 
 DEFAULT_RULES: tuple[Rule, ...] = (
-    TradingStateGate(), CircuitBreaker(), DefensiveMode(), SellOnlyWhatIsHeld(), RiskPerTrade(),
-    SymbolConcentration(), LeverageAndCash(),
+    TradingStateGate(), CircuitBreaker(), DefensiveMode(), EventBlackout(), SellOnlyWhatIsHeld(),
+    RiskPerTrade(), SymbolConcentration(), LeverageAndCash(),
 )
 
 

@@ -325,14 +325,39 @@ def _as_date(value: object) -> date:
     return pd.Timestamp(value).date() if not isinstance(value, date) else value
 
 
-def upcoming(events: pd.DataFrame, day: date, sessions_ahead: Sequence[date]
-             ) -> pd.DataFrame:
-    """The events known at ``day``'s close that fall on ``day`` or the given sessions
-    ahead (the planner's risk window), most impactful first."""
-    if events.empty:
-        return events
-    known = events["known_from"].map(_as_date) <= day
-    when = events["as_of"].map(_as_date)
-    window = (when >= day) & (when <= (max(sessions_ahead) if sessions_ahead else day))
-    return events[known & window].sort_values(["impact", "as_of"], ascending=[False, True],
-                                              kind="mergesort")
+# Calendar days ahead in which an event counts against a new position (about 5 sessions).
+EVENT_HORIZON = timedelta(days=7)
+
+
+class EventBook:
+    """The events, indexed for "what is ahead of this name at this close"."""
+
+    def __init__(self, events: pd.DataFrame | None) -> None:
+        self.by_symbol: dict[str | None, list[dict[str, object]]] = {}
+        if events is None or events.empty:
+            return
+        for row in events.to_dict("records"):
+            row["as_of"], row["known_from"] = _as_date(row["as_of"]), _as_date(row["known_from"])
+            symbol = row["symbol"] if isinstance(row["symbol"], str) else None
+            self.by_symbol.setdefault(symbol, []).append(row)
+
+    def ahead(self, symbol: str, day: date) -> dict[str, object] | None:
+        """The most impactful event known by ``day`` on ``symbol`` or the whole market
+        within ``EVENT_HORIZON`` from ``day`` (the nearest on a tie), or None."""
+        candidates = [row for key in (symbol, None) for row in self.by_symbol.get(key, ())
+                      if row["known_from"] <= day <= row["as_of"] <= day + EVENT_HORIZON]
+        if not candidates:
+            return None
+        return min(candidates, key=lambda r: (-int(r["impact"]), r["as_of"], r["event_id"]))
+
+
+def upcoming(events: pd.DataFrame, day: date, horizon: timedelta = EVENT_HORIZON
+             ) -> list[dict[str, object]]:
+    """The events known at ``day``'s close that fall after it and within ``horizon``
+    (the planner's risk window), in date order, the most impactful first on a day."""
+    if events is None or events.empty:
+        return []
+    rows = [row for row in events.to_dict("records")
+            if _as_date(row["known_from"]) <= day < _as_date(row["as_of"]) <= day + horizon]
+    return sorted(rows, key=lambda r: (_as_date(r["as_of"]), -int(r["impact"]),
+                                       str(r["event_id"])))
