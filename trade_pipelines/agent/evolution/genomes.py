@@ -239,19 +239,20 @@ def entry_signal(genome: StrategyGenome, features: pd.DataFrame) -> pd.Series:
 
 
 # The market sentiment's fear/greed (0-100) under which the market counts as fearful.
-FEARFUL_SCORE = 25.0
+FEARFUL_SCORE = 20.0
 
 
 def _fearful(features: pd.DataFrame, params: dict[str, float]) -> pd.Series:
-    """Is the market fearful that day? The market sentiment's fear/greed composite below
-    ``max_fear_greed`` where ``features`` carry it (``market_sentiment``), else breadth
-    below ``max_breadth``, as before that asset existed."""
+    """Is the market fearful that day? Breadth below ``max_breadth`` (as before the
+    market sentiment existed), or, where ``features`` carry it, the market sentiment's
+    fear/greed composite below ``max_fear_greed`` (it also reads the volatility index,
+    so a panic with breadth still above the threshold counts)."""
     by_breadth = _breadth(features) < params["max_breadth"]
     if "fear_greed" not in features:
         return by_breadth
-    score = features["fear_greed"].astype(float)
-    by_score = score < params.get("max_fear_greed", FEARFUL_SCORE)
-    return pd.Series(np.where(score.notna(), by_score, by_breadth), index=features.index)
+    by_score = features["fear_greed"].astype(float) < params.get("max_fear_greed",
+                                                                 FEARFUL_SCORE)
+    return by_breadth | by_score
 
 
 def _breadth(features: pd.DataFrame) -> pd.Series:
