@@ -123,3 +123,24 @@ def test_no_row_depends_on_a_later_bar() -> None:
     before = base["as_of"] <= cut
     pd.testing.assert_frame_equal(base[before], changed[before])
     assert not base[~before].equals(changed[~before])
+
+
+def test_a_market_without_a_volatility_index_uses_realised_volatility_and_real_volume() -> None:
+    from trade_pipelines.agent.perception.anomalies import anomaly_scores
+    from trade_pipelines.market_data.builtin_markets import builtin_universe, raw_market_bars
+
+    bars = raw_market_bars("cn")
+    bars = bars.assign(as_of=bars["as_of"].dt.date)
+    bars = bars[(bars["as_of"] >= date(2015, 1, 1)) & (bars["as_of"] <= date(2015, 12, 31))]
+    stocks = bars[bars["symbol"].isin(builtin_universe("cn"))]
+    csi300 = bars[bars["symbol"] == "000300.SH"]
+    rows = market_sentiment("cn", csi300, compute_features(stocks), "000300.SH")
+    assert (rows["volatility_source"] == "realised_vol_20d:000300.SH").all()
+    assert (rows["sector_momentum"] == "{}").all()  # no sector map for A-shares
+    # The summer 2015 crash: fear at its worst, well below the spring's greed.
+    by_day = rows.set_index("as_of")["fear_greed"]
+    assert by_day[date(2015, 7, 8)] < 25 < 60 < by_day[date(2015, 4, 20)]
+    # A-share bars carry opens and volumes: gaps and volume bursts are scored there.
+    scores = anomaly_scores(stocks)
+    assert scores["volume_burst"].notna().mean() > 0.9
+    assert scores["gap"].notna().mean() > 0.9
