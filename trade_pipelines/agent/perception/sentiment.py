@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from trade_pipelines.agent.perception.features import rolling_mean, rolling_std
+from trade_pipelines.agent.perception.regime import market_breadth
 
 # GICS sectors of the built-in US universe (``market_data/builtin.py``), as classified
 # at the end of its data (December 2022).
@@ -147,11 +148,9 @@ def market_sentiment(market: str, benchmark: pd.DataFrame, features: pd.DataFram
     close = bench["close"].astype(float)
     momentum = pd.Series((close / rolling_mean(close, MOMENTUM_WINDOW) - 1).to_numpy(),
                          index=bench["as_of"])
-    above = (features["close"] > features["sma_50"]).astype(float).where(
-        features["sma_50"].notna())
     day = features["as_of"]
     daily = pd.DataFrame({
-        "breadth": above.groupby(day).mean(),
+        "breadth": market_breadth(features),
         "advancers": (features["ret_1d"] > 0).groupby(day).sum(),
         "decliners": (features["ret_1d"] < 0).groupby(day).sum(),
     })
