@@ -129,16 +129,23 @@ class _Closes:
         return float(self.closes[last] / self.closes[first] - 1)
 
 
-def _session_on_or_after(day: date, sessions: Sequence[date]) -> date | None:
-    index = int(np.searchsorted(np.array(sessions, dtype="datetime64[D]"),
-                                np.datetime64(day, "D")))
-    return sessions[index] if index < len(sessions) else None
+class _Sessions:
+    """A market's sessions, searchable by day."""
 
+    def __init__(self, sessions: Sequence[date]) -> None:
+        self.days = list(sessions)
+        self._array = np.array(self.days, dtype="datetime64[D]")
 
-def _previous_session(day: date, sessions: Sequence[date]) -> date | None:
-    index = int(np.searchsorted(np.array(sessions, dtype="datetime64[D]"),
-                                np.datetime64(day, "D")))
-    return sessions[index - 1] if index > 0 else None
+    def _index(self, day: date) -> int:
+        return int(np.searchsorted(self._array, np.datetime64(day, "D")))
+
+    def on_or_after(self, day: date) -> date | None:
+        index = self._index(day)
+        return self.days[index] if index < len(self.days) else None
+
+    def before(self, day: date) -> date | None:
+        index = self._index(day)
+        return self.days[index - 1] if index > 0 else None
 
 
 def _memory(label: str, past: list[tuple[date, float]]) -> tuple[str, float]:
@@ -167,12 +174,13 @@ def earnings_events(calendar: pd.DataFrame, closes: pd.DataFrame, sessions: Sequ
     """A report of a traded (held or candidate) name: impact 8, 9 when its last reports
     moved it 5% or more on average (close after the report over the close before)."""
     rows = []
+    calendar_days = _Sessions(sessions)
     by_symbol = {s: _Closes.of(g) for s, g in closes.groupby("symbol", sort=False)}
     for symbol, reports in calendar.groupby("symbol", sort=True):
         dates = list(reports["event_date"])
         history = by_symbol.get(symbol)
         for i, reported in enumerate(dates):
-            as_of = _session_on_or_after(reported, sessions)
+            as_of = calendar_days.on_or_after(reported)
             if as_of is None or not start <= as_of <= end:
                 continue
             known_from = reported - EARNINGS_KNOWN_AHEAD
@@ -181,7 +189,7 @@ def earnings_events(calendar: pd.DataFrame, closes: pd.DataFrame, sessions: Sequ
             memory, mean_abs = _memory(f"{symbol} reports", past)
             big = math.isfinite(mean_abs) and mean_abs >= BIG_REPORT_MOVE
             impact = 9 if big else 8
-            before = _previous_session(as_of, sessions)
+            before = calendar_days.before(as_of)
             blackout = [d for d in (before, as_of) if d is not None]
             reason = (f"earnings of {symbol}, a traded name: the price can gap either way "
                       "on the report" + (f"; its recent reports moved it {mean_abs:.1%} "
@@ -200,11 +208,12 @@ def fomc_events(benchmark: pd.DataFrame, sessions: Sequence[date], start: date, 
     """Scheduled FOMC decisions (impact 7: the whole market reprices, no response plan)
     and unscheduled ones (impact 9: new sizes halved that session)."""
     history = _Closes.of(benchmark) if not benchmark.empty else None
+    calendar_days = _Sessions(sessions)
     decisions = sorted([(d, False) for d in FOMC_DECISIONS]
                        + [(d, True) for d in FOMC_UNSCHEDULED])
     rows = []
     for i, (decided, unscheduled) in enumerate(decisions):
-        as_of = _session_on_or_after(decided, sessions)
+        as_of = calendar_days.on_or_after(decided)
         if as_of is None or not start <= as_of <= end:
             continue
         known_from = decided if unscheduled else decided - FOMC_KNOWN_AHEAD
@@ -234,6 +243,7 @@ def news_events(news: pd.DataFrame, symbols: Iterable[str], sessions: Sequence[d
     if news.empty:
         return rows
     ordered = news.sort_values("available_at", kind="mergesort")
+    calendar_days = _Sessions(sessions)
     seen: dict[str, list[tuple[date, float, str]]] = {}
     for item in ordered.to_dict("records"):
         symbol, score = item.get("symbol"), item.get("score")
@@ -248,7 +258,7 @@ def news_events(news: pd.DataFrame, symbols: Iterable[str], sessions: Sequence[d
         if abs(score) < 0.5:
             continue
         earlier.append((known_from, score, str(item["headline"])))
-        as_of = _session_on_or_after(known_from, sessions)
+        as_of = calendar_days.on_or_after(known_from)
         if as_of is None or not start <= as_of <= end:
             continue
         impact = min(8, 4 + math.ceil(4 * min(abs(score), 1.0)))
