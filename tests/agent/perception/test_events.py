@@ -63,9 +63,10 @@ def test_an_earnings_event_with_its_memory_and_response_plan(closes) -> None:
 def test_fomc_decisions_are_scored_7_without_a_plan_and_emergencies_halve_sizes(closes) -> None:
     events = _events(closes, date(2020, 1, 1), date(2020, 4, 30))
     fomc = events[events["kind"] == "central_bank"]
+    # The scheduled 18 March meeting was known ahead (and brought forward): it stays.
     assert fomc["as_of"].tolist() == [date(2020, 1, 29), date(2020, 3, 3), date(2020, 3, 16),
-                                      date(2020, 4, 29)]
-    assert fomc["impact"].tolist() == [7, 9, 9, 7]
+                                      date(2020, 3, 18), date(2020, 4, 29)]
+    assert fomc["impact"].tolist() == [7, 9, 9, 7, 7]
     # The Sunday 15 March cut acts on the next session and is known only when announced.
     emergency = fomc.iloc[2]
     assert emergency["known_from"] == date(2020, 3, 15)

@@ -16,10 +16,12 @@ Sources:
 * FOMC decisions: the second day of each scheduled meeting, transcribed from the Federal
   Reserve's published meeting calendars (federalreserve.gov/monetarypolicy/
   fomccalendars.htm) for 2015-2022, the years the earnings calendar and the built-in
-  US bars share; the 2016 quarterly, 2017 and 2021 dates were checked against copies of
-  those calendars. Two unscheduled decisions of 2020 (3 March, 15 March, a Sunday) are
-  listed apart: they were known only when announced. Outside 2015-2022 no FOMC event
-  is produced (extend ``FOMC_DECISIONS`` to cover more years).
+  US bars share; 2017, 2019, 2020, 2021 and 2022 and the 2016 quarterly dates were
+  checked against copies of the Fed's announced schedules, 2015, 2018 and the other
+  2016 dates are as transcribed. The scheduled 18 March 2020 meeting stays listed, as
+  it was known ahead (it was brought forward to Sunday 15 March); the two unscheduled
+  decisions of 2020 (3 March, 15 March) are listed apart: they were known only when
+  announced. Outside 2015-2022 no FOMC event is produced (extend ``FOMC_DECISIONS``).
 * Headlines: the ``news`` table when it exists (``published_at, available_at, symbol,
   headline, score``); a headline is known from the day after its ``available_at``.
 """
@@ -67,8 +69,8 @@ FOMC_DECISIONS: tuple[date, ...] = tuple(date.fromisoformat(d) for d in (
     "2018-11-08", "2018-12-19",
     "2019-01-30", "2019-03-20", "2019-05-01", "2019-06-19", "2019-07-31", "2019-09-18",
     "2019-10-30", "2019-12-11",
-    "2020-01-29", "2020-04-29", "2020-06-10", "2020-07-29", "2020-09-16", "2020-11-05",
-    "2020-12-16",
+    "2020-01-29", "2020-03-18", "2020-04-29", "2020-06-10", "2020-07-29", "2020-09-16",
+    "2020-11-05", "2020-12-16",
     "2021-01-27", "2021-03-17", "2021-04-28", "2021-06-16", "2021-07-28", "2021-09-22",
     "2021-11-03", "2021-12-15",
     "2022-01-26", "2022-03-16", "2022-05-04", "2022-06-15", "2022-07-27", "2022-09-21",
