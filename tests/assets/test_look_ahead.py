@@ -15,7 +15,8 @@ from trade_pipelines.cli import run_replay
 from trade_pipelines.market_data.builtin import BENCHMARK_SYMBOL, VIX_SYMBOL, load_builtin_bars
 
 CUTOFF = date(2019, 3, 15)
-TABLES_BEFORE_CUTOFF = ("features", "regimes", "plans", "strategy_evaluations", "proposals",
+TABLES_BEFORE_CUTOFF = ("features", "regimes", "market_sentiment", "anomalies",
+                        "market_events", "plans", "strategy_evaluations", "proposals",
                         "decisions", "orders", "fills", "positions", "accounts", "trades")
 
 

@@ -20,7 +20,8 @@ from trade_pipelines.warehouse.checkpoints import MonthSlice, WindowCheckpoint
 
 
 @asset(partitions_def=trading_years, backfill_policy=single_run, group_name="decision",
-       deps=[market_features, market_regime, strategy_evaluations], pool=WAREHOUSE_POOL)
+       deps=[market_features, market_regime, strategy_evaluations, "market_sentiment"],
+       pool=WAREHOUSE_POOL)
 def trade_proposals(context: AssetExecutionContext, warehouse: WarehouseResource,
                     market_data: MarketDataResource) -> MaterializeResult:
     """The aggressive agent's candidates: entries signalled by the tradeable genomes,
@@ -30,10 +31,13 @@ def trade_proposals(context: AssetExecutionContext, warehouse: WarehouseResource
     # The window's features and breadth as the perception assets stored them (features
     # have a finite look-back, so these equal a computation over all history).
     # The history before it too, so a bred genome's indicator of any window is complete.
+    # With the market sentiment's fear/greed, which the sentiment genomes read.
     features = to_dates(store.query(
-        "SELECT f.*, r.breadth FROM features f LEFT JOIN regimes r USING (as_of) "
+        "SELECT f.*, r.breadth, s.fear_greed FROM features f LEFT JOIN regimes r "
+        "USING (as_of) LEFT JOIN market_sentiment s ON s.as_of = f.as_of AND s.market = ? "
         "WHERE f.as_of BETWEEN ? AND ? AND list_contains(?, f.symbol) "
-        "ORDER BY f.symbol, f.as_of", [start - FEATURE_HISTORY, end, market_data.universe()]),
+        "ORDER BY f.symbol, f.as_of",
+        [market_data.rules().code, start - FEATURE_HISTORY, end, market_data.universe()]),
         "as_of")
     evaluations = store.query(
         "SELECT as_of, strategy_id, score, status FROM strategy_evaluations "

@@ -243,9 +243,11 @@ def market_regime(context: AssetExecutionContext, warehouse: WarehouseResource,
     vix_symbol = market_data.volatility_index_symbol
     vix = _load_bars(store, [vix_symbol], history_start, end) if vix_symbol \
         else benchmark.iloc[0:0]
+    # From the history's start too: the black swan's breadth collapse looks 5 days back.
     features = to_dates(store.query(
         "SELECT symbol, as_of, close, sma_50 FROM features WHERE as_of BETWEEN ? AND ? "
-        "AND list_contains(?, symbol)", [start, end, market_data.universe()]), "as_of")
+        "AND list_contains(?, symbol)", [history_start, end, market_data.universe()]),
+        "as_of")
     universe = None
     if benchmark.empty or not (benchmark["as_of"] >= start).any():
         context.log.warning(

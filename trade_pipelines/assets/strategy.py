@@ -24,6 +24,7 @@ from trade_pipelines.assets.common import (
     to_dates,
 )
 from trade_pipelines.assets.market import market_features, market_regime
+from trade_pipelines.assets.sentiment import stored_sentiment
 from trade_pipelines.partitions import single_run, trading_years
 from trade_pipelines.resources import MarketDataResource, WarehouseResource
 from trade_pipelines.warehouse import Warehouse
@@ -57,13 +58,16 @@ def sync_strategy_statuses(store: Warehouse) -> None:
 
 
 def features_with_breadth(store: Warehouse, universe: list[str], start: date | None,
-                          end: date) -> pd.DataFrame:
-    """The stored features of the universe for [start, end] with the market's breadth.
-    ``market_features`` stores the whole history up to ``end``, so setup records and the
-    gene pool see every past signal whichever months were replayed before."""
+                          end: date, market: str | None = None) -> pd.DataFrame:
+    """The stored features of the universe for [start, end] with the market's breadth
+    and, given the ``market``, its stored fear/greed (``market_sentiment``).
+    ``market_features`` and ``market_sentiment`` store the whole history up to ``end``,
+    so setup records and the gene pool see every past signal whichever months were
+    replayed before."""
+    sentiment = stored_sentiment(store, market, end) if market is not None else None
     features = with_breadth(to_dates(store.query(
         "SELECT * FROM features WHERE as_of <= ? AND list_contains(?, symbol) "
-        "ORDER BY symbol, as_of", [end, universe]), "as_of"))
+        "ORDER BY symbol, as_of", [end, universe]), "as_of"), sentiment)
     if start is not None:
         features = features[features["as_of"] >= start]
     return features.reset_index(drop=True)
@@ -71,7 +75,7 @@ def features_with_breadth(store: Warehouse, universe: list[str], start: date | N
 
 @asset(partitions_def=trading_years, backfill_policy=single_run,
        group_name="strategy_evolution", pool=WAREHOUSE_POOL,
-       deps=[strategy_gene_pool, market_features, market_regime])
+       deps=[strategy_gene_pool, market_features, market_regime, "market_sentiment"])
 def strategy_evaluations(context: AssetExecutionContext, warehouse: WarehouseResource,
                          market_data: MarketDataResource) -> MaterializeResult:
     """Every genome scored at each week's last session on the trades its signals would
@@ -81,7 +85,7 @@ def strategy_evaluations(context: AssetExecutionContext, warehouse: WarehouseRes
     days = evaluation_days(exchange_sessions(start, end + pd.Timedelta(days=7),
                                              market_data.rules().calendar), start, end)
     features = features_with_breadth(store, universe=market_data.universe(), start=None,
-                                     end=end)
+                                     end=end, market=market_data.rules().code)
     # The pool as it stood before the window: genomes born before it, the statuses of
     # the last evaluation before it and the promotions before it.
     bred = store.query("SELECT * FROM strategies WHERE origin <> 'seed' AND born_as_of < ? "

@@ -32,6 +32,7 @@ from trade_pipelines.agent.execution.ledger import (
 from trade_pipelines.agent.loop.trading_loop import TradingLoop
 from trade_pipelines.agent.loop.wiring import trading_bars, trading_loop
 from trade_pipelines.agent.markets import MarketRules
+from trade_pipelines.agent.perception.events import EventResponses
 from trade_pipelines.assets.common import (
     WAREHOUSE_POOL,
     markdown_preview,
@@ -44,6 +45,12 @@ from trade_pipelines.assets.decisions import trade_proposals
 from trade_pipelines.assets.market import market_bars, market_features, market_regime
 from trade_pipelines.assets.news import news_sentiment
 from trade_pipelines.assets.planning import daily_plans
+from trade_pipelines.assets.sentiment import (
+    market_events,
+    market_sentiment,
+    stored_events,
+    stored_sentiment,
+)
 from trade_pipelines.assets.strategy import features_with_breadth, known_genomes, probation_by
 from trade_pipelines.control import load_events
 from trade_pipelines.partitions import single_run, trading_years
@@ -80,7 +87,7 @@ def _spec(key: str, description: str, deps: list, self_dependent: bool = False) 
               "quant agents over 3-5 rounds and ruled on by the judge, with the transcript "
               "and the memories recalled.",
               [trade_proposals.key, daily_plans.key, market_features.key, market_regime.key,
-               news_sentiment.key]),
+               news_sentiment.key, market_sentiment.key, market_events.key]),
         _spec("risk_checked_orders", "Orders after the risk engine: accepted, rejected, "
               "refused or cancelled while paused, each with its reason.",
               ["debate_decisions", market_bars.key]),
@@ -110,7 +117,8 @@ def daily_trading_loop(context: AssetExecutionContext, warehouse: WarehouseResou
     store = warehouse.warehouse()
     universe = market_data.universe()
     days = trading_days(store, universe, start, end)
-    features = features_with_breadth(store, universe, None, end)
+    market = market_data.rules().code
+    features = features_with_breadth(store, universe, None, end, market)
     genomes = known_genomes(store, end)
     probation = probation_by(store, end)
     proposals = to_dates(store.query("SELECT * FROM proposals WHERE as_of BETWEEN ? AND ? "
@@ -143,6 +151,12 @@ def daily_trading_loop(context: AssetExecutionContext, warehouse: WarehouseResou
     # The supervisor's controls are the recorded events, read once: never a switch.
     events = load_events(store)
     controls = ControlSchedule(events)
+    # The market's mood and the dated events: the debate's evidence; the events' response
+    # plans reach the risk engine.
+    sentiment = stored_sentiment(store, market, end)
+    sentiment = sentiment[sentiment["as_of"] >= start]
+    market_events_ahead = stored_events(store, start, end)
+    responses = EventResponses.of(market_events_ahead)
 
     checkpoints = StepCheckpoints(store, "daily_trading_loop")
     state_before, memories_before, _ = _warehouse_state(store, start)
@@ -150,7 +164,7 @@ def daily_trading_loop(context: AssetExecutionContext, warehouse: WarehouseResou
         MonthSlice(start, start), "", *state_before, memories_before,
         outcomes_known[outcomes_known["as_of"] < start], regimes[regimes["as_of"] < start],
         events_frame(events), sorted(genomes), sorted(probation.born.items()),
-        sorted(probation.promoted.items()))
+        sorted(probation.promoted.items()), sentiment, market_events_ahead)
     rules = market_data.rules()
     loop: TradingLoop | None = None
     previous_close = math.nan
@@ -170,10 +184,11 @@ def daily_trading_loop(context: AssetExecutionContext, warehouse: WarehouseResou
         if loop is None:  # the first month computed: continue from what the warehouse holds
             loop, previous_close, previous_day = _open_loop(
                 store, month.first, window_features, window_regimes, plans, outcomes,
-                regime_by_day, genomes, probation, rules, news)
+                regime_by_day, genomes, probation, rules, news, sentiment,
+                market_events_ahead)
         month_days = [d for d in days if month.first <= d <= month.last]
         previous_close = loop.run_days(month_days, month_bars, month_regimes,
-                                       month_proposals, controls, previous_close)
+                                       month_proposals, controls, previous_close, responses)
         result = loop.ledger.result
         frames = {"decisions": loop.output.decisions_frame(), **result.frames(),
                   "memories": loop.output.memories_frame()}
@@ -229,8 +244,9 @@ def _warehouse_state(store: Warehouse, first_day: date):
 def _open_loop(store: Warehouse, first_day: date, features: pd.DataFrame,
                regimes: pd.DataFrame, plans: pd.DataFrame, outcomes: pd.DataFrame,
                regime_by_day: dict, genomes: dict[str, StrategyGenome],
-               probation: Probation, rules: MarketRules,
-               news: pd.DataFrame) -> tuple[TradingLoop, float, date | None]:
+               probation: Probation, rules: MarketRules, news: pd.DataFrame,
+               sentiment: pd.DataFrame, events: pd.DataFrame
+               ) -> tuple[TradingLoop, float, date | None]:
     """A trading loop that continues from the warehouse at ``first_day`` under the
     market's ``rules``: the ledger's state, the memories and the debates behind carried
     positions; and the benchmark's last close before it."""
@@ -250,7 +266,7 @@ def _open_loop(store: Warehouse, first_day: date, features: pd.DataFrame,
         if not last_benchmark.empty else math.nan
     loop = trading_loop(features, regimes, plans, outcomes, regime_by_day, state, memories,
                         earlier_decisions, genomes=genomes, probation=probation,
-                        rules=rules, news=news)
+                        rules=rules, news=news, sentiment=sentiment, events=events)
     return loop, previous_close, previous_day
 
 

@@ -27,7 +27,8 @@ DAILY_CYCLE = AssetSelection.groups(
     "perception", "planning", "decision", "trading", "memory", "reflection"
 ) - STORED_BARS_SELF_CHECK
 PLAN_BEFORE_OPEN = AssetSelection.assets(
-    "market_bars", "market_features", "market_regime", "daily_plans") - STORED_BARS_SELF_CHECK
+    "market_bars", "market_features", "market_regime", "market_events", "daily_plans"
+) - STORED_BARS_SELF_CHECK
 
 daily_cycle_job = define_asset_job(
     "daily_cycle", selection=DAILY_CYCLE | AssetSelection.assets("strategy_evaluations"),
@@ -36,7 +37,7 @@ daily_cycle_job = define_asset_job(
                 "progress up to the session; a replay runs a range of years in one run).")
 morning_plan_job = define_asset_job(
     "morning_plan", selection=PLAN_BEFORE_OPEN, partitions_def=trading_years,
-    description="Before the open: refresh bars, features, regime and the day's plan.")
+    description="Before the open: refresh bars, features, regime, events and the day's plan.")
 weekly_evolution_job = define_asset_job(
     "weekly_gene_pool_evaluation",
     selection=AssetSelection.assets("strategy_evaluations"), partitions_def=trading_years,

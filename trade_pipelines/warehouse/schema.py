@@ -344,6 +344,58 @@ MIGRATIONS: list[tuple[int, str]] = [
         """,
     ),
     (
+        7,
+        # Perception: the market's mood per day, anomaly scores per bar and dated events
+        # (earnings, central-bank meetings, headlines) with their impact and response.
+        """
+        CREATE TABLE IF NOT EXISTS market_sentiment (
+            as_of DATE NOT NULL,
+            market VARCHAR NOT NULL,
+            volatility_source VARCHAR NOT NULL,
+            volatility_level DOUBLE,
+            volatility_change_5d DOUBLE,
+            breadth DOUBLE,
+            advancers INTEGER NOT NULL,
+            decliners INTEGER NOT NULL,
+            advance_decline DOUBLE,
+            sector_momentum VARCHAR NOT NULL,
+            leading_sector VARCHAR,
+            lagging_sector VARCHAR,
+            fear_greed DOUBLE,
+            turning_point VARCHAR,
+            reason VARCHAR NOT NULL,
+            PRIMARY KEY (as_of, market)
+        );
+        CREATE TABLE IF NOT EXISTS anomalies (
+            symbol VARCHAR NOT NULL,
+            as_of DATE NOT NULL,
+            return_z DOUBLE,
+            volume_burst DOUBLE,
+            volatility_spike DOUBLE,
+            gap DOUBLE,
+            score DOUBLE NOT NULL,
+            black_swan BOOLEAN NOT NULL,
+            reason VARCHAR NOT NULL,
+            PRIMARY KEY (symbol, as_of)
+        );
+        CREATE TABLE IF NOT EXISTS market_events (
+            event_id VARCHAR PRIMARY KEY,
+            as_of DATE NOT NULL,
+            known_from DATE NOT NULL,
+            kind VARCHAR NOT NULL,
+            symbol VARCHAR,
+            title VARCHAR NOT NULL,
+            impact INTEGER NOT NULL,
+            reason VARCHAR NOT NULL,
+            memory VARCHAR NOT NULL,
+            response VARCHAR NOT NULL,
+            blackout_days VARCHAR NOT NULL,
+            size_scale DOUBLE NOT NULL,
+            source VARCHAR NOT NULL
+        );
+        """,
+    ),
+    (
         8,
         # The live source chain's history: every source's answer for every symbol of
         # every fetch, its quality score and what became of it (active, standby,
@@ -410,5 +462,5 @@ EXPORTABLE_TABLES = (
     "bars", "quarantine", "features", "regimes", "plans", "strategies",
     "strategy_evaluations", "strategy_history", "proposals", "decisions", "orders", "fills",
     "positions", "accounts", "trades", "memories", "reports", "news", "news_sentiment",
-    "source_quality",
+    "source_quality", "market_sentiment", "anomalies", "market_events",
 )

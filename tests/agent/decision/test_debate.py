@@ -14,7 +14,9 @@ from trade_pipelines.agent.decision.debate import (
     LOW_CERTAINTY,
     MAX_ROUNDS,
     MIN_ROUNDS,
+    EventContext,
     Evidence,
+    MarketMood,
     SetupRecord,
     debate,
 )
@@ -109,6 +111,37 @@ def test_exactly_five_objections_in_round_one() -> None:
             f"Objection {i}" for i in range(1, 6)]
         assert [line["role"] for line in round_one] == (
             ["aggressive"] + ["conservative"] * 5 + ["quant"])
+
+
+EARNINGS_TOMORROW = EventContext("AAA earnings", date(2024, 3, 4), 1, 9,
+                                  "no new entries into AAA on 2024-03-01 and 2024-03-04",
+                                  "last 4 AAA reports: ...; mean absolute move 6.1%")
+
+
+def test_the_conservative_objects_to_an_entry_before_earnings() -> None:
+    plain, before = debate(strong()), debate(strong(event=EARNINGS_TOMORROW))
+    objections = [line["text"] for line in before.transcript
+                  if line["round"] == 1 and line["role"] == "conservative"]
+    assert len(objections) == 5  # the event displaces the weakest objection
+    event = next(o for o in objections if "(event, severity 0.90)" in o)
+    assert "AAA earnings in 1 day(s) (2024-03-04, impact 9/10)" in event
+    assert "Response plan: no new entries into AAA" in event
+    assert before.confidence < plain.confidence
+    assert before.weight_combined < plain.weight_combined
+
+
+def test_the_debate_cites_the_market_sentiment() -> None:
+    calm = MarketMood(62.0, "^VIX", 14.2, -1.3, None)
+    turning = MarketMood(38.0, "^VIX", 24.5, 6.1, "toward_fear")
+    cited = debate(strong(sentiment=calm)).transcript
+    assert any("Fear/greed stands at 62 (^VIX 14.2, -1.3 in 5 days)." in line["text"]
+               for line in cited)
+    # A turn toward fear sharpens the regime objection.
+    before = debate(strong(sentiment=turning)).transcript
+    regime = next(line["text"] for line in before if "(regime, severity" in line["text"])
+    assert "Sentiment just turned toward fear." in regime
+    assert "severity 0.20" in regime  # a bull regime's 0.0 plus the turn's 0.2
+    assert debate(strong()).transcript == debate(strong(sentiment=None)).transcript
 
 
 def test_defensive_regime_drops_with_zero_weights() -> None:

@@ -65,6 +65,19 @@ def test_fear_reversal_needs_breadth() -> None:
     assert entry_signal(SEEDED["S10"], rows).tolist() == [False]
 
 
+def test_fear_reversal_reads_the_market_sentiment_where_it_is_known() -> None:
+    # Breadth 50% is not fearful, but a fear/greed of 15 (a volatility index in panic)
+    # is; 25 is not; an unknown score leaves the breadth rule as it was.
+    rows = frame({"rsi_14": 30.0, "fear_greed": 15.0}, {"rsi_14": 30.0, "fear_greed": 25.0},
+                 {"rsi_14": 30.0, "fear_greed": np.nan},
+                 {"rsi_14": 30.0, "breadth": 0.2, "fear_greed": np.nan},
+                 {"rsi_14": 40.0, "fear_greed": 15.0})
+    assert entry_signal(SEEDED["S10"], rows).tolist() == [True, False, False, True, False]
+    # Without the column the genome behaves exactly as before.
+    assert entry_signal(SEEDED["S10"], rows.drop(columns=["fear_greed"])).tolist() == \
+        [False, False, False, True, False]
+
+
 def test_unknown_entry_rule_is_an_error() -> None:
     genome = StrategyGenome("X", "x", "trend", "astrology")
     with pytest.raises(ValueError, match="astrology"):

@@ -11,6 +11,7 @@ from trade_pipelines.agent.execution.risk import (
     AccountView,
     CircuitBreaker,
     DefensiveMode,
+    EventBlackout,
     LeverageAndCash,
     MarketView,
     OrderRequest,
@@ -91,6 +92,18 @@ def test_defensive_mode_blocks_new_longs_but_not_exits() -> None:
     assert "defensive" in refused.reason
     assert check_order(buy(), FLAT, market).status == "rejected"
     assert check_order(sell(), HOLDING, market).status == "accepted"
+
+
+def test_event_blackout_refuses_entries_into_the_name_and_scales_market_wide() -> None:
+    market = MarketView(event_blackout=frozenset({"AAA"}))
+    refused = check_order(buy(), FLAT, market, rules=(EventBlackout(),))
+    assert refused.status == "rejected"
+    assert "event blackout: no new entries into AAA" in refused.reason
+    assert check_order(buy(symbol="BBB"), FLAT, market).status == "accepted"
+    assert check_order(sell(), HOLDING, market).status == "accepted"  # exits pass
+    halved = check_order(buy(quantity=101), FLAT, MarketView(event_size_scale=0.5))
+    assert (halved.status, halved.quantity) == ("accepted", 50.0)
+    assert "event response: new sizes scaled to 50%" in halved.reason
 
 
 def test_no_selling_what_is_not_held() -> None:

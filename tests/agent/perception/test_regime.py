@@ -76,12 +76,24 @@ def test_vix_above_40_makes_that_day_defensive() -> None:
 def test_a_minus_8_percent_day_is_defensive(with_vix: bool) -> None:
     closes = np.full(N, 100.0)
     closes[240:] = 92.0      # -8% on day 240
-    closes[250:] = 92.0 * 0.95  # -5% on day 250: a bad day, not a crash
+    closes[250:] = 92.0 * 0.95  # -5% on day 250: not a -7% crash, but ...
     vix = pd.DataFrame({"as_of": days(), "close": 20.0}) if with_vix else None
     regimes = detect_regimes(benchmark(closes), NO_FEATURES, vix)
     assert bool(regimes["defensive"].iloc[240])
     assert not bool(regimes["defensive"].iloc[239])
     assert not bool(regimes["defensive"].iloc[241])
+    # ... after sixty calm days (one -8% move among them: a trailing deviation of 1.1%)
+    # it is a 4.7-deviation fall of more than 3%: a black swan, defensive the same day.
+    assert bool(regimes["defensive"].iloc[250])
+    assert not bool(regimes["defensive"].iloc[251])
+
+
+def test_a_minus_5_percent_day_in_a_volatile_market_is_not_a_black_swan() -> None:
+    rng = np.random.default_rng(1)
+    returns = rng.normal(0, 0.02, N)  # 2% a day: -5% is 2.5 deviations
+    returns[250] = np.log(0.95)
+    regimes = detect_regimes(benchmark(100 * np.exp(np.cumsum(returns))), NO_FEATURES)
+    assert regimes["volatility"].iloc[250] < 0.40
     assert not bool(regimes["defensive"].iloc[250])
 
 

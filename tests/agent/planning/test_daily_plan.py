@@ -169,3 +169,29 @@ def test_a_plan_never_reads_later_days() -> None:
     assert [r for r in after if r["as_of"] <= cut] == before
     assert [r for r in after if r["as_of"] > cut] != [
         p.row() for p in make_plans(regimes, rows) if p.as_of > cut]
+
+
+def test_the_plan_lists_the_known_events_ahead_with_their_response() -> None:
+    def event(title: str, as_of: date, known_from: date, impact: int, response: str) -> dict:
+        return {"event_id": title, "as_of": as_of, "known_from": known_from,
+                "kind": "earnings", "symbol": "AAA", "title": title, "impact": impact,
+                "reason": "earnings of AAA, a traded name", "memory": "m",
+                "response": response, "blackout_days": "[]", "size_scale": 1.0,
+                "source": "s"}
+
+    events = pd.DataFrame([
+        event("AAA earnings", DAY + timedelta(days=3), DAY - timedelta(days=10), 8,
+              "no new entries into AAA on 2024-03-01 and 2024-03-04"),
+        event("BBB earnings", DAY + timedelta(days=2), DAY + timedelta(days=1), 8, "x"),
+        event("CCC earnings", DAY + timedelta(days=30), DAY - timedelta(days=1), 8, "x"),
+        event("DDD earnings", DAY, DAY - timedelta(days=14), 8, "x"),
+    ])
+    plan = next(make_plans(pd.DataFrame([regime()]), features(feature("AAA")), events))
+    listed = [t for t in plan.tasks if t.startswith("Event ")]
+    # BBB is not known yet, CCC is beyond the risk window, DDD is today (already past).
+    assert listed == ["Event 2024-03-04: AAA earnings (impact 8/10, earnings of AAA, a "
+                      "traded name). Response: no new entries into AAA on 2024-03-01 and "
+                      "2024-03-04."]
+    # Without events the plan is as before.
+    assert next(make_plans(pd.DataFrame([regime()]), features(feature("AAA")))).tasks == \
+        [t for t in plan.tasks if not t.startswith("Event ")]

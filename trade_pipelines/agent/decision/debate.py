@@ -1,10 +1,11 @@
 """The multi-agent debate, argued by a deterministic reasoner from computed evidence.
 
-Aggressive proposes, conservative raises five objections, quant brings the record of
-similar setups, and they argue 3-5 rounds; the judge rules execute / adjust / drop with
-a confidence. Every sentence quotes a number computed from data or memory, so the same
-evidence always yields the same transcript. An LLM reasoner may replace the wording
-later; it can never replace the risk engine downstream.
+Aggressive proposes, conservative raises five objections (an event ahead, such as the
+name's earnings, displaces the weakest; the market's sentiment is cited with the
+regime), quant brings the record of similar setups, and they argue 3-5 rounds; the
+judge rules execute / adjust / drop with a confidence. Every sentence quotes a number
+computed from data or memory, so the same evidence always yields the same transcript.
+An LLM reasoner may replace the wording later; it can never replace the risk engine downstream.
 """
 
 from __future__ import annotations
@@ -37,6 +38,30 @@ class SetupRecord:
 
 
 @dataclass(frozen=True)
+class MarketMood:
+    """The day's market sentiment row (agent/perception/sentiment.py)."""
+
+    fear_greed: float
+    volatility_source: str
+    volatility_level: float
+    volatility_change_5d: float
+    turning_point: str | None = None
+
+
+@dataclass(frozen=True)
+class EventContext:
+    """The most impactful event known at the decision that falls on the name (or the
+    whole market) in the days ahead (agent/perception/events.py)."""
+
+    title: str
+    as_of: object
+    days_away: int
+    impact: int
+    response: str
+    memory: str
+
+
+@dataclass(frozen=True)
 class Evidence:
     as_of: object
     proposal_id: str
@@ -60,6 +85,9 @@ class Evidence:
     size_scale: float = 1.0
     # The symbol's news up to the day's close (None: no headline).
     news: NewsSentiment | None = None
+    # The market's mood that day and the event ahead of the name (both optional).
+    sentiment: MarketMood | None = None
+    event: EventContext | None = None
 
 
 @dataclass
@@ -137,14 +165,15 @@ def _objections(e: Evidence) -> list[Objection]:
                           f"The news is against it: {e.news.headlines} headline(s) to "
                           f"today's close score {e.news.score:+.2f}, led by "
                           f"{e.news.quote()}.")]
-    return [
+    objections = [
         Objection("volatility", _clip((e.vol_20 - 0.25) / 0.35),
                   f"Volatility is {_pct(e.vol_20)} a year: a normal day moves "
                   f"{e.vol_20 / math.sqrt(252):.1%}, enough to hit the stop on noise."),
-        Objection("regime", regime_severity,
+        Objection("regime", _clip(regime_severity + _mood_severity(e)),
                   f"The market is in a {e.regime} regime"
                   + (" and defensive mode is on." if e.defensive else "; longs swim against it."
-                     if regime_severity >= 0.5 else "; no tailwind is guaranteed.")),
+                     if regime_severity >= 0.5 else "; no tailwind is guaranteed.")
+                  + _mood_text(e)),
         Objection("stretched", stretch, stretch_text),
         Objection("edge", _clip(edge),
                   f"Similar setups won {_pct(r.win_rate)} of {r.n} times: "
@@ -152,6 +181,50 @@ def _objections(e: Evidence) -> list[Objection]:
         Objection("memory", memory, memory_text),
         *news,
     ]
+    if e.event is not None:
+        # An event ahead takes the place of the weakest objection: still five, the
+        # sharpest ones.
+        weakest = min(objections, key=lambda o: (o.severity, o.topic))
+        objections = [o for o in objections if o is not weakest] + [
+            _event_objection(e.event)]
+    return objections
+
+
+def _mood_severity(e: Evidence) -> float:
+    """Sentiment against the trade: a turn toward fear, or a crowd in extreme greed
+    chasing a trend; extreme fear is what a reversion trade lives on."""
+    mood = e.sentiment
+    if mood is None or not math.isfinite(mood.fear_greed):
+        return 0.0
+    if mood.turning_point == "toward_fear":
+        return 0.2
+    if mood.fear_greed >= 80 and e.family in ("trend", "breakout"):
+        return 0.1
+    return 0.0
+
+
+def _mood_text(e: Evidence) -> str:
+    mood = e.sentiment
+    if mood is None or not math.isfinite(mood.fear_greed):
+        return ""
+    change = (f", {mood.volatility_change_5d:+.1f} in 5 days"
+              if math.isfinite(mood.volatility_change_5d) else "")
+    turn = {"toward_fear": " Sentiment just turned toward fear.",
+            "toward_greed": " Sentiment just turned toward greed."}.get(
+        mood.turning_point or "", "")
+    return (f" Fear/greed stands at {mood.fear_greed:.0f} ({mood.volatility_source} "
+            f"{mood.volatility_level:.1f}{change}).{turn}")
+
+
+def _event_objection(event: EventContext) -> Objection:
+    """High-impact events ahead: holding through them is a gamble on the outcome."""
+    when = "today" if event.days_away == 0 else f"in {event.days_away} day(s)"
+    severity = (0.9 if event.impact >= 8 and event.days_away <= 1 else
+                0.6 if event.impact >= 8 else 0.3)
+    plan = f" Response plan: {event.response}." if event.response else ""
+    return Objection("event", severity,
+                     f"{event.title} {when} ({event.as_of}, impact {event.impact}/10): "
+                     f"{event.memory}.{plan}")
 
 
 def _rebut(o: Objection, e: Evidence, weight: float) -> tuple[str, float]:

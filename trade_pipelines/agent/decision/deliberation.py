@@ -8,11 +8,18 @@ from typing import Any
 
 import pandas as pd
 
-from trade_pipelines.agent.decision.debate import Evidence, debate, no_debate
+from trade_pipelines.agent.decision.debate import (
+    EventContext,
+    Evidence,
+    MarketMood,
+    debate,
+    no_debate,
+)
 from trade_pipelines.agent.decision.setups import SetupBook
 from trade_pipelines.agent.evolution.genomes import StrategyGenome, sizing_scale
 from trade_pipelines.agent.evolution.lifecycle import Probation
 from trade_pipelines.agent.memory.trade_memory import MemoryBook
+from trade_pipelines.agent.perception.events import EventBook
 from trade_pipelines.agent.perception.news import NewsSentiment
 
 DEFAULT_EXPOSURE = 0.6
@@ -26,7 +33,9 @@ class Deliberation:
                  exposure_by_day: Mapping[Any, float], book: SetupBook,
                  genomes: Mapping[str, StrategyGenome], *, recall: bool = True,
                  argue: bool = True, probation: Probation | None = None,
-                 news: Mapping[tuple[str, Any], NewsSentiment] | None = None) -> None:
+                 news: Mapping[tuple[str, Any], NewsSentiment] | None = None,
+                 sentiment: pd.DataFrame | None = None,
+                 events: pd.DataFrame | None = None) -> None:
         self.features = features.set_index(["symbol", "as_of"])[FEATURES_USED].to_dict("index")
         self.regimes = regimes.set_index("as_of")[["regime", "defensive"]].to_dict("index")
         self.exposure = exposure_by_day
@@ -36,6 +45,9 @@ class Deliberation:
         self.argue = argue        # False: the no-debate ablation
         self.probation = probation or Probation({}, {})
         self.news = news or {}    # (symbol, day) -> the day's news sentiment
+        # The market's mood per day and the events ahead (both optional).
+        self.moods = _moods(sentiment)
+        self.events = EventBook(events)
 
     def decide(self, proposals: Iterable[Mapping[str, Any]],
                memory: MemoryBook) -> list[dict]:
@@ -61,6 +73,29 @@ class Deliberation:
                 size_scale=sizing_scale(genome, float(f["vol_20"]))
                 * self.probation.scale(p["strategy_id"], p["as_of"]),
                 news=self.news.get((p["symbol"], p["as_of"])),
+                sentiment=self.moods.get(p["as_of"]),
+                event=self._event(p["symbol"], p["as_of"]),
             )
             rows.append((debate if self.argue else no_debate)(evidence).row())
         return rows
+
+    def _event(self, symbol: str, day: Any) -> EventContext | None:
+        row = self.events.ahead(symbol, day)
+        if row is None:
+            return None
+        return EventContext(str(row["title"]), row["as_of"], (row["as_of"] - day).days,
+                            int(row["impact"]), str(row["response"]), str(row["memory"]))
+
+
+def _moods(sentiment: pd.DataFrame | None) -> dict[Any, MarketMood]:
+    if sentiment is None or sentiment.empty:
+        return {}
+
+    def number(value: object) -> float:
+        return float(value) if value is not None and pd.notna(value) else float("nan")
+
+    return {row["as_of"]: MarketMood(
+        number(row["fear_greed"]), str(row["volatility_source"]),
+        number(row["volatility_level"]), number(row["volatility_change_5d"]),
+        row["turning_point"] if isinstance(row["turning_point"], str) else None)
+        for row in sentiment.to_dict("records")}

@@ -199,7 +199,8 @@ def with_indicators(features: pd.DataFrame, genomes: Iterable[StrategyGenome]) -
 def entry_signal(genome: StrategyGenome, features: pd.DataFrame) -> pd.Series:
     """Boolean per feature row: does this genome want to enter at this row's close?
 
-    ``features`` may carry ``breadth`` (market breadth that day) for sentiment genomes.
+    ``features`` may carry ``breadth`` (market breadth that day) and ``fear_greed`` (the
+    market sentiment's composite) for sentiment genomes.
     """
     p = genome.params
 
@@ -231,11 +232,27 @@ def entry_signal(genome: StrategyGenome, features: pd.DataFrame) -> pd.Series:
             signal = ((ind("vol", "vol_window", 20) < p["max_vol"]) & (close > fast)
                       & (fast > ind("sma", "slow", 200)))
         case "fear_reversal":
-            signal = (_breadth(features) < p["max_breadth"]) & (ind("rsi", "rsi_window", 14)
-                                                                < p["rsi_max"])
+            signal = _fearful(features, p) & (ind("rsi", "rsi_window", 14) < p["rsi_max"])
         case other:
             raise ValueError(f"unknown entry rule {other!r} in genome {genome.strategy_id}")
     return (signal & _filters(genome, features)).fillna(False).astype(bool)
+
+
+# The market sentiment's fear/greed (0-100) under which the market counts as fearful.
+FEARFUL_SCORE = 20.0
+
+
+def _fearful(features: pd.DataFrame, params: dict[str, float]) -> pd.Series:
+    """Is the market fearful that day? Breadth below ``max_breadth`` (as before the
+    market sentiment existed), or, where ``features`` carry it, the market sentiment's
+    fear/greed composite below ``max_fear_greed`` (it also reads the volatility index,
+    so a panic with breadth still above the threshold counts)."""
+    by_breadth = _breadth(features) < params["max_breadth"]
+    if "fear_greed" not in features:
+        return by_breadth
+    by_score = features["fear_greed"].astype(float) < params.get("max_fear_greed",
+                                                                 FEARFUL_SCORE)
+    return by_breadth | by_score
 
 
 def _breadth(features: pd.DataFrame) -> pd.Series:

@@ -145,6 +145,8 @@ class DayMarket:
     benchmark_close: float
     benchmark_return: float
     defensive: bool
+    event_blackout: frozenset[str] = frozenset()   # see risk.EventBlackout
+    event_size_scale: float = 1.0
 
 
 @dataclass
@@ -216,7 +218,9 @@ class Ledger:
         for symbol, bar in market.bars.items():
             self.state.last_close[symbol] = bar.close
         view_market = MarketView(trading=trading, benchmark_return=market.benchmark_return,
-                                 defensive=market.defensive, rules=self.rules)
+                                 defensive=market.defensive, rules=self.rules,
+                                 event_blackout=market.event_blackout,
+                                 event_size_scale=market.event_size_scale)
         if not trading.allows_entries:
             self._cancel_pending_entries(market, trading)
         if trading.halted:

@@ -49,6 +49,10 @@ class MarketView:
     benchmark_return: float = 0.0
     defensive: bool = False
     rules: MarketRules = US            # the market's rules: a buy is sized in whole lots
+    # Response plans of high-impact events (agent/perception/events.py): names with no
+    # new entries this session, and the scale of new sizes (1.0: unchanged).
+    event_blackout: frozenset[str] = frozenset()
+    event_size_scale: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -106,6 +110,24 @@ class DefensiveMode:
         return quantity, ""
 
 
+class EventBlackout:
+    """An event's response plan: no new entry into a name around its earnings, smaller
+    new sizes on a market-wide event. Sells always pass."""
+
+    name = "event_blackout"
+
+    def apply(self, order, quantity, account, market, limits):
+        if order.side != "buy":
+            return quantity, ""
+        if order.symbol in market.event_blackout:
+            return 0.0, f"event blackout: no new entries into {order.symbol} around its event"
+        if market.event_size_scale < 1.0:
+            return _cap(quantity, quantity * market.event_size_scale,
+                        f"event response: new sizes scaled to {market.event_size_scale:.0%}",
+                        order, market)
+        return quantity, ""
+
+
 class SellOnlyWhatIsHeld:
     name = "no_short"
 
@@ -158,8 +180,8 @@ class LeverageAndCash:
 
 
 DEFAULT_RULES: tuple[Rule, ...] = (
-    TradingStateGate(), CircuitBreaker(), DefensiveMode(), SellOnlyWhatIsHeld(), RiskPerTrade(),
-    SymbolConcentration(), LeverageAndCash(),
+    TradingStateGate(), CircuitBreaker(), DefensiveMode(), EventBlackout(), SellOnlyWhatIsHeld(),
+    RiskPerTrade(), SymbolConcentration(), LeverageAndCash(),
 )
 
 

@@ -17,6 +17,7 @@ from trade_pipelines.agent.execution.ledger import ACCOUNTS
 from trade_pipelines.agent.loop import wiring
 from trade_pipelines.agent.loop.variant import FULL_AGENT, AgentVariant
 from trade_pipelines.agent.markets import US, MarketRules
+from trade_pipelines.agent.perception.events import EventResponses
 from trade_pipelines.agent.perception.features import compute_features
 from trade_pipelines.market_data.calendar import exchange_sessions
 
@@ -30,13 +31,21 @@ def run_agent_loop(bars: pd.DataFrame, start: date, end: date, universe_symbols:
     from ``bars`` (the warehouse's columns, all history wanted before ``start``), under
     the supervisor's control events (none by default), with the layers ``variant`` keeps,
     under the market's ``rules`` (the US by default: its calendar's weeks end the gene
-    pool's evaluations); ``news``: ``news_sentiment`` rows
-    the debate reads (none by default)."""
+    pool's evaluations); ``news``: ``news_sentiment`` rows the debate reads (none by
+    default)."""
     bars = bars[bars["as_of"] <= end]
     universe = bars[bars["symbol"].isin(universe_symbols)]
-    features = wiring.with_breadth(compute_features(universe))
-    regimes = wiring.market_regimes(bars[bars["symbol"] == benchmark_symbol], features,
-                                    bars[bars["symbol"] == volatility_symbol], universe)
+    stock_features = compute_features(universe)
+    benchmark = bars[bars["symbol"] == benchmark_symbol]
+    volatility = bars[bars["symbol"] == volatility_symbol]
+    sentiment = wiring.market_sentiment_rows(rules.code, benchmark, stock_features,
+                                             benchmark_symbol, volatility, volatility_symbol,
+                                             universe)
+    features = wiring.with_breadth(stock_features, sentiment)
+    regimes = wiring.market_regimes(benchmark, features, volatility, universe)
+    events = wiring.event_rows(rules.code, list(universe_symbols),
+                               bars[bars["symbol"].isin([*universe_symbols, benchmark_symbol])],
+                               benchmark_symbol, start, end)
     window = features[features["as_of"] >= start]
     window_regimes = regimes[regimes["as_of"] >= start]
     days = sorted(window_regimes["as_of"])
@@ -44,16 +53,18 @@ def run_agent_loop(bars: pd.DataFrame, start: date, end: date, universe_symbols:
     pool = wiring.evaluate_gene_pool(features, evaluation_days(sessions, start, end),
                                      evolve=variant.evolution)
     genomes = {k: v.genome for k, v in sorted(pool.state.lineages.items())}
-    plans = wiring.session_plans(window_regimes, window)
+    plans = wiring.session_plans(window_regimes, window, events)
     proposals = wiring.trade_proposals(features, pool.evaluations, genomes, start,
                                        Probation.of(pool.state))
     loop = wiring.trading_loop(window, window_regimes, plans, pool.outcomes,
                                dict(zip(regimes["as_of"], regimes["regime"], strict=True)),
                                variant=variant, genomes=genomes,
-                               probation=Probation.of(pool.state), rules=rules, news=news)
+                               probation=Probation.of(pool.state), rules=rules, news=news,
+                               sentiment=sentiment[sentiment["as_of"] >= start], events=events)
     bars_to_fill = wiring.trading_bars(universe, features)
     loop.run_days(days, bars_to_fill[bars_to_fill["as_of"] >= start],
-                  window_regimes, proposals, ControlSchedule(controls))
+                  window_regimes, proposals, ControlSchedule(controls),
+                  responses=EventResponses.of(events))
     frames = loop.ledger.result.frames()
     decisions = loop.output.decisions_frame()
     memories = loop.output.memories_frame()
@@ -65,6 +76,9 @@ def run_agent_loop(bars: pd.DataFrame, start: date, end: date, universe_symbols:
             "memories": len(memories), "frames": {**frames, "decisions": decisions,
                                                   "memories": memories,
                                                   "regimes": window_regimes,
+                                                  "market_sentiment": sentiment[
+                                                      sentiment["as_of"] >= start],
+                                                  "market_events": events,
                                                   "strategies": pool.strategies(),
                                                   "strategy_evaluations": pool.evaluations,
                                                   "strategy_history": pool.history},

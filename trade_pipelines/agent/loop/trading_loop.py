@@ -30,6 +30,7 @@ from trade_pipelines.agent.memory.trade_memory import (
     MemoryBook,
     trade_memories,
 )
+from trade_pipelines.agent.perception.events import NO_RESPONSES, EventResponses
 
 
 @dataclass
@@ -61,10 +62,12 @@ class TradingLoop:
 
     def run_days(self, days: Iterable[date], bars: pd.DataFrame, regimes: pd.DataFrame,
                  proposals: pd.DataFrame, controls: ControlSchedule = NO_CONTROLS,
-                 previous_benchmark_close: float = math.nan) -> float:
+                 previous_benchmark_close: float = math.nan,
+                 responses: EventResponses = NO_RESPONSES) -> float:
         """Walk ``days`` in order. ``bars``: symbol, as_of, open, close, volume, vol_20;
         ``regimes``: as_of, benchmark_close, defensive; ``proposals``: the window's;
-        ``controls``: the supervisor's recorded events, which give each day's state.
+        ``controls``: the supervisor's recorded events, which give each day's state;
+        ``responses``: the high-impact events' plans (names barred, sizes scaled).
         Returns the benchmark's last close seen, for the next batch of days."""
         market = bars_by_day(bars)
         proposals_by_day: dict[date, list[dict]] = {}
@@ -81,7 +84,8 @@ class TradingLoop:
                 and previous else 0.0
             previous = close if math.isfinite(close) else previous
             self.run_day(DayMarket(day, day_bars, volatility, close, change,
-                                   defensive.get(day, False)),
+                                   defensive.get(day, False), responses.names_barred(day),
+                                   responses.scale(day)),
                          proposals_by_day.get(day, []), controls.state(day))
         return previous
 

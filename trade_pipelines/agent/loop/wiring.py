@@ -6,7 +6,7 @@ the two cannot drift apart (a test proves they give the same ledger)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date
+from datetime import date, timedelta
 
 import pandas as pd
 
@@ -21,24 +21,59 @@ from trade_pipelines.agent.execution.broker import ADV_SESSIONS
 from trade_pipelines.agent.execution.ledger import Ledger, LedgerState
 from trade_pipelines.agent.loop.trading_loop import TradingLoop
 from trade_pipelines.agent.loop.variant import FULL_AGENT, AgentVariant
-from trade_pipelines.agent.markets import US, MarketRules
+from trade_pipelines.agent.markets import US, MarketRules, market_rules
 from trade_pipelines.agent.memory.trade_memory import DecisionIndex, MemoryBook
+from trade_pipelines.agent.perception.events import EVENT_HORIZON, market_events
 from trade_pipelines.agent.perception.features import equal_weight_index
 from trade_pipelines.agent.perception.news import news_by_symbol_day
 from trade_pipelines.agent.perception.regime import detect_regimes, market_breadth
+from trade_pipelines.agent.perception.sentiment import US_SECTORS, market_sentiment
 from trade_pipelines.agent.planning.daily_plan import make_plans
+from trade_pipelines.market_data.calendar import exchange_sessions
 
 PLAN_COLUMNS = ["as_of", "regime", "stance", "exposure_target", "watchlist", "key_levels",
                 "tasks"]
 
 
-def with_breadth(features: pd.DataFrame) -> pd.DataFrame:
+def with_breadth(features: pd.DataFrame, sentiment: pd.DataFrame | None = None
+                 ) -> pd.DataFrame:
     """Features with the market's breadth that day (share of stocks above their 50-day
-    average), which the sentiment genomes read."""
+    average) and, given the market sentiment's rows, its fear/greed composite: what the
+    sentiment genomes read."""
     if features.empty:
-        return features.assign(breadth=pd.Series(dtype=float))
-    return features.merge(market_breadth(features), left_on="as_of", right_index=True,
-                          how="left")
+        out = features.assign(breadth=pd.Series(dtype=float))
+    else:
+        out = features.merge(market_breadth(features), left_on="as_of", right_index=True,
+                             how="left")
+    if sentiment is not None:
+        scores = sentiment[["as_of", "fear_greed"]].astype({"fear_greed": float})
+        out = out.merge(scores, on="as_of", how="left")
+    return out
+
+
+def market_sentiment_rows(market: str, benchmark: pd.DataFrame, features: pd.DataFrame,
+                          benchmark_symbol: str, volatility_index: pd.DataFrame | None,
+                          index_symbol: str | None,
+                          universe_bars: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The market's sentiment per day (``agent/perception/sentiment.py``); with no
+    benchmark bars, from the equal-weighted index of ``universe_bars``, as the regimes."""
+    if benchmark.empty and universe_bars is not None and not universe_bars.empty:
+        benchmark = equal_weight_index(universe_bars)
+    sectors = US_SECTORS if market == "us" else None
+    return market_sentiment(market, benchmark, features, benchmark_symbol, volatility_index,
+                            index_symbol, sectors)
+
+
+def event_rows(market: str, universe: list[str], closes: pd.DataFrame,
+               benchmark_symbol: str, start: date, end: date,
+               news: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The events whose session falls in [start, end + EVENT_HORIZON] (so a window's last
+    sessions see the blackouts of the events just after it) on the market's calendar."""
+    last = end + EVENT_HORIZON
+    sessions = exchange_sessions(start - timedelta(days=10), last + timedelta(days=10),
+                                 market_rules(market).calendar)
+    return market_events(market, universe, closes, benchmark_symbol, sessions, start, last,
+                         news)
 
 
 def market_regimes(benchmark: pd.DataFrame, features: pd.DataFrame, vix: pd.DataFrame,
@@ -64,9 +99,11 @@ def evaluate_gene_pool(features: pd.DataFrame, evaluation_days: list[date],
     return pool.run(evaluation_days)
 
 
-def session_plans(regimes: pd.DataFrame, features: pd.DataFrame) -> pd.DataFrame:
-    """The plan made after each close for the next session, as warehouse rows."""
-    return pd.DataFrame([plan.row() for plan in make_plans(regimes, features)],
+def session_plans(regimes: pd.DataFrame, features: pd.DataFrame,
+                  events: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The plan made after each close for the next session, as warehouse rows, with the
+    events ahead and their response plans among its tasks."""
+    return pd.DataFrame([plan.row() for plan in make_plans(regimes, features, events)],
                         columns=PLAN_COLUMNS)
 
 
@@ -110,18 +147,22 @@ def trading_loop(features: pd.DataFrame, regimes: pd.DataFrame, plans: pd.DataFr
                  genomes: Mapping[str, StrategyGenome] | None = None,
                  probation: Probation | None = None,
                  rules: MarketRules = US,
-                 news: pd.DataFrame | None = None) -> TradingLoop:
+                 news: pd.DataFrame | None = None,
+                 sentiment: pd.DataFrame | None = None,
+                 events: pd.DataFrame | None = None) -> TradingLoop:
     """The day loop over a window (its features, regimes and plans), continuing from a
     ledger state, the memories formed before and the debates behind carried positions.
     ``genomes`` are every genome that may have traded (the seeded ones by default);
     ``probation`` scales the size of newborns' trades; ``rules`` are the market's (lots,
-    T+1, price limits, fees), which the ledger applies; ``news`` holds the window's
-    ``news_sentiment`` rows, which the debate reads as evidence."""
+    T+1, price limits, fees), which the ledger applies; ``news`` (the window's
+    ``news_sentiment`` rows), ``sentiment`` and ``events`` (the market's mood per day,
+    the events ahead) join the debate's evidence."""
     genomes = dict(genomes or SEEDED_GENOMES)
     exposure = dict(zip(plans["as_of"], plans["exposure_target"], strict=True))
     deliberation = Deliberation(features, regimes, exposure, SetupBook(outcomes), genomes,
                                 recall=variant.memory, argue=variant.debate,
-                                probation=probation, news=news_by_symbol_day(news))
+                                probation=probation, news=news_by_symbol_day(news),
+                                sentiment=sentiment, events=events)
     return TradingLoop(deliberation, Ledger(state or LedgerState(), genomes, rules=rules),
                        MemoryBook(memories), DecisionIndex(earlier_decisions),
                        regime_by_day, genomes)

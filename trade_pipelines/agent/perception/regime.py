@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from trade_pipelines.agent.markets import market_of_symbol, market_rules
+from trade_pipelines.agent.perception.anomalies import benchmark_black_swans
 from trade_pipelines.agent.perception.features import rolling_mean, rolling_std
 
 DEFENSIVE_VIX = 40.0
@@ -85,7 +86,8 @@ def detect_regimes(
     )
     out = pd.DataFrame({"as_of": bench["as_of"], "regime": regime, "benchmark_close": close,
                         "trend": trend, "volatility": volatility})
-    out = out.merge(market_breadth(features), left_on="as_of", right_index=True, how="left")
+    breadth = market_breadth(features)
+    out = out.merge(breadth, left_on="as_of", right_index=True, how="left")
     if vix is not None and not vix.empty:
         out = out.merge(vix[["as_of", "close"]].rename(columns={"close": "vix"}),
                         on="as_of", how="left")
@@ -95,5 +97,8 @@ def detect_regimes(
         (out["vix"].fillna(0.0) > DEFENSIVE_VIX)
         | (out["volatility"].fillna(0.0) > defensive_volatility(volatility, always_open))
         | (ret_1d.fillna(0.0) < CRASH_DROP)
+        # The anomaly layer's black swan (a 4-sigma fall, or breadth collapsing while
+        # volatility spikes) acts in the same bar: that close's decisions are defensive.
+        | benchmark_black_swans(bench, breadth)["black_swan"].to_numpy()
     )
     return out[columns]

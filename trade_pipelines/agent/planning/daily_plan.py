@@ -10,6 +10,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from trade_pipelines.agent.perception.events import upcoming
+
 EXPOSURE_BY_REGIME = {"bull": 0.90, "range": 0.60, "bear": 0.40}
 DEFENSIVE_EXPOSURE = 0.20
 WATCHLIST_SIZE = 10
@@ -47,9 +49,20 @@ def _activity(features: pd.DataFrame) -> pd.Series:
 _WATCH_COLUMNS = ["symbol", "close", "low_20", "high_55", "sma_50", "ret_5d"]
 
 
-def _plan(regime: Mapping[str, Any], watch: list[Any]) -> DailyPlan:
+def _event_tasks(events: list[Mapping[str, Any]]) -> list[str]:
+    """The risk window: each event ahead with its impact and, from 8, its response plan."""
+    tasks = []
+    for event in events:
+        plan = f" Response: {event['response']}." if event["response"] else ""
+        tasks.append(f"Event {event['as_of']}: {event['title']} (impact {event['impact']}/10, "
+                     f"{event['reason']}).{plan}")
+    return tasks
+
+
+def _plan(regime: Mapping[str, Any], watch: list[Any],
+          events: list[Mapping[str, Any]] = ()) -> DailyPlan:
     """The plan from a regime row and the watchlist rows, most active first (each with
-    ``symbol, close, low_20, high_55, sma_50, ret_5d``)."""
+    ``symbol, close, low_20, high_55, sma_50, ret_5d``), and the events ahead."""
     defensive = bool(regime["defensive"])
     name = str(regime["regime"])
     exposure = DEFENSIVE_EXPOSURE if defensive else EXPOSURE_BY_REGIME[name]
@@ -74,6 +87,7 @@ def _plan(regime: Mapping[str, Any], watch: list[Any]) -> DailyPlan:
                          "watch for a bounce or break.")
         else:
             tasks.append(f"{row.symbol}: most active name; 5-day move {row.ret_5d:+.1%}.")
+    tasks.extend(_event_tasks(list(events)))
     return DailyPlan(regime["as_of"], name, stance, exposure, [row.symbol for row in watch],
                      key_levels, tasks)
 
@@ -86,8 +100,10 @@ def make_plan(regime: pd.Series, day_features: pd.DataFrame) -> DailyPlan:
     return _plan(regime, watch)
 
 
-def make_plans(regimes: pd.DataFrame, features: pd.DataFrame) -> Iterator[DailyPlan]:
-    """``make_plan`` for every regime row (in order) that has feature rows that day.
+def make_plans(regimes: pd.DataFrame, features: pd.DataFrame,
+               events: pd.DataFrame | None = None) -> Iterator[DailyPlan]:
+    """``make_plan`` for every regime row (in order) that has feature rows that day, with
+    the events known by that close in the days ahead (``market_events``) where given.
 
     The ranking is done for all days at once; each plan still reads only its own day.
     """
@@ -103,4 +119,5 @@ def make_plans(regimes: pd.DataFrame, features: pd.DataFrame) -> Iterator[DailyP
     for regime in regimes.to_dict("records"):
         watch = watch_by_day.get(regime["as_of"])
         if watch is not None:
-            yield _plan(regime, watch)
+            yield _plan(regime, watch, upcoming(events, regime["as_of"])
+                        if events is not None else [])
