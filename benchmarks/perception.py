@@ -118,11 +118,22 @@ def main() -> None:
           "(the suite's fixed cost per call; most of it is great-expectations building its "
           "metric graph)")
 
-    # ---- TO WIRE (branch `events`): the anomaly scorer of
-    # trade_pipelines/agent/perception/anomalies.py. Time one bar from arrival
-    # (validate_bars) to its anomaly score and print
-    #   "a bar's arrival to its anomaly score: N ms"
-    print("a bar's arrival to its anomaly score: not wired yet (anomalies.py, branch events)")
+    from trade_pipelines.agent.perception.anomalies import LOOK_BACK, score_new_bar
+
+    # A real bar of AAPL arriving after the LOOK_BACK bars before it: validated, then
+    # scored against that trailing history.
+    aapl = bars[bars["symbol"] == "AAPL"].drop_duplicates("as_of").tail(LOOK_BACK + 1)
+    history, arriving = aapl.iloc[:-1], aapl.iloc[[-1]]
+
+    def arrive() -> dict:
+        verdict = validate_bars(arriving)
+        return score_new_bar(history, verdict.clean.iloc[0].to_dict())
+
+    score_s, _ = best_of(args.repeats, lambda: score_new_bar(history, arriving.iloc[0]))
+    total_s, scored = best_of(args.repeats, arrive)
+    print(f"a bar's arrival to its anomaly score: {total_s * 1000:.0f} ms "
+          f"(validation {arrival_s * 1000:.0f} ms + scoring {score_s * 1000:.1f} ms; "
+          f"score {scored['score']:.1f})")  # type: ignore[index]
 
     headlines_side_by_side()
 
