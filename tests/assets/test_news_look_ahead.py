@@ -69,7 +69,7 @@ def test_future_headlines_change_no_past_sentiment_or_decision(project_home: Pat
     _replay(original, _news_file(tmp_path / "news.csv", None))
     _replay(perturbed, _news_file(tmp_path / "news_perturbed.csv", CUTOFF))
 
-    for name in ("news_sentiment", "decisions"):
+    for name in ("news_sentiment", "market_events", "decisions"):
         before_a, after_a = _split(table(original, name))
         before_b, after_b = _split(table(perturbed, name))
         assert len(before_a) > 0 and len(after_a) > 0, name
@@ -91,6 +91,20 @@ def test_future_headlines_change_no_past_sentiment_or_decision(project_home: Pat
     assert later["transcript"].str.contains(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC").all()
     earlier = table(original, "decisions")
     assert earlier["transcript"].str.contains("The news backs it").any()
+    # Strongly negative headlines became events whose response bars new entries, and the
+    # risk engine refused entries for it. A headline's event is known from the next day:
+    # from 19 March on, every one comes from a rewritten headline.
+    events = table(perturbed, "market_events")
+    news_events = events[(events["kind"] == "news")
+                         & (pd.to_datetime(events["as_of"]).dt.date >= date(2019, 3, 19))]
+    assert len(news_events) > 0 and news_events["reason"].str.contains("scored -0").all()
+    assert news_events["response"].str.startswith("no new entries into").any()
+    def blackouts_after_cutoff(home: Path) -> int:
+        orders = table(home, "orders")
+        refused = orders["reason"].fillna("").str.contains("event blackout")
+        return int((refused & (pd.to_datetime(orders["as_of"]).dt.date > CUTOFF)).sum())
+
+    assert blackouts_after_cutoff(perturbed) > blackouts_after_cutoff(original)
 
 
 def test_importing_later_news_recomputes_only_the_months_from_it(project_home: Path,

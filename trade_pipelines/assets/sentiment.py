@@ -21,6 +21,7 @@ from trade_pipelines.assets.common import (
 from trade_pipelines.assets.market import market_bars, market_features
 from trade_pipelines.partitions import single_run, trading_years
 from trade_pipelines.resources import MarketDataResource, WarehouseResource
+from trade_pipelines.settings import include_drills_setting
 from trade_pipelines.warehouse import Warehouse
 
 # Headlines scored by the news assets, when that table exists.
@@ -139,7 +140,7 @@ def market_events(context: AssetExecutionContext, warehouse: WarehouseResource,
         news = store.query(f"SELECT * FROM {NEWS_TABLE} WHERE available_at <= ?",
                            [pd.Timestamp(end + EVENT_HORIZON) + pd.Timedelta(days=1)])
     events = event_rows(market, universe, closes, market_data.benchmark_symbol, start, end,
-                        news)
+                        news, include_generated=include_drills_setting())
     last = end + EVENT_HORIZON
     with store.transaction() as connection:
         connection.execute("DELETE FROM market_events WHERE as_of BETWEEN ? AND ?",

@@ -32,7 +32,7 @@ from trade_pipelines.agent.execution.ledger import (
 from trade_pipelines.agent.loop.trading_loop import TradingLoop
 from trade_pipelines.agent.loop.wiring import trading_bars, trading_loop
 from trade_pipelines.agent.markets import MarketRules
-from trade_pipelines.agent.perception.events import EventResponses
+from trade_pipelines.agent.perception.events import EVENT_HORIZON, EventResponses
 from trade_pipelines.assets.common import (
     WAREHOUSE_POOL,
     markdown_preview,
@@ -164,7 +164,7 @@ def daily_trading_loop(context: AssetExecutionContext, warehouse: WarehouseResou
         MonthSlice(start, start), "", *state_before, memories_before,
         outcomes_known[outcomes_known["as_of"] < start], regimes[regimes["as_of"] < start],
         events_frame(events), sorted(genomes), sorted(probation.born.items()),
-        sorted(probation.promoted.items()), sentiment, market_events_ahead)
+        sorted(probation.promoted.items()))
     rules = market_data.rules()
     loop: TradingLoop | None = None
     previous_close = math.nan
@@ -173,11 +173,19 @@ def daily_trading_loop(context: AssetExecutionContext, warehouse: WarehouseResou
     # The debate reads the window's features too (their look-back reaches before it).
     debated = window_features[["symbol", "as_of", *FEATURES_USED]]
     monthly = zip(months, *(split_by_month(frame, months) for frame in (
-        bars, window_regimes, plans, proposals, outcomes_known, debated, news)), strict=True)
+        bars, window_regimes, plans, proposals, outcomes_known, debated, news, sentiment)),
+        strict=True)
     for month, month_bars, month_regimes, month_plans, month_proposals, known, month_features, \
-            month_news in progress(monthly, "trading loop", len(months), unit="month"):
+            month_news, month_sentiment in progress(monthly, "trading loop", len(months),
+                                                    unit="month"):
+        # The events a month's decisions can see: those on its sessions and up to the
+        # horizon after its last (each used only from its known_from).
+        month_events = market_events_ahead[
+            (market_events_ahead["as_of"] >= month.first)
+            & (market_events_ahead["as_of"] <= month.last + EVENT_HORIZON)]
         digest = checkpoints.chain(month, previous, month_bars, month_regimes, month_plans,
-                                   month_proposals, known, month_features, month_news)
+                                   month_proposals, known, month_features, month_news,
+                                   month_sentiment, month_events)
         previous = digest
         if checkpoints.can_skip(month, digest):
             continue

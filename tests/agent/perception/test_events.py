@@ -93,20 +93,31 @@ def test_responses_apply_only_from_when_the_event_is_known() -> None:
 
 
 def test_headlines_become_events_from_the_day_after_they_are_available(closes) -> None:
+    """Rows as the ``news`` table stores them (no score column: each headline is scored
+    here as the news sentiment scores it); a drill headline is left out unless asked."""
     news = pd.DataFrame({
         "published_at": [datetime(2019, 3, 4, 13), datetime(2019, 3, 5, 9),
-                         datetime(2019, 3, 6, 9)],
+                         datetime(2019, 3, 6, 9), datetime(2019, 3, 7, 9)],
         "available_at": [datetime(2019, 3, 4, 13, 5), datetime(2019, 3, 5, 9, 5),
-                         datetime(2019, 3, 6, 9, 5)],
-        "symbol": ["AAPL", "KO", "ZZZZ"],
-        "headline": ["AAPL faces a fraud probe", "KO beats", "Unknown name soars"],
-        "score": [-0.9, 0.3, 0.9]})
+                         datetime(2019, 3, 6, 9, 5), datetime(2019, 3, 7, 9, 5)],
+        "symbol": ["AAPL", "KO", "ZZZZ", "KO"],
+        "headline": ["Apple faces fraud charges, losses and a default; shares plunge on "
+                     "the failure", "KO beats estimates",
+                     "Unknown name soars to record gains, strong profit",
+                     "Coca-Cola crashes in fraud scandal, losses and default feared"],
+        "body": [None, None, None, None], "language": ["en"] * 4,
+        "generated": [False, False, False, True]})
     events = _events(closes, date(2019, 3, 1), date(2019, 3, 31), news=news)
     headlines = events[events["kind"] == "news"]
-    assert headlines["symbol"].tolist() == ["AAPL"]  # weak and untraded ones are not events
+    # weak, untraded and generated ones are not events
+    assert headlines["symbol"].tolist() == ["AAPL"]
     row = headlines.iloc[0]
     assert (row["as_of"], row["known_from"]) == (date(2019, 3, 5), date(2019, 3, 5))
     assert row["impact"] == 8 and row["response"] == "no new entries into AAPL on 2019-03-05"
+    assert row["reason"] == "headline on AAPL scored -0.80"
+    drills = _events(closes, date(2019, 3, 1), date(2019, 3, 31), news=news,
+                     include_generated=True)
+    assert drills[drills["kind"] == "news"]["symbol"].tolist() == ["AAPL", "KO"]
 
 
 def test_the_plan_window_lists_only_known_events_ahead(closes) -> None:

@@ -66,14 +66,16 @@ def market_sentiment_rows(market: str, benchmark: pd.DataFrame, features: pd.Dat
 
 def event_rows(market: str, universe: list[str], closes: pd.DataFrame,
                benchmark_symbol: str, start: date, end: date,
-               news: pd.DataFrame | None = None) -> pd.DataFrame:
+               news: pd.DataFrame | None = None,
+               include_generated: bool = False) -> pd.DataFrame:
     """The events whose session falls in [start, end + EVENT_HORIZON] (so a window's last
-    sessions see the blackouts of the events just after it) on the market's calendar."""
+    sessions see the blackouts of the events just after it) on the market's calendar;
+    ``news``: the stored headlines (drills only with ``include_generated``)."""
     last = end + EVENT_HORIZON
     sessions = exchange_sessions(start - timedelta(days=10), last + timedelta(days=10),
                                  market_rules(market).calendar)
     return market_events(market, universe, closes, benchmark_symbol, sessions, start, last,
-                         news)
+                         news, include_generated=include_generated)
 
 
 def market_regimes(benchmark: pd.DataFrame, features: pd.DataFrame, vix: pd.DataFrame,

@@ -41,6 +41,7 @@ import numpy as np
 import pandas as pd
 
 from trade_pipelines.agent.ids import stable_id
+from trade_pipelines.agent.perception.news import headline_scores
 
 EVENT_COLUMNS = ["event_id", "as_of", "known_from", "kind", "symbol", "title", "impact",
                  "reason", "memory", "response", "blackout_days", "size_scale", "source"]
@@ -237,13 +238,18 @@ def fomc_events(benchmark: pd.DataFrame, sessions: Sequence[date], start: date, 
 
 
 def news_events(news: pd.DataFrame, symbols: Iterable[str], sessions: Sequence[date],
-                start: date, end: date) -> list[dict[str, object]]:
-    """Strong headlines (|score| >= 0.5 of 1) on a traded name: impact 4 + 4|score|
-    rounded up (6..8); a strongly negative one (8) bars new entries that session."""
+                start: date, end: date,
+                include_generated: bool = False) -> list[dict[str, object]]:
+    """Strong headlines (|score| >= 0.5 of 1) on a traded name, scored as the news
+    sentiment scores them: impact 4 + 4|score| rounded up (6..8); a strongly negative one
+    (8) bars new entries that session. Generated drill headlines only when asked for."""
     traded = set(symbols)
-    rows = []
+    rows: list[dict[str, object]] = []
+    if not include_generated and "generated" in news:
+        news = news[~news["generated"].astype(bool)]
     if news.empty:
         return rows
+    news = news.assign(score=[s.score for s in headline_scores(news)])
     ordered = news.sort_values("available_at", kind="mergesort")
     calendar_days = _Sessions(sessions)
     seen: dict[str, list[tuple[date, float, str]]] = {}
@@ -276,7 +282,8 @@ def news_events(news: pd.DataFrame, symbols: Iterable[str], sessions: Sequence[d
 def market_events(market: str, symbols: Sequence[str], closes: pd.DataFrame,
                   benchmark_symbol: str, sessions: Sequence[date], start: date, end: date,
                   news: pd.DataFrame | None = None,
-                  calendar: pd.DataFrame | None = None) -> pd.DataFrame:
+                  calendar: pd.DataFrame | None = None,
+                  include_generated: bool = False) -> pd.DataFrame:
     """Every event whose session falls in [start, end] (``EVENT_COLUMNS``), in date order.
 
     ``closes``: symbol, as_of, close of the traded symbols and the benchmark (from a year
@@ -291,7 +298,7 @@ def market_events(market: str, symbols: Sequence[str], closes: pd.DataFrame,
         rows += fomc_events(closes[closes["symbol"] == benchmark_symbol], sessions, start,
                             end, benchmark_symbol)
     if news is not None:
-        rows += news_events(news, symbols, sessions, start, end)
+        rows += news_events(news, symbols, sessions, start, end, include_generated)
     frame = pd.DataFrame(rows, columns=EVENT_COLUMNS)
     return frame.sort_values(["as_of", "kind", "symbol", "event_id"], kind="mergesort",
                              na_position="first").reset_index(drop=True)

@@ -20,7 +20,11 @@ from datetime import date, datetime, timedelta
 import numpy as np
 import pandas as pd
 
-from trade_pipelines.agent.perception.news_scoring import score_headline, sentiment_score
+from trade_pipelines.agent.perception.news_scoring import (
+    HeadlineScore,
+    score_headline,
+    sentiment_score,
+)
 
 MARKET_WIDE = "*"
 NEWS_SENTIMENT_COLUMNS = [
@@ -66,6 +70,14 @@ def news_by_symbol_day(rows: pd.DataFrame) -> dict[tuple[str, date], NewsSentime
         for r in rows.to_dict("records")}
 
 
+def headline_scores(news: pd.DataFrame) -> list[HeadlineScore]:
+    """Each stored headline's tone, its body joined (the ``news`` table's rows)."""
+    texts = (news["headline"].astype(str) + " "
+             + news.get("body", pd.Series("", index=news.index)).fillna("").astype(str))
+    languages = news["language"] if "language" in news else [None] * len(news)
+    return [score_headline(t, lang) for t, lang in zip(texts, languages, strict=True)]
+
+
 def daily_news_sentiment(news: pd.DataFrame, sessions: Sequence[date],
                          closes: Sequence[datetime], previous_close: datetime,
                          include_generated: bool = False) -> pd.DataFrame:
@@ -86,9 +98,7 @@ def daily_news_sentiment(news: pd.DataFrame, sessions: Sequence[date],
     news = news[inside].assign(session=session[inside])
     if news.empty:
         return pd.DataFrame(columns=NEWS_SENTIMENT_COLUMNS)
-    texts = (news["headline"].astype(str) + " "
-             + news.get("body", pd.Series("", index=news.index)).fillna("").astype(str))
-    scores = [score_headline(t, lang) for t, lang in zip(texts, news["language"], strict=True)]
+    scores = headline_scores(news)
     news = news.assign(
         symbol=news["symbol"].where(news["symbol"].notna(), MARKET_WIDE),
         positive=[s.positive for s in scores], negative=[s.negative for s in scores],
