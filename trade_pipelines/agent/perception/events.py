@@ -12,7 +12,8 @@ Sources:
   (``stocks_earnings_dates/data/earnings.db``, table ``earnings(Ticker, Earnings_Date)``:
   24,670 rows, 515 US tickers, 2015-01-06..2025-07-31, some rows twice). Its metadata
   states no licence. The report's hour (before the open or after the close) is not
-  given, so the blackout covers the session before the date and the date itself.
+  given, so no entry may fill on the session before the date or on the date itself
+  (none is decided on the two sessions before it: orders fill at the next open).
 * FOMC decisions: the second day of each scheduled meeting, transcribed from the Federal
   Reserve's published meeting calendars (federalreserve.gov/monetarypolicy/
   fomccalendars.htm) for 2015-2022, the years the earnings calendar and the built-in
@@ -192,14 +193,18 @@ def earnings_events(calendar: pd.DataFrame, closes: pd.DataFrame, sessions: Sequ
             memory, mean_abs = _memory(f"{symbol} reports", past)
             big = math.isfinite(mean_abs) and mean_abs >= BIG_REPORT_MOVE
             impact = 9 if big else 8
+            # Orders decided at a close fill at the next open: no entry decided on the two
+            # sessions before the report, which would fill the session before it and on
+            # the day of it (the report's hour is unknown).
             before = calendar_days.before(as_of)
-            blackout = [d for d in (before, as_of) if d is not None]
+            two_before = calendar_days.before(before) if before is not None else None
+            blackout = [d for d in (two_before, before) if d is not None]
             reason = (f"earnings of {symbol}, a traded name: the price can gap either way "
                       "on the report" + (f"; its recent reports moved it {mean_abs:.1%} "
                                          "on average" if big else ""))
-            response = (f"no new entries into {symbol} on "
-                        f"{' and '.join(d.isoformat() for d in blackout)} (the session "
-                        "before the report and the day of it)")
+            response = (f"no new entries into {symbol} decided on "
+                        f"{' and '.join(d.isoformat() for d in blackout)} (they would fill "
+                        "the session before the report and the day of it)")
             rows.append(_row("earnings", as_of, known_from, symbol, f"{symbol} earnings",
                              impact, reason, memory, response, blackout, 1.0,
                              SOURCE_EARNINGS))
