@@ -14,7 +14,7 @@ import streamlit as st
 
 from trade_pipelines.warehouse import Warehouse
 
-BAR_CHECKS = ("bars_pass_quality_suite", "stored_bars_self_check")
+BAR_CHECKS = ("bars_pass_quality_suite", "stored_bars_self_check", "walk_forward_bars")
 
 
 @dataclass(frozen=True)

@@ -90,3 +90,22 @@ def test_evaluate_takes_a_market_and_refuses_another_than_the_homes(
                                          "Kong stocks"):
         run_evaluate(date(2012, 1, 1), date(2016, 12, 31), None, market="cn",
                      progress=False)
+
+
+def test_evaluate_refuses_bars_with_an_unadjusted_split(project_home: Path, tmp_path: Path,
+                                                        capsys: pytest.CaptureFixture) -> None:
+    """The scoreboard reads stored bars directly, so it runs the bar checks itself: a
+    2-for-1 split left unadjusted in one symbol stops it before any system trades."""
+    bars = _own_bars()
+    later = (bars["symbol"] == "ZZB") & (bars["date"] >= "2018-06-01")
+    bars.loc[later, ["open", "high", "low", "close"]] /= 2
+    source = tmp_path / "own.csv"
+    bars.to_csv(source, index=False)
+    assert main(["import-bars", str(source)]) == 0
+    out = tmp_path / "scoreboard"
+    assert main(["evaluate", "--start", "2015-01-02", "--end", "2019-12-31",
+                 "--symbols", ",".join(SYMBOLS), "--source", "warehouse",
+                 "--train-years", "2", "--out", str(out), "--no-progress"]) != 0
+    assert not (out / "scoreboard.csv").exists()
+    printed = capsys.readouterr()
+    assert "fail the bar checks" in printed.out + printed.err

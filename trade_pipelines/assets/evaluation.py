@@ -6,10 +6,18 @@ from datetime import date
 from pathlib import Path
 
 import pandas as pd
-from dagster import AssetExecutionContext, Config, MaterializeResult, MetadataValue, asset
+from dagster import (
+    AssetExecutionContext,
+    Config,
+    Failure,
+    MaterializeResult,
+    MetadataValue,
+    asset,
+)
 from pydantic import Field
 
 from trade_pipelines.assets.common import WAREHOUSE_POOL, markdown_preview, progress, to_dates
+from trade_pipelines.assets.market import bar_quality
 from trade_pipelines.resources import MarketDataResource, WarehouseResource
 
 
@@ -51,6 +59,14 @@ def walk_forward_scoreboard(context: AssetExecutionContext, config: ScoreboardCo
         "SELECT symbol, as_of, open, high, low, close, volume FROM bars "
         "WHERE as_of BETWEEN ? AND ? AND list_contains(?, symbol) ORDER BY symbol, as_of",
         [start, end, symbols]), "as_of")
+    # The scoreboard reads the stored bars directly (not through market_bars and its
+    # blocking check): the same suite and split detector must pass on them first.
+    quality = bar_quality(store, market_data, start, end, "walk_forward_bars",
+                          context.run.run_id)
+    if not quality.passed:
+        raise Failure(description=f"the bars of {start}..{end} fail the bar checks, no "
+                                  f"scoreboard is computed on them: {quality.description}",
+                      metadata=quality.metadata)
     universe = [s for s in market_data.universe() if s in set(bars["symbol"])]
     if not universe:
         raise ValueError(f"no bars of the universe between {start} and {end} "
