@@ -108,7 +108,8 @@ def market_anomalies(context: AssetExecutionContext, warehouse: WarehouseResourc
     bars = _bars(store, symbols, start - FEATURE_HISTORY, end)
     breadth = market_breadth(_features(store, market_data.universe(),
                                        start - FEATURE_HISTORY, end))
-    scores = anomaly_scores(bars, market_data.benchmark_symbol, breadth)
+    scores = anomaly_scores(bars, market_data.benchmark_symbol, breadth,
+                            market_data.rules().always_open)
     scores = scores[(scores["as_of"] >= start) & (scores["as_of"] <= end)]
     counts = store.replace_days({"anomalies": scores}, start, end)
     notable = scores[scores["score"] >= 5].sort_values("score", ascending=False)

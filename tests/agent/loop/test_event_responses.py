@@ -18,11 +18,10 @@ from trade_pipelines.agent.execution.ledger import DayMarket, Ledger, LedgerStat
 from trade_pipelines.agent.loop import wiring
 from trade_pipelines.agent.loop.trading_loop import TradingLoop
 from trade_pipelines.agent.memory.trade_memory import DecisionIndex, MemoryBook
-from trade_pipelines.agent.perception.anomalies import anomaly_scores
+from trade_pipelines.agent.perception.anomalies import BLACK_SWAN_DROP, anomaly_scores
 from trade_pipelines.agent.perception.events import EventResponses
 from trade_pipelines.agent.perception.features import compute_features
 from trade_pipelines.agent.perception.regime import (
-    CRASH_DROP,
     DEFENSIVE_VIX,
     DEFENSIVE_VOLATILITY,
     detect_regimes,
@@ -103,7 +102,7 @@ def test_a_black_swan_day_is_defensive_in_the_same_bar(bars, day) -> None:
         # -4.1% (7.7 trailing deviations): none of the older defensive rules fires, the
         # black swan alone makes the day defensive.
         change = benchmark.set_index("as_of")["close"].pct_change()[day]
-        assert change > CRASH_DROP and regime["vix"] < DEFENSIVE_VIX
+        assert change > BLACK_SWAN_DROP and regime["vix"] < DEFENSIVE_VIX
         assert regime["volatility"] < DEFENSIVE_VOLATILITY
     else:
         assert benchmark.set_index("as_of")["close"].pct_change()[day] < -0.10

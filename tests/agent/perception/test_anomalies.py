@@ -110,3 +110,17 @@ def test_black_swan_on_a_crash_and_on_a_breadth_collapse() -> None:
     assert flags["black_swan"].iloc[-1]
     assert "breadth collapsed to 10%" in flags["why"].iloc[-1]
     assert not flags["black_swan"].iloc[:-1].any()
+
+
+def test_a_market_with_no_closing_bell_needs_four_deviations_not_a_fixed_drop() -> None:
+    # Bitcoin-like: +/-3% days; a -8% day is 2.8 deviations, a -15% day 5.4.
+    closes = _alternating(70, step=0.03)
+    closes.append(closes[-1] * 0.92)
+    assert benchmark_black_swans(_bars(closes, "^GSPC"))["black_swan"].iloc[-1]
+    assert not benchmark_black_swans(_bars(closes, "BTC-USD"), always_open=True)[
+        "black_swan"].any()
+    closes[-1] = closes[-2] * 0.85
+    flags = benchmark_black_swans(_bars(closes, "BTC-USD"), always_open=True)
+    assert flags["black_swan"].tolist() == [False] * 70 + [True]
+    assert anomaly_scores(_bars(closes, "BTC-USD"), "BTC-USD", always_open=True)[
+        "black_swan"].iloc[-1]

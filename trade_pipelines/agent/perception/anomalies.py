@@ -31,7 +31,8 @@ SCALES: Mapping[str, tuple[float, float]] = {
 }
 # Black swan: the benchmark falls more than 7% in a day, or more than 4 trailing
 # deviations and at least 3% (a 4-sigma 1.8% dip in a calm month is no black swan), or
-# breadth collapses while volatility spikes.
+# breadth collapses while volatility spikes. A market with no closing bell (crypto) falls
+# 7% in a day dozens of times a year: there only the deviation rule and breadth count.
 BLACK_SWAN_SIGMA = -4.0
 BLACK_SWAN_MIN_DROP = -0.03
 BLACK_SWAN_DROP = -0.07
@@ -93,13 +94,15 @@ def _reason(row: Mapping[str, float]) -> str:
 
 
 def anomaly_scores(bars: pd.DataFrame, benchmark_symbol: str | None = None,
-                   breadth: pd.Series | None = None) -> pd.DataFrame:
+                   breadth: pd.Series | None = None,
+                   always_open: bool = False) -> pd.DataFrame:
     """One row per bar (``ANOMALY_COLUMNS``): each component against the symbol's own
     trailing history, the combined score 0-10 (the strongest component, plus one for
     each other component past 5) and, on the benchmark's rows, the black-swan flag.
 
     ``bars``: symbol, as_of, close, and open / volume where known. ``breadth``: the share
     of the universe above its 50-day average, indexed by day (for the breadth collapse).
+    ``always_open``: the benchmark's market has no closing bell (no fixed-drop rule).
     """
     if bars.empty:
         return pd.DataFrame(columns=ANOMALY_COLUMNS)
@@ -115,7 +118,7 @@ def anomaly_scores(bars: pd.DataFrame, benchmark_symbol: str | None = None,
     if benchmark_symbol is not None:
         mask = out["symbol"] == benchmark_symbol
         if mask.any():
-            swans = black_swan_days(out[mask], breadth)
+            swans = black_swan_days(out[mask], breadth, always_open)
             out.loc[mask, "black_swan"] = swans["black_swan"].to_numpy()
             flagged = mask & out["black_swan"]
             out.loc[flagged, "reason"] = ("BLACK SWAN: " + swans.loc[
@@ -123,21 +126,24 @@ def anomaly_scores(bars: pd.DataFrame, benchmark_symbol: str | None = None,
     return out[ANOMALY_COLUMNS]
 
 
-def benchmark_black_swans(benchmark: pd.DataFrame,
-                          breadth: pd.Series | None = None) -> pd.DataFrame:
+def benchmark_black_swans(benchmark: pd.DataFrame, breadth: pd.Series | None = None,
+                          always_open: bool = False) -> pd.DataFrame:
     """``black_swan_days`` of the benchmark's bars (as_of, close in any order)."""
     ordered = benchmark.sort_values("as_of", kind="mergesort").reset_index(drop=True)
-    return black_swan_days(_one_symbol(ordered.assign(symbol="benchmark")), breadth)
+    return black_swan_days(_one_symbol(ordered.assign(symbol="benchmark")), breadth,
+                           always_open)
 
 
-def black_swan_days(benchmark_scores: pd.DataFrame,
-                    breadth: pd.Series | None = None) -> pd.DataFrame:
+def black_swan_days(benchmark_scores: pd.DataFrame, breadth: pd.Series | None = None,
+                    always_open: bool = False) -> pd.DataFrame:
     """Per benchmark bar (rows of ``_one_symbol`` in date order): ``black_swan`` and
     ``why``. From that bar and the ones before only, so it can act in the same bar."""
     scores = benchmark_scores.reset_index(drop=True)
     ret = scores["ret_1d"].astype(float)
     z = scores["return_z"].astype(float)
-    crash = (ret <= BLACK_SWAN_DROP) | ((z <= BLACK_SWAN_SIGMA) & (ret <= BLACK_SWAN_MIN_DROP))
+    crash = (z <= BLACK_SWAN_SIGMA) & (ret <= BLACK_SWAN_MIN_DROP)
+    if not always_open:
+        crash |= ret <= BLACK_SWAN_DROP
     collapse = pd.Series(False, index=scores.index)
     day_breadth = pd.Series(np.nan, index=scores.index)
     if breadth is not None and not breadth.empty:

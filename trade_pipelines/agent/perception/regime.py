@@ -19,11 +19,11 @@ from trade_pipelines.agent.perception.features import rolling_mean, rolling_std
 
 DEFENSIVE_VIX = 40.0
 DEFENSIVE_VOLATILITY = 0.40
-CRASH_DROP = -0.07
 # A market trading every day: defensive when its volatility passes this multiple of its
 # median over the past ALWAYS_OPEN_VOLATILITY_DAYS days (never below the fixed level).
 ALWAYS_OPEN_VOLATILITY_MULTIPLE = 2.0
 ALWAYS_OPEN_VOLATILITY_DAYS = 182
+ALWAYS_OPEN_MIN_DAYS = 60
 
 
 def benchmark_always_open(benchmark: pd.DataFrame) -> bool:
@@ -39,13 +39,15 @@ def benchmark_always_open(benchmark: pd.DataFrame) -> bool:
 def defensive_volatility(volatility: pd.Series, always_open: bool) -> pd.Series:
     """Per day, the realised volatility above which the day is defensive: the fixed level,
     or for a market trading every day, twice its median of the past half year (from days
-    up to that one only; the fixed level until half a year of volatility is known)."""
+    up to that one only, at least ALWAYS_OPEN_MIN_DAYS of them; never below the fixed
+    level). Until then an always-open market has no volatility trigger: its usual
+    volatility is far above the stock-market level and not yet known."""
     fixed = pd.Series(DEFENSIVE_VOLATILITY, index=volatility.index)
     if not always_open:
         return fixed
     median = volatility.rolling(ALWAYS_OPEN_VOLATILITY_DAYS,
-                                min_periods=ALWAYS_OPEN_VOLATILITY_DAYS).median()
-    return np.maximum(fixed, ALWAYS_OPEN_VOLATILITY_MULTIPLE * median.fillna(0.0))
+                                min_periods=ALWAYS_OPEN_MIN_DAYS).median()
+    return np.maximum(fixed, ALWAYS_OPEN_VOLATILITY_MULTIPLE * median.fillna(np.inf))
 
 
 def market_breadth(features: pd.DataFrame) -> pd.Series:
@@ -75,7 +77,6 @@ def detect_regimes(
     sma_50 = rolling_mean(close, 50)
     sma_200 = rolling_mean(close, 200)
     trend = close / sma_200 - 1
-    ret_1d = close.pct_change(fill_method=None)
     if always_open is None:
         always_open = benchmark_always_open(bench)
     volatility = rolling_std(np.log(close).diff(), 20) * np.sqrt(365 if always_open else 252)
@@ -96,9 +97,8 @@ def detect_regimes(
     out["defensive"] = (
         (out["vix"].fillna(0.0) > DEFENSIVE_VIX)
         | (out["volatility"].fillna(0.0) > defensive_volatility(volatility, always_open))
-        | (ret_1d.fillna(0.0) < CRASH_DROP)
-        # The anomaly layer's black swan (a 4-sigma fall, or breadth collapsing while
-        # volatility spikes) acts in the same bar: that close's decisions are defensive.
-        | benchmark_black_swans(bench, breadth)["black_swan"].to_numpy()
+        # The anomaly layer's black swan (a 7% fall, a 4-sigma fall, or breadth collapsing
+        # while volatility spikes) acts in the same bar: that close's decisions are defensive.
+        | benchmark_black_swans(bench, breadth, always_open)["black_swan"].to_numpy()
     )
     return out[columns]
