@@ -302,14 +302,16 @@ def series(symbol: str, closes: list[float], first: date = FIRST) -> pd.DataFram
 def test_jumps_beyond_a_price_limit_or_at_a_split_ratio_are_suspected() -> None:
     assert unadjusted_jumps(series("600036.SH", [20, 20.5, 10.3, 10.4]), "cn")[
         ["symbol", "as_of"]].values.tolist() == [["600036.SH", date(2017, 7, 5)]]
-    assert "beyond the 10% daily limit" in unadjusted_jumps(
-        series("600036.SH", [20, 17.5]), "cn")["reason"].iloc[0]
+    assert "beyond the 10% daily price limit" in unadjusted_jumps(
+        series("600036.SH", [20, 15.4]), "cn")["reason"].iloc[0]  # a 3-for-10 bonus issue
     assert unadjusted_jumps(series("600036.SH", [20, 18.1, 16.4]), "cn").empty  # limit-down
     # ChiNext's limit is 20% since 2020-08-24, 10% before.
     assert unadjusted_jumps(series("300059.SZ", [20, 16.2], date(2021, 3, 1)), "cn").empty
-    assert not unadjusted_jumps(series("300059.SZ", [20, 16.2]), "cn").empty
+    assert not unadjusted_jumps(series("300059.SZ", [20, 16.7]), "cn").empty  # 2 for 10
+    assert unadjusted_jumps(series("300059.SZ", [20, 16.7], date(2021, 3, 1)), "cn").empty
     split = unadjusted_jumps(series("AAPL", [400, 402, 201.5]), "us")
-    assert split["reason"].tolist() == ["moved -49.9%, the ratio of a split"]
+    assert split["reason"].tolist() == [
+        "unadjusted split suspected: close x0.501 looks like a 2-for-1 split"]
     assert not unadjusted_jumps(series("0700.HK", [300, 200.5]), "hk").empty  # 3-for-2
     assert unadjusted_jumps(series("0700.HK", [300, 180]), "hk").empty  # a crash, no ratio
     assert unadjusted_jumps(series("BTC-CNY", [40000, 20000]), "crypto").empty
@@ -365,7 +367,8 @@ def test_a_jump_in_every_source_is_never_traded_on(
     quarantined = store.query("SELECT * FROM quarantine ORDER BY as_of")
     assert len(quarantined) == 8 and set(quarantined["source"]) == {"akshare"}
     assert quarantined["reason"].iloc[0].startswith(
-        "before an unadjusted split or dividend on 2017-07-13 (moved -")
+        "before an unadjusted split or dividend on 2017-07-13 (unadjusted split suspected: "
+        "close x0.512 (-48.8%) is beyond the 10% daily price limit)")
     assert "set aside, never traded on" in report.source_metadata["source_warnings"]
 
 

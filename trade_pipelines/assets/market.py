@@ -87,7 +87,8 @@ def bar_quality(store: Warehouse, market_data: MarketDataResource, start: date, 
     from trade_pipelines.market_data.builtin import BUILTIN_KNOWN_JUMPS, BUILTIN_SPLIT_LIKE_MOVES
 
     splits = split_suspects(bars, benchmark_symbol=market_data.benchmark_symbol,
-                            accepted_jumps=BUILTIN_KNOWN_JUMPS | BUILTIN_SPLIT_LIKE_MOVES)
+                            accepted_jumps=BUILTIN_KNOWN_JUMPS | BUILTIN_SPLIT_LIKE_MOVES,
+                            market=rules.code)
     splits = splits[splits["as_of"] >= start] if not splits.empty else splits
     failing = pd.concat([verdict_rows, splits], ignore_index=True) if len(splits) \
         else verdict_rows

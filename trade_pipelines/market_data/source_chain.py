@@ -48,6 +48,7 @@ import numpy as np
 import pandas as pd
 
 from trade_pipelines.agent.markets import market_rules
+from trade_pipelines.agent.perception.validation import split_suspects
 from trade_pipelines.market_data import bars_available_at
 from trade_pipelines.market_data.calendar import exchange_sessions
 from trade_pipelines.market_data.errors import DataSourceUnavailable, SourceUnreachable
@@ -63,13 +64,6 @@ QUALITY_COLUMNS = ["fetched_at", "as_of", "market", "symbol", "source", "rank", 
                    "score", "latency_s", "rows", "expected", "gaps", "off_calendar",
                    "stale_sessions", "jumps", "compared", "disagreements", "max_deviation",
                    "error"]
-# Price ratios of common splits (and, inverted, reverse splits): a close-to-close move
-# this close to one of them, and larger than 30%, is taken for an unadjusted split.
-SPLIT_RATIOS = (1.5, 2.0, 3.0, 4.0, 5.0, 10.0, 20.0)
-SPLIT_TOLERANCE = 0.02
-SPLIT_MIN_MOVE = 0.3
-# Slack over a daily price limit before a move is called impossible (rounding of limits).
-LIMIT_SLACK = 0.01
 # What became of a source's answer in one fetch.
 ACTIVE, STANDBY, CROSS_CHECK, FAILED, CACHE = "active", "standby", "cross-check", "failed", \
     "cache"
@@ -153,33 +147,14 @@ def score_bars(bars: pd.DataFrame, expected: Sequence[date], sessions: Sequence[
 
 
 def unadjusted_jumps(bars: pd.DataFrame, market: str) -> pd.DataFrame:
-    """Close-to-close moves that betray an unadjusted split or dividend: beyond the
-    market's daily price limit on that day (A-shares), or matching a split ratio (any
-    market but crypto, which has no splits). Columns ``symbol``, ``as_of`` (the day of the
-    jump), ``move`` and ``reason``."""
-    found: list[dict[str, Any]] = []
-    rules = market_rules(market)
-    if rules.code != "crypto":
-        for symbol, series in bars.dropna(subset=["close"]).groupby("symbol", sort=False):
-            series = series.sort_values("as_of")
-            closes = series["close"].to_numpy(float)
-            for day, before, after in zip(series["as_of"].iloc[1:], closes[:-1], closes[1:],
-                                          strict=True):
-                if before <= 0:
-                    continue
-                ratio = after / before
-                limit = rules.price_limit(str(symbol), day)
-                if limit is not None and abs(ratio - 1) > limit + LIMIT_SLACK:
-                    reason = (f"moved {ratio - 1:+.1%}, beyond the {limit:.0%} daily limit")
-                elif abs(ratio - 1) > SPLIT_MIN_MOVE and any(
-                        abs(ratio * k - 1) < SPLIT_TOLERANCE
-                        or abs(ratio / k - 1) < SPLIT_TOLERANCE for k in SPLIT_RATIOS):
-                    reason = f"moved {ratio - 1:+.1%}, the ratio of a split"
-                else:
-                    continue
-                found.append({"symbol": symbol, "as_of": day, "move": ratio - 1,
-                              "reason": reason})
-    return pd.DataFrame(found, columns=["symbol", "as_of", "move", "reason"])
+    """Close-to-close moves that betray an unadjusted split, bonus issue or dividend
+    (``split_suspects``: beyond the market's daily price limit, or at a split ratio).
+    Columns ``symbol``, ``as_of`` (the day of the jump), ``move`` and ``reason``."""
+    suspects = split_suspects(bars, market=market)
+    return pd.DataFrame({"symbol": suspects["symbol"], "as_of": suspects["as_of"],
+                         "move": suspects["ratio"].astype(float) - 1,
+                         "reason": suspects["reason"]},
+                        columns=["symbol", "as_of", "move", "reason"])
 
 
 def compare_closes(first: pd.DataFrame, second: pd.DataFrame,

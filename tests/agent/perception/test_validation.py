@@ -397,6 +397,25 @@ def test_an_unadjusted_split_is_suspected_on_a_calm_day_only() -> None:
     assert len(split_suspects(frame)) == 3
 
 
+def test_an_a_share_move_beyond_its_price_limit_is_suspected_whatever_the_market_did() -> None:
+    from trade_pipelines.agent.perception.validation import split_suspects
+
+    index = closes("000300.SH", [4000, 4010, 3700, 3690])                 # -7.7% on day 3
+    bonus = closes("600036.SH", [26.0, 26.2, 20.2, 20.3])                 # 3-for-10 bonus
+    locked = closes("000002.SZ", [20.0, 20.1, 18.09, 16.28])              # two limit-downs
+    chinext = closes("300059.SZ", [30.0, 30.2, 25.2, 25.0])               # -16.6%: 20% limit
+    frame = pd.DataFrame(index + bonus + locked + chinext)
+    frame["as_of"] = [date(2021, 3, 1) + pd.Timedelta(days=i) for i in range(4)] * 4
+    suspects = split_suspects(frame, benchmark_symbol="000300.SH", market="cn")
+    assert suspects["symbol"].tolist() == ["600036.SH"]
+    assert "(-22.9%) is beyond the 10% daily price limit" in suspects["reason"].iloc[0]
+    # The calm-market split rule alone would not see it: the market fell 7.7% that day.
+    assert split_suspects(frame, benchmark_symbol="000300.SH").empty
+    # Crypto has neither splits nor limits.
+    btc = pd.DataFrame(closes("BTC-USD", [40000, 20000, 20100]))
+    assert split_suspects(btc, market="crypto").empty
+
+
 def test_a_bar_off_the_market_calendar_is_rejected_when_sessions_are_given() -> None:
     from trade_pipelines.agent.perception.validation import REASON_OFF_CALENDAR, decided_by
 

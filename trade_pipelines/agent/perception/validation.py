@@ -36,6 +36,7 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
+from trade_pipelines.agent.markets import market_rules
 from trade_pipelines.agent.perception.bar_suite import (
     CANONICAL_COLUMNS,
     NUMERIC_COLUMNS,
@@ -85,7 +86,8 @@ def decided_by(reason: str) -> str:
     """The expectation (or reading step) that gives rows this reason."""
     if reason.startswith(REASON_SPLIT):
         return (f"split_suspects (overnight close ratio within {SPLIT_TOLERANCE:.0%} of a "
-                f"split factor while the benchmark moved less than {CALM_MARKET_MOVE:.0%})")
+                f"split factor while the benchmark moved less than {CALM_MARKET_MOVE:.0%}, "
+                "or a move beyond the daily price limit)")
     if reason == REASON_OFF_CALENDAR:
         return ("ExpectColumnValuesToBeInSet(column='epoch_day', "
                 "value_set=<the market's sessions>)")
@@ -419,6 +421,10 @@ SPLIT_TOLERANCE = 0.03
 # A split is suspected only when the market (the benchmark) moved less than this.
 CALM_MARKET_MOVE = 0.05
 REASON_SPLIT = "unadjusted split suspected"
+# Slack over a daily price limit before a move is called impossible. Forward adjustment
+# subtracts later dividends from old prices, which stretches an old limit move: the
+# built-in A-share bars show limit days of 10% as moves of up to 13%.
+LIMIT_SLACK = 0.04
 
 
 def split_suspects(
@@ -426,23 +432,29 @@ def split_suspects(
     *,
     benchmark_symbol: str | None = None,
     accepted_jumps: Collection[tuple[str, date]] = (),
+    market: str | None = None,
 ) -> pd.DataFrame:
-    """Bars whose close moved by a split's ratio overnight while the market stayed calm.
+    """Bars whose close moved by a split's ratio overnight while the market stayed calm,
+    or (``market`` with daily price limits: A-shares) further than the limit allows.
 
     An unadjusted split (or reverse split) makes the close jump by 1/2, 1/3, 2, 3, 1/10,
     ... from one bar to the next although nothing happened: the features and the trading
-    loop would read it as a crash or a rally. Such a bar is suspect until a person accepts
-    it (``accepted_jumps``) or re-imports adjusted bars; no adjustment is applied, since
-    the true factor cannot be known from prices alone. An unadjusted ordinary dividend
-    (a gap of a few per cent) cannot be told from a normal move without a dividend
-    calendar and is not detected here. Indices (``^``) are exempt.
+    loop would read it as a crash or a rally. An A-share bonus issue (10 for 10, 3 for
+    10, ...) has any ratio, but a move beyond the day's price limit cannot be a trade, so
+    it betrays the unadjusted bonus or dividend whatever the market did. Such a bar is
+    suspect until a person accepts it (``accepted_jumps``) or re-imports adjusted bars;
+    no adjustment is applied, since the true factor cannot be known from prices alone.
+    An unadjusted ordinary dividend (a gap of a few per cent) cannot be told from a
+    normal move without a dividend calendar and is not detected here. Indices (``^``)
+    and crypto (no splits, no limits) are exempt.
 
     Returns the suspect bars: symbol, as_of, previous_close, close, ratio, factor, reason.
     """
     columns = ["symbol", "as_of", "previous_close", "close", "ratio", "factor", "reason"]
-    if frame.empty:
+    rules = market_rules(market) if market else None
+    if frame.empty or (rules is not None and rules.always_open):
         return pd.DataFrame(columns=columns)
-    bars = frame.sort_values(["symbol", "as_of"], kind="stable")
+    bars = frame.dropna(subset=["close"]).sort_values(["symbol", "as_of"], kind="stable")
     previous = bars.groupby("symbol")["close"].shift(1)
     ratio = (bars["close"] / previous).to_numpy()
     factors = np.array([*SPLIT_FACTORS, *(1 / f for f in SPLIT_FACTORS)])
@@ -450,8 +462,17 @@ def split_suspects(
         distance = np.abs(ratio[:, None] / factors[None, :] - 1)
     nearest = np.nanargmin(np.where(np.isnan(distance), np.inf, distance), axis=1)
     near = distance[np.arange(len(bars)), nearest] <= SPLIT_TOLERANCE
+    limits = np.full(len(bars), np.nan)
+    if rules is not None and (rules.price_limits or rules.default_price_limit is not None):
+        days = pd.to_datetime(bars["as_of"]).dt.date
+        limits = np.array([np.nan if (limit := rules.price_limit(str(s), d)) is None else limit
+                           for s, d in zip(bars["symbol"], days, strict=True)])
+    with np.errstate(invalid="ignore"):
+        beyond = np.abs(ratio - 1) > limits + LIMIT_SLACK
+    is_stock = ~bars["symbol"].astype(str).str.startswith("^").to_numpy()
     suspect = bars.assign(previous_close=previous.to_numpy(), ratio=ratio,
-                          factor=factors[nearest])[near & ~bars["symbol"].str.startswith("^")]
+                          factor=factors[nearest], limit=limits,
+                          beyond=beyond)[(near | beyond) & is_stock]
     market_move = pd.Series(dtype="float64")
     if benchmark_symbol is not None:
         index = bars[bars["symbol"] == benchmark_symbol].set_index("as_of")["close"]
@@ -462,14 +483,18 @@ def split_suspects(
         if (row.symbol, row.as_of) in accepted:
             continue
         move = market_move.get(row.as_of)
-        if move is not None and abs(move) >= CALM_MARKET_MOVE:
+        if row.beyond:
+            why = (f"close x{row.ratio:.3f} ({row.ratio - 1:+.1%}) is beyond the "
+                   f"{row.limit:.0%} daily price limit")
+        elif move is not None and abs(move) >= CALM_MARKET_MOVE:
             continue
-        split = (f"{1 / row.factor:g}-for-1 split" if row.factor < 1
-                 else f"1-for-{row.factor:g} reverse split")
-        market = (f", {benchmark_symbol} {move:+.1%}" if move is not None else "")
+        else:
+            split = (f"{1 / row.factor:g}-for-1 split" if row.factor < 1
+                     else f"1-for-{row.factor:g} reverse split")
+            why = (f"close x{row.ratio:.3f} looks like a {split}"
+                   + (f", {benchmark_symbol} {move:+.1%}" if move is not None else ""))
         rows.append({"symbol": row.symbol, "as_of": row.as_of,
                      "previous_close": row.previous_close, "close": row.close,
                      "ratio": row.ratio, "factor": row.factor,
-                     "reason": f"{REASON_SPLIT}: close x{row.ratio:.3f} looks like a "
-                               f"{split}{market}"})
+                     "reason": f"{REASON_SPLIT}: {why}"})
     return pd.DataFrame(rows, columns=columns)
