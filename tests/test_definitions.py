@@ -73,7 +73,7 @@ def test_the_hourly_bar_self_check_is_defined_and_stopped_by_default() -> None:
     assert job.asset_layer.asset_graph.asset_check_keys >= {check}
     from trade_pipelines.assets.market import stored_bars_self_check
 
-    assert [spec.blocking for spec in stored_bars_self_check.check_specs] == [True]
+    assert [spec.blocking for spec in stored_bars_self_check.check_specs] == [False]
     # The cycle's runs do not carry the self-check: it has its own job.
     assert "market_bars_stored_bars_self_check" not in {
         n.name for n in defs.resolve_job_def("daily_cycle").nodes}

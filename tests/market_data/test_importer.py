@@ -78,8 +78,10 @@ def test_summer_bars_are_available_at_20_utc(tmp_path: Path, warehouse: Warehous
 def test_each_bar_is_known_at_its_own_markets_close(tmp_path: Path,
                                                      warehouse: Warehouse) -> None:
     """An A-share bar is final at 15:00 Shanghai (07:00 UTC), a Hong Kong one at 16:10
-    (08:10 UTC), a coin's at the next midnight in Shanghai, a US one at 16:00 New York."""
+    (08:10 UTC), a coin's at the next midnight in Shanghai, a US one at 16:00 New York and
+    the VIX, computed until 16:15, at 16:15."""
     import_bars_file(write_csv(tmp_path, ["600036.SH,2024-07-01,10,11,9,10.5,100",
+                                          "^VIX,2024-07-01,12,13,11,12.5,0",
                                           "0700.HK,2024-07-01,10,11,9,10.5,100",
                                           "BTC-CNY,2024-07-01,10,11,9,10.5,1",
                                           "AAPL,2024-07-01,10,11,9,10.5,1"]), warehouse)
@@ -88,6 +90,7 @@ def test_each_bar_is_known_at_its_own_markets_close(tmp_path: Path,
     assert known["0700.HK"] == pd.Timestamp("2024-07-01 08:10")
     assert known["BTC-CNY"] == pd.Timestamp("2024-07-01 16:00")
     assert known["AAPL"] == pd.Timestamp("2024-07-01 20:00")
+    assert known["^VIX"] == pd.Timestamp("2024-07-01 20:15")
 
 
 def test_bad_rows_are_quarantined_with_reasons_and_raw_rows(

@@ -99,6 +99,7 @@ class MarketRules:
     stamp_duty_buy: tuple[DatedRate, ...] = ()
     stamp_duty_sell: tuple[DatedRate, ...] = ()
     always_open: bool = False      # no closing bell (crypto)
+    volatility_index_close: time | None = None  # local time its daily value is final
 
     def lot(self, symbol: str) -> float:
         """Shares in one lot of ``symbol`` (0: any fraction down to ``quantity_step``)."""
@@ -151,6 +152,7 @@ US = MarketRules(
     code="us", name="US stocks (NYSE/Nasdaq)", calendar="XNYS", timezone="America/New_York",
     close_time=time(16, 0), close_next_day=False, currency="USD",
     benchmark_symbol="^GSPC", benchmark_name="S&P 500", volatility_index_symbol="^VIX",
+    volatility_index_close=time(16, 15),  # Cboe computes VIX until 16:15 New York
     commission=Commission(rate=0.0005, per_share=0.005, minimum=1.0, maximum_rate=0.01),
 )
 

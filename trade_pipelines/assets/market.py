@@ -178,11 +178,12 @@ def market_bars(context: AssetExecutionContext, warehouse: WarehouseResource,
     )
 
 
-@asset_check(asset=market_bars, name="stored_bars_self_check", blocking=True,
-             pool=WAREHOUSE_POOL,
+@asset_check(asset=market_bars, name="stored_bars_self_check", pool=WAREHOUSE_POOL,
              description="The quality suite and the split detector on the stored bars of "
                          "the year in progress, without fetching (the hourly self-check "
-                         "of live mode).")
+                         "of live mode). An alarm, not a gate: it runs in its own job, "
+                         "and the next cycle's blocking bars_pass_quality_suite stops "
+                         "trading on the same bars.")
 def stored_bars_self_check(context: AssetCheckExecutionContext,
                            warehouse: WarehouseResource,
                            market_data: MarketDataResource) -> AssetCheckResult:

@@ -56,14 +56,21 @@ __all__ = [
 ]
 
 
-def bars_available_at(as_of: pd.Series, market: str = "us") -> pd.Series:
+def bars_available_at(as_of: pd.Series, market: str = "us",
+                      symbols: pd.Series | None = None) -> pd.Series:
     """Naive-UTC timestamps of each day's close on ``market``'s exchange (16:00 New York
     for US stocks, 15:00 Shanghai, 16:10 Hong Kong, the next midnight for 24/7 crypto),
-    so no bar is seen early."""
+    so no bar is seen early; with ``symbols`` (aligned with ``as_of``), the market's
+    volatility index when its value is final later (VIX at 16:15)."""
     rules = market_rules(market)
-    local = pd.to_datetime(pd.Series(as_of)).dt.normalize() + pd.Timedelta(
-        days=1 if rules.close_next_day else 0,
-        hours=rules.close_time.hour, minutes=rules.close_time.minute)
+    days = pd.to_datetime(pd.Series(as_of)).dt.normalize()
+    local = days + pd.Timedelta(days=1 if rules.close_next_day else 0,
+                                hours=rules.close_time.hour, minutes=rules.close_time.minute)
+    if symbols is not None and rules.volatility_index_close is not None:
+        index_close = days + pd.Timedelta(hours=rules.volatility_index_close.hour,
+                                          minutes=rules.volatility_index_close.minute)
+        is_index = pd.Series(symbols).to_numpy() == rules.volatility_index_symbol
+        local = local.where(~is_index, index_close)
     return local.dt.tz_localize(rules.timezone).dt.tz_convert("UTC").dt.tz_localize(None)
 
 

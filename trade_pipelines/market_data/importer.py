@@ -188,8 +188,8 @@ def import_bars_file(path: Path | str, warehouse: Warehouse, strict: bool = Fals
     markets = bars["symbol"].map(market_of_symbol)
     bars["available_at"] = pd.NaT
     for market, rows in bars.groupby(markets).groups.items():
-        bars.loc[rows, "available_at"] = bars_available_at(bars.loc[rows, "as_of"],
-                                                           market).to_numpy()
+        bars.loc[rows, "available_at"] = bars_available_at(
+            bars.loc[rows, "as_of"], market, bars.loc[rows, "symbol"]).to_numpy()
     bars["available_at"] = pd.to_datetime(bars["available_at"])
     bars["as_of"] = pd.to_datetime(bars["as_of"])
     recorded_at = datetime.now(UTC).replace(tzinfo=None)

@@ -123,7 +123,8 @@ def imported_symbols(store: Warehouse) -> set[str]:
 def _stored(clean: pd.DataFrame, market: str = "us") -> pd.DataFrame:
     """``clean`` with each bar's ``available_at``: its market's close that day."""
     return clean.assign(
-        available_at=bars_available_at(clean["as_of"], market).to_numpy())[BAR_COLUMNS]
+        available_at=bars_available_at(clean["as_of"], market,
+                                       clean["symbol"]).to_numpy())[BAR_COLUMNS]
 
 
 def load_builtin(store: Warehouse, symbols: list[str], start: date, end: date,
@@ -203,8 +204,7 @@ def load_live(store: Warehouse, symbols: list[str], start: date, end: date,
             list(result.unavailable))
     fetched = result.bars
     validation = validate_bars(fetched)
-    clean = validation.clean.assign(available_at=bars_available_at(
-        validation.clean["as_of"], market).to_numpy())[BAR_COLUMNS]
+    clean = _stored(validation.clean, market)
     records = quarantine_rows(validation.rejected.drop(columns=["reason"]), validation,
                               fetched["source"], _now())
     aside = result.set_aside  # bars on the share basis before an unadjusted jump
