@@ -26,13 +26,15 @@ def run_agent_loop(bars: pd.DataFrame, start: date, end: date, universe_symbols:
                    benchmark_symbol: str, volatility_symbol: str | None,
                    controls: Iterable[ControlEvent] = (),
                    variant: AgentVariant = FULL_AGENT, rules: MarketRules = US,
-                   news: pd.DataFrame | None = None) -> dict:
+                   headlines: pd.DataFrame | None = None,
+                   include_generated: bool = False) -> dict:
     """Perceive, evaluate, plan, propose, debate and trade every session in [start, end]
     from ``bars`` (the warehouse's columns, all history wanted before ``start``), under
     the supervisor's control events (none by default), with the layers ``variant`` keeps,
     under the market's ``rules`` (the US by default: its calendar's weeks end the gene
-    pool's evaluations); ``news``: ``news_sentiment`` rows the debate reads (none by
-    default)."""
+    pool's evaluations); ``headlines``: the warehouse's ``news`` rows (none by default),
+    which become news sentiment and headline events as in the graph (drills only with
+    ``include_generated``)."""
     bars = bars[bars["as_of"] <= end]
     universe = bars[bars["symbol"].isin(universe_symbols)]
     stock_features = compute_features(universe)
@@ -43,9 +45,12 @@ def run_agent_loop(bars: pd.DataFrame, start: date, end: date, universe_symbols:
                                              universe)
     features = wiring.with_breadth(stock_features, sentiment)
     regimes = wiring.market_regimes(benchmark, features, volatility, universe)
+    headlines = headlines if headlines is not None else pd.DataFrame()
+    news = wiring.news_sentiment_rows(rules.code, headlines, start, end, include_generated)
     events = wiring.event_rows(rules.code, list(universe_symbols),
                                bars[bars["symbol"].isin([*universe_symbols, benchmark_symbol])],
-                               benchmark_symbol, start, end)
+                               benchmark_symbol, start, end, headlines if len(headlines) else None,
+                               include_generated)
     window = features[features["as_of"] >= start]
     window_regimes = regimes[regimes["as_of"] >= start]
     days = sorted(window_regimes["as_of"])
@@ -79,6 +84,7 @@ def run_agent_loop(bars: pd.DataFrame, start: date, end: date, universe_symbols:
                                                   "market_sentiment": sentiment[
                                                       sentiment["as_of"] >= start],
                                                   "market_events": events,
+                                                  "news_sentiment": news,
                                                   "strategies": pool.strategies(),
                                                   "strategy_evaluations": pool.evaluations,
                                                   "strategy_history": pool.history},

@@ -25,10 +25,15 @@ from trade_pipelines.agent.markets import US, MarketRules, market_rules
 from trade_pipelines.agent.memory.trade_memory import DecisionIndex, MemoryBook
 from trade_pipelines.agent.perception.events import EVENT_HORIZON, market_events
 from trade_pipelines.agent.perception.features import equal_weight_index
-from trade_pipelines.agent.perception.news import news_by_symbol_day
+from trade_pipelines.agent.perception.news import (
+    NEWS_SENTIMENT_COLUMNS,
+    daily_news_sentiment,
+    news_by_symbol_day,
+)
 from trade_pipelines.agent.perception.regime import detect_regimes, market_breadth
 from trade_pipelines.agent.perception.sentiment import US_SECTORS, market_sentiment
 from trade_pipelines.agent.planning.daily_plan import make_plans
+from trade_pipelines.market_data import bar_available_at, bars_available_at
 from trade_pipelines.market_data.calendar import exchange_sessions
 
 PLAN_COLUMNS = ["as_of", "regime", "stance", "exposure_target", "watchlist", "key_levels",
@@ -62,6 +67,28 @@ def market_sentiment_rows(market: str, benchmark: pd.DataFrame, features: pd.Dat
     sectors = US_SECTORS if market == "us" else None
     return market_sentiment(market, benchmark, features, benchmark_symbol, volatility_index,
                             index_symbol, sectors)
+
+
+# Calendar days searched back for the session before a window (the longest exchange
+# holiday is well under this).
+PREVIOUS_SESSION_SEARCH = timedelta(days=20)
+
+
+def news_sentiment_rows(market: str, news: pd.DataFrame, start: date, end: date,
+                        include_generated: bool = False) -> pd.DataFrame:
+    """Per session in [start, end] on the market's calendar, the sentiment of the stored
+    headlines (``news``) that became available after the previous session's close and
+    up to that session's close (drills only with ``include_generated``)."""
+    rules = market_rules(market)
+    sessions = exchange_sessions(start - PREVIOUS_SESSION_SEARCH, end, rules.calendar)
+    window = [d for d in sessions if d >= start]
+    if not window or news.empty:
+        return pd.DataFrame(columns=NEWS_SENTIMENT_COLUMNS)
+    earlier = [d for d in sessions if d < start]
+    previous_close = bar_available_at(earlier[-1] if earlier else window[0] - timedelta(
+        days=1), rules.code)
+    closes = list(bars_available_at(pd.Series(window), rules.code))
+    return daily_news_sentiment(news, window, closes, previous_close, include_generated)
 
 
 def event_rows(market: str, universe: list[str], closes: pd.DataFrame,
