@@ -25,7 +25,7 @@ One macro series comes along: China's loan prime rates (:meth:`AkshareSource.loa
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from typing import Literal
@@ -36,6 +36,7 @@ import pandas as pd
 from trade_pipelines.agent.perception.validation import CANONICAL_COLUMNS
 from trade_pipelines.market_data.errors import DataSourceUnavailable, SourceUnreachable
 from trade_pipelines.market_data.network import requests_timeout, with_retries
+from trade_pipelines.market_data.normalise import normalise_symbols, source_bars
 
 SOURCE = "akshare"
 # Shares per lot in East Money's A-share (and A-share index) volume.
@@ -109,15 +110,7 @@ def bars_from_akshare_frame(frame: pd.DataFrame | None, request: AkshareRequest,
         bars["volume"] = bars["volume"] * A_SHARE_LOT
     bars = bars[bars["as_of"].notna()]
     bars = bars[(bars["as_of"] >= start) & (bars["as_of"] <= end)]
-    bars.insert(0, "symbol", request.symbol)
-    bars["source"] = SOURCE
-    return bars[[*CANONICAL_COLUMNS, "source"]].sort_values("as_of").reset_index(drop=True)
-
-
-def _normalise(symbols: Sequence[str]) -> list[str]:
-    if isinstance(symbols, str):
-        symbols = [symbols]
-    return list(dict.fromkeys(s.strip().upper() for s in symbols if s.strip()))
+    return source_bars(bars, request.symbol, SOURCE)
 
 
 class AkshareSource:
@@ -163,7 +156,7 @@ class AkshareSource:
         cannot be reached, naming every symbol not delivered yet, and
         ``DataSourceUnavailable`` when a symbol is not akshare's or has no bar in range.
         """
-        wanted = _normalise(symbols)
+        wanted = normalise_symbols(symbols)
         if not wanted:
             raise ValueError("no symbols to fetch")
         if end < start:

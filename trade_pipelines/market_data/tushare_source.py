@@ -22,7 +22,7 @@ Re-fetched old bars change after each dividend. Indices are not adjusted.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
@@ -31,6 +31,7 @@ import pandas as pd
 from trade_pipelines.agent.perception.validation import CANONICAL_COLUMNS
 from trade_pipelines.market_data.errors import DataSourceUnavailable, SourceUnreachable
 from trade_pipelines.market_data.network import with_retries
+from trade_pipelines.market_data.normalise import normalise_symbols, source_bars
 
 SOURCE = "tushare"
 TOKEN_ENV = "TUSHARE_TOKEN"
@@ -95,16 +96,7 @@ def bars_from_tushare_frames(daily: pd.DataFrame, factors: pd.DataFrame | None,
         bars = bars[ratio.notna()].copy()
         for column in PRICE_COLUMNS:
             bars[column] = (bars[column] * ratio[ratio.notna()]).round(4)
-    bars = bars[bars["as_of"].notna()]
-    bars.insert(0, "symbol", symbol.strip().upper())
-    bars["source"] = SOURCE
-    return bars[[*CANONICAL_COLUMNS, "source"]].sort_values("as_of").reset_index(drop=True)
-
-
-def _normalise(symbols: Sequence[str]) -> list[str]:
-    if isinstance(symbols, str):
-        symbols = [symbols]
-    return list(dict.fromkeys(s.strip().upper() for s in symbols if s.strip()))
+    return source_bars(bars, symbol, SOURCE)
 
 
 class TushareSource:
@@ -155,7 +147,7 @@ class TushareSource:
         """Bars for ``symbols`` from ``start`` to ``end``, both inclusive; raises
         ``SourceUnreachable`` when tushare cannot be asked (no token, no network, refused)
         and ``DataSourceUnavailable`` naming the symbols it has no bars for."""
-        wanted = _normalise(symbols)
+        wanted = normalise_symbols(symbols)
         if not wanted:
             raise ValueError("no symbols to fetch")
         if end < start:

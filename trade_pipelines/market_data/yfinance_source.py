@@ -28,6 +28,7 @@ import pandas as pd
 
 from trade_pipelines.agent.perception.validation import CANONICAL_COLUMNS
 from trade_pipelines.market_data.errors import DataSourceUnavailable
+from trade_pipelines.market_data.normalise import normalise_symbols
 
 SOURCE = "yfinance"
 # yfinance's price field names, and the canonical column each becomes.
@@ -43,18 +44,6 @@ def _empty_bars() -> pd.DataFrame:
     frame["as_of"] = frame["as_of"].astype(object)
     frame["source"] = pd.Series(dtype=object)
     return frame
-
-
-def _normalise(symbols: Sequence[str]) -> list[str]:
-    """Stripped, upper-cased, de-duplicated tickers in the order given (yfinance upper-cases)."""
-    if isinstance(symbols, str):
-        symbols = [symbols]
-    seen: dict[str, None] = {}
-    for symbol in symbols:
-        cleaned = str(symbol).strip().upper()
-        if cleaned:
-            seen.setdefault(cleaned, None)
-    return list(seen)
 
 
 def _price_level(columns: pd.MultiIndex) -> int:
@@ -94,7 +83,7 @@ def bars_from_yfinance_frame(frame: pd.DataFrame | None, symbols: Sequence[str])
     single ticker with ``multi_level_index=False``. A requested symbol absent from the
     frame simply has no rows; deciding whether that is an error is the caller's job.
     """
-    wanted = _normalise(symbols)
+    wanted = normalise_symbols(symbols)
     if frame is None or frame.empty or not wanted:
         return _empty_bars()
     parts: list[pd.DataFrame] = []
@@ -159,7 +148,7 @@ class YFinanceSource:
         requested symbol without a close in the range (a range with no trading session at
         all also ends up here: check the calendar before asking).
         """
-        wanted = _normalise(symbols)
+        wanted = normalise_symbols(symbols)
         if not wanted:
             raise ValueError("no symbols to fetch")
         if end < start:
