@@ -33,10 +33,14 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from trade_pipelines.agent.perception.validation import CANONICAL_COLUMNS
 from trade_pipelines.market_data.errors import DataSourceUnavailable, SourceUnreachable
 from trade_pipelines.market_data.network import requests_timeout, with_retries
-from trade_pipelines.market_data.normalise import normalise_symbols, source_bars
+from trade_pipelines.market_data.normalise import (
+    delivered_bars,
+    empty_source_bars,
+    normalise_symbols,
+    source_bars,
+)
 
 SOURCE = "akshare"
 # Shares per lot in East Money's A-share (and A-share index) volume.
@@ -83,20 +87,12 @@ def akshare_request(symbol: str) -> AkshareRequest | None:
     return None
 
 
-def _empty_bars() -> pd.DataFrame:
-    frame = pd.DataFrame({c: pd.Series(dtype="float64") for c in CANONICAL_COLUMNS})
-    frame["symbol"] = frame["symbol"].astype(object)
-    frame["as_of"] = frame["as_of"].astype(object)
-    frame["source"] = pd.Series(dtype=object)
-    return frame
-
-
 def bars_from_akshare_frame(frame: pd.DataFrame | None, request: AkshareRequest,
                             start: date, end: date) -> pd.DataFrame:
     """Canonical bars (``source="akshare"``, volume in shares) from what the akshare
     function returned, limited to [start, end]."""
     if frame is None or frame.empty:
-        return _empty_bars()
+        return empty_source_bars()
     names = INDEX_COLUMNS if request.kind == "cn_index" else HIST_COLUMNS
     absent = [name for name in names if name not in frame.columns]
     if absent:
@@ -182,13 +178,7 @@ class AkshareSource:
                 parts.append(bars)
             else:
                 missing[symbol] = "no bar in range"
-        if missing:
-            detail = "; ".join(f"{s}: {why}" for s, why in missing.items())
-            raise DataSourceUnavailable(
-                f"akshare has no bars for {', '.join(missing)} ({start} to {end}): {detail}",
-                list(missing))
-        return pd.concat(parts, ignore_index=True).sort_values(
-            ["symbol", "as_of"], kind="stable").reset_index(drop=True)
+        return delivered_bars(parts, missing, SOURCE, start, end)
 
     def loan_prime_rates(self, start: date, end: date) -> pd.DataFrame:
         """China's loan prime rates (1-year and 5-year, percent) announced in [start, end]:

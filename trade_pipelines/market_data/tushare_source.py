@@ -28,10 +28,14 @@ from typing import Any
 
 import pandas as pd
 
-from trade_pipelines.agent.perception.validation import CANONICAL_COLUMNS
-from trade_pipelines.market_data.errors import DataSourceUnavailable, SourceUnreachable
+from trade_pipelines.market_data.errors import SourceUnreachable
 from trade_pipelines.market_data.network import with_retries
-from trade_pipelines.market_data.normalise import normalise_symbols, source_bars
+from trade_pipelines.market_data.normalise import (
+    delivered_bars,
+    empty_source_bars,
+    normalise_symbols,
+    source_bars,
+)
 
 SOURCE = "tushare"
 TOKEN_ENV = "TUSHARE_TOKEN"
@@ -53,14 +57,6 @@ def is_index(symbol: str) -> bool:
                                                           and base.startswith("399"))
 
 
-def _empty_bars() -> pd.DataFrame:
-    frame = pd.DataFrame({c: pd.Series(dtype="float64") for c in CANONICAL_COLUMNS})
-    frame["symbol"] = frame["symbol"].astype(object)
-    frame["as_of"] = frame["as_of"].astype(object)
-    frame["source"] = pd.Series(dtype=object)
-    return frame
-
-
 def _days(values: pd.Series) -> pd.Series:
     return pd.to_datetime(values.astype(str), format="%Y%m%d", errors="coerce").dt.date
 
@@ -75,7 +71,7 @@ def bars_from_tushare_frames(daily: pd.DataFrame, factors: pd.DataFrame | None,
     unadjusted beside adjusted neighbours (that would be a false jump).
     """
     if daily is None or daily.empty:
-        return _empty_bars()
+        return empty_source_bars()
     absent = [c for c in ("trade_date", *PRICE_COLUMNS, "vol") if c not in daily.columns]
     if absent:
         raise ValueError(f"tushare's frame for {symbol} lacks {', '.join(absent)}: "
@@ -181,10 +177,4 @@ class TushareSource:
                 parts.append(bars)
             else:
                 missing[symbol] = "no bar in range"
-        if missing:
-            detail = "; ".join(f"{s}: {why}" for s, why in missing.items())
-            raise DataSourceUnavailable(
-                f"tushare has no bars for {', '.join(missing)} ({start} to {end}): {detail}",
-                list(missing))
-        return pd.concat(parts, ignore_index=True).sort_values(
-            ["symbol", "as_of"], kind="stable").reset_index(drop=True)
+        return delivered_bars(parts, missing, SOURCE, start, end)

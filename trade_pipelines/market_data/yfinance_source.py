@@ -26,9 +26,8 @@ from datetime import date, timedelta
 import numpy as np
 import pandas as pd
 
-from trade_pipelines.agent.perception.validation import CANONICAL_COLUMNS
 from trade_pipelines.market_data.errors import DataSourceUnavailable
-from trade_pipelines.market_data.normalise import normalise_symbols
+from trade_pipelines.market_data.normalise import empty_source_bars, normalise_symbols
 
 SOURCE = "yfinance"
 # yfinance's price field names, and the canonical column each becomes.
@@ -36,14 +35,6 @@ FIELD_COLUMNS = {"Open": "open", "High": "high", "Low": "low", "Close": "close",
                  "Volume": "volume"}
 KNOWN_FIELDS = frozenset({*FIELD_COLUMNS, "Adj Close", "Dividends", "Stock Splits",
                           "Capital Gains", "Repaired?"})
-
-
-def _empty_bars() -> pd.DataFrame:
-    frame = pd.DataFrame({c: pd.Series(dtype="float64") for c in CANONICAL_COLUMNS})
-    frame["symbol"] = frame["symbol"].astype(object)
-    frame["as_of"] = frame["as_of"].astype(object)
-    frame["source"] = pd.Series(dtype=object)
-    return frame
 
 
 def _price_level(columns: pd.MultiIndex) -> int:
@@ -85,7 +76,7 @@ def bars_from_yfinance_frame(frame: pd.DataFrame | None, symbols: Sequence[str])
     """
     wanted = normalise_symbols(symbols)
     if frame is None or frame.empty or not wanted:
-        return _empty_bars()
+        return empty_source_bars()
     parts: list[pd.DataFrame] = []
     if isinstance(frame.columns, pd.MultiIndex):
         if frame.columns.nlevels != 2:
@@ -105,7 +96,7 @@ def bars_from_yfinance_frame(frame: pd.DataFrame | None, symbols: Sequence[str])
             )
         parts.append(_one_ticker(frame, wanted[0]))
     if not parts:
-        return _empty_bars()
+        return empty_source_bars()
     bars = pd.concat(parts, ignore_index=True)
     bars["source"] = SOURCE
     return bars.sort_values(["symbol", "as_of"], kind="stable").reset_index(drop=True)
