@@ -225,3 +225,15 @@ def test_allowed_days_are_sessions_or_days_the_calendar_cannot_judge() -> None:
     assert allowed_days(days, "XNYS") == {date(1985, 6, 1), date(2024, 3, 8)}
     assert allowed_days(days[1:3], "24/7") == {date(2024, 3, 8), date(2024, 3, 9)}
     assert allowed_days([], "XNYS") == set()
+
+
+def test_a_run_of_another_market_than_the_homes_is_refused(project_home: Path) -> None:
+    """The home's market holds for runs launched from the Dagster UI too, not only the
+    CLI: nothing of Hong Kong is written into a US home."""
+    assert run_bars(project_home, "2019-01-01", source="builtin", symbols="AAPL").success
+    result = run_bars(project_home, "2016-01-01", source="builtin", symbols="0700.HK")
+    assert not result.success
+    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+    assert "holds the US stocks" in str(failure.event_specific_data.error)
+    stored = store(project_home).query("SELECT DISTINCT symbol FROM bars")
+    assert not stored["symbol"].str.endswith(".HK").any()

@@ -10,6 +10,7 @@ from dagster import (
     AssetCheckSeverity,
     AssetCheckSpec,
     AssetExecutionContext,
+    Failure,
     MaterializeResult,
     MetadataValue,
     asset,
@@ -144,11 +145,17 @@ def market_bars(context: AssetExecutionContext, warehouse: WarehouseResource,
     Rows that fail validation never reach ``bars``: they go to ``quarantine`` with the
     reason, and the blocking check lists them. Bars a user imported stay as imported.
     """
+    from trade_pipelines.home_market import HomeMarketMismatch, claim_home_market
     from trade_pipelines.market_data.builtin import BUILTIN_KNOWN_JUMPS
     from trade_pipelines.market_data.loading import load_bars
+    from trade_pipelines.settings import Paths
 
     start, end = partition_window(context)
     store = warehouse.warehouse()
+    try:  # a run launched from the UI is held to the home's market like the CLI's
+        claim_home_market(market_data.rules().code, Paths(store.path.parent))
+    except HomeMarketMismatch as error:
+        raise Failure(description=str(error)) from error
     universe = market_data.universe()
     symbols = market_data.all_symbols()
     report = load_bars(market_data.source, store, symbols, start, end, FEATURE_HISTORY)
