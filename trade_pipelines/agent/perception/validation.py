@@ -84,6 +84,9 @@ LONGEST_IN_ORDER = "the longest run of a symbol's rows in date order is kept"
 
 def decided_by(reason: str) -> str:
     """The expectation (or reading step) that gives rows this reason."""
+    if reason.startswith(REASON_IMPLAUSIBLE):
+        return (f"split_suspects (a close {IMPLAUSIBLE_FACTOR:g} times the previous one or "
+                f"a fifth of it, or a high/low that far from the open and close)")
     if reason.startswith(REASON_SPLIT):
         return (f"split_suspects (overnight close ratio within {SPLIT_TOLERANCE:.0%} of a "
                 f"split factor while the benchmark moved less than {CALM_MARKET_MOVE:.0%}, "
@@ -421,6 +424,10 @@ SPLIT_TOLERANCE = 0.03
 # A split is suspected only when the market (the benchmark) moved less than this.
 CALM_MARKET_MOVE = 0.05
 REASON_SPLIT = "unadjusted split suspected"
+# A close this many times the previous one (or a fraction as small), or a high (low) this
+# far beyond the day's open and close, is a bad print, whatever the market did.
+IMPLAUSIBLE_FACTOR = 5.0
+REASON_IMPLAUSIBLE = "implausible price"
 # Slack over a daily price limit before a move is called impossible. Forward adjustment
 # subtracts later dividends from old prices, which stretches an old limit move: the
 # built-in A-share bars show limit days of 10% as moves of up to 13%.
@@ -445,15 +452,18 @@ def split_suspects(
     suspect until a person accepts it (``accepted_jumps``) or re-imports adjusted bars;
     no adjustment is applied, since the true factor cannot be known from prices alone.
     An unadjusted ordinary dividend (a gap of a few per cent) cannot be told from a
-    normal move without a dividend calendar and is not detected here. Indices (``^``)
-    and crypto (no splits, no limits) are exempt.
+    normal move without a dividend calendar and is not detected here. A close five times
+    the one before (or a fifth of it) that no split explains, and a high five times the
+    day's open and close (a low a fifth of them), are bad prints on any market. Indices
+    (``^``) are exempt; crypto has no splits and no limits, so only bad prints count there.
 
     Returns the suspect bars: symbol, as_of, previous_close, close, ratio, factor, reason.
     """
     columns = ["symbol", "as_of", "previous_close", "close", "ratio", "factor", "reason"]
     rules = market_rules(market) if market else None
-    if frame.empty or (rules is not None and rules.always_open):
+    if frame.empty:
         return pd.DataFrame(columns=columns)
+    no_splits = rules is not None and rules.always_open
     bars = frame.dropna(subset=["close"]).sort_values(["symbol", "as_of"], kind="stable")
     previous = bars.groupby("symbol")["close"].shift(1)
     ratio = (bars["close"] / previous).to_numpy()
@@ -461,7 +471,15 @@ def split_suspects(
     with np.errstate(invalid="ignore", divide="ignore"):
         distance = np.abs(ratio[:, None] / factors[None, :] - 1)
     nearest = np.nanargmin(np.where(np.isnan(distance), np.inf, distance), axis=1)
-    near = distance[np.arange(len(bars)), nearest] <= SPLIT_TOLERANCE
+    near = (distance[np.arange(len(bars)), nearest] <= SPLIT_TOLERANCE) & (not no_splits)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        wild = np.abs(np.log(ratio)) > np.log(IMPLAUSIBLE_FACTOR)
+    body_high = bars[["open", "close"]].max(axis=1) if "open" in bars else bars["close"]
+    body_low = bars[["open", "close"]].min(axis=1) if "open" in bars else bars["close"]
+    wide = np.zeros(len(bars), dtype=bool)
+    if {"high", "low"} <= set(bars.columns):
+        wide = ((bars["high"] > IMPLAUSIBLE_FACTOR * body_high)
+                | (bars["low"] * IMPLAUSIBLE_FACTOR < body_low)).to_numpy()
     limits = np.full(len(bars), np.nan)
     if rules is not None and (rules.price_limits or rules.default_price_limit is not None):
         days = pd.to_datetime(bars["as_of"]).dt.date
@@ -472,7 +490,9 @@ def split_suspects(
     is_stock = ~bars["symbol"].astype(str).str.startswith("^").to_numpy()
     suspect = bars.assign(previous_close=previous.to_numpy(), ratio=ratio,
                           factor=factors[nearest], limit=limits,
-                          beyond=beyond)[(near | beyond) & is_stock]
+                          beyond=beyond, wild=wild & ~near, wide=wide,
+                          high=bars.get("high", np.nan), low=bars.get("low", np.nan),
+                          )[(near | beyond | wild | wide) & is_stock]
     market_move = pd.Series(dtype="float64")
     if benchmark_symbol is not None:
         index = bars[bars["symbol"] == benchmark_symbol].set_index("as_of")["close"]
@@ -483,9 +503,16 @@ def split_suspects(
         if (row.symbol, row.as_of) in accepted:
             continue
         move = market_move.get(row.as_of)
+        reason = REASON_SPLIT
         if row.beyond:
             why = (f"close x{row.ratio:.3f} ({row.ratio - 1:+.1%}) is beyond the "
                    f"{row.limit:.0%} daily price limit")
+        elif row.wild or row.wide:
+            reason = REASON_IMPLAUSIBLE
+            why = (f"close x{row.ratio:.3f} from {row.previous_close:g} to {row.close:g} in "
+                   "one bar, which no split explains" if row.wild else
+                   f"the day's range {row.low:g}..{row.high:g} against open/close "
+                   f"{row.open:g}/{row.close:g}")
         elif move is not None and abs(move) >= CALM_MARKET_MOVE:
             continue
         else:
@@ -496,5 +523,5 @@ def split_suspects(
         rows.append({"symbol": row.symbol, "as_of": row.as_of,
                      "previous_close": row.previous_close, "close": row.close,
                      "ratio": row.ratio, "factor": row.factor,
-                     "reason": f"{REASON_SPLIT}: {why}"})
+                     "reason": f"{reason}: {why}"})
     return pd.DataFrame(rows, columns=columns)
