@@ -216,3 +216,14 @@ def test_a_replay_from_mid_month_records_only_the_days_it_computed(project_home:
                                  r.asset_materialization.metadata["last_day"].value)
                for r in records}
     assert covered == {"2019-01-01": ("2019-03-14", "2019-04-05")}
+
+
+def test_a_replay_outside_the_builtin_data_is_refused_with_its_span(
+        project_home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as refused:
+        main(["replay", "--market", "hk", "--start", "2020-01-02", "--end", "2020-02-28",
+              "--no-progress"])
+    message = str(refused.value)
+    assert "cover 2011-07-28..2017-07-26, none in 2020-01-02..2020-02-28" in message
+    assert not (project_home / "warehouse.duckdb").exists() or Warehouse(
+        paths().warehouse).query("SELECT count(*) AS n FROM bars")["n"].iloc[0] == 0

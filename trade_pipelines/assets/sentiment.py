@@ -113,7 +113,7 @@ def market_anomalies(context: AssetExecutionContext, warehouse: WarehouseResourc
     scores = scores[(scores["as_of"] >= start) & (scores["as_of"] <= end)]
     counts = store.replace_days({"anomalies": scores}, start, end)
     notable = scores[scores["score"] >= 5].sort_values("score", ascending=False)
-    swans = scores[scores["black_swan"]]
+    swans = scores[scores["black_swan"].astype(bool)]
     return MaterializeResult(metadata={
         "rows": counts["anomalies"], "scored_5_or_more": len(notable),
         "black_swan_days": markdown_preview(swans[["as_of", "reason"]], 20),

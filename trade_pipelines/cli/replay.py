@@ -11,6 +11,8 @@ import time
 from datetime import date
 from typing import TYPE_CHECKING
 
+import pandas as pd
+
 from trade_pipelines.agent.markets import market_of_symbols, market_rules
 from trade_pipelines.cli.common import dagster_env, parse_date
 from trade_pipelines.settings import paths
@@ -59,6 +61,28 @@ def run_replay(start: date, end: date, symbols: str = "", source: str = "builtin
             signal.signal(signal.SIGTERM, previous)
 
 
+def _require_builtin_bars(market: str, universe: list[str], start: date, end: date) -> None:
+    """A ValueError naming the built-in data's span when none of the universe's built-in
+    or already stored (imported) bars fall in [start, end]: a replay would trade nothing."""
+    from trade_pipelines.market_data.builtin import load_builtin_bars
+    from trade_pipelines.warehouse import Warehouse
+
+    store = Warehouse(paths().warehouse)
+    if store.table_exists("bars") and not store.query(
+            "SELECT 1 FROM bars WHERE as_of BETWEEN ? AND ? AND list_contains(?, symbol) "
+            "LIMIT 1", [start, end, universe]).empty:
+        return
+    bars = load_builtin_bars(market)
+    mine = bars[bars["symbol"].isin(universe)]
+    days = pd.to_datetime(mine["as_of"]).dt.date
+    if mine.empty or not ((days >= start) & (days <= end)).any():
+        span = f"{days.min()}..{days.max()}" if len(mine) else "no day"
+        raise ValueError(f"the built-in {market_rules(market).name} bars of "
+                         f"{', '.join(universe)} cover {span}, none in {start}..{end}: pick "
+                         "dates inside it, or import bars (`trade-pipelines import-bars`) "
+                         "and replay with --source warehouse")
+
+
 def _interrupt(_signum: int, _frame: object) -> None:
     raise KeyboardInterrupt
 
@@ -96,6 +120,8 @@ def _replay(start: date, end: date, symbols: str, source: str, progress: bool,
         if chosen != rules.code:
             raise ValueError(f"the symbols are {market_rules(chosen).name}, not the market "
                              f"{rules.code} ({rules.name}) asked for")
+        if resources["market_data"].source == "builtin":
+            _require_builtin_bars(rules.code, universe, start, end)
         claim_home_market(rules.code, paths())
     except (ValueError, HomeMarketMismatch) as error:
         raise SystemExit(f"replay refused: {error}") from None
