@@ -32,8 +32,7 @@ from trade_pipelines.warehouse.checkpoints import CHECKPOINT_TABLE
 from trade_pipelines.warehouse.schema import EXPORTABLE_TABLES
 
 START, END = date(2019, 1, 2), date(2019, 12, 31)
-KILLS = [("daily_trading_loop", 1), ("daily_trading_loop", 2), ("memory_index", 3),
-         ("daily_reports", 4), ("daily_reports", 5)]
+KILLS = [("daily_trading_loop", 1), ("memory_index", 3), ("daily_reports", 4)]
 QUERIES = ["trades stopped out with a loss", "a winning trend trade in a bull market",
            "mean reversion bounce", "AAPL", "time exit after holding"]
 # Columns that record when a row was written, not what it says.
