@@ -184,6 +184,7 @@ SNAPSHOT = {
                         "market_features", "market_regime", "market_sentiment",
                         "memory_index", "news_sentiment", "strategy_evaluations",
                         "trade_proposals"],
+        "fetch_news_job": ["fetch_news_feeds"],
         "import_bars_job": ["import_bar_file"],
         "morning_plan": ["daily_plans", "market_bars", "market_events", "market_features",
                          "market_regime"],
@@ -198,7 +199,8 @@ SNAPSHOT = {
                                         ["market_data", "warehouse"]),
         "hourly_bar_self_check": ("0 * * * *", "bar_self_check", []),
     },
-    "sensors": {"bar_file_inbox": ("import_bars_job", ["warehouse"])},
+    "sensors": {"bar_file_inbox": ("import_bars_job", ["warehouse"]),
+                "news_feeds": ("fetch_news_job", [])},
     "resources": {
         "market_data": ["market", "source", "symbols"],
         "memory_index": ["home"],

@@ -8,6 +8,7 @@ from trade_pipelines.assets import ALL_ASSET_CHECKS, ALL_ASSETS
 from trade_pipelines.jobs import (
     bar_self_check_job,
     daily_cycle_job,
+    fetch_news_job,
     gene_pool_seed_job,
     import_bars_job,
     morning_plan_job,
@@ -42,7 +43,7 @@ defs = Definitions(
     assets=ALL_ASSETS,
     asset_checks=ALL_ASSET_CHECKS,
     jobs=[daily_cycle_job, morning_plan_job, weekly_evolution_job, gene_pool_seed_job,
-          import_bars_job, walk_forward_job, bar_self_check_job],
+          import_bars_job, walk_forward_job, bar_self_check_job, fetch_news_job],
     schedules=SCHEDULES,
     sensors=SENSORS,
     resources=build_resources(),

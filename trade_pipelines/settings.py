@@ -18,6 +18,7 @@ DEFAULT_SOURCE = "builtin"
 # Generated drill headlines join the news sentiment only when this is "1": a replay of
 # real data never mixes them in by accident.
 INCLUDE_DRILLS_ENV = "TRADE_PIPELINES_INCLUDE_DRILLS"
+NEWS_FEEDS_ENV = "TRADE_PIPELINES_NEWS_FEEDS"
 
 DAGSTER_YAML = """\
 # Written by trade-pipelines. Telemetry off: this project runs offline.
@@ -103,6 +104,11 @@ def market_setting() -> str:
 def include_drills_setting() -> bool:
     """Whether generated drill headlines count in the news sentiment (off by default)."""
     return (os.environ.get(INCLUDE_DRILLS_ENV) or "").strip().lower() in ("1", "true", "yes")
+
+
+def news_feeds_setting() -> str:
+    """The RSS/Atom feed URLs the ``news_feeds`` sensor reads (comma or space separated)."""
+    return (os.environ.get(NEWS_FEEDS_ENV) or "").strip()
 
 
 def paths() -> Paths:

@@ -227,3 +227,28 @@ def test_a_replay_outside_the_builtin_data_is_refused_with_its_span(
     assert "cover 2011-07-28..2017-07-26, none in 2020-01-02..2020-02-28" in message
     assert not (project_home / "warehouse.duckdb").exists() or Warehouse(
         paths().warehouse).query("SELECT count(*) AS n FROM bars")["n"].iloc[0] == 0
+
+
+def test_fetch_news_reads_feeds_and_says_which_failed(
+        project_home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import functools
+    import threading
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    (tmp_path / "aapl.xml").write_text(
+        '<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"><entry>'
+        "<title>AAPL unveils a new chip</title><published>2024-03-05T15:00:00Z</published>"
+        "</entry></feed>")
+    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(tmp_path))
+    with ThreadingHTTPServer(("127.0.0.1", 0), handler) as server:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        base = f"http://127.0.0.1:{server.server_address[1]}"
+        assert main(["fetch-news", "--feed", f"{base}/aapl.xml", "--feed",
+                     f"{base}/gone.xml", "--symbol", "AAPL"]) == 0
+        assert main(["fetch-news", "--feed", f"{base}/gone.xml", "--attempts", "1"]) == 1
+        server.shutdown()
+    out, err = capsys.readouterr()
+    assert "aapl.xml: 1 item(s), 1 stored" in out
+    assert "gone.xml: FAILED" in err and "HTTP 404" in err
+    news = Warehouse(paths().warehouse).query("SELECT symbol, headline FROM news")
+    assert news.values.tolist() == [["AAPL", "AAPL unveils a new chip"]]

@@ -1,5 +1,6 @@
-"""``trade-pipelines import-news`` (a user's dated headlines) and ``drill-news`` (generated
-headlines for a drill, marked as generated and left out of replays unless asked for)."""
+"""``trade-pipelines import-news`` (a user's dated headlines), ``fetch-news`` (RSS or Atom
+feeds, live) and ``drill-news`` (generated headlines for a drill, marked as generated and
+left out of replays unless asked for)."""
 
 from __future__ import annotations
 
@@ -24,6 +25,17 @@ def cmd_import_news(args: argparse.Namespace) -> int:
         return 2
     print(report.message)
     return 3 if report.quarantined else 0
+
+
+def cmd_fetch_news(args: argparse.Namespace) -> int:
+    from trade_pipelines.market_data.rss_source import fetch_feeds
+    from trade_pipelines.warehouse import Warehouse
+
+    reports = fetch_feeds(args.feed, Warehouse(paths().warehouse), symbol=args.symbol,
+                          timeout_s=args.timeout, attempts=args.attempts)
+    for report in reports:
+        print(report.message, file=sys.stderr if report.error else sys.stdout)
+    return 1 if all(r.error for r in reports) else 0
 
 
 def cmd_drill_news(args: argparse.Namespace) -> int:
@@ -56,6 +68,18 @@ def register(sub: argparse._SubParsersAction) -> None:
                      help="zone of timestamps written without an offset (default UTC), "
                           "e.g. America/New_York or Asia/Shanghai")
     imp.set_defaults(func=cmd_import_news)
+
+    fetch = sub.add_parser("fetch-news", help="fetch headlines from RSS or Atom feeds into "
+                                              "the warehouse (each known from its fetch)")
+    fetch.add_argument("--feed", action="append", required=True,
+                       help="a feed URL (repeat for several)")
+    fetch.add_argument("--symbol", default=None,
+                       help="the stock a per-stock feed is about (default: market-wide)")
+    fetch.add_argument("--timeout", type=float, default=10.0,
+                       help="seconds to wait for each feed (default 10)")
+    fetch.add_argument("--attempts", type=int, default=3,
+                       help="tries per feed on connection errors (default 3)")
+    fetch.set_defaults(func=cmd_fetch_news)
 
     drill = sub.add_parser("drill-news", help="store generated headlines for a drill "
                                               "(marked generated; replays ignore them "

@@ -87,3 +87,27 @@ def _move(path: Path, folder: Path, stamp: str) -> None:
 @job(description="Import a bar file dropped into the inbox (launched by the inbox sensor).")
 def import_bars_job() -> None:
     import_bar_file()
+
+
+class NewsFeedsConfig(Config):
+    feeds: list[str]
+
+
+@op(pool=WAREHOUSE_POOL)
+def fetch_news_feeds(context: OpExecutionContext, config: NewsFeedsConfig,
+                     warehouse: WarehouseResource) -> None:
+    """Fetch each feed and store its headlines; fails only when every feed failed (one
+    dead feed does not stop the others)."""
+    from trade_pipelines.market_data.rss_source import fetch_feeds
+
+    reports = fetch_feeds(config.feeds, warehouse.warehouse())
+    for report in reports:
+        (context.log.warning if report.error else context.log.info)(report.message)
+    if reports and all(r.error for r in reports):
+        raise Failure("no feed could be read: " + "; ".join(r.message for r in reports))
+
+
+@job(description="Fetch the RSS/Atom feeds of $TRADE_PIPELINES_NEWS_FEEDS into the news "
+                 "table (launched by the news_feeds sensor).")
+def fetch_news_job() -> None:
+    fetch_news_feeds()

@@ -148,9 +148,10 @@ def parse_published_at(text: str, zone: ZoneInfo, now: datetime) -> tuple[dateti
 
 
 def news_rows(frame: pd.DataFrame, source: str, generated: bool,
-              imported_at: datetime) -> pd.DataFrame:
+              imported_at: datetime, available_from: datetime | None = None) -> pd.DataFrame:
     """Warehouse rows for parsed headlines (published_at naive UTC, headline, symbol,
-    optional body and source)."""
+    optional body and source). ``available_from``: when the headlines reached us (a
+    feed's fetch), if later than their own timestamps."""
     symbol = frame["symbol"].where(frame["symbol"].notna(), "").astype(str).str.strip() \
         .str.upper()
     symbol = symbol.where(symbol != "", None)
@@ -167,7 +168,8 @@ def news_rows(frame: pd.DataFrame, source: str, generated: bool,
         "as_of": day,
         "symbol": symbol.astype(object),
         "published_at": published,
-        "available_at": published,
+        "available_at": published if available_from is None
+        else published.clip(lower=pd.Timestamp(available_from)),
         "headline": frame["headline"].astype(str),
         "body": body.astype(object),
         "source": sources.astype(str),
@@ -218,6 +220,41 @@ def store_news(warehouse: Warehouse, rows: pd.DataFrame,
                       already_stored=already)
 
 
+@dataclass
+class CheckedNews:
+    """Headlines split into warehouse rows and quarantine records, with the reasons."""
+
+    rows: pd.DataFrame
+    quarantine: pd.DataFrame
+    reasons: pd.Series  # per input row: why it was refused, or None
+    bad: pd.Series
+    parsed: list[tuple[datetime | None, str | None, bool]]
+
+
+def check_headlines(frame: pd.DataFrame, raw: pd.DataFrame, zone: ZoneInfo, now: datetime,
+                    source: str, quarantine_source: str,
+                    available_from: datetime | None = None) -> CheckedNews:
+    """``frame`` (the canonical text columns; ``raw``: the rows as read, kept in the
+    quarantine) checked: dated, titled and not in the future, or quarantined."""
+    parsed = [parse_published_at(t, zone, now) for t in frame["published_at"]]
+    frame = frame.assign(published_at=[p[0] for p in parsed])
+    reasons = pd.Series([p[1] for p in parsed], index=frame.index, dtype=object)
+    reasons = reasons.where(reasons.notna() | (frame["headline"] != ""), "empty headline")
+    bad = reasons.notna()
+    quarantine = pd.DataFrame({
+        "source": quarantine_source,
+        "symbol": frame.loc[bad, "symbol"].str.upper().where(frame.loc[bad, "symbol"] != "",
+                                                             None).astype(object),
+        "as_of": pd.to_datetime(frame.loc[bad, "published_at"]).dt.normalize(),
+        "reason": reasons[bad].astype(str),
+        "raw": raw_json(raw.loc[bad]),
+        "recorded_at": now,
+    }, columns=QUARANTINE_COLUMNS).drop_duplicates(QUARANTINE_KEYS)
+    rows = news_rows(frame[~bad], source, generated=False, imported_at=now,
+                     available_from=available_from)
+    return CheckedNews(rows, quarantine, reasons, bad, parsed)
+
+
 def import_news_file(path: Path | str, warehouse: Warehouse, timezone: str = "UTC",
                      source: str | None = None,
                      now: datetime | None = None) -> NewsImportReport:
@@ -234,26 +271,11 @@ def import_news_file(path: Path | str, warehouse: Warehouse, timezone: str = "UT
     raw = _read_raw(path)
     frame = _canonical(raw, path.name)
     now = now or datetime.now(UTC).replace(tzinfo=None)
-    parsed = [parse_published_at(t, zone, now) for t in frame["published_at"]]
-    frame = frame.assign(published_at=[p[0] for p in parsed])
-    reasons = pd.Series([p[1] for p in parsed], index=frame.index, dtype=object)
-    reasons = reasons.where(reasons.notna() | (frame["headline"] != ""), "empty headline")
-    bad = reasons.notna()
-    label = source or f"import:{path.name}"
-    recorded_at = now
-    quarantine = pd.DataFrame({
-        "source": f"news:{path.name}",
-        "symbol": frame.loc[bad, "symbol"].str.upper().where(frame.loc[bad, "symbol"] != "",
-                                                             None).astype(object),
-        "as_of": pd.to_datetime(frame.loc[bad, "published_at"]).dt.normalize(),
-        "reason": reasons[bad].astype(str),
-        "raw": raw_json(raw.loc[bad]),
-        "recorded_at": recorded_at,
-    }, columns=QUARANTINE_COLUMNS).drop_duplicates(QUARANTINE_KEYS)
-    good = frame[~bad]
-    rows = news_rows(good, label, generated=False, imported_at=recorded_at)
-    stored = store_news(warehouse, rows, quarantine) if len(rows) or len(quarantine) \
-        else StoredNews(0, 0, 0)
+    checked = check_headlines(frame, raw, zone, now, source or f"import:{path.name}",
+                              f"news:{path.name}")
+    rows, reasons, bad, parsed = checked.rows, checked.reasons, checked.bad, checked.parsed
+    stored = store_news(warehouse, rows, checked.quarantine) \
+        if len(rows) or len(checked.quarantine) else StoredNews(0, 0, 0)
     counted = Counter(reasons[bad].astype(str))
     day_only = sum(p[2] for p, b in zip(parsed, bad, strict=True) if not b)
     message = f"{path.name}: imported {stored.inserted} headline(s)"

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 from dagster import (
     DefaultScheduleStatus,
+    DefaultSensorStatus,
     RunRequest,
     ScheduleEvaluationContext,
     SensorEvaluationContext,
@@ -28,6 +29,7 @@ from trade_pipelines.assets.common import LAST_DAY_TAG, exchange_sessions
 from trade_pipelines.jobs import (
     bar_self_check_job,
     daily_cycle_job,
+    fetch_news_job,
     import_bars_job,
     morning_plan_job,
     weekly_evolution_job,
@@ -35,7 +37,12 @@ from trade_pipelines.jobs import (
 from trade_pipelines.market_data.calendar import a_session_of
 from trade_pipelines.partitions import year_partition
 from trade_pipelines.resources import MarketDataResource, WarehouseResource
-from trade_pipelines.settings import market_setting, symbols_setting
+from trade_pipelines.settings import (
+    NEWS_FEEDS_ENV,
+    market_setting,
+    news_feeds_setting,
+    symbols_setting,
+)
 from trade_pipelines.warehouse import Warehouse
 
 BAR_FILE_SUFFIXES = (".csv", ".parquet", ".pq")
@@ -140,6 +147,24 @@ def bar_file_inbox(context: SensorEvaluationContext,
     return SensorResult(run_requests=requests, cursor=json.dumps(seen, sort_keys=True))
 
 
+NEWS_FEED_INTERVAL_S = 900
+
+
+@sensor(job=fetch_news_job, minimum_interval_seconds=NEWS_FEED_INTERVAL_S, name="news_feeds",
+        default_status=DefaultSensorStatus.STOPPED)
+def news_feeds(context: SensorEvaluationContext) -> RunRequest | SkipReason:
+    """Live mode: every 15 minutes, a run that fetches the feeds named in
+    $TRADE_PIPELINES_NEWS_FEEDS into the news table (stopped by default)."""
+    from trade_pipelines.market_data.rss_source import feed_urls
+
+    urls = feed_urls(news_feeds_setting())
+    if not urls:
+        return SkipReason(f"no feeds configured: set {NEWS_FEEDS_ENV} to RSS or Atom URLs")
+    bucket = int(datetime.now().timestamp()) // NEWS_FEED_INTERVAL_S
+    return RunRequest(run_key=f"news-feeds-{bucket}",
+                      run_config={"ops": {"fetch_news_feeds": {"config": {"feeds": urls}}}})
+
+
 SCHEDULES = [plan_before_open, review_after_close, weekly_gene_pool_evaluation,
              hourly_bar_self_check]
-SENSORS = [bar_file_inbox]
+SENSORS = [bar_file_inbox, news_feeds]
