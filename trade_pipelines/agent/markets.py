@@ -8,8 +8,9 @@ execution layer applies these rules; perception reads the calendar and the closi
 
 Rates that changed over time are dated, so a replay of 2015 pays 2015's stamp duty:
 
-* A-share stamp duty, sells only: 0.1% from 2008-09-19, 0.05% from 2023-08-28
-  (Ministry of Finance announcements of those days).
+* A-share stamp duty: both sides 0.2% from 2001-11-16, 0.1% from 2005-01-24, 0.3% from
+  2007-05-30, 0.1% from 2008-04-24; sells only from 2008-09-19 (0.1%), 0.05% from
+  2023-08-28 (Ministry of Finance announcements of those days).
 * Hong Kong stamp duty, both sides: 0.1% from 2001-09-01, 0.13% from 2021-08-01, 0.1%
   again from 2023-11-17.
 * A-share price limits: +/-10% on the main boards; ChiNext (300xxx, 301xxx) +/-20% from
@@ -165,7 +166,12 @@ CN = MarketRules(
     price_limits=(PriceLimitRule(("300", "301"), 0.20, date(2020, 8, 24)),
                   PriceLimitRule(("688",), 0.20, date(2019, 7, 22))),
     default_price_limit=0.10,
-    stamp_duty_sell=(DatedRate(date(2008, 9, 19), 0.001), DatedRate(date(2023, 8, 28), 0.0005)),
+    stamp_duty_buy=(DatedRate(date(2001, 11, 16), 0.002), DatedRate(date(2005, 1, 24), 0.001),
+                    DatedRate(date(2007, 5, 30), 0.003), DatedRate(date(2008, 4, 24), 0.001),
+                    DatedRate(date(2008, 9, 19), 0.0)),
+    stamp_duty_sell=(DatedRate(date(2001, 11, 16), 0.002), DatedRate(date(2005, 1, 24), 0.001),
+                     DatedRate(date(2007, 5, 30), 0.003), DatedRate(date(2008, 4, 24), 0.001),
+                     DatedRate(date(2023, 8, 28), 0.0005)),
 )
 
 # Board lots of the built-in Hong Kong stocks (HKEX, as traded in 2011-2017).

@@ -370,6 +370,19 @@ def test_a_share_stamp_duty_is_charged_on_sells_only_at_the_dated_rate() -> None
         execute("sell", 1_000, Bar(13.0, 13.0, 1e9), VOL, CN, "600036.SH")
 
 
+def test_a_share_stamp_duty_follows_its_history_on_both_sides() -> None:
+    """Both sides 0.1% in 2007, 0.3% from 2007-05-30 (the "midnight raid"), 0.1% from
+    2008-04-24, sells only from 2008-09-19, halved from 2023-08-28."""
+    history = {date(2007, 1, 5): (0.001, 0.001), date(2007, 6, 1): (0.003, 0.003),
+               date(2008, 5, 5): (0.001, 0.001), date(2008, 10, 6): (0.0, 0.001),
+               date(2024, 1, 2): (0.0, 0.0005)}
+    for day, (buy, sell) in history.items():
+        assert (CN.stamp_duty("buy", day), CN.stamp_duty("sell", day)) == (buy, sell), day
+    slip = slippage_bps(VOL) / 10_000
+    assert one_side_cost(VOL, 13.0, CN, date(2007, 6, 1)) == pytest.approx(
+        slip + 0.00025 + 0.003)
+
+
 def test_hong_kong_stamp_duty_is_charged_on_both_sides() -> None:
     value = 1_000 * 80.0
     for side in ("buy", "sell"):
