@@ -33,6 +33,11 @@ from types import MappingProxyType
 LIMIT_TOLERANCE = 0.002
 
 
+class UnknownBoardLot(ValueError):
+    """A stock of a market whose lots differ per stock, with no lot on record: an order
+    is refused rather than sized on a guess."""
+
+
 @dataclass(frozen=True)
 class DatedRate:
     """A rate in force from ``effective_from`` until the next one's date."""
@@ -101,10 +106,19 @@ class MarketRules:
     stamp_duty_sell: tuple[DatedRate, ...] = ()
     always_open: bool = False      # no closing bell (crypto)
     volatility_index_close: time | None = None  # local time its daily value is final
+    lot_required: bool = False     # lots differ per stock: no default lot (Hong Kong)
 
     def lot(self, symbol: str) -> float:
-        """Shares in one lot of ``symbol`` (0: any fraction down to ``quantity_step``)."""
-        return float(self.lot_sizes.get(symbol, self.lot_size))
+        """Shares in one lot of ``symbol`` (0: any fraction down to ``quantity_step``);
+        ``UnknownBoardLot`` where lots differ per stock and this one's is not on record."""
+        if symbol in self.lot_sizes:
+            return float(self.lot_sizes[symbol])
+        if self.lot_required and not symbol.startswith("^"):
+            raise UnknownBoardLot(
+                f"no board lot is known for {symbol}: {self.name} lots differ per stock "
+                "(100 to 10,000 shares), so no order is sized on a guess; add it to "
+                "HK_BOARD_LOTS in trade_pipelines/agent/markets.py")
+        return float(self.lot_size)
 
     def round_quantity(self, symbol: str, quantity: float) -> float:
         """``quantity`` rounded down to whole lots (or to the quantity step)."""
@@ -185,7 +199,7 @@ HK = MarketRules(
     close_time=time(16, 10), close_next_day=False, currency="HKD",
     benchmark_symbol="^HSI", benchmark_name="Hang Seng Index", volatility_index_symbol=None,
     commission=Commission(rate=0.0003, minimum=3.0),
-    lot_size=100, lot_sizes=HK_BOARD_LOTS,
+    lot_size=100, lot_sizes=HK_BOARD_LOTS, lot_required=True,
     stamp_duty_buy=(DatedRate(date(2001, 9, 1), 0.001), DatedRate(date(2021, 8, 1), 0.0013),
                     DatedRate(date(2023, 11, 17), 0.001)),
     stamp_duty_sell=(DatedRate(date(2001, 9, 1), 0.001), DatedRate(date(2021, 8, 1), 0.0013),

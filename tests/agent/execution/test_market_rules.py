@@ -115,6 +115,40 @@ def test_a_shares_enter_in_whole_lots_of_100() -> None:
     assert len(fills) == len(ACCOUNTS) and (fills["quantity"] % 100 == 0).all()
 
 
+def test_a_weight_that_buys_less_than_one_lot_is_a_rejected_order_not_silence() -> None:
+    ledger = Ledger(LedgerState(), GENOMES, rules=CN)
+    # 0.001 * 1,000,000 / 13.37 = 74.8 shares: no lot of 100 (the conservative half too)
+    ledger.run_day(day_market(DAYS[0], {"600036.SH": Bar(13.0, 13.37, 1e9)}),
+                   decisions(DAYS[0], [("600036.SH", 0.001)]))
+    orders = ledger.result.frames()["orders"]
+    assert len(orders) == len(ACCOUNTS)
+    assert set(orders["status"]) == {"rejected"} and (orders["quantity"] == 0).all()
+    assert orders["resolved_as_of"].tolist() == [DAYS[0]] * len(ACCOUNTS)
+    aggressive = orders.set_index("account").loc["aggressive"]
+    assert "a weight of 0.10% buys 74.79 at 13.37, less than one lot of 100 (1,337.00)" in \
+        aggressive["reason"]
+    assert aggressive["decision_id"] == f"D-{DAYS[0]}-600036.SH"
+    ledger.run_day(day_market(DAYS[1], {"600036.SH": Bar(13.2, 13.3, 1e9)}),
+                   decisions(DAYS[1], []))
+    assert ledger.result.frames()["fills"].empty
+
+
+def test_a_hong_kong_stock_without_a_known_board_lot_is_refused_not_guessed() -> None:
+    from trade_pipelines.agent.markets import UnknownBoardLot
+
+    with pytest.raises(UnknownBoardLot, match="no board lot is known for 9988.HK"):
+        HK.lot("9988.HK")
+    assert HK.lot("^HSI") == 100  # an index is never traded
+    ledger = Ledger(LedgerState(), GENOMES, rules=HK)
+    ledger.run_day(day_market(DAYS[0], {"9988.HK": Bar(80.0, 81.3, 1e9),
+                                        "2318.HK": Bar(80.0, 81.3, 1e9)}),
+                   decisions(DAYS[0], [("9988.HK", 0.05), ("2318.HK", 0.05)]))
+    orders = ledger.result.frames()["orders"].set_index(["account", "symbol"])
+    refused = orders.loc[("aggressive", "9988.HK")]
+    assert refused["status"] == "rejected" and "HK_BOARD_LOTS" in refused["reason"]
+    assert orders.loc[("aggressive", "2318.HK"), "verdict"] == "accepted"
+
+
 def test_the_same_entry_in_the_us_buys_whole_shares() -> None:
     ledger = Ledger(LedgerState(), GENOMES)
     ledger.run_day(day_market(DAYS[0], {"AAA": Bar(13.0, 13.37, 1e9)}),

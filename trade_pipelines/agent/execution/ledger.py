@@ -11,7 +11,8 @@ for the live daily cycle; its state between days is exactly what the warehouse s
 Every order ends in a terminal state, written to its row with the reason, the filled
 and unfilled quantity and the day it was resolved (``resolved_as_of``):
 
-- ``rejected``: refused by the risk engine when it was placed (resolved that day);
+- ``rejected``: refused when it was placed (resolved that day): by the risk engine, or
+  because its weight buys less than one lot, or the stock's lot is unknown;
 - ``filled``: filled in full at the next bar;
 - ``partially_filled``: part filled, the remainder cancelled (volume cap, the cash at
   the fill price, a smaller position than ordered);
@@ -58,10 +59,11 @@ from trade_pipelines.agent.execution.risk import (
     MarketView,
     OrderRequest,
     RiskLimits,
+    RiskVerdict,
     check_order,
 )
 from trade_pipelines.agent.ids import stable_id
-from trade_pipelines.agent.markets import US, MarketRules
+from trade_pipelines.agent.markets import US, MarketRules, UnknownBoardLot
 
 ACCOUNTS = ("aggressive", "conservative", "combined")
 STARTING_CAPITAL = 1_000_000.0
@@ -447,12 +449,14 @@ class Ledger:
             account.last_equity = equity
 
     def _submit(self, market: DayMarket, view_market: MarketView, account_name: str,
-                request: OrderRequest, strategy_id: str, note: str | None = None) -> None:
+                request: OrderRequest, strategy_id: str, note: str | None = None,
+                refusal: str | None = None) -> None:
         """Risk-check ``request`` and record it; ``note`` (a re-submission's cause) joins
-        its reason and its id."""
+        its reason and its id; ``refusal``: why it cannot be placed at all (recorded as
+        rejected, so a decision that did not trade still says why)."""
         account = self.state.accounts[account_name]
-        verdict = check_order(request, _view(account, self.state.last_close), view_market,
-                              self.limits)
+        verdict = RiskVerdict(0.0, "rejected", refusal) if refusal else check_order(
+            request, _view(account, self.state.last_close), view_market, self.limits)
         order_id = stable_id("O", market.as_of, account_name, request.symbol, request.side,
                              request.decision_id or request.reason,
                              *([note] if note else []))
@@ -527,14 +531,25 @@ class Ledger:
                 if bar is None:
                     continue
                 genome = self.genomes.get(d["strategy_id"])
-                quantity = self.rules.round_quantity(symbol, weight * equity / bar.close)
-                if quantity <= 0:
-                    continue
+                wanted = weight * equity / bar.close
+                try:
+                    quantity = self.rules.round_quantity(symbol, wanted)
+                    refusal = None if quantity > 0 else self._below_one_lot(
+                        symbol, weight, wanted, bar.close)
+                except UnknownBoardLot as error:
+                    quantity, refusal = 0.0, str(error)
                 request = OrderRequest(name, symbol, "buy", quantity, bar.close,
                                        genome.stop_loss if genome else 0.08, "entry",
                                        d["decision_id"])
-                self._submit(market, view_market, name, request, d["strategy_id"])
+                self._submit(market, view_market, name, request, d["strategy_id"],
+                             refusal=refusal)
                 pending.add((name, symbol))
+
+    def _below_one_lot(self, symbol: str, weight: float, wanted: float,
+                       price: float) -> str:
+        lot = self.rules.lot(symbol) or self.rules.quantity_step
+        return (f"sizing: a weight of {weight:.2%} buys {wanted:,.4g} at {price:,.4g}, less "
+                f"than one lot of {lot:g} ({lot * price:,.2f})")
 
 
 def decision_records(
