@@ -486,3 +486,65 @@ def test_hong_kong_fails_over_from_akshare_to_yahoo(tmp_path: Path,
     assert (tencent["yfinance"].outcome, tencent["yfinance"].score) == ("active", 1.0)
     assert set(result.bars["source"]) == {"yfinance"} and len(result.bars) == 18
     assert result.metadata()["active_source"] == "yfinance"
+
+
+# -- forward adjustment re-bases history -------------------------------------------------
+
+def scale_all(factor: float) -> Any:
+    """Every price of both sources times ``factor``: the forward-adjusted history after
+    a dividend re-based it."""
+    def edit(key: str, body: dict[str, Any]) -> None:
+        if key == "1.600036":
+            body["data"]["klines"] = [
+                ",".join([f[0], *(f"{float(v) * factor:.4f}" for v in f[1:5]), *f[5:]])
+                for f in (line.split(",") for line in body["data"]["klines"])]
+        if key == "daily:600036.SH":
+            names = body["data"]["fields"]
+            for row in body["data"]["items"]:
+                for column in ("open", "high", "low", "close"):
+                    row[names.index(column)] *= factor
+    return edit
+
+
+def test_a_re_based_delivery_re_bases_the_stored_history_and_the_cache(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(TOKEN_ENV, RECORDED_TOKEN)
+    store = Warehouse(tmp_path / "warehouse.duckdb")
+    store.migrate()
+    with RecordedChinaServer() as server, routed_to(server.url):
+        load_bars("live", store, ["600036.SH"], FIRST, date(2017, 7, 14), timedelta(0))
+    before = store.query("SELECT as_of, close FROM bars ORDER BY as_of")
+    with RecordedChinaServer(edit=scale_all(0.97)) as server, routed_to(server.url):
+        report = load_bars("live", store, ["600036.SH"], date(2017, 7, 12), LAST,
+                           timedelta(0))
+    after = store.query("SELECT as_of, close, source FROM bars ORDER BY as_of")
+    assert len(after) == 18
+    # One basis: the days stored before the new delivery were re-based with it, so no
+    # day-to-day move of the stored series differs from the recorded one.
+    early = before[pd.to_datetime(before["as_of"]) < pd.Timestamp("2017-07-12")]
+    rebased = after.set_index("as_of").loc[early["as_of"], "close"].to_numpy()
+    assert rebased == pytest.approx(early["close"].to_numpy() * 0.97, rel=1e-4)
+    # The move from the last re-based day into the new delivery is the recorded one.
+    overlap = before.set_index(pd.to_datetime(before["as_of"]))["close"]
+    joined = after.set_index(pd.to_datetime(after["as_of"]))["close"]
+    day, next_day = pd.Timestamp("2017-07-11"), pd.Timestamp("2017-07-12")
+    assert joined[next_day] / joined[day] == pytest.approx(
+        overlap[next_day] / overlap[day], rel=1e-3)
+    # The stored versions are kept in the quarantine, and the asset says what happened.
+    kept = store.query("SELECT reason, raw FROM quarantine")
+    assert len(kept) == len(early) and kept["reason"].str.startswith("re-based x0.97").all()
+    assert "re-based x0.97" in report.source_metadata["source_warnings"]
+    # The cache holds one basis too.
+    cached = BarCache(tmp_path / "cache").read("akshare", "600036.SH")
+    first = cached.set_index("as_of")["close"].loc[FIRST]
+    assert first == pytest.approx(early["close"].iloc[0] * 0.97, rel=1e-3)
+
+
+def test_rounding_is_not_a_new_basis() -> None:
+    from trade_pipelines.market_data.source_chain import basis_change
+
+    days = exchange_sessions(FIRST, LAST, "XSHG")
+    bars = bars_on(days, 10.0)
+    assert basis_change(bars, bars.assign(close=10.01)) is None      # 0.1%: rounding
+    assert basis_change(bars, bars.assign(close=9.7)) == pytest.approx(0.97)
+    assert basis_change(bars.iloc[:3], bars.iloc[5:]) is None        # no common day

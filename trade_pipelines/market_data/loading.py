@@ -173,10 +173,14 @@ def load_yfinance(store: Warehouse, symbols: list[str], start: date, end: date,
     clean = _stored(validation.clean)
     records = quarantine_rows(validation.rejected.drop(columns=["reason"]), validation,
                               fetched["source"], _now())
+    earlier, originals, notes = rebased_history(store, clean)
     with store.transaction() as connection:
-        store.upsert("bars", clean, ["symbol", "as_of"], connection)
-        store.insert_missing("quarantine", records, QUARANTINE_KEYS, connection)
-    return LoadReport(loaded=len(clean), refused=records)
+        store.upsert("bars", pd.concat([earlier, clean], ignore_index=True)
+                     if len(earlier) else clean, ["symbol", "as_of"], connection)
+        store.insert_missing("quarantine", pd.concat([records, originals], ignore_index=True),
+                             QUARANTINE_KEYS, connection)
+    return LoadReport(loaded=len(clean), refused=records,
+                      source_metadata={"source_warnings": " | ".join(notes)} if notes else {})
 
 
 def load_live(store: Warehouse, symbols: list[str], start: date, end: date,
@@ -212,12 +216,63 @@ def load_live(store: Warehouse, symbols: list[str], start: date, end: date,
         records = pd.concat([records, quarantine_rows(
             aside.drop(columns=["reason"]), BarValidation(clean=aside.iloc[0:0], rejected=aside),
             aside["source"], _now())], ignore_index=True)
+    earlier, originals, notes = rebased_history(store, clean)
+    metadata = result.metadata()
+    if notes:
+        metadata["source_warnings"] = " | ".join(
+            [w for w in [metadata.get("source_warnings", "none")] if w != "none"] + notes)
     with store.transaction() as connection:
-        store.upsert("bars", clean, ["symbol", "as_of"], connection)
-        store.insert_missing("quarantine", records, QUARANTINE_KEYS, connection)
+        store.upsert("bars", pd.concat([earlier, clean], ignore_index=True)
+                     if len(earlier) else clean, ["symbol", "as_of"], connection)
+        store.insert_missing("quarantine", pd.concat([records, originals], ignore_index=True),
+                             QUARANTINE_KEYS, connection)
         store.append("source_quality", quality, connection)
-    return LoadReport(loaded=len(clean), refused=records, source_metadata=result.metadata(),
+    return LoadReport(loaded=len(clean), refused=records, source_metadata=metadata,
                       source_quality=result.quality_markdown())
+
+
+def rebased_history(store: Warehouse, fresh: pd.DataFrame
+                    ) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
+    """Stored bars from before ``fresh`` (a live delivery) that are on another share
+    basis, re-based onto it; their stored versions as quarantine records (nothing is
+    lost); and a note per symbol. A forward-adjusted source re-bases its whole history
+    at each dividend or bonus issue: without this, bars fetched before one and after it
+    would meet in the warehouse with a jump that never traded."""
+    from trade_pipelines.market_data.source_chain import basis_change, rebased
+
+    empty = pd.DataFrame(columns=BAR_COLUMNS)
+    if fresh.empty or not store.table_exists("bars"):
+        return empty, pd.DataFrame(columns=QUARANTINE_COLUMNS), []
+    stored = store.query(
+        f"SELECT {', '.join(BAR_COLUMNS)} FROM bars WHERE list_contains(?, symbol) "
+        "AND as_of <= ? ORDER BY symbol, as_of",
+        [sorted(fresh["symbol"].unique()), fresh["as_of"].max()])
+    if stored.empty:
+        return empty, pd.DataFrame(columns=QUARANTINE_COLUMNS), []
+    stored["as_of"] = pd.to_datetime(stored["as_of"]).dt.date
+    parts, originals, notes = [], [], []
+    now = _now()
+    for symbol, delivered in fresh.groupby("symbol", sort=True):
+        days = pd.to_datetime(delivered["as_of"]).dt.date
+        mine = stored[stored["symbol"] == symbol]
+        factor = basis_change(mine, delivered.assign(as_of=days))
+        before = mine[mine["as_of"] < days.min()]
+        if factor is None or before.empty:
+            continue
+        parts.append(rebased(before, factor))
+        reason = (f"re-based x{factor:.6g} onto the share basis of the bars delivered "
+                  f"{days.min()}..{days.max()} (a dividend or bonus issue re-based the "
+                  "forward-adjusted history)")
+        originals.append(pd.DataFrame({
+            "source": before["source"].astype(str).to_numpy(), "symbol": symbol,
+            "as_of": pd.to_datetime(before["as_of"]).to_numpy(), "reason": reason,
+            "raw": raw_json(before.drop(columns=["available_at"])), "recorded_at": now},
+            columns=QUARANTINE_COLUMNS))
+        notes.append(f"{symbol}: {len(before)} stored bar(s) before {days.min()} {reason}")
+    if not parts:
+        return empty, pd.DataFrame(columns=QUARANTINE_COLUMNS), []
+    return (pd.concat(parts, ignore_index=True)[BAR_COLUMNS],
+            pd.concat(originals, ignore_index=True), notes)
 
 
 def load_bars(source: str, store: Warehouse, symbols: list[str], start: date, end: date,

@@ -37,6 +37,7 @@ Dagster-free; the scoring functions are pure and take the clock as an argument.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -172,6 +173,41 @@ def compare_closes(first: pd.DataFrame, second: pd.DataFrame,
         round(float(deviation.max()), 6)
 
 
+# Relative change of the closes on the days two deliveries share beyond which they are on
+# different share bases (a dividend or bonus re-based the forward-adjusted history);
+# below it, rounding.
+BASIS_TOLERANCE = 0.002
+PRICE_FIELDS = ("open", "high", "low", "close")
+
+
+def basis_change(older: pd.DataFrame, fresh: pd.DataFrame) -> float | None:
+    """The factor that takes ``older`` bars of one symbol onto the basis of ``fresh``
+    ones (the median ratio of their closes on the days both have), or None when they
+    share a basis or no day. Forward-adjusted sources re-base every earlier price at
+    each dividend or bonus issue, so bars fetched before one and after it differ by
+    about one factor."""
+    if older.empty or fresh.empty:
+        return None
+    a = older.dropna(subset=["close"]).drop_duplicates("as_of", keep="last") \
+        .set_index("as_of")["close"]
+    b = fresh.dropna(subset=["close"]).drop_duplicates("as_of", keep="last") \
+        .set_index("as_of")["close"]
+    common = a.index.intersection(b.index)
+    if common.empty:
+        return None
+    factor = float(np.median(b.loc[common].to_numpy(float) / a.loc[common].to_numpy(float)))
+    return factor if math.isfinite(factor) and abs(factor - 1) > BASIS_TOLERANCE else None
+
+
+def rebased(bars: pd.DataFrame, factor: float) -> pd.DataFrame:
+    """``bars`` with their prices multiplied by ``factor`` (volumes as they were)."""
+    out = bars.copy()
+    for column in PRICE_FIELDS:
+        if column in out:
+            out[column] = (out[column].astype(float) * factor).round(6)
+    return out
+
+
 class BarCache:
     """Bars last delivered by each source, one parquet file per source and symbol."""
 
@@ -190,11 +226,16 @@ class BarCache:
         return bars
 
     def store(self, source: str, bars: pd.DataFrame) -> None:
-        """Merge ``bars`` into the cache: a re-delivered day replaces the cached one."""
+        """Merge ``bars`` into the cache: a re-delivered day replaces the cached one, and
+        cached days on an older share basis are re-based onto the fresh one's."""
         for symbol, fresh in bars.groupby("symbol", sort=False):
             path = self.path(source, str(symbol))
             path.parent.mkdir(parents=True, exist_ok=True)
-            merged = pd.concat([self.read(source, str(symbol)), fresh], ignore_index=True)
+            cached = self.read(source, str(symbol))
+            factor = basis_change(cached, fresh)
+            if factor is not None:
+                cached = rebased(cached, factor)
+            merged = pd.concat([cached, fresh], ignore_index=True)
             merged = merged.drop_duplicates(["as_of"], keep="last").sort_values("as_of")
             partial = path.with_suffix(".parquet.partial")
             merged.reset_index(drop=True).to_parquet(partial, index=False)
