@@ -35,6 +35,7 @@ RSS = b"""<?xml version="1.0" encoding="UTF-8"?>
 <item><title>AAPL  beats estimates, profits surge!</title>
   <pubDate>Mon, 04 Mar 2024 15:00:00 -0500</pubDate></item>
 <item><title>An undated rumour</title></item>
+<item><title>Zone unknown</title><pubDate>Mon, 04 Mar 2024 14:30:00 CEST</pubDate></item>
 <item><title>From the future</title><pubDate>Fri, 01 Jan 2100 00:00:00 +0000</pubDate></item>
 </channel></rss>"""
 
@@ -103,7 +104,7 @@ def store(tmp_path: Path) -> Warehouse:
 def test_an_rss_feed_is_stored_checked_and_known_from_its_fetch(feeds: FeedServer,
                                                                  store: Warehouse) -> None:
     report = fetch_feed(f"{feeds.url}/rss", store, now=FETCHED)
-    assert (report.fetched, report.stored, report.duplicates, report.quarantined) == (5, 2, 1, 2)
+    assert (report.fetched, report.stored, report.duplicates, report.quarantined) == (6, 2, 1, 3)
     news = store.query("SELECT * FROM news ORDER BY published_at")
     assert news["headline"].tolist() == ["AAPL beats estimates; profits surge",
                                          "Shanghai shares slide as losses mount"]
@@ -116,8 +117,10 @@ def test_an_rss_feed_is_stored_checked_and_known_from_its_fetch(feeds: FeedServe
     assert set(news["source"]) == {f"rss:{feeds.url.removeprefix('http://')}"}
     assert news["symbol"].isna().all() and not news["generated"].any()
     quarantine = store.query("SELECT reason, raw FROM quarantine ORDER BY reason")
-    assert quarantine["reason"].tolist() == ["no timestamp", "timestamp in the future"]
+    assert quarantine["reason"].tolist() == ["no timestamp", "timestamp in the future",
+                                             "unparseable timestamp"]
     assert "An undated rumour" in quarantine["raw"].iloc[0]
+    assert "14:30:00 CEST" in quarantine["raw"].iloc[2]  # the date as the feed wrote it
     # The same feed again adds nothing.
     again = fetch_feed(f"{feeds.url}/rss", store, now=FETCHED)
     assert again.stored == 0 and again.already_stored == 2

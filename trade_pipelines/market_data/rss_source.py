@@ -43,6 +43,8 @@ USER_AGENT = "trade-pipelines news reader"
 ITEM_TAGS = ("item", "entry")
 DATE_TAGS = ("pubDate", "published", "updated", "date", "issued", "modified")
 BODY_TAGS = ("description", "summary", "content", "encoded")
+# What an RSS date without a known zone becomes: text the importer's parser refuses.
+UNKNOWN_ZONE = "date without a known time zone"
 
 
 class FeedUnreadable(ValueError):
@@ -112,14 +114,16 @@ def _iso_timestamp(text: str) -> str:
         parsed = email.utils.parsedate_to_datetime(text)
     except (TypeError, ValueError, IndexError):
         return text
-    if parsed.tzinfo is None:  # "-0000": UTC, origin unknown
-        parsed = parsed.replace(tzinfo=UTC)
+    if parsed.tzinfo is None:
+        if not text.rstrip().endswith("-0000"):  # no zone, or one not known: never guessed
+            return UNKNOWN_ZONE
+        parsed = parsed.replace(tzinfo=UTC)  # "-0000": UTC, origin unknown (RFC 5322)
     return parsed.isoformat()
 
 
 def parse_feed(content: bytes, url: str = "") -> pd.DataFrame:
-    """Items of an RSS or Atom document: columns published_at (text), headline, symbol,
-    source, body, link."""
+    """Items of an RSS or Atom document: columns published_at (ISO text), headline,
+    symbol, source, body, link and published_as (the date as the feed wrote it)."""
     if b"<!ENTITY" in content:
         raise FeedUnreadable(f"{url or 'the feed'} declares XML entities: refused")
     try:
@@ -137,12 +141,14 @@ def parse_feed(content: bytes, url: str = "") -> pd.DataFrame:
         if not link:
             link = next((child.get("href", "") for child in item
                          if _local(child.tag) == "link"), "")
-        rows.append({"published_at": _iso_timestamp(_child_text(item, DATE_TAGS)),
+        stamp = _child_text(item, DATE_TAGS)
+        rows.append({"published_at": _iso_timestamp(stamp), "published_as": stamp,
                      "headline": " ".join(_child_text(item, ("title",)).split()),
                      "symbol": "", "source": "",
                      "body": " ".join(_child_text(item, BODY_TAGS).split())[:2000],
                      "link": link})
-    return pd.DataFrame(rows, columns=[*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS, "link"])
+    return pd.DataFrame(rows, columns=[*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS, "link",
+                                       "published_as"])
 
 
 def fetch_feed(url: str, warehouse: Warehouse, *, symbol: str | None = None,
@@ -156,7 +162,8 @@ def fetch_feed(url: str, warehouse: Warehouse, *, symbol: str | None = None,
     items = parse_feed(content, url)
     if symbol:
         items["symbol"] = symbol
-    checked = check_headlines(items.drop(columns=["link"]), items, ZoneInfo("UTC"),
+    checked = check_headlines(items.drop(columns=["link", "published_as"]), items,
+                              ZoneInfo("UTC"),
                               fetched_at, feed_label(url), feed_label(url),
                               available_from=fetched_at)
     stored = store_news(warehouse, checked.rows, checked.quarantine) \
