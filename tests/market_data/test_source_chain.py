@@ -548,3 +548,19 @@ def test_rounding_is_not_a_new_basis() -> None:
     assert basis_change(bars, bars.assign(close=10.01)) is None      # 0.1%: rounding
     assert basis_change(bars, bars.assign(close=9.7)) == pytest.approx(0.97)
     assert basis_change(bars.iloc[:3], bars.iloc[5:]) is None        # no common day
+
+
+def test_a_backfill_on_a_new_basis_re_bases_the_later_stored_bars(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(TOKEN_ENV, RECORDED_TOKEN)
+    store = Warehouse(tmp_path / "warehouse.duckdb")
+    store.migrate()
+    with RecordedChinaServer() as server, routed_to(server.url):
+        load_bars("live", store, ["600036.SH"], date(2017, 7, 12), LAST, timedelta(0))
+    later = store.query("SELECT as_of, close FROM bars ORDER BY as_of")
+    with RecordedChinaServer(edit=scale_all(1.05)) as server, routed_to(server.url):
+        load_bars("live", store, ["600036.SH"], FIRST, date(2017, 7, 14), timedelta(0))
+    after = store.query("SELECT as_of, close FROM bars ORDER BY as_of").set_index("as_of")
+    untouched = later[pd.to_datetime(later["as_of"]) > pd.Timestamp("2017-07-14")]
+    assert after.loc[untouched["as_of"], "close"].to_numpy() == pytest.approx(
+        untouched["close"].to_numpy() * 1.05, rel=1e-4)

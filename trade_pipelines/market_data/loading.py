@@ -175,10 +175,9 @@ def load_yfinance(store: Warehouse, symbols: list[str], start: date, end: date,
                               fetched["source"], _now())
     earlier, originals, notes = rebased_history(store, clean)
     with store.transaction() as connection:
-        store.upsert("bars", pd.concat([earlier, clean], ignore_index=True)
-                     if len(earlier) else clean, ["symbol", "as_of"], connection)
-        store.insert_missing("quarantine", pd.concat([records, originals], ignore_index=True),
-                             QUARANTINE_KEYS, connection)
+        store.upsert("bars", _joined(earlier, clean), ["symbol", "as_of"], connection)
+        store.insert_missing("quarantine", _joined(records, originals), QUARANTINE_KEYS,
+                             connection)
     return LoadReport(loaded=len(clean), refused=records,
                       source_metadata={"source_warnings": " | ".join(notes)} if notes else {})
 
@@ -222,19 +221,25 @@ def load_live(store: Warehouse, symbols: list[str], start: date, end: date,
         metadata["source_warnings"] = " | ".join(
             [w for w in [metadata.get("source_warnings", "none")] if w != "none"] + notes)
     with store.transaction() as connection:
-        store.upsert("bars", pd.concat([earlier, clean], ignore_index=True)
-                     if len(earlier) else clean, ["symbol", "as_of"], connection)
-        store.insert_missing("quarantine", pd.concat([records, originals], ignore_index=True),
-                             QUARANTINE_KEYS, connection)
+        store.upsert("bars", _joined(earlier, clean), ["symbol", "as_of"], connection)
+        store.insert_missing("quarantine", _joined(records, originals), QUARANTINE_KEYS,
+                             connection)
         store.append("source_quality", quality, connection)
     return LoadReport(loaded=len(clean), refused=records, source_metadata=metadata,
                       source_quality=result.quality_markdown())
 
 
+def _joined(first: pd.DataFrame, second: pd.DataFrame) -> pd.DataFrame:
+    """Both frames' rows (an empty one adds nothing, and no dtype warning)."""
+    parts = [f for f in (first, second) if len(f)]
+    return pd.concat(parts, ignore_index=True) if len(parts) > 1 else (
+        parts[0] if parts else second)
+
+
 def rebased_history(store: Warehouse, fresh: pd.DataFrame
                     ) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
-    """Stored bars from before ``fresh`` (a live delivery) that are on another share
-    basis, re-based onto it; their stored versions as quarantine records (nothing is
+    """Stored bars outside ``fresh`` (a live delivery) that are on another share basis,
+    re-based onto it; their stored versions as quarantine records (nothing is
     lost); and a note per symbol. A forward-adjusted source re-bases its whole history
     at each dividend or bonus issue: without this, bars fetched before one and after it
     would meet in the warehouse with a jump that never traded."""
@@ -245,8 +250,7 @@ def rebased_history(store: Warehouse, fresh: pd.DataFrame
         return empty, pd.DataFrame(columns=QUARANTINE_COLUMNS), []
     stored = store.query(
         f"SELECT {', '.join(BAR_COLUMNS)} FROM bars WHERE list_contains(?, symbol) "
-        "AND as_of <= ? ORDER BY symbol, as_of",
-        [sorted(fresh["symbol"].unique()), fresh["as_of"].max()])
+        "ORDER BY symbol, as_of", [sorted(fresh["symbol"].unique())])
     if stored.empty:
         return empty, pd.DataFrame(columns=QUARANTINE_COLUMNS), []
     stored["as_of"] = pd.to_datetime(stored["as_of"]).dt.date
@@ -256,7 +260,9 @@ def rebased_history(store: Warehouse, fresh: pd.DataFrame
         days = pd.to_datetime(delivered["as_of"]).dt.date
         mine = stored[stored["symbol"] == symbol]
         factor = basis_change(mine, delivered.assign(as_of=days))
-        before = mine[mine["as_of"] < days.min()]
+        # Every stored day the delivery does not replace: before it, or after it when an
+        # earlier window is fetched again (a backfill).
+        before = mine[~mine["as_of"].isin(set(days))]
         if factor is None or before.empty:
             continue
         parts.append(rebased(before, factor))
@@ -268,7 +274,8 @@ def rebased_history(store: Warehouse, fresh: pd.DataFrame
             "as_of": pd.to_datetime(before["as_of"]).to_numpy(), "reason": reason,
             "raw": raw_json(before.drop(columns=["available_at"])), "recorded_at": now},
             columns=QUARANTINE_COLUMNS))
-        notes.append(f"{symbol}: {len(before)} stored bar(s) before {days.min()} {reason}")
+        notes.append(f"{symbol}: {len(before)} stored bar(s) outside {days.min()}.."
+                     f"{days.max()} {reason}")
     if not parts:
         return empty, pd.DataFrame(columns=QUARANTINE_COLUMNS), []
     return (pd.concat(parts, ignore_index=True)[BAR_COLUMNS],
