@@ -125,8 +125,8 @@ def test_a_weight_that_buys_less_than_one_lot_is_a_rejected_order_not_silence() 
     assert set(orders["status"]) == {"rejected"} and (orders["quantity"] == 0).all()
     assert orders["resolved_as_of"].tolist() == [DAYS[0]] * len(ACCOUNTS)
     aggressive = orders.set_index("account").loc["aggressive"]
-    assert "a weight of 0.10% buys 74.79 at 13.37, less than one lot of 100 (1,337.00)" in \
-        aggressive["reason"]
+    assert "a weight of 0.10% buys 74.79 at 13.37, less than one lot of 100 (1,337.00 a " \
+        "lot)" in aggressive["reason"]
     assert aggressive["decision_id"] == f"D-{DAYS[0]}-600036.SH"
     ledger.run_day(day_market(DAYS[1], {"600036.SH": Bar(13.2, 13.3, 1e9)}),
                    decisions(DAYS[1], []))
@@ -147,6 +147,56 @@ def test_a_hong_kong_stock_without_a_known_board_lot_is_refused_not_guessed() ->
     refused = orders.loc[("aggressive", "9988.HK")]
     assert refused["status"] == "rejected" and "HK_BOARD_LOTS" in refused["reason"]
     assert orders.loc[("aggressive", "2318.HK"), "verdict"] == "accepted"
+
+
+def test_a_us_weight_below_one_share_and_a_weight_of_zero() -> None:
+    ledger = Ledger(LedgerState(), GENOMES)
+    ledger.run_day(day_market(DAYS[0], {"AAA": Bar(480.0, 481.3, 1e9),
+                                        "BBB": Bar(10.0, 10.0, 1e9)}),
+                   decisions(DAYS[0], [("AAA", 0.0004), ("BBB", 0.0)]))
+    orders = ledger.result.frames()["orders"]
+    # 0.0004 * 1,000,000 / 481.3 = 0.83 of a share; a weight of 0 is no decision to trade
+    assert orders["symbol"].tolist() == ["AAA"] * len(ACCOUNTS)
+    assert set(orders["status"]) == {"rejected"}
+    assert orders["sequence"].tolist() == [1, 2, 3] and orders["order_id"].is_unique
+    assert orders["reason"].iloc[0].endswith(
+        "a weight of 0.04% buys 0.8311 at 481.3, less than one share")
+
+
+def test_every_built_in_hong_kong_stock_has_its_board_lot() -> None:
+    from trade_pipelines.agent.markets import HK_BOARD_LOTS
+    from trade_pipelines.market_data.builtin_markets import builtin_universe, raw_market_bars
+
+    traded = set(raw_market_bars("hk")["symbol"]) - {HK.benchmark_symbol}
+    assert traded == set(builtin_universe("hk")) and traded <= set(HK_BOARD_LOTS)
+    assert all(HK.lot(symbol) >= 100 for symbol in traded)
+
+
+def test_a_held_stock_without_a_known_board_lot_is_refused_every_time_and_never_crashes(
+        ) -> None:
+    from trade_pipelines.agent.execution.controls import TradingState
+
+    # a position and its sale stored before board lots were required (sized on 100)
+    state = LedgerState()
+    state.accounts["combined"].positions["9988.HK"] = Position(
+        100.0, 80.0, DAYS[0], "H", days_held=2, peak_close=80.0)
+    state.accounts["combined"].cash -= 8_000.0
+    state.pending.append(PendingOrder("O-1", "combined", "9988.HK", "sell", 100.0, "H",
+                                      "time_exit"))
+    ledger = Ledger(state, GENOMES, rules=HK)
+    bars = {"9988.HK": Bar(80.0, 81.0, 1e9)}
+    ledger.run_day(day_market(DAYS[2], bars), decisions(DAYS[2], []))
+    (stored,) = ledger.result.earlier_orders
+    assert (stored["status"], stored["filled_quantity"]) == ("cancelled", 0.0)
+    assert stored["resolution"].startswith("no board lot is known for 9988.HK")
+    # a halt's sale of it is refused when placed, with the same reason
+    halted = TradingState("halted", DAYS[3], "broker outage", "ops")
+    ledger.run_day(day_market(DAYS[3], bars), decisions(DAYS[3], []), halted)
+    (sale,) = ledger.result.frames()["orders"].itertuples()
+    assert (sale.purpose, sale.status, sale.quantity) == ("halt", "rejected", 100.0)
+    assert "HK_BOARD_LOTS" in sale.resolution and sale.resolved_as_of == DAYS[3]
+    assert ledger.result.fills == []
+    assert ledger.state.accounts["combined"].positions["9988.HK"].quantity == 100
 
 
 def test_the_same_entry_in_the_us_buys_whole_shares() -> None:

@@ -12,14 +12,17 @@ Every order ends in a terminal state, written to its row with the reason, the fi
 and unfilled quantity and the day it was resolved (``resolved_as_of``):
 
 - ``rejected``: refused when it was placed (resolved that day): by the risk engine, or
-  because its weight buys less than one lot, or the stock's lot is unknown;
+  because its weight buys less than one lot (a decision with a positive weight and a bar
+  always leaves an order row saying why it did not trade), or the stock's board lot is
+  not on record (Hong Kong: refused, never guessed; an exit or a halt's sale too);
 - ``filled``: filled in full at the next bar;
 - ``partially_filled``: part filled, the remainder cancelled (volume cap, the cash at
   the fill price, a smaller position than ordered);
 - ``expired``: nothing filled because the market offered no chance (no bar for the
   symbol that session, a volume cap that allows no share, no usable price);
 - ``cancelled``: withdrawn before it could fill: by a pause or halt, or because the cash
-  buys no share at the fill price, or the position to sell is gone.
+  buys no share at the fill price, or the position to sell is gone, or (an order stored
+  before board lots were required) its stock's board lot is not on record.
 
 Until then an accepted order is ``pending``. The risk verdict at submission (``verdict``
 and ``reason``) never changes, so a re-run rebuilds the pending orders exactly.
@@ -302,6 +305,10 @@ class Ledger:
             if bar is None:
                 self._resolve(order, day, "expired", 0.0, f"no {order.symbol} bar on {day}")
                 continue
+            unknown_lot = self._unknown_lot(order.symbol)
+            if unknown_lot:  # placed before its lot was required (stored by an older run)
+                self._resolve(order, day, "cancelled", 0.0, unknown_lot)
+                continue
             wanted = order.quantity
             shortfalls = []
             held = account.positions.get(order.symbol)
@@ -455,6 +462,7 @@ class Ledger:
         its reason and its id; ``refusal``: why it cannot be placed at all (recorded as
         rejected, so a decision that did not trade still says why)."""
         account = self.state.accounts[account_name]
+        refusal = refusal or self._unknown_lot(request.symbol)
         verdict = RiskVerdict(0.0, "rejected", refusal) if refusal else check_order(
             request, _view(account, self.state.last_close), view_market, self.limits)
         order_id = stable_id("O", market.as_of, account_name, request.symbol, request.side,
@@ -532,12 +540,10 @@ class Ledger:
                     continue
                 genome = self.genomes.get(d["strategy_id"])
                 wanted = weight * equity / bar.close
-                try:
-                    quantity = self.rules.round_quantity(symbol, wanted)
-                    refusal = None if quantity > 0 else self._below_one_lot(
-                        symbol, weight, wanted, bar.close)
-                except UnknownBoardLot as error:
-                    quantity, refusal = 0.0, str(error)
+                refusal = self._unknown_lot(symbol)
+                quantity = 0.0 if refusal else self.rules.round_quantity(symbol, wanted)
+                if quantity <= 0 and not refusal:
+                    refusal = self._below_one_lot(symbol, weight, wanted, bar.close)
                 request = OrderRequest(name, symbol, "buy", quantity, bar.close,
                                        genome.stop_loss if genome else 0.08, "entry",
                                        d["decision_id"])
@@ -547,9 +553,24 @@ class Ledger:
 
     def _below_one_lot(self, symbol: str, weight: float, wanted: float,
                        price: float) -> str:
-        lot = self.rules.lot(symbol) or self.rules.quantity_step
+        lot = self.rules.lot(symbol)
+        if lot > 1:
+            smallest = f"one lot of {lot:g} ({lot * price:,.2f} a lot)"
+        elif lot == 1:
+            smallest = "one share"
+        else:
+            smallest = f"the smallest quantity, {self.rules.quantity_step:g}"
         return (f"sizing: a weight of {weight:.2%} buys {wanted:,.4g} at {price:,.4g}, less "
-                f"than one lot of {lot:g} ({lot * price:,.2f})")
+                f"than {smallest}")
+
+    def _unknown_lot(self, symbol: str) -> str | None:
+        """Why no order of ``symbol`` can be sized (its board lot is not on record), or
+        None."""
+        try:
+            self.rules.lot(symbol)
+        except UnknownBoardLot as error:
+            return str(error)
+        return None
 
 
 def decision_records(
