@@ -157,9 +157,17 @@ def test_a_half_year_of_real_a_share_sessions_trades_whole_lots_and_pays_duty(
         bar = cn_days[row.resolved_as_of][0][row.symbol]
         move = bar.open / bar.previous_close - 1
         assert (move >= 0.098) if row.side == "buy" else (move <= -0.098)
-    # Round trips close; T+1 itself cannot bite here (an exit is decided at a close and
-    # fills at the next open), so its evidence is the real session of the next test.
     assert len(trades) > 20
+    # T+1 never binds in the daily cycle: a purchase fills at an open, the earliest sale
+    # of it is decided at that session's close and fills at the next open (a halt cancels
+    # pending purchases before it sells). So no order meets it, and the same half year
+    # under same-day settlement trades alike; where a purchase and a sale do meet at one
+    # open, test_t_plus_1_on_a_real_session_... shows the rule at work.
+    assert not orders["resolution"].fillna("").str.contains("T+1", regex=False).any()
+    same_day = run(cn_days, sessions, replace(CN, sell_after_sessions=0),
+                   chosen).result.frames()
+    for table in ("orders", "fills", "accounts"):
+        pd.testing.assert_frame_equal(frames[table], same_day[table], obj=table)
     # fees: commission both sides, the 2015 stamp duty of 0.1% on sells only
     for fill in fills.itertuples():
         value = fill.quantity * fill.price

@@ -32,9 +32,12 @@ quantities in whole lots (A-shares 100, Hong Kong board lots, crypto fractions),
 when the volume cap or the cash cuts an order (a whole position may be sold as an odd
 lot); no fill at a limit-locked open (``expired``, "limit-locked", against the symbol's
 previous close, known before the open); T+1 (what was bought in a session cannot be
-sold in it); the market's fees and dated stamp duty. A sell these rules keep from
-filling (T+1, a lower-limit lock) is re-submitted at that session's close for the next
-session, with the reason, unless an exit placed then sells the position anyway.
+sold in it: it binds only where a purchase and a sale of one stock meet at an open,
+which this daily cycle does not produce by itself, as an exit is decided at a close and
+a halt first cancels pending purchases); the market's fees and dated stamp duty. A
+sell these rules keep from filling (T+1, a lower-limit lock) is re-submitted at that
+session's close for the next session, with the reason, unless an exit placed then sells
+the position anyway.
 """
 
 from __future__ import annotations
