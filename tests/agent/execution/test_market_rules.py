@@ -9,9 +9,16 @@ from datetime import date, timedelta
 import numpy as np
 import pandas as pd
 import pytest
+from market_rules_helpers import (
+    GENOMES,
+    VOL,
+    day_market,
+    decisions,
+    held_and_topped_up,
+    run,
+)
 
 from trade_pipelines.agent.evolution.books import cost_matrix
-from trade_pipelines.agent.evolution.genomes import StrategyGenome
 from trade_pipelines.agent.execution import broker
 from trade_pipelines.agent.execution.broker import (
     Bar,
@@ -24,7 +31,6 @@ from trade_pipelines.agent.execution.broker import (
 from trade_pipelines.agent.execution.ledger import (
     ACCOUNTS,
     AccountState,
-    DayMarket,
     Ledger,
     LedgerState,
     PendingOrder,
@@ -42,10 +48,6 @@ from trade_pipelines.agent.loop.wiring import trading_bars
 from trade_pipelines.agent.markets import CN, CRYPTO, HK, US
 
 NAN = float("nan")
-VOL = 0.2
-HOLD = StrategyGenome("H", "hold", "trend", "momentum", {"min_return": 0.0},
-                      stop_loss=0.5, take_profit=5.0, max_holding_days=1000)
-GENOMES = {"H": HOLD}
 DAY = date(2015, 6, 1)   # A-share stamp duty 0.1% on sells; Hong Kong 0.1% both sides
 DAYS = [DAY + timedelta(days=i) for i in range(6)]
 
@@ -55,19 +57,6 @@ def us_commission_as_it_was(quantity: float, price: float) -> float:
     value = quantity * price
     fee = max(1.0, 0.005 * quantity, 0.0005 * value)
     return round(min(fee, max(1.0, 0.01 * value)), 6)
-
-
-def decisions(day: date, rows: list[tuple[str, float]]) -> pd.DataFrame:
-    return pd.DataFrame([
-        {"as_of": day, "decision_id": f"D-{day}-{s}", "symbol": s, "strategy_id": "H",
-         "confidence": 0.7, "weight_aggressive": w, "weight_conservative": w / 2,
-         "weight_combined": w} for s, w in rows],
-        columns=["as_of", "decision_id", "symbol", "strategy_id", "confidence",
-                 "weight_aggressive", "weight_conservative", "weight_combined"])
-
-
-def day_market(day: date, bars: dict[str, Bar]) -> DayMarket:
-    return DayMarket(day, bars, {s: VOL for s in bars}, 4000.0, 0.0, False)
 
 
 # -- the US: one way, the same numbers ----------------------------------------------------
@@ -300,19 +289,9 @@ def test_crypto_trades_fractions_down_to_the_step() -> None:
 # -- T+1 --------------------------------------------------------------------------------------
 def same_session_buy_and_sell(rules) -> Ledger:
     """200 held from before; a buy of 300 and a sale of all 500 meet the same open."""
-    state = LedgerState()
-    state.accounts["combined"].positions["600036.SH"] = Position(
-        200.0, 12.0, DAYS[0], "H", days_held=2, peak_close=12.0)
-    state.accounts["combined"].cash -= 2_400.0
-    state.pending.append(PendingOrder("O-buy", "combined", "600036.SH", "buy", 300.0, "H",
-                                      "entry", "D-1"))
-    state.pending.append(PendingOrder("O-sell", "combined", "600036.SH", "sell", 500.0, "H",
-                                      "halt"))
-    ledger = Ledger(state, GENOMES, rules=rules)
-    for day, (open_, close) in zip(DAYS[2:4], [(13.0, 13.1), (13.2, 13.3)], strict=True):
-        ledger.run_day(day_market(day, {"600036.SH": Bar(open_, close, 1e9)}),
-                       decisions(day, []))
-    return ledger
+    days = {DAYS[2]: ({"600036.SH": Bar(13.0, 13.1, 1e9)}, None),
+            DAYS[3]: ({"600036.SH": Bar(13.2, 13.3, 1e9)}, None)}
+    return run(days, DAYS[2:4], rules, state=held_and_topped_up(12.0, DAYS[0]))
 
 
 def test_t_plus_1_keeps_todays_purchase_until_the_next_session() -> None:

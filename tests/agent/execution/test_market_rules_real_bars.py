@@ -9,11 +9,11 @@ from datetime import date
 
 import pandas as pd
 import pytest
+from market_rules_helpers import held_and_topped_up, run
 
 from trade_pipelines.agent.evolution.genomes import StrategyGenome
 from trade_pipelines.agent.execution.ledger import (
     ACCOUNTS,
-    DayMarket,
     Ledger,
     LedgerState,
     PendingOrder,
@@ -26,11 +26,6 @@ from trade_pipelines.agent.perception.features import compute_features
 from trade_pipelines.market_data.builtin_markets import builtin_universe, raw_market_bars
 
 FIRST, LAST = date(2014, 10, 1), date(2015, 9, 30)
-SWING = StrategyGenome("S", "swing", "trend", "momentum", {"min_return": 0.0},
-                       stop_loss=0.05, take_profit=0.15, max_holding_days=5)
-HOLD = StrategyGenome("H", "hold", "trend", "momentum", {"min_return": 0.0},
-                      stop_loss=0.5, take_profit=5.0, max_holding_days=1000)
-GENOMES = {"S": SWING, "H": HOLD}
 
 
 def market_bars(market: str) -> pd.DataFrame:
@@ -53,31 +48,14 @@ def cn_days() -> dict[date, tuple[dict, dict]]:
     return market_days("cn")
 
 
-def session(days: dict, day: date) -> DayMarket:
-    bars, volatility = days[day]
-    return DayMarket(day, bars, volatility, 4000.0, 0.0, False)
-
-
-def decisions(day: date, rows: list[tuple[str, float]], strategy: str = "S") -> pd.DataFrame:
-    return pd.DataFrame([
-        {"as_of": day, "decision_id": f"D-{day}-{s}", "symbol": s, "strategy_id": strategy,
-         "confidence": 0.7, "weight_aggressive": w, "weight_conservative": w / 2,
-         "weight_combined": w} for s, w in rows],
-        columns=["as_of", "decision_id", "symbol", "strategy_id", "confidence",
-                 "weight_aggressive", "weight_conservative", "weight_combined"])
-
-
 def sessions_between(days: dict, first: date, last: date) -> list[date]:
     return sorted(d for d in days if first <= d <= last)
 
 
-def run(days: dict, sessions: list[date], rules: MarketRules,
-        chosen: dict[date, list[tuple[str, float]]], state: LedgerState | None = None,
-        strategy: str = "S") -> Ledger:
-    ledger = Ledger(state or LedgerState(), GENOMES, rules=rules)
-    for day in sessions:
-        ledger.run_day(session(days, day), decisions(day, chosen.get(day, []), strategy))
-    return ledger
+def swing(days: dict, sessions: list[date], rules: MarketRules,
+          chosen: dict[date, list[tuple[str, float]]]) -> Ledger:
+    """The swing genome (5% stop, 15% target, out after 5 sessions) trading ``chosen``."""
+    return run(days, sessions, rules, chosen, strategy="S")
 
 
 def test_a_buy_due_on_a_real_limit_up_locked_day_does_not_fill(cn_days) -> None:
@@ -92,7 +70,7 @@ def test_a_buy_due_on_a_real_limit_up_locked_day_does_not_fill(cn_days) -> None:
     assert (bar.open, bar.close, bar.previous_close) == (16.41, 16.41, 14.91)
     chosen = {decided: [("300059.SZ", 0.05)]}
 
-    ledger = run(cn_days, [decided, due], CN, chosen)
+    ledger = swing(cn_days, [decided, due], CN, chosen)
     orders = ledger.result.frames()["orders"]
     assert len(orders) == len(ACCOUNTS) and ledger.result.fills == []
     assert (orders["status"] == "expired").all()
@@ -102,7 +80,7 @@ def test_a_buy_due_on_a_real_limit_up_locked_day_does_not_fill(cn_days) -> None:
         "limit-locked: the open 16.4100 is at the upper limit (+10%) of the previous "
         "close 14.9100").all()
     # the same order on the same bars fills where the market has no limit
-    us = run(cn_days, [decided, due], US, chosen)
+    us = swing(cn_days, [decided, due], US, chosen)
     assert len(us.result.fills) == len(ACCOUNTS)
 
 
@@ -116,11 +94,9 @@ def test_a_sale_locked_at_a_real_limit_down_waits_until_the_stock_trades(cn_days
     state.pending.append(PendingOrder("O-sell", "combined", "002739.SZ", "sell", 1_000.0,
                                       "STOP", "stop_loss"))
     sessions = sessions_between(cn_days, date(2015, 7, 6), date(2015, 7, 15))
-    ledger = Ledger(state, {"STOP": StrategyGenome(
+    ledger = run(cn_days, sessions, CN, state=state, genomes={"STOP": StrategyGenome(
         "STOP", "stop only", "trend", "momentum", {"min_return": 0.0}, stop_loss=0.05,
-        take_profit=5.0, max_holding_days=1000)}, rules=CN)
-    for day in sessions:
-        ledger.run_day(session(cn_days, day), decisions(day, []))
+        take_profit=5.0, max_holding_days=1000)})
     frames = ledger.result.frames()
     (first,) = ledger.result.earlier_orders
     assert first["status"] == "expired" and "lower limit" in first["resolution"]
@@ -143,7 +119,7 @@ def test_a_half_year_of_real_a_share_sessions_trades_whole_lots_and_pays_duty(
     universe = builtin_universe("cn")
     chosen = {day: [(s, 0.0437) for j, s in enumerate(universe) if (i + j) % 6 == 0]
               for i, day in enumerate(sessions)}
-    frames = run(cn_days, sessions, CN, chosen).result.frames()
+    frames = swing(cn_days, sessions, CN, chosen).result.frames()
     orders, fills, trades = frames["orders"], frames["fills"], frames["trades"]
     assert len(fills) > 100
     # lots: every quantity ordered or filled is a whole number of lots of 100
@@ -164,8 +140,8 @@ def test_a_half_year_of_real_a_share_sessions_trades_whole_lots_and_pays_duty(
     # under same-day settlement trades alike; where a purchase and a sale do meet at one
     # open, test_t_plus_1_on_a_real_session_... shows the rule at work.
     assert not orders["resolution"].fillna("").str.contains("T+1", regex=False).any()
-    same_day = run(cn_days, sessions, replace(CN, sell_after_sessions=0),
-                   chosen).result.frames()
+    same_day = swing(cn_days, sessions, replace(CN, sell_after_sessions=0),
+                     chosen).result.frames()
     for table in ("orders", "fills", "accounts"):
         pd.testing.assert_frame_equal(frames[table], same_day[table], obj=table)
     # fees: commission both sides, the 2015 stamp duty of 0.1% on sells only
@@ -195,7 +171,7 @@ def test_changing_later_bars_changes_nothing_before_them() -> None:
         sessions = sessions_between(days, date(2015, 5, 4), date(2015, 7, 31))
         chosen = {day: [(s, 0.0437) for j, s in enumerate(universe) if (i + j) % 5 == 0]
                   for i, day in enumerate(sessions)}
-        results.append(run(days, sessions, CN, chosen).result.frames())
+        results.append(swing(days, sessions, CN, chosen).result.frames())
     for table in ("fills", "accounts", "positions", "trades"):
         before = [f[table][f[table]["as_of"] <= cutoff].reset_index(drop=True)
                   for f in results]
@@ -205,23 +181,11 @@ def test_changing_later_bars_changes_nothing_before_them() -> None:
     assert not after[0].reset_index(drop=True).equals(after[1].reset_index(drop=True))
 
 
-def _held_and_topped_up() -> LedgerState:
-    state = LedgerState()
-    state.accounts["combined"].positions["600036.SH"] = Position(
-        200.0, 15.0, date(2015, 5, 4), "H", days_held=20, peak_close=15.0)
-    state.accounts["combined"].cash -= 3_000.0
-    state.pending.append(PendingOrder("O-buy", "combined", "600036.SH", "buy", 300.0, "H",
-                                      "entry", "D-1"))
-    state.pending.append(PendingOrder("O-sell", "combined", "600036.SH", "sell", 500.0, "H",
-                                      "halt"))
-    return state
-
-
 def test_t_plus_1_on_a_real_session_sells_todays_purchase_only_the_next_day(cn_days) -> None:
     # 200 CMB held from before; a top-up of 300 and a sale of the whole 500 (a halt's, an
     # exit's) meet the open of 2015-06-02: the 300 bought then wait for 2015-06-03
     day, next_day = date(2015, 6, 2), date(2015, 6, 3)
-    ledger = run(cn_days, [day, next_day], CN, {}, _held_and_topped_up(), "H")
+    ledger = run(cn_days, [day, next_day], CN, state=held_and_topped_up(15.0, date(2015, 5, 4)))
     fills = ledger.result.frames()["fills"]
     sold = fills[fills["side"] == "sell"]
     assert list(zip(sold["as_of"], sold["quantity"], strict=True)) == [(day, 200.0),
@@ -231,8 +195,8 @@ def test_t_plus_1_on_a_real_session_sells_todays_purchase_only_the_next_day(cn_d
     sell = next(o for o in ledger.result.earlier_orders if o["order_id"] == "O-sell")
     assert sell["status"] == "partially_filled" and "T+1" in sell["resolution"]
     # Without T+1 (the same session under same-day settlement) all 500 sell at once.
-    same_day = run(cn_days, [day, next_day], replace(CN, sell_after_sessions=0), {},
-                   _held_and_topped_up(), "H").result.frames()["fills"]
+    same_day = run(cn_days, [day, next_day], replace(CN, sell_after_sessions=0),
+                   state=held_and_topped_up(15.0, date(2015, 5, 4))).result.frames()["fills"]
     assert same_day[same_day["side"] == "sell"]["quantity"].tolist() == [500.0]
     # the sale pays the 2015 stamp duty, the purchase none
     for fill in fills.itertuples():
@@ -245,7 +209,7 @@ def test_hong_kong_real_bars_trade_board_lots_and_pay_duty_on_both_sides() -> No
     sessions = sessions_between(days, date(2015, 3, 2), date(2015, 6, 30))
     chosen = {day: [("2318.HK", 0.0437), ("0700.HK", 0.0391)]
               for i, day in enumerate(sessions) if i % 4 == 0}
-    frames = run(days, sessions, HK, chosen).result.frames()
+    frames = swing(days, sessions, HK, chosen).result.frames()
     fills = frames["fills"]
     ping_an = fills[fills["symbol"] == "2318.HK"]
     tencent = fills[fills["symbol"] == "0700.HK"]
@@ -264,7 +228,7 @@ def test_crypto_real_bars_trade_fractions_every_day_of_the_week() -> None:
     sessions = sessions_between(days, date(2015, 3, 2), date(2015, 4, 30))
     assert {d.weekday() for d in sessions} == set(range(7))
     chosen = {day: [("BTC-CNY", 0.0437)] for i, day in enumerate(sessions) if i % 3 == 0}
-    frames = run(days, sessions, CRYPTO, chosen).result.frames()
+    frames = swing(days, sessions, CRYPTO, chosen).result.frames()
     fills = frames["fills"]
     assert len(fills) > 10
     assert not (fills["quantity"] % 1 == 0).all()
