@@ -187,7 +187,8 @@ def fetch_feeds(urls: Iterable[str], warehouse: Warehouse, *, symbol: str | None
         try:
             reports.append(fetch_feed(url, warehouse, symbol=symbol, timeout_s=timeout_s,
                                       attempts=attempts, backoff_s=backoff_s))
-        except (DataSourceUnavailable, FeedUnreadable) as error:
+        except (DataSourceUnavailable, FeedUnreadable, requests.RequestException,
+                ValueError, LookupError) as error:  # one bad feed never stops the others
             reports.append(FeedReport(url, error=str(error)))
     return reports
 

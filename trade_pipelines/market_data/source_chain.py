@@ -49,7 +49,7 @@ import numpy as np
 import pandas as pd
 
 from trade_pipelines.agent.markets import market_rules
-from trade_pipelines.agent.perception.validation import split_suspects
+from trade_pipelines.agent.perception.validation import REASON_IMPLAUSIBLE, split_suspects
 from trade_pipelines.market_data import bars_available_at
 from trade_pipelines.market_data.calendar import exchange_sessions
 from trade_pipelines.market_data.errors import DataSourceUnavailable, SourceUnreachable
@@ -152,6 +152,9 @@ def unadjusted_jumps(bars: pd.DataFrame, market: str) -> pd.DataFrame:
     (``split_suspects``: beyond the market's daily price limit, or at a split ratio).
     Columns ``symbol``, ``as_of`` (the day of the jump), ``move`` and ``reason``."""
     suspects = split_suspects(bars, market=market)
+    # A bad print is one bad bar, not a change of share basis: it must not set history
+    # aside (the blocking check downstream stops it).
+    suspects = suspects[~suspects["reason"].str.startswith(REASON_IMPLAUSIBLE)]
     return pd.DataFrame({"symbol": suspects["symbol"], "as_of": suspects["as_of"],
                          "move": suspects["ratio"].astype(float) - 1,
                          "reason": suspects["reason"]},
