@@ -264,7 +264,8 @@ def market_regime(context: AssetExecutionContext, warehouse: WarehouseResource,
             "equal-weighted index of the traded universe as the benchmark")
         benchmark = benchmark.iloc[0:0]
         universe = _load_bars(store, market_data.universe(), date.min, end)
-    regimes = market_regimes(benchmark, features, vix, universe)
+    regimes = market_regimes(benchmark, features, vix, universe,
+                             market_data.rules().always_open)
     regimes = regimes[(regimes["as_of"] >= start) & (regimes["as_of"] <= end)]
     counts = store.replace_days({"regimes": regimes}, start, end)
     summary = regimes["regime"].value_counts().to_dict() if not regimes.empty else {}

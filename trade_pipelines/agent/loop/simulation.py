@@ -44,7 +44,8 @@ def run_agent_loop(bars: pd.DataFrame, start: date, end: date, universe_symbols:
                                              benchmark_symbol, volatility, volatility_symbol,
                                              universe)
     features = wiring.with_breadth(stock_features, sentiment)
-    regimes = wiring.market_regimes(benchmark, features, volatility, universe)
+    regimes = wiring.market_regimes(benchmark, features, volatility, universe,
+                                     rules.always_open)
     headlines = headlines if headlines is not None else pd.DataFrame()
     news = wiring.news_sentiment_rows(rules.code, headlines, start, end, include_generated)
     events = wiring.event_rows(rules.code, list(universe_symbols),

@@ -106,7 +106,8 @@ def event_rows(market: str, universe: list[str], closes: pd.DataFrame,
 
 
 def market_regimes(benchmark: pd.DataFrame, features: pd.DataFrame, vix: pd.DataFrame,
-                   universe_bars: pd.DataFrame | None = None) -> pd.DataFrame:
+                   universe_bars: pd.DataFrame | None = None,
+                   always_open: bool | None = None) -> pd.DataFrame:
     """Regimes per day from the benchmark's bars; with none, from an equal-weighted index
     of ``universe_bars`` (pass every bar from the first one: an index rebased at a
     window's start would jump at window boundaries)."""
@@ -115,7 +116,7 @@ def market_regimes(benchmark: pd.DataFrame, features: pd.DataFrame, vix: pd.Data
             raise ValueError("no bars for the benchmark or the universe: import bars or "
                              "pick another range")
         benchmark = equal_weight_index(universe_bars)
-    return detect_regimes(benchmark, features, vix)
+    return detect_regimes(benchmark, features, vix, always_open)
 
 
 def evaluate_gene_pool(features: pd.DataFrame, evaluation_days: list[date],
