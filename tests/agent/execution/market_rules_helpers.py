@@ -75,3 +75,11 @@ def held_and_topped_up(avg_cost: float, opened_as_of: date,
     state.pending.append(PendingOrder("O-sell", "combined", symbol, "sell", 500.0, "H",
                                       "halt"))
     return state
+
+
+def entered(rules: MarketRules, day: date, bars: dict[str, Bar],
+            weights: Iterable[tuple[str, float]]) -> Ledger:
+    """A new ledger under ``rules`` after one session whose decisions are ``weights``."""
+    ledger = Ledger(LedgerState(), GENOMES, rules=rules)
+    ledger.run_day(day_market(day, bars), decisions(day, weights))
+    return ledger
