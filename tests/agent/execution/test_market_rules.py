@@ -14,6 +14,7 @@ from market_rules_helpers import (
     VOL,
     day_market,
     decisions,
+    entered,
     held_and_topped_up,
     run,
 )
@@ -90,9 +91,8 @@ def test_us_cost_shares_are_unchanged() -> None:
 
 # -- lots -----------------------------------------------------------------------------------
 def test_a_shares_enter_in_whole_lots_of_100() -> None:
-    ledger = Ledger(LedgerState(), GENOMES, rules=CN)
-    ledger.run_day(day_market(DAYS[0], {"600036.SH": Bar(13.0, 13.37, 1e9)}),
-                   decisions(DAYS[0], [("600036.SH", 0.0731)]))
+    ledger = entered(CN, DAYS[0], {"600036.SH": Bar(13.0, 13.37, 1e9)},
+                     [("600036.SH", 0.0731)])
     orders = ledger.result.frames()["orders"]
     assert len(orders) == len(ACCOUNTS)
     # 0.0731 * 1,000,000 / 13.37 = 5467.5 shares: 5400 ordered
@@ -128,10 +128,9 @@ def test_a_hong_kong_stock_without_a_known_board_lot_is_refused_not_guessed() ->
     with pytest.raises(UnknownBoardLot, match="no board lot is known for 9988.HK"):
         HK.lot("9988.HK")
     assert HK.lot("^HSI") == 100  # an index is never traded
-    ledger = Ledger(LedgerState(), GENOMES, rules=HK)
-    ledger.run_day(day_market(DAYS[0], {"9988.HK": Bar(80.0, 81.3, 1e9),
-                                        "2318.HK": Bar(80.0, 81.3, 1e9)}),
-                   decisions(DAYS[0], [("9988.HK", 0.05), ("2318.HK", 0.05)]))
+    ledger = entered(HK, DAYS[0], {"9988.HK": Bar(80.0, 81.3, 1e9),
+                                   "2318.HK": Bar(80.0, 81.3, 1e9)},
+                     [("9988.HK", 0.05), ("2318.HK", 0.05)])
     orders = ledger.result.frames()["orders"].set_index(["account", "symbol"])
     refused = orders.loc[("aggressive", "9988.HK")]
     assert refused["status"] == "rejected" and "HK_BOARD_LOTS" in refused["reason"]
@@ -139,10 +138,9 @@ def test_a_hong_kong_stock_without_a_known_board_lot_is_refused_not_guessed() ->
 
 
 def test_a_us_weight_below_one_share_and_a_weight_of_zero() -> None:
-    ledger = Ledger(LedgerState(), GENOMES)
-    ledger.run_day(day_market(DAYS[0], {"AAA": Bar(480.0, 481.3, 1e9),
-                                        "BBB": Bar(10.0, 10.0, 1e9)}),
-                   decisions(DAYS[0], [("AAA", 0.0004), ("BBB", 0.0)]))
+    ledger = entered(US, DAYS[0], {"AAA": Bar(480.0, 481.3, 1e9),
+                                   "BBB": Bar(10.0, 10.0, 1e9)},
+                     [("AAA", 0.0004), ("BBB", 0.0)])
     orders = ledger.result.frames()["orders"]
     # 0.0004 * 1,000,000 / 481.3 = 0.83 of a share; a weight of 0 is no decision to trade
     assert orders["symbol"].tolist() == ["AAA"] * len(ACCOUNTS)
@@ -189,9 +187,8 @@ def test_a_held_stock_without_a_known_board_lot_is_refused_every_time_and_never_
 
 
 def test_the_same_entry_in_the_us_buys_whole_shares() -> None:
-    ledger = Ledger(LedgerState(), GENOMES)
-    ledger.run_day(day_market(DAYS[0], {"AAA": Bar(13.0, 13.37, 1e9)}),
-                   decisions(DAYS[0], [("AAA", 0.0731)]))
+    ledger = entered(US, DAYS[0], {"AAA": Bar(13.0, 13.37, 1e9)},
+                     [("AAA", 0.0731)])
     orders = ledger.result.frames()["orders"]
     assert orders.set_index("account").loc["aggressive", "quantity"] == 5467
 
@@ -262,9 +259,8 @@ def test_hong_kong_board_lots_are_per_symbol() -> None:
     assert HK.round_quantity("2318.HK", 1_234) == 1_000      # a board lot of 500
     assert HK.round_quantity("0700.HK", 1_234) == 1_200      # a board lot of 100
     assert HK.round_quantity("1359.HK", 1_234) == 1_000      # a board lot of 1000
-    ledger = Ledger(LedgerState(), GENOMES, rules=HK)
-    ledger.run_day(day_market(DAYS[0], {"2318.HK": Bar(80.0, 81.3, 1e9)}),
-                   decisions(DAYS[0], [("2318.HK", 0.0731)]))
+    ledger = entered(HK, DAYS[0], {"2318.HK": Bar(80.0, 81.3, 1e9)},
+                     [("2318.HK", 0.0731)])
     orders = ledger.result.frames()["orders"]
     # 0.0731 * 1,000,000 / 81.3 = 899.1 shares: one board lot of 500
     assert orders.set_index("account").loc["aggressive", "quantity"] == 500
@@ -273,9 +269,8 @@ def test_hong_kong_board_lots_are_per_symbol() -> None:
 
 def test_crypto_trades_fractions_down_to_the_step() -> None:
     assert CRYPTO.round_quantity("BTC-CNY", 1.234_567) == pytest.approx(1.2345)
-    ledger = Ledger(LedgerState(), GENOMES, rules=CRYPTO)
-    ledger.run_day(day_market(DAYS[0], {"BTC-CNY": Bar(1500.0, 1512.3, 1e6)}),
-                   decisions(DAYS[0], [("BTC-CNY", 0.05)]))
+    ledger = entered(CRYPTO, DAYS[0], {"BTC-CNY": Bar(1500.0, 1512.3, 1e6)},
+                     [("BTC-CNY", 0.05)])
     orders = ledger.result.frames()["orders"]
     # 0.05 * 1,000,000 / 1512.3 = 33.0622 coins
     assert orders.set_index("account").loc["aggressive", "quantity"] == pytest.approx(33.0622)
@@ -340,9 +335,8 @@ def test_a_sale_of_nothing_but_todays_purchase_waits_a_session() -> None:
 
 # -- price limits ----------------------------------------------------------------------------
 def test_a_buy_at_a_limit_up_open_does_not_fill() -> None:
-    ledger = Ledger(LedgerState(), GENOMES, rules=CN)
-    ledger.run_day(day_market(DAYS[0], {"600036.SH": Bar(12.0, 12.0, 1e9)}),
-                   decisions(DAYS[0], [("600036.SH", 0.05)]))
+    ledger = entered(CN, DAYS[0], {"600036.SH": Bar(12.0, 12.0, 1e9)},
+                     [("600036.SH", 0.05)])
     # 13.20 = 12.00 + 10%: nobody sells at the upper limit; the bar carries no previous
     # close, so the ledger's last close (12.00, known before the open) is the base
     ledger.run_day(day_market(DAYS[1], {"600036.SH": Bar(13.2, 13.2, 1e9)}),
@@ -487,3 +481,14 @@ def test_a_rebalanced_a_share_book_trades_whole_lots_and_pays_duty_on_the_sale()
     assert result.fees == pytest.approx(CN.fee("buy", 5_400, bought, DAYS[1])
                                         + CN.fee("sell", 5_400, sold, DAYS[3]))
     assert CN.fee("sell", 5_400, sold, DAYS[3]) > 0.001 * 5_400 * sold
+
+
+def test_a_refused_entry_leaves_room_for_another_decision_on_the_symbol() -> None:
+    rows = decisions(DAYS[0], [("600036.SH", 0.001), ("600036.SH", 0.0731)])
+    rows["decision_id"] = ["D-small", "D-large"]
+    ledger = Ledger(LedgerState(), GENOMES, rules=CN)
+    ledger.run_day(day_market(DAYS[0], {"600036.SH": Bar(13.0, 13.37, 1e9)}), rows)
+    orders = ledger.result.frames()["orders"]
+    aggressive = orders[orders["account"] == "aggressive"].set_index("decision_id")
+    assert aggressive.loc["D-small", "status"] == "rejected"
+    assert aggressive.loc["D-large", "quantity"] == 5400

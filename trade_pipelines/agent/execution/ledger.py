@@ -552,7 +552,8 @@ class Ledger:
                                        d["decision_id"])
                 self._submit(market, view_market, name, request, d["strategy_id"],
                              refusal=refusal)
-                pending.add((name, symbol))
+                if not refusal:  # a refused one leaves room for another decision
+                    pending.add((name, symbol))
 
     def _below_one_lot(self, symbol: str, weight: float, wanted: float,
                        price: float) -> str:
