@@ -45,6 +45,16 @@ def cn_chain(cache: Path | None, clock: datetime = NEXT_MORNING,
     ], BarCache(cache) if cache is not None else None, policy, clock=lambda: clock)
 
 
+@pytest.fixture
+def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Warehouse:
+    """A new warehouse, with the recorded tushare token set (the live chain's second
+    source)."""
+    monkeypatch.setenv(TOKEN_ENV, RECORDED_TOKEN)
+    store = Warehouse(tmp_path / "warehouse.duckdb")
+    store.migrate()
+    return store
+
+
 def cut_klines_after(day: str) -> Any:
     def edit(key: str, body: dict[str, Any]) -> None:
         if key == "1.600036":
@@ -215,11 +225,7 @@ def test_a_session_still_open_is_not_served_as_a_bar(tmp_path: Path) -> None:
 
 # -- loading: the warehouse, the history, the asset's metadata -------------------------
 
-def test_live_loading_stores_bars_and_records_every_score(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(TOKEN_ENV, RECORDED_TOKEN)
-    store = Warehouse(tmp_path / "warehouse.duckdb")
-    store.migrate()
+def test_live_loading_stores_bars_and_records_every_score(store: Warehouse, tmp_path: Path) -> None:
     with RecordedChinaServer() as server, routed_to(server.url):
         report = load_bars("live", store, ["600036.SH", "000300.SH"], FIRST, LAST,
                            timedelta(0))
@@ -353,11 +359,7 @@ def test_a_source_whose_bars_jump_loses_to_one_whose_do_not(tmp_path: Path) -> N
     assert result.set_aside.empty and len(result.bars) == 18
 
 
-def test_a_jump_in_every_source_is_never_traded_on(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(TOKEN_ENV, RECORDED_TOKEN)
-    store = Warehouse(tmp_path / "warehouse.duckdb")
-    store.migrate()
+def test_a_jump_in_every_source_is_never_traded_on(store: Warehouse, tmp_path: Path) -> None:
     with RecordedChinaServer(edit=halve_before("2017-07-13")) as server, \
             routed_to(server.url):
         report = load_bars("live", store, ["600036.SH"], FIRST, LAST, timedelta(0))
@@ -507,10 +509,7 @@ def scale_all(factor: float) -> Any:
 
 
 def test_a_re_based_delivery_re_bases_the_stored_history_and_the_cache(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(TOKEN_ENV, RECORDED_TOKEN)
-    store = Warehouse(tmp_path / "warehouse.duckdb")
-    store.migrate()
+        store: Warehouse, tmp_path: Path) -> None:
     with RecordedChinaServer() as server, routed_to(server.url):
         load_bars("live", store, ["600036.SH"], FIRST, date(2017, 7, 14), timedelta(0))
     before = store.query("SELECT as_of, close FROM bars ORDER BY as_of")
@@ -551,10 +550,7 @@ def test_rounding_is_not_a_new_basis() -> None:
 
 
 def test_a_backfill_on_a_new_basis_re_bases_the_later_stored_bars(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(TOKEN_ENV, RECORDED_TOKEN)
-    store = Warehouse(tmp_path / "warehouse.duckdb")
-    store.migrate()
+        store: Warehouse, tmp_path: Path) -> None:
     with RecordedChinaServer() as server, routed_to(server.url):
         load_bars("live", store, ["600036.SH"], date(2017, 7, 12), LAST, timedelta(0))
     later = store.query("SELECT as_of, close FROM bars ORDER BY as_of")
