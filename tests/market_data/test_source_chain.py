@@ -508,38 +508,80 @@ def scale_all(factor: float) -> Any:
     return edit
 
 
-def test_a_re_based_delivery_re_bases_the_stored_history_and_the_cache(
+def one_basis_history(tmp_path: Path) -> pd.DataFrame:
+    """The recorded history loaded in one delivery, into a warehouse of its own."""
+    other = Warehouse(tmp_path / "one_basis.duckdb")
+    other.migrate()
+    with RecordedChinaServer() as server, routed_to(server.url):
+        assert load_bars("live", other, ["600036.SH"], FIRST, LAST, timedelta(0)).loaded == 18
+    return other.query("SELECT as_of, close FROM bars ORDER BY as_of")
+
+
+def test_a_re_based_delivery_is_stored_on_the_stored_basis_and_history_is_untouched(
         store: Warehouse, tmp_path: Path) -> None:
     with RecordedChinaServer() as server, routed_to(server.url):
         load_bars("live", store, ["600036.SH"], FIRST, date(2017, 7, 14), timedelta(0))
-    before = store.query("SELECT as_of, close FROM bars ORDER BY as_of")
+    before = store.query("SELECT as_of, close, available_at FROM bars ORDER BY as_of")
+    truth = one_basis_history(tmp_path)
     with RecordedChinaServer(edit=scale_all(0.97)) as server, routed_to(server.url):
         report = load_bars("live", store, ["600036.SH"], date(2017, 7, 12), LAST,
                            timedelta(0))
-    after = store.query("SELECT as_of, close, source FROM bars ORDER BY as_of")
+    after = store.query("SELECT as_of, close, available_at FROM bars ORDER BY as_of")
     assert len(after) == 18
-    # One basis: the days stored before the new delivery were re-based with it, so no
-    # day-to-day move of the stored series differs from the recorded one.
-    early = before[pd.to_datetime(before["as_of"]) < pd.Timestamp("2017-07-12")]
-    rebased = after.set_index("as_of").loc[early["as_of"], "close"].to_numpy()
-    assert rebased == pytest.approx(early["close"].to_numpy() * 0.97, rel=1e-4)
-    # The move from the last re-based day into the new delivery is the recorded one.
-    overlap = before.set_index(pd.to_datetime(before["as_of"]))["close"]
-    joined = after.set_index(pd.to_datetime(after["as_of"]))["close"]
-    day, next_day = pd.Timestamp("2017-07-11"), pd.Timestamp("2017-07-12")
-    assert joined[next_day] / joined[day] == pytest.approx(
-        overlap[next_day] / overlap[day], rel=1e-3)
-    # The stored versions are kept in the quarantine, and the asset says what happened.
-    kept = store.query("SELECT reason, raw FROM quarantine")
-    assert len(kept) == len(early) and kept["reason"].str.startswith("re-based x0.97").all()
-    assert "re-based x0.97" in report.source_metadata["source_warnings"]
-    # The cache holds one basis too.
+    # Nothing committed is rewritten: the days stored before the delivery keep their
+    # prices and the moment they became known.
+    early = pd.to_datetime(before["as_of"]) < pd.Timestamp("2017-07-12")
+    kept = after.set_index("as_of").loc[before.loc[early, "as_of"]]
+    assert kept["close"].to_numpy() == pytest.approx(before.loc[early, "close"].to_numpy())
+    assert (kept["available_at"].to_numpy() == before.loc[early, "available_at"].to_numpy()
+            ).all()
+    # The delivery was divided by the factor: the whole series is the one a source on one
+    # basis gives, with no jump where the deliveries meet.
+    assert after["close"].to_numpy() == pytest.approx(truth["close"].to_numpy(), rel=1e-3)
+    # The factor is on record, once, and the asset says what happened.
+    factors = store.query("SELECT symbol, factor, overlap_days, first_day FROM basis_factors")
+    assert len(factors) == 1 and factors["factor"].iloc[0] == pytest.approx(0.97, rel=1e-3)
+    assert factors["overlap_days"].iloc[0] == 3
+    assert "another share basis (x0.97" in report.source_metadata["source_warnings"]
+    assert store.query("SELECT count(*) AS n FROM quarantine")["n"].iloc[0] == 0
+    # The cache mirrors its source: it holds the source's newest basis.
     cached = BarCache(tmp_path / "cache").read("akshare", "600036.SH")
     first = cached.set_index("as_of")["close"].loc[FIRST]
-    assert first == pytest.approx(early["close"].iloc[0] * 0.97, rel=1e-3)
+    assert first == pytest.approx(before["close"].iloc[0] * 0.97, rel=1e-3)
 
 
-def test_rounding_is_not_a_new_basis() -> None:
+def revise_close(day: str, factor: float) -> Any:
+    """Both sources revise one day's close (the price only; the high is raised to hold)."""
+    def edit(key: str, body: dict[str, Any]) -> None:
+        if key == "1.600036":
+            lines = []
+            for line in body["data"]["klines"]:
+                f = line.split(",")
+                if f[0] == day:
+                    f[2] = f"{float(f[2]) * factor:.4f}"
+                    f[3] = f"{max(float(f[3]), float(f[2])):.4f}"
+                lines.append(",".join(f))
+            body["data"]["klines"] = lines
+    return edit
+
+
+def test_a_revised_stored_day_is_kept_as_it_was_seen_and_named(store: Warehouse) -> None:
+    with RecordedChinaServer() as server, routed_to(server.url):
+        first = load_bars("live", store, ["600036.SH"], FIRST, date(2017, 7, 14),
+                          timedelta(0))
+    seen = store.query("SELECT close, available_at FROM bars WHERE as_of = '2017-07-13'")
+    with RecordedChinaServer(edit=revise_close("2017-07-13", 1.05)) as server, \
+            routed_to(server.url):
+        report = load_bars("live", store, ["600036.SH"], date(2017, 7, 12), LAST,
+                           timedelta(0))
+    kept = store.query("SELECT close, available_at FROM bars WHERE as_of = '2017-07-13'")
+    assert kept.equals(seen)
+    assert "revised the stored close of 2017-07-13" in report.source_metadata[
+        "source_warnings"]
+    assert report.loaded == 18 - first.loaded  # only the days not stored yet
+
+
+def test_rounding_and_disagreement_are_not_a_new_basis() -> None:
     from trade_pipelines.market_data.source_chain import basis_change
 
     days = exchange_sessions(FIRST, LAST, "XSHG")
@@ -547,16 +589,21 @@ def test_rounding_is_not_a_new_basis() -> None:
     assert basis_change(bars, bars.assign(close=10.01)) is None      # 0.1%: rounding
     assert basis_change(bars, bars.assign(close=9.7)) == pytest.approx(0.97)
     assert basis_change(bars.iloc[:3], bars.iloc[5:]) is None        # no common day
+    # Ratios that do not agree on one factor are a disagreement, not a re-basing.
+    scattered = bars.assign(close=[9.7 if i % 2 else 9.0 for i in range(len(bars))])
+    assert basis_change(bars, scattered) is None
 
 
-def test_a_backfill_on_a_new_basis_re_bases_the_later_stored_bars(
+def test_a_backfill_on_a_new_basis_is_stored_on_the_stored_basis(
         store: Warehouse, tmp_path: Path) -> None:
     with RecordedChinaServer() as server, routed_to(server.url):
         load_bars("live", store, ["600036.SH"], date(2017, 7, 12), LAST, timedelta(0))
     later = store.query("SELECT as_of, close FROM bars ORDER BY as_of")
+    truth = one_basis_history(tmp_path)
     with RecordedChinaServer(edit=scale_all(1.05)) as server, routed_to(server.url):
         load_bars("live", store, ["600036.SH"], FIRST, date(2017, 7, 14), timedelta(0))
     after = store.query("SELECT as_of, close FROM bars ORDER BY as_of").set_index("as_of")
     untouched = later[pd.to_datetime(later["as_of"]) > pd.Timestamp("2017-07-14")]
     assert after.loc[untouched["as_of"], "close"].to_numpy() == pytest.approx(
-        untouched["close"].to_numpy() * 1.05, rel=1e-4)
+        untouched["close"].to_numpy())
+    assert after["close"].to_numpy() == pytest.approx(truth["close"].to_numpy(), rel=1e-3)

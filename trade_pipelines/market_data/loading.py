@@ -3,7 +3,10 @@
 Whatever the source (the built-in datasets, yfinance, a user's file), rows pass
 ``validate_bars`` before anything is written: clean rows go to ``bars``, the others to
 ``quarantine`` with the reason and the raw values, in one transaction. Bars a user
-imported are never overwritten by a source loader: an import is a deliberate choice.
+imported are never overwritten by a source loader: an import is a deliberate choice. A
+live source never rewrites a stored bar either: the bar keeps the values and the
+``available_at`` a run saw, so a later revision cannot reach back into decided days (a
+source's revision of a stored day is not applied; the asset's warnings name it).
 
 :func:`session_gap` answers the schedules' question "can the source give me this
 session's bar?" without writing anything, so a tick can skip with a reason instead of
@@ -32,6 +35,8 @@ SOURCES = ("builtin", "yfinance", "live", "warehouse")
 QUARANTINE_COLUMNS = ["source", "symbol", "as_of", "reason", "raw", "recorded_at"]
 # A quarantine record is kept once per (source, raw row, reason), however often it recurs.
 QUARANTINE_KEYS = ["source", "raw", "reason"]
+BASIS_FACTOR_COLUMNS = ["symbol", "source", "first_day", "last_day", "factor",
+                        "overlap_days", "recorded_at"]
 IMPORTED = "import:%"
 CONFIGURE = ("set TRADE_PIPELINES_SOURCE=yfinance for live bars (needs a network), or "
              "import your own bars (`trade-pipelines import-bars FILE`, or drop the file "
@@ -173,12 +178,12 @@ def load_yfinance(store: Warehouse, symbols: list[str], start: date, end: date,
     clean = _stored(validation.clean)
     records = quarantine_rows(validation.rejected.drop(columns=["reason"]), validation,
                               fetched["source"], _now())
-    earlier, originals, notes = rebased_history(store, clean)
+    clean, factors, notes = on_stored_basis(store, clean)
     with store.transaction() as connection:
-        store.upsert("bars", _joined(earlier, clean), ["symbol", "as_of"], connection)
-        store.insert_missing("quarantine", _joined(records, originals), QUARANTINE_KEYS,
-                             connection)
-    return LoadReport(loaded=len(clean), refused=records,
+        loaded = store.insert_missing("bars", clean, ["symbol", "as_of"], connection)
+        store.insert_missing("quarantine", records, QUARANTINE_KEYS, connection)
+        store.append("basis_factors", factors, connection)
+    return LoadReport(loaded=loaded, refused=records,
                       source_metadata={"source_warnings": " | ".join(notes)} if notes else {})
 
 
@@ -215,71 +220,75 @@ def load_live(store: Warehouse, symbols: list[str], start: date, end: date,
         records = pd.concat([records, quarantine_rows(
             aside.drop(columns=["reason"]), BarValidation(clean=aside.iloc[0:0], rejected=aside),
             aside["source"], _now())], ignore_index=True)
-    earlier, originals, notes = rebased_history(store, clean)
+    clean, factors, notes = on_stored_basis(store, clean)
     metadata = result.metadata()
     if notes:
         metadata["source_warnings"] = " | ".join(
             [w for w in [metadata.get("source_warnings", "none")] if w != "none"] + notes)
     with store.transaction() as connection:
-        store.upsert("bars", _joined(earlier, clean), ["symbol", "as_of"], connection)
-        store.insert_missing("quarantine", _joined(records, originals), QUARANTINE_KEYS,
-                             connection)
+        loaded = store.insert_missing("bars", clean, ["symbol", "as_of"], connection)
+        store.insert_missing("quarantine", records, QUARANTINE_KEYS, connection)
+        store.append("basis_factors", factors, connection)
         store.append("source_quality", quality, connection)
-    return LoadReport(loaded=len(clean), refused=records, source_metadata=metadata,
+    return LoadReport(loaded=loaded, refused=records, source_metadata=metadata,
                       source_quality=result.quality_markdown())
 
 
-def _joined(first: pd.DataFrame, second: pd.DataFrame) -> pd.DataFrame:
-    """Both frames' rows (an empty one adds nothing, and no dtype warning)."""
-    parts = [f for f in (first, second) if len(f)]
-    return pd.concat(parts, ignore_index=True) if len(parts) > 1 else (
-        parts[0] if parts else second)
-
-
-def rebased_history(store: Warehouse, fresh: pd.DataFrame
+def on_stored_basis(store: Warehouse, fresh: pd.DataFrame
                     ) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
-    """Stored bars outside ``fresh`` (a live delivery) that are on another share basis,
-    re-based onto it; their stored versions as quarantine records (nothing is
-    lost); and a note per symbol. A forward-adjusted source re-bases its whole history
-    at each dividend or bonus issue: without this, bars fetched before one and after it
-    would meet in the warehouse with a jump that never traded."""
+    """``fresh`` (a live delivery) divided onto the share basis of the stored bars of
+    each symbol, the factor of each symbol that needed it (``basis_factors`` rows), and a
+    note per such symbol. A forward-adjusted source re-bases its whole history at each
+    dividend or bonus issue; the warehouse keeps the basis its bars were stored on
+    instead, so nothing committed is rewritten, a replay of a past month sees the prices
+    it saw then, and a held quantity keeps its value without a position adjustment."""
     from trade_pipelines.market_data.source_chain import basis_change, rebased
 
-    empty = pd.DataFrame(columns=BAR_COLUMNS)
+    factors = pd.DataFrame(columns=BASIS_FACTOR_COLUMNS)
     if fresh.empty or not store.table_exists("bars"):
-        return empty, pd.DataFrame(columns=QUARANTINE_COLUMNS), []
+        return fresh, factors, []
     stored = store.query(
-        f"SELECT {', '.join(BAR_COLUMNS)} FROM bars WHERE list_contains(?, symbol) "
+        "SELECT symbol, as_of, close FROM bars WHERE list_contains(?, symbol) "
         "ORDER BY symbol, as_of", [sorted(fresh["symbol"].unique())])
     if stored.empty:
-        return empty, pd.DataFrame(columns=QUARANTINE_COLUMNS), []
+        return fresh, factors, []
     stored["as_of"] = pd.to_datetime(stored["as_of"]).dt.date
-    parts, originals, notes = [], [], []
-    now = _now()
-    for symbol, delivered in fresh.groupby("symbol", sort=True):
+    parts, rows, notes = [], [], []
+    for symbol, delivered in fresh.groupby("symbol", sort=False):
         days = pd.to_datetime(delivered["as_of"]).dt.date
         mine = stored[stored["symbol"] == symbol]
         factor = basis_change(mine, delivered.assign(as_of=days))
-        # Every stored day the delivery does not replace: before it, or after it when an
-        # earlier window is fetched again (a backfill).
-        before = mine[~mine["as_of"].isin(set(days))]
-        if factor is None or before.empty:
+        on_basis = delivered if factor is None else rebased(delivered, 1 / factor)
+        parts.append(on_basis)
+        revised = _revised_days(mine, on_basis.assign(as_of=days))
+        if revised:
+            notes.append(f"{symbol}: the source revised the stored close of "
+                         f"{', '.join(str(d) for d in revised[:5])}"
+                         f"{' ...' if len(revised) > 5 else ''}; the stored bars are kept")
+        if factor is None:
             continue
-        parts.append(rebased(before, factor))
-        reason = (f"re-based x{factor:.6g} onto the share basis of the bars delivered "
-                  f"{days.min()}..{days.max()} (a dividend or bonus issue re-based the "
-                  "forward-adjusted history)")
-        originals.append(pd.DataFrame({
-            "source": before["source"].astype(str).to_numpy(), "symbol": symbol,
-            "as_of": pd.to_datetime(before["as_of"]).to_numpy(), "reason": reason,
-            "raw": raw_json(before.drop(columns=["available_at"])), "recorded_at": now},
-            columns=QUARANTINE_COLUMNS))
-        notes.append(f"{symbol}: {len(before)} stored bar(s) outside {days.min()}.."
-                     f"{days.max()} {reason}")
-    if not parts:
-        return empty, pd.DataFrame(columns=QUARANTINE_COLUMNS), []
-    return (pd.concat(parts, ignore_index=True)[BAR_COLUMNS],
-            pd.concat(originals, ignore_index=True), notes)
+        overlap = len(set(days) & set(mine["as_of"]))
+        rows.append({"symbol": symbol, "source": str(delivered["source"].iloc[0]),
+                     "first_day": days.min(), "last_day": days.max(), "factor": factor,
+                     "overlap_days": overlap, "recorded_at": _now()})
+        notes.append(f"{symbol}: the bars delivered {days.min()}..{days.max()} are on "
+                     f"another share basis (x{factor:.6g} of the stored ones on {overlap} "
+                     "common day(s): a dividend or bonus issue re-based the forward-adjusted "
+                     "history); stored divided by it, on the stored basis")
+    if rows:
+        factors = pd.DataFrame(rows, columns=BASIS_FACTOR_COLUMNS)
+    return pd.concat(parts, ignore_index=True), factors, notes
+
+
+def _revised_days(stored: pd.DataFrame, delivered: pd.DataFrame) -> list[date]:
+    """Days both have whose closes differ by more than the sources' disagreement
+    tolerance."""
+    from trade_pipelines.market_data.source_chain import QualityPolicy
+
+    both = stored.merge(delivered[["as_of", "close"]], on="as_of", suffixes=("", "_new"))
+    moved = (both["close_new"] / both["close"] - 1).abs() \
+        > QualityPolicy().disagreement_tolerance
+    return sorted(both.loc[moved, "as_of"])
 
 
 def load_bars(source: str, store: Warehouse, symbols: list[str], start: date, end: date,

@@ -180,15 +180,18 @@ def compare_closes(first: pd.DataFrame, second: pd.DataFrame,
 # different share bases (a dividend or bonus re-based the forward-adjusted history);
 # below it, rounding.
 BASIS_TOLERANCE = 0.002
+# How far each day's ratio may stray from the median for the days to share one factor.
+BASIS_AGREEMENT = 0.01
 PRICE_FIELDS = ("open", "high", "low", "close")
 
 
 def basis_change(older: pd.DataFrame, fresh: pd.DataFrame) -> float | None:
     """The factor that takes ``older`` bars of one symbol onto the basis of ``fresh``
     ones (the median ratio of their closes on the days both have), or None when they
-    share a basis or no day. Forward-adjusted sources re-base every earlier price at
-    each dividend or bonus issue, so bars fetched before one and after it differ by
-    about one factor."""
+    share a basis, have no day in common, or their ratios do not agree on one factor
+    (then they disagree, which is the cross-check's business, not a new basis).
+    Forward-adjusted sources re-base every earlier price at each dividend or bonus
+    issue, so bars fetched before one and after it differ by about one factor."""
     if older.empty or fresh.empty:
         return None
     a = older.dropna(subset=["close"]).drop_duplicates("as_of", keep="last") \
@@ -198,8 +201,15 @@ def basis_change(older: pd.DataFrame, fresh: pd.DataFrame) -> float | None:
     common = a.index.intersection(b.index)
     if common.empty:
         return None
-    factor = float(np.median(b.loc[common].to_numpy(float) / a.loc[common].to_numpy(float)))
-    return factor if math.isfinite(factor) and abs(factor - 1) > BASIS_TOLERANCE else None
+    ratios = b.loc[common].to_numpy(float) / a.loc[common].to_numpy(float)
+    factor = float(np.median(ratios))
+    if not math.isfinite(factor) or factor <= 0 or abs(factor - 1) <= BASIS_TOLERANCE:
+        return None
+    # East Money subtracts a dividend rather than scaling by it, so the ratios of a true
+    # re-basing drift a little with the price; beyond BASIS_AGREEMENT they are no factor.
+    if np.max(np.abs(ratios / factor - 1)) > BASIS_AGREEMENT:
+        return None
+    return factor
 
 
 def rebased(bars: pd.DataFrame, factor: float) -> pd.DataFrame:

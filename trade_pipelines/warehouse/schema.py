@@ -453,6 +453,24 @@ MIGRATIONS: list[tuple[int, str]] = [
         );
         """,
     ),
+    (
+        11,
+        # A live delivery on another share basis than the stored bars (a forward-adjusted
+        # source re-based its history at a dividend or bonus issue): the factor that took
+        # the stored basis to the delivered one. The delivery was divided by it before it
+        # was stored, so the stored history keeps one basis and is never rewritten.
+        """
+        CREATE TABLE IF NOT EXISTS basis_factors (
+            symbol VARCHAR NOT NULL,
+            source VARCHAR NOT NULL,
+            first_day DATE NOT NULL,
+            last_day DATE NOT NULL,
+            factor DOUBLE NOT NULL,
+            overlap_days INTEGER NOT NULL,
+            recorded_at TIMESTAMP NOT NULL
+        );
+        """,
+    ),
 ]
 
 
