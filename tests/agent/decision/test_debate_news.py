@@ -56,3 +56,14 @@ def test_a_drill_headline_is_marked_in_the_transcript() -> None:
     text = _texts(debate(strong(news=drill)), "conservative")
     assert f'{DRILL_MARK} "AAA faces fraud investigation"' in text
     assert DRILL_MARK not in _texts(debate(strong(news=BAD_NEWS)), "conservative")
+
+
+def test_market_wide_news_is_read_by_every_proposal_and_weighs_half() -> None:
+    calm = debate(strong())
+    alarmed = debate(strong(market_news=replace(BAD_NEWS, top_headline="Markets slump")))
+    named = debate(strong(news=BAD_NEWS))
+    assert "Market-wide news to today's close: 3 headline(s)" in _texts(alarmed, "quant")
+    assert "Objection 6 (market news" in _texts(alarmed, "conservative")
+    assert '"Markets slump"' in _texts(alarmed, "conservative")
+    # Bad news about every name costs less confidence than the same news about this one.
+    assert named.confidence < alarmed.confidence < calm.confidence

@@ -21,6 +21,8 @@ MIN_ROUNDS, MAX_ROUNDS = 3, 5
 # News whose tone is at least this strong is argued: the aggressive agent cites good
 # news, the conservative objects to a long entry against bad news.
 NEWS_TONE = 0.3
+# Market-wide news weighs this share of a name's own news: it is about every name at once.
+MARKET_NEWS_SHARE = 0.5
 LOW_CERTAINTY = 0.60
 MIN_WEIGHT = 0.01
 
@@ -85,6 +87,8 @@ class Evidence:
     size_scale: float = 1.0
     # The symbol's news up to the day's close (None: no headline).
     news: NewsSentiment | None = None
+    # The day's market-wide news (headlines naming no symbol, such as a general feed's).
+    market_news: NewsSentiment | None = None
     # The market's mood that day and the event ahead of the name (both optional).
     sentiment: MarketMood | None = None
     event: EventContext | None = None
@@ -165,6 +169,13 @@ def _objections(e: Evidence) -> list[Objection]:
                           f"The news is against it: {e.news.headlines} headline(s) to "
                           f"today's close score {e.news.score:+.2f}, led by "
                           f"{e.news.quote()}.")]
+    if (e.market_news is not None and e.side == "buy"
+            and e.market_news.score <= -NEWS_TONE):
+        news.append(Objection(
+            "market news", MARKET_NEWS_SHARE * _clip(-e.market_news.score / 0.6),
+            f"The market's news is against longs: {e.market_news.headlines} market-wide "
+            f"headline(s) to today's close score {e.market_news.score:+.2f}, led by "
+            f"{e.market_news.quote()}."))
     objections = [
         Objection("volatility", _clip((e.vol_20 - 0.25) / 0.35),
                   f"Volatility is {_pct(e.vol_20)} a year: a normal day moves "
@@ -286,6 +297,10 @@ def debate(e: Evidence) -> Decision:
              f"{e.news.score:+.2f}, led by {e.news.quote()}." if e.news.score >= NEWS_TONE
              else f"News to today's close: {e.news.headlines} headline(s), score "
                   f"{e.news.score:+.2f}, led by {e.news.quote()}."))
+    if e.market_news is not None:
+        say(1, "quant",
+            f"Market-wide news to today's close: {e.market_news.headlines} headline(s), "
+            f"score {e.market_news.score:+.2f}, led by {e.market_news.quote()}.")
     objections = _objections(e)
     for i, o in enumerate(objections, 1):
         minor = ", minor" if o.severity < 0.15 else ""
@@ -328,7 +343,9 @@ def debate(e: Evidence) -> Decision:
     confidence = _clip(0.5 + 0.25 * math.tanh((win - 0.5) * 6)
                        + 0.15 * math.tanh(expectancy / 0.02)
                        - 0.35 * mean_severity + 0.1 * _clip(e.strength)
-                       + (0.05 * _clip(e.news.score) if e.news is not None else 0.0),
+                       + (0.05 * _clip(e.news.score) if e.news is not None else 0.0)
+                       + (0.05 * MARKET_NEWS_SHARE * _clip(e.market_news.score)
+                          if e.market_news is not None else 0.0),
                        0.02, 0.98)
     if abandoned or e.defensive:
         verdict, combined = "drop", 0.0

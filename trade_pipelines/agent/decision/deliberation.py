@@ -20,7 +20,7 @@ from trade_pipelines.agent.evolution.genomes import StrategyGenome, sizing_scale
 from trade_pipelines.agent.evolution.lifecycle import Probation
 from trade_pipelines.agent.memory.trade_memory import MemoryBook
 from trade_pipelines.agent.perception.events import EventBook
-from trade_pipelines.agent.perception.news import NewsSentiment
+from trade_pipelines.agent.perception.news import MARKET_WIDE, NewsSentiment
 
 DEFAULT_EXPOSURE = 0.6
 FEATURES_USED = ["close", "ret_20d", "vol_20", "rsi_14", "sma_200"]
@@ -73,6 +73,7 @@ class Deliberation:
                 size_scale=sizing_scale(genome, float(f["vol_20"]))
                 * self.probation.scale(p["strategy_id"], p["as_of"]),
                 news=self.news.get((p["symbol"], p["as_of"])),
+                market_news=self.news.get((MARKET_WIDE, p["as_of"])),
                 sentiment=self.moods.get(p["as_of"]),
                 event=self._event(p["symbol"], p["as_of"]),
             )
