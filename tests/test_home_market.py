@@ -83,3 +83,30 @@ def test_controls_follow_the_home_markets_calendar(project_home: Path) -> None:
     event = record_control(store, "pause", "review", "tester", now=moment)
     assert event.effective_from == date(2016, 2, 15)
     assert default_effective_from(moment) == date(2016, 2, 5)  # NYSE by default
+
+
+def test_the_definitions_of_an_a_share_home_trade_a_shares(
+        project_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The schedules and the UI's runs take the home's market when neither a market nor
+    symbols are configured (before, they fell back to the US universe and failed)."""
+    from trade_pipelines.definitions import build_resources
+    from trade_pipelines.home_market import configured_market
+
+    monkeypatch.delenv("TRADE_PIPELINES_MARKET", raising=False)
+    monkeypatch.delenv("TRADE_PIPELINES_SYMBOLS", raising=False)
+    paths = Paths(project_home).ensure()
+    assert configured_market(project_home) == ""
+    assert build_resources()["market_data"].rules().code == "us"
+    claim_home_market("cn", paths)
+    assert paths.market_file.read_text().strip() == "cn"
+    assert build_resources()["market_data"].rules().code == "cn"
+    assert "600036.SH" in build_resources()["market_data"].universe()
+    # A home claimed before the file existed is read from its warehouse.
+    paths.market_file.unlink()
+    assert configured_market(project_home) == "cn"
+    # Configuration still wins.
+    monkeypatch.setenv("TRADE_PIPELINES_MARKET", "hk")
+    assert build_resources()["market_data"].rules().code == "hk"
+    monkeypatch.delenv("TRADE_PIPELINES_MARKET")
+    monkeypatch.setenv("TRADE_PIPELINES_SYMBOLS", "AAPL")
+    assert build_resources()["market_data"].rules().code == "us"

@@ -5,6 +5,7 @@ from pathlib import Path
 from dagster import Definitions
 
 from trade_pipelines.assets import ALL_ASSET_CHECKS, ALL_ASSETS
+from trade_pipelines.home_market import configured_market
 from trade_pipelines.jobs import (
     bar_self_check_job,
     daily_cycle_job,
@@ -18,7 +19,7 @@ from trade_pipelines.jobs import (
 from trade_pipelines.market_data.loading import check_source
 from trade_pipelines.resources import MarketDataResource, MemoryIndexResource, WarehouseResource
 from trade_pipelines.sensors import SCHEDULES, SENSORS
-from trade_pipelines.settings import home_dir, market_setting, source_setting, symbols_setting
+from trade_pipelines.settings import home_dir, source_setting, symbols_setting
 
 
 def build_resources(symbols: str | None = None, source: str | None = None,
@@ -34,7 +35,7 @@ def build_resources(symbols: str | None = None, source: str | None = None,
         "market_data": MarketDataResource(
             source=check_source(source if source is not None else source_setting()),
             symbols=symbols if symbols is not None else symbols_setting(),
-            market=market if market is not None else market_setting()),
+            market=market if market is not None else configured_market(home)),
         "memory_index": MemoryIndexResource(home=home),
     }
 

@@ -10,11 +10,13 @@ of those bars.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
+import duckdb
 import pandas as pd
 
 from trade_pipelines.agent.markets import market_of_symbols, market_rules
-from trade_pipelines.settings import HOME_ENV, Paths
+from trade_pipelines.settings import HOME_ENV, Paths, market_setting, symbols_setting
 from trade_pipelines.warehouse import Warehouse
 
 TABLE = "home_market"
@@ -55,9 +57,27 @@ def claim_home_market(market: str, paths: Paths) -> str:
             f"warehouse. Set {HOME_ENV} to another folder for it (for example "
             f"{HOME_ENV}={paths.home.parent / (paths.home.name + '-' + rules.code)}).")
     warehouse.migrate()
+    if not paths.market_file.exists():
+        paths.market_file.write_text(rules.code + "\n")
     if not warehouse.table_exists(TABLE) or warehouse.query(
             f"SELECT count(*) AS n FROM {TABLE}")["n"].iloc[0] == 0:
         warehouse.append(TABLE, pd.DataFrame(
             {"market": [rules.code],
              "recorded_at": [datetime.now(UTC).replace(tzinfo=None)]}))
     return rules.code
+
+
+def configured_market(home: Path | str) -> str:
+    """The market the definitions trade: ``$TRADE_PIPELINES_MARKET``; else "" when
+    ``$TRADE_PIPELINES_SYMBOLS`` is set (the symbols decide); else the home's market, so
+    the schedules and the UI's runs of an A-share home trade A-shares, not the default
+    US universe."""
+    if market_setting() or symbols_setting():
+        return market_setting()
+    paths = Paths(Path(home))
+    if paths.market_file.exists():
+        return paths.market_file.read_text().strip()
+    try:  # a home claimed before the file existed; a writer's lock must not stop a load
+        return home_market(Warehouse(paths.warehouse)) or ""
+    except duckdb.Error:
+        return ""

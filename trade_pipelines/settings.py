@@ -64,6 +64,12 @@ class Paths:
         return self.home / "cache"
 
     @property
+    def market_file(self) -> Path:
+        """The home's market code (``home_market.py``), readable without the warehouse
+        (whose lock a running job may hold) when the definitions load."""
+        return self.home / "market"
+
+    @property
     def inbox(self) -> Path:
         """Drop bar files here; a sensor imports them (done ones move to inbox/imported)."""
         return self.home / "inbox"

@@ -26,6 +26,7 @@ from dagster import (
 )
 
 from trade_pipelines.assets.common import LAST_DAY_TAG, exchange_sessions
+from trade_pipelines.home_market import configured_market
 from trade_pipelines.jobs import (
     bar_self_check_job,
     daily_cycle_job,
@@ -39,7 +40,7 @@ from trade_pipelines.partitions import year_partition
 from trade_pipelines.resources import MarketDataResource, WarehouseResource
 from trade_pipelines.settings import (
     NEWS_FEEDS_ENV,
-    market_setting,
+    home_dir,
     news_feeds_setting,
     symbols_setting,
 )
@@ -48,7 +49,8 @@ from trade_pipelines.warehouse import Warehouse
 BAR_FILE_SUFFIXES = (".csv", ".parquet", ".pq")
 
 # The market the definitions trade (as ``build_resources`` configures it): its clock.
-MARKET = MarketDataResource(symbols=symbols_setting(), market=market_setting()).rules()
+MARKET = MarketDataResource(symbols=symbols_setting(),
+                            market=configured_market(home_dir())).rules()
 TIMEZONE = MARKET.timezone
 # A crypto day's bar is final at midnight: its cycle runs just after, for the day before.
 CLOSE_TICK_DAYS_BACK = 1 if MARKET.close_next_day else 0
