@@ -82,6 +82,21 @@ def trading_days(warehouse: Warehouse, symbols: list[str], start: date, end: dat
     return [d for d in exchange_sessions(start, end, calendar) if d in have]
 
 
+def stored_headlines(store: Warehouse, start: date, end: date) -> pd.DataFrame:
+    """The ``news`` rows that can count for a session of [start, end]: read a little
+    wider than the window (each is kept to the session whose close first follows its
+    availability by ``wiring.news_sentiment_rows``)."""
+    from trade_pipelines.agent.loop.wiring import PREVIOUS_SESSION_SEARCH
+
+    if not store.table_exists("news"):
+        return pd.DataFrame()
+    return store.query(
+        "SELECT news_id, symbol, headline, body, language, published_at, available_at, "
+        "generated FROM news WHERE available_at > ? AND available_at <= ? "
+        "ORDER BY available_at, news_id",
+        [start - PREVIOUS_SESSION_SEARCH, end + timedelta(days=2)])
+
+
 def progress(items: Iterable[T], description: str, total: int | None = None,
              unit: str = "day") -> Iterator[T]:
     """A progress bar on the console when the CLI asked for one, otherwise the items."""

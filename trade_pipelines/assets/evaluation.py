@@ -16,9 +16,16 @@ from dagster import (
 )
 from pydantic import Field
 
-from trade_pipelines.assets.common import WAREHOUSE_POOL, markdown_preview, progress, to_dates
+from trade_pipelines.assets.common import (
+    WAREHOUSE_POOL,
+    markdown_preview,
+    progress,
+    stored_headlines,
+    to_dates,
+)
 from trade_pipelines.assets.market import bar_quality
 from trade_pipelines.resources import MarketDataResource, WarehouseResource
+from trade_pipelines.settings import include_drills_setting
 
 
 class ScoreboardConfig(Config):
@@ -84,7 +91,8 @@ def walk_forward_scoreboard(context: AssetExecutionContext, config: ScoreboardCo
     evaluation = evaluate_walk_forward(
         bars, universe, market_data.benchmark_symbol, market_data.volatility_index_symbol,
         first, end, test_months=config.test_months, systems=SYSTEMS, progress=tell,
-        rules=market_data.rules())
+        rules=market_data.rules(), headlines=stored_headlines(store, start, end),
+        include_generated=include_drills_setting())
     out = Path(config.out) if config.out else warehouse.paths().home / "scoreboard"
     rules = market_data.rules()
     meta = {"data": f"{market_data.source}, {start} .. {end}",

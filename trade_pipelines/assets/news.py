@@ -1,11 +1,14 @@
 """Perception: each session's news sentiment per symbol, from the imported headlines."""
 
-from datetime import timedelta
-
 from dagster import AssetExecutionContext, MaterializeResult, asset
 
-from trade_pipelines.agent.loop.wiring import PREVIOUS_SESSION_SEARCH, news_sentiment_rows
-from trade_pipelines.assets.common import WAREHOUSE_POOL, markdown_preview, partition_window
+from trade_pipelines.agent.loop.wiring import news_sentiment_rows
+from trade_pipelines.assets.common import (
+    WAREHOUSE_POOL,
+    markdown_preview,
+    partition_window,
+    stored_headlines,
+)
 from trade_pipelines.partitions import single_run, trading_years
 from trade_pipelines.resources import MarketDataResource, WarehouseResource
 from trade_pipelines.settings import INCLUDE_DRILLS_ENV, include_drills_setting
@@ -23,13 +26,7 @@ def news_sentiment(context: AssetExecutionContext, warehouse: WarehouseResource,
     start, end = partition_window(context)
     store = warehouse.warehouse()
     include_drills = include_drills_setting()
-    # Headlines are read a little wider than the window; the rows keep each one to the
-    # session whose close first follows its availability.
-    news = store.query(
-        "SELECT news_id, symbol, headline, body, language, published_at, available_at, "
-        "generated FROM news WHERE available_at > ? AND available_at <= ? "
-        "ORDER BY available_at, news_id",
-        [start - PREVIOUS_SESSION_SEARCH, end + timedelta(days=2)])
+    news = stored_headlines(store, start, end)
     rows = news_sentiment_rows(market_data.rules().code, news, start, end, include_drills)
     counts = store.replace_days({"news_sentiment": rows}, start, end)
     return MaterializeResult(metadata={

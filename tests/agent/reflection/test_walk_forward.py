@@ -135,3 +135,32 @@ def test_no_measured_trial_spread_gives_no_deflated_sharpe_for_many_trials() -> 
                        ["combined", "buy_and_hold"], pd.DataFrame(), 40, 1).set_index("system")
     assert np.isnan(summary.loc["combined", "deflated_sharpe"])  # 40 trials, spread unknown
     assert 0 < summary.loc["buy_and_hold", "deflated_sharpe"] < 1  # one trial: the plain PSR
+
+
+def test_the_agent_reads_the_stored_headlines_as_a_replay_does() -> None:
+    """Bad news on every name every session changes the agent's trades in the
+    scoreboard (before, the scoreboard's agent ran without the stored headlines)."""
+    from datetime import datetime, time
+
+    from trade_pipelines.market_data.calendar import exchange_sessions
+
+    first, last = date(2016, 1, 4), date(2016, 6, 30)
+    bars = _bars()
+    bars = bars[bars["as_of"] <= last]
+    news = pd.DataFrame([
+        {"news_id": f"N{i}-{symbol}", "symbol": symbol,
+         "headline": f"{symbol} faces fraud investigation; losses and default fears mount",
+         "body": "", "language": "en", "generated": False,
+         "published_at": datetime.combine(day, time(15)),
+         "available_at": datetime.combine(day, time(15))}
+        for i, day in enumerate(exchange_sessions(first, last)) for symbol in SYMBOLS])
+
+    def agent_row(headlines: pd.DataFrame | None) -> pd.Series:
+        evaluation = evaluate_walk_forward(bars, SYMBOLS, BENCHMARK_SYMBOL, VIX_SYMBOL,
+                                           first, last, test_months=6, systems=("combined",),
+                                           headlines=headlines)
+        return evaluation.scoreboard.set_index("system").loc["combined"]
+
+    unread, read = agent_row(None), agent_row(news)
+    assert (read["trades"], read["total_return"]) != (unread["trades"],
+                                                      unread["total_return"])

@@ -244,10 +244,13 @@ def evaluate_walk_forward(
         volatility_symbol: str | None, first_test_day: date, last_day: date, *,
         test_months: int = 12, systems: Sequence[str] = SYSTEMS,
         progress: Callable[[str, int], None] | None = None,
-        rules: MarketRules = US) -> Evaluation:
+        rules: MarketRules = US, headlines: pd.DataFrame | None = None,
+        include_generated: bool = False) -> Evaluation:
     """Score the agent, its ablations and the baselines over the windows from
     ``first_test_day`` to ``last_day``; ``bars`` holds the warm-up history before it.
-    Every system trades under the market's ``rules`` (lots, T+1, limits, fees).
+    Every system trades under the market's ``rules`` (lots, T+1, limits, fees), and the
+    agent and its ablations read the stored ``headlines`` as a replay does (drills only
+    with ``include_generated``).
 
     ``progress`` is told each step (an agent run or a window's scoring) as it finishes,
     with the number of steps in all."""
@@ -282,7 +285,8 @@ def evaluate_walk_forward(
     for name, variant in variants.items():
         result = run_agent_loop(bars, windows[0].start, last_day, list(universe),
                                 benchmark_symbol, volatility_symbol, variant=variant,
-                                rules=rules)
+                                rules=rules, headlines=headlines,
+                                include_generated=include_generated)
         frames = result["frames"]
         if name == "agent":
             records.update(agent_records(frames))
