@@ -237,3 +237,31 @@ def test_a_run_of_another_market_than_the_homes_is_refused(project_home: Path) -
     assert "holds the US stocks" in str(failure.event_specific_data.error)
     stored = store(project_home).query("SELECT DISTINCT symbol FROM bars")
     assert not stored["symbol"].str.endswith(".HK").any()
+
+
+def test_a_yfinance_session_not_closed_yet_is_left_for_the_next_fetch(
+        tmp_path: Path, yahoo_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """At 16:10 New York on 2024-03-14 the S&P 500's bar is final and the VIX's is not
+    (16:15): only the first is stored; the bar of the session in progress never is."""
+    from datetime import timedelta
+
+    from trade_pipelines.market_data import loading
+
+    warehouse = Warehouse(tmp_path / "warehouse.duckdb")
+    warehouse.migrate()
+    monkeypatch.setattr(loading, "_now", lambda: datetime(2024, 3, 14, 20, 10))
+    with yahoo_session(RecordedYahoo(), yahoo_cache):
+        loading.load_bars("yfinance", warehouse, ["^GSPC", "^VIX", "AAPL"],
+                          date(2024, 3, 1), date(2024, 3, 14), timedelta(0))
+    last = warehouse.query("SELECT symbol, max(as_of) AS last FROM bars GROUP BY symbol")
+    last = dict(zip(last["symbol"], pd.to_datetime(last["last"]).dt.date, strict=True))
+    assert last == {"^GSPC": date(2024, 3, 14), "AAPL": date(2024, 3, 14),
+                    "^VIX": date(2024, 3, 13)}
+    monkeypatch.setattr(loading, "_now", lambda: datetime(2024, 3, 14, 15, 0))  # 11:00
+    fresh = Warehouse(tmp_path / "fresh.duckdb")
+    fresh.migrate()
+    with yahoo_session(RecordedYahoo(), yahoo_cache):
+        loading.load_bars("yfinance", fresh, ["AAPL"], date(2024, 3, 1), date(2024, 3, 14),
+                          timedelta(0))
+    assert fresh.query("SELECT max(as_of) AS d FROM bars")["d"].iloc[0] == pd.Timestamp(
+        "2024-03-13")

@@ -175,7 +175,10 @@ def load_yfinance(store: Warehouse, symbols: list[str], start: date, end: date,
         return LoadReport()
     fetched = YFinanceSource(timeout_s=timeout_s).fetch(wanted, start, end)
     validation = validate_bars(fetched)
-    clean = _stored(validation.clean)
+    clean = _stored(validation.clean, market_of_symbols(wanted))
+    # A session not closed yet (Yahoo serves the day's bar while it trades) is left for
+    # the fetch after its close: its values are not final.
+    clean = clean[clean["available_at"] <= pd.Timestamp(_now())].reset_index(drop=True)
     records = quarantine_rows(validation.rejected.drop(columns=["reason"]), validation,
                               fetched["source"], _now())
     clean, factors, notes = on_stored_basis(store, clean)

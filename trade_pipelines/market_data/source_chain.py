@@ -359,7 +359,8 @@ class SourceChain:
                 self.timer() - began, 3), error=str(error)), None
         latency = self.timer() - began
         bars = bars[bars["symbol"] == symbol]
-        closed = bars_available_at(bars["as_of"], self.market) <= pd.Timestamp(now)
+        closed = bars_available_at(bars["as_of"], self.market, bars["symbol"]) \
+            <= pd.Timestamp(now)
         bars = bars[closed.to_numpy()].reset_index(drop=True)
         parts = score_bars(bars, expected, sessions, latency, self.policy)
         jumps = len(unadjusted_jumps(bars, self.market))
