@@ -95,7 +95,7 @@ def test_the_definitions_of_an_a_share_home_trade_a_shares(
     monkeypatch.delenv("TRADE_PIPELINES_MARKET", raising=False)
     monkeypatch.delenv("TRADE_PIPELINES_SYMBOLS", raising=False)
     paths = Paths(project_home).ensure()
-    assert configured_market(project_home) == ""
+    assert configured_market(project_home, "") == ""
     assert build_resources()["market_data"].rules().code == "us"
     claim_home_market("cn", paths)
     assert paths.market_file.read_text().strip() == "cn"
@@ -103,10 +103,11 @@ def test_the_definitions_of_an_a_share_home_trade_a_shares(
     assert "600036.SH" in build_resources()["market_data"].universe()
     # A home claimed before the file existed is read from its warehouse.
     paths.market_file.unlink()
-    assert configured_market(project_home) == "cn"
+    assert configured_market(project_home, "") == "cn"
     # Configuration still wins.
     monkeypatch.setenv("TRADE_PIPELINES_MARKET", "hk")
     assert build_resources()["market_data"].rules().code == "hk"
     monkeypatch.delenv("TRADE_PIPELINES_MARKET")
     monkeypatch.setenv("TRADE_PIPELINES_SYMBOLS", "AAPL")
     assert build_resources()["market_data"].rules().code == "us"
+    assert build_resources(symbols="0700.HK")["market_data"].rules().code == "hk"

@@ -30,12 +30,13 @@ def build_resources(symbols: str | None = None, source: str | None = None,
     $TRADE_PIPELINES_MARKET), read
     here once: a bad source name fails when the definitions load, not at 17:00."""
     home = str(Path(home) if home is not None else home_dir())
+    symbols = symbols if symbols is not None else symbols_setting()
     return {
         "warehouse": WarehouseResource(home=home),
         "market_data": MarketDataResource(
             source=check_source(source if source is not None else source_setting()),
-            symbols=symbols if symbols is not None else symbols_setting(),
-            market=market if market is not None else configured_market(home)),
+            symbols=symbols,
+            market=market if market is not None else configured_market(home, symbols)),
         "memory_index": MemoryIndexResource(home=home),
     }
 

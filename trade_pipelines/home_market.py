@@ -16,7 +16,7 @@ import duckdb
 import pandas as pd
 
 from trade_pipelines.agent.markets import market_of_symbols, market_rules
-from trade_pipelines.settings import HOME_ENV, Paths, market_setting, symbols_setting
+from trade_pipelines.settings import HOME_ENV, Paths, market_setting
 from trade_pipelines.warehouse import Warehouse
 
 TABLE = "home_market"
@@ -67,12 +67,12 @@ def claim_home_market(market: str, paths: Paths) -> str:
     return rules.code
 
 
-def configured_market(home: Path | str) -> str:
+def configured_market(home: Path | str, symbols: str) -> str:
     """The market the definitions trade: ``$TRADE_PIPELINES_MARKET``; else "" when
-    ``$TRADE_PIPELINES_SYMBOLS`` is set (the symbols decide); else the home's market, so
-    the schedules and the UI's runs of an A-share home trade A-shares, not the default
+    ``symbols`` (the configured universe) are given (they decide); else the home's market,
+    so the schedules and the UI's runs of an A-share home trade A-shares, not the default
     US universe."""
-    if market_setting() or symbols_setting():
+    if market_setting() or symbols.strip():
         return market_setting()
     paths = Paths(Path(home))
     if paths.market_file.exists():

@@ -50,7 +50,7 @@ BAR_FILE_SUFFIXES = (".csv", ".parquet", ".pq")
 
 # The market the definitions trade (as ``build_resources`` configures it): its clock.
 MARKET = MarketDataResource(symbols=symbols_setting(),
-                            market=configured_market(home_dir())).rules()
+                            market=configured_market(home_dir(), symbols_setting())).rules()
 TIMEZONE = MARKET.timezone
 # A crypto day's bar is final at midnight: its cycle runs just after, for the day before.
 CLOSE_TICK_DAYS_BACK = 1 if MARKET.close_next_day else 0
