@@ -10,7 +10,7 @@ from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, ass
 from trade_pipelines.agent.loop.wiring import event_rows, market_sentiment_rows
 from trade_pipelines.agent.perception.anomalies import anomaly_scores
 from trade_pipelines.agent.perception.events import EVENT_HORIZON, RESPONSE_IMPACT
-from trade_pipelines.agent.perception.regime import market_breadth
+from trade_pipelines.agent.perception.regime import collapse_breadth
 from trade_pipelines.assets.common import (
     FEATURE_HISTORY,
     WAREHOUSE_POOL,
@@ -106,8 +106,8 @@ def market_anomalies(context: AssetExecutionContext, warehouse: WarehouseResourc
     store = warehouse.warehouse()
     symbols = [*market_data.universe(), market_data.benchmark_symbol]
     bars = _bars(store, symbols, start - FEATURE_HISTORY, end)
-    breadth = market_breadth(_features(store, market_data.universe(),
-                                       start - FEATURE_HISTORY, end))
+    breadth = collapse_breadth(_features(store, market_data.universe(),
+                                         start - FEATURE_HISTORY, end))
     scores = anomaly_scores(bars, market_data.benchmark_symbol, breadth,
                             market_data.rules().always_open)
     scores = scores[(scores["as_of"] >= start) & (scores["as_of"] <= end)]

@@ -177,3 +177,15 @@ def test_a_crypto_regime_up_to_t_ignores_later_days() -> None:
     pd.testing.assert_frame_equal(before, after)
     assert detect_regimes(crypto_benchmark(perturbed), NO_FEATURES)["defensive"].iloc[
         320:].any()
+
+
+def test_the_black_swan_rule_reads_breadth_only_of_five_names_or_more() -> None:
+    from trade_pipelines.agent.perception.regime import collapse_breadth
+
+    d = days(2)
+    rows = [{"symbol": s, "as_of": d[0], "close": 11.0, "sma_50": 10.0} for s in "ABCDE"]
+    rows += [{"symbol": s, "as_of": d[1], "close": 9.0, "sma_50": 10.0} for s in "AB"]
+    rows += [{"symbol": s, "as_of": d[1], "close": 9.0, "sma_50": np.nan} for s in "CDE"]
+    breadth = collapse_breadth(pd.DataFrame(rows))
+    assert breadth.iloc[0] == pytest.approx(1.0)
+    assert np.isnan(breadth.iloc[1])  # two names with an average: no market's breadth

@@ -39,6 +39,7 @@ BLACK_SWAN_DROP = -0.07
 BREADTH_COLLAPSE = 0.30          # breadth down at least this much over 5 sessions ...
 BREADTH_FLOOR = 0.20             # ... to below this share
 BREADTH_SPIKE = 2.0              # ... while the volatility spike ratio is at least this
+BREADTH_MIN_NAMES = 5            # breadth of fewer names says nothing about a market
 
 ANOMALY_COLUMNS = ["symbol", "as_of", "return_z", "volume_burst", "volatility_spike", "gap",
                    "score", "black_swan", "reason"]

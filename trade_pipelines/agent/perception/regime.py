@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from trade_pipelines.agent.markets import market_of_symbol, market_rules
-from trade_pipelines.agent.perception.anomalies import benchmark_black_swans
+from trade_pipelines.agent.perception.anomalies import BREADTH_MIN_NAMES, benchmark_black_swans
 from trade_pipelines.agent.perception.features import rolling_mean, rolling_std
 
 DEFENSIVE_VIX = 40.0
@@ -55,6 +55,15 @@ def market_breadth(features: pd.DataFrame) -> pd.Series:
     above = (features["close"] > features["sma_50"]).astype(float).where(
         features["sma_50"].notna())
     return above.groupby(features["as_of"]).mean().rename("breadth")
+
+
+def collapse_breadth(features: pd.DataFrame) -> pd.Series:
+    """``market_breadth`` on the days at least ``BREADTH_MIN_NAMES`` stocks have a 50-day
+    average, NaN on the others: the breadth the black-swan rule may read (with two coins,
+    breadth swings 0-50-100% on one name's move and would call a collapse every dip)."""
+    breadth = market_breadth(features)
+    names = features["sma_50"].notna().groupby(features["as_of"]).sum()
+    return breadth.where(names.reindex(breadth.index).fillna(0) >= BREADTH_MIN_NAMES)
 
 
 def detect_regimes(
@@ -99,6 +108,7 @@ def detect_regimes(
         | (out["volatility"].fillna(0.0) > defensive_volatility(volatility, always_open))
         # The anomaly layer's black swan (a 7% fall, a 4-sigma fall, or breadth collapsing
         # while volatility spikes) acts in the same bar: that close's decisions are defensive.
-        | benchmark_black_swans(bench, breadth, always_open)["black_swan"].to_numpy()
+        | benchmark_black_swans(bench, collapse_breadth(features),
+                                always_open)["black_swan"].to_numpy()
     )
     return out[columns]
