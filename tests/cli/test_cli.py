@@ -252,3 +252,32 @@ def test_fetch_news_reads_feeds_and_says_which_failed(
     assert "gone.xml: FAILED" in err and "HTTP 404" in err
     news = Warehouse(paths().warehouse).query("SELECT symbol, headline FROM news")
     assert news.values.tolist() == [["AAPL", "AAPL unveils a new chip"]]
+
+
+def test_fetch_news_reads_local_times_in_the_given_zone(
+        project_home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import functools
+    import threading
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    (tmp_path / "cn.xml").write_text(
+        '<?xml version="1.0"?><rss version="2.0"><channel><item><title>沪指收涨</title>'
+        "<pubDate>Tue, 05 Mar 2024 15:05:00 CST</pubDate></item><item><title>两会开幕"
+        "</title><pubDate>2024-03-05 09:00:00</pubDate></item></channel></rss>",
+        encoding="utf-8")
+    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(tmp_path))
+    with ThreadingHTTPServer(("127.0.0.1", 0), handler) as server:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        base = f"http://127.0.0.1:{server.server_address[1]}"
+        assert main(["fetch-news", "--feed", f"{base}/cn.xml", "--timezone",
+                     "Mars/Olympus"]) == 2
+        assert main(["fetch-news", "--feed", f"{base}/cn.xml", "--timezone",
+                     "Asia/Shanghai"]) == 0
+        server.shutdown()
+    out, err = capsys.readouterr()
+    assert "unknown time zone 'Mars/Olympus'" in err
+    assert "cn.xml: 2 item(s), 2 stored" in out
+    news = Warehouse(paths().warehouse).query(
+        "SELECT headline, published_at FROM news ORDER BY published_at")
+    assert news.values.tolist() == [["两会开幕", pd.Timestamp("2024-03-05 01:00")],
+                                    ["沪指收涨", pd.Timestamp("2024-03-05 07:05")]]

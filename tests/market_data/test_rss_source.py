@@ -19,9 +19,11 @@ from trade_pipelines.market_data.errors import SourceUnreachable
 from trade_pipelines.market_data.rss_source import (
     FeedUnreadable,
     feed_urls,
+    feed_zone,
     fetch_feed,
     fetch_feeds,
     parse_feed,
+    resolve_timestamp,
 )
 from trade_pipelines.warehouse import Warehouse
 
@@ -46,6 +48,17 @@ ATOM = b"""<?xml version="1.0" encoding="utf-8"?>
 <entry><title>Banks rally on upgrade</title><updated>2024-03-05T13:00:00+00:00</updated></entry>
 </feed>"""
 
+# A Chinese feed: "CST" is China Standard Time, local times carry no offset.
+CHINA = """<?xml version="1.0" encoding="UTF-8"?>
+<rss version="2.0"><channel><title>财经</title>
+<item><title>央行下调存款准备金率</title><pubDate>Tue, 05 Mar 2024 09:15:00 CST</pubDate></item>
+<item><title>沪指收涨</title><pubDate>2024-03-05 15:05:00</pubDate></item>
+<item><title>两会开幕</title><pubDate>2024-03-05</pubDate></item>
+<item><title>政府工作报告发布</title><pubDate>2024-03-06</pubDate></item>
+<item><title>明日预告</title><pubDate>2024-03-07</pubDate></item>
+<item><title>Wire copy</title><pubDate>Tue, 05 Mar 2024 01:00:00 GMT</pubDate></item>
+</channel></rss>""".encode()
+
 FETCHED = datetime(2024, 3, 5, 23, 0)  # naive UTC: 18:00 New York, after the close
 
 
@@ -53,7 +66,7 @@ class FeedServer:
     """Serves fixed feeds at /rss, /atom, /broken, /html, /error and /slow."""
 
     def __init__(self, slow_s: float = 5.0) -> None:
-        bodies = {"/rss": RSS, "/atom": ATOM, "/broken": b"<rss><channel><item>",
+        bodies = {"/rss": RSS, "/atom": ATOM, "/china": CHINA, "/broken": b"<rss><channel><item>",
                   "/html": b"<html><body>not a feed</body></html>",
                   "/entities": b'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY a "aaaa">]>'
                                b"<rss>&a;</rss>"}
@@ -117,10 +130,11 @@ def test_an_rss_feed_is_stored_checked_and_known_from_its_fetch(feeds: FeedServe
     assert set(news["source"]) == {f"rss:{feeds.url.removeprefix('http://')}"}
     assert news["symbol"].isna().all() and not news["generated"].any()
     quarantine = store.query("SELECT reason, raw FROM quarantine ORDER BY reason")
-    assert quarantine["reason"].tolist() == ["no timestamp", "timestamp in the future",
-                                             "unparseable timestamp"]
+    assert quarantine["reason"].tolist() == [
+        "no timestamp", "time zone abbreviation 'CEST' is ambiguous without the feed's "
+        "time zone (give the feed one)", "timestamp in the future"]
     assert "An undated rumour" in quarantine["raw"].iloc[0]
-    assert "14:30:00 CEST" in quarantine["raw"].iloc[2]  # the date as the feed wrote it
+    assert "14:30:00 CEST" in quarantine["raw"].iloc[1]  # the date as the feed wrote it
     # The same feed again adds nothing.
     again = fetch_feed(f"{feeds.url}/rss", store, now=FETCHED)
     assert again.stored == 0 and again.already_stored == 2
@@ -135,6 +149,89 @@ def test_an_atom_feed_and_a_per_stock_feed(feeds: FeedServer, store: Warehouse) 
                                              pd.Timestamp("2024-03-05 13:00")]
     assert set(news["symbol"]) == {"JPM"}
     assert news["body"].iloc[0] == "No change."
+
+
+def test_a_feed_in_its_own_time_zone(feeds: FeedServer, store: Warehouse) -> None:
+    """Asia/Shanghai: "CST" is UTC+8, a local time is Beijing time, a date alone is known
+    at the end of that Beijing day (the 6th had begun at the fetch, 07:00 Beijing; the 7th
+    had not: future)."""
+    report = fetch_feed(f"{feeds.url}/china", store, timezone="Asia/Shanghai", now=FETCHED)
+    assert (report.fetched, report.stored, report.quarantined) == (6, 5, 1)
+    news = store.query("SELECT headline, published_at, available_at FROM news")
+    published = dict(zip(news["headline"], news["published_at"], strict=True))
+    assert published == {"央行下调存款准备金率": pd.Timestamp("2024-03-05 01:15"),
+                         "沪指收涨": pd.Timestamp("2024-03-05 07:05"),
+                         "两会开幕": pd.Timestamp("2024-03-05 15:59:59"),
+                         "政府工作报告发布": pd.Timestamp("2024-03-06 15:59:59"),
+                         "Wire copy": pd.Timestamp("2024-03-05 01:00")}
+    available = dict(zip(news["headline"], news["available_at"], strict=True))
+    assert available["政府工作报告发布"] == pd.Timestamp("2024-03-06 15:59:59")  # day's end
+    assert available["沪指收涨"] == pd.Timestamp(FETCHED)
+    assert store.query("SELECT reason FROM quarantine")["reason"].tolist() == [
+        "timestamp in the future"]
+
+
+def test_without_a_zone_a_feed_s_local_times_are_refused_not_taken_as_utc(
+        feeds: FeedServer, store: Warehouse) -> None:
+    report = fetch_feed(f"{feeds.url}/china", store, now=FETCHED)
+    assert (report.stored, report.quarantined) == (2, 4)
+    news = store.query("SELECT headline, published_at FROM news ORDER BY published_at")
+    # RFC 822's CST (US Central) without a zone for the feed; GMT as written
+    assert news.values.tolist() == [["Wire copy", pd.Timestamp("2024-03-05 01:00")],
+                                    ["央行下调存款准备金率", pd.Timestamp("2024-03-05 15:15")]]
+    reasons = store.query("SELECT reason FROM quarantine ORDER BY reason")["reason"].tolist()
+    assert reasons == ["date without a time of day and no time zone for the feed"] * 3 + [
+        "timestamp without a time zone and no time zone for the feed"]
+    with pytest.raises(ValueError, match="unknown time zone 'Mars/Olympus'"):
+        fetch_feed(f"{feeds.url}/china", store, timezone="Mars/Olympus")
+
+
+@pytest.mark.parametrize(("stamp", "zone", "expected"), [
+    ("Tue, 05 Mar 2024 09:15:00 +0800", None, "2024-03-05T09:15:00+08:00"),
+    ("Tue, 05 Mar 2024 09:15:00 +0800", "America/New_York", "2024-03-05T09:15:00+08:00"),
+    ("Tue, 05 Mar 2024 09:15:00 GMT", "Asia/Shanghai", "2024-03-05T09:15:00+00:00"),
+    ("Tue, 05 Mar 2024 09:15:00 -0000", None, "2024-03-05T09:15:00+00:00"),
+    ("Tue, 05 Mar 2024 09:15:00 +0000 (UTC)", None, "2024-03-05T09:15:00+00:00"),
+    ("Tue, 5 Mar 24 09:15 GMT+8", None, "2024-03-05T09:15:00+08:00"),
+    ("2024-03-05T09:15:00.5Z", None, "2024-03-05T09:15:00.500000+00:00"),
+    ("Tue, 05 Mar 2024 09:15:00 EST", None, "2024-03-05T09:15:00-05:00"),
+    ("Tue, 05 Mar 2024 09:15:00 PDT", None, "2024-03-05T09:15:00-07:00"),
+    ("Tue, 05 Mar 2024 09:15:00 CST", None, "2024-03-05T09:15:00-06:00"),
+    ("Tue, 05 Mar 2024 09:15:00 CST", "America/Chicago", "2024-03-05T09:15:00-06:00"),
+    ("Tue, 05 Mar 2024 09:15:00 CST", "Asia/Shanghai", "2024-03-05T09:15:00+08:00"),
+    ("Tue, 05 Mar 2024 09:15:00 CST", "Asia/Taipei", "2024-03-05T09:15:00+08:00"),
+    ("Mon, 04 Mar 2024 14:30:00 CET", "Europe/Paris", "2024-03-04T14:30:00+01:00"),
+    ("2024-03-04 14:30:00 EDT", "America/New_York", "2024-03-04T14:30:00-04:00"),
+    ("2024-03-04 14:30", "America/New_York", "2024-03-04T14:30:00-05:00"),
+    ("Mon, 04 Mar 2024", "UTC", "2024-03-04T23:59:59+00:00"),
+    ("2024-03-04", "America/New_York", "2024-03-04T23:59:59-05:00"),
+])
+def test_feed_dates_keep_their_zone(stamp: str, zone: str | None, expected: str) -> None:
+    assert resolve_timestamp(stamp, feed_zone(zone), FETCHED) == (expected, None)
+
+
+@pytest.mark.parametrize(("stamp", "zone", "reason"), [
+    ("", None, "no timestamp"),
+    ("yesterday", None, "unparseable timestamp"),
+    ("Fri, 30 Feb 2024 09:15:00 GMT", None, "unparseable timestamp"),
+    ("2024-03-04T14:30:00", None, "timestamp without a time zone"),
+    ("Mon, 04 Mar 2024 14:30:00", None, "timestamp without a time zone"),
+    ("2024-03-04", None, "date without a time of day and no time zone"),
+    ("Mon, 04 Mar 2024 14:30:00 CEST", None, "'CEST' is ambiguous without the feed's"),
+    ("Mon, 04 Mar 2024 14:30:00 IST", None, "'IST' is ambiguous"),
+    ("Mon, 04 Mar 2024 14:30:00 EST", "Europe/London", "not one the feed's zone "
+                                                       "Europe/London uses (BST, GMT)"),
+    ("Mon, 04 Mar 2024 14:30:00 +2500", None, "out of range"),
+    ("Mon, 04 Mar 2024 14:30:00 +08 zone", None, "unknown time zone"),
+    ("2024-03-10 02:30:00", "America/New_York", "non-existent local time"),
+    ("2024-11-03 01:30:00", "America/New_York", "ambiguous"),
+    ("2024-03-06 00:01:00", "UTC", "timestamp in the future"),
+    ("2024-03-06", "America/New_York", "timestamp in the future"),  # not begun by the fetch
+])
+def test_feed_dates_without_a_knowable_zone_are_refused(stamp: str, zone: str | None,
+                                                        reason: str) -> None:
+    resolved, why = resolve_timestamp(stamp, feed_zone(zone), FETCHED)
+    assert resolved == "" and why is not None and reason in why
 
 
 def test_a_headline_counts_for_the_first_close_after_its_fetch(feeds: FeedServer,

@@ -241,10 +241,15 @@ class CheckedNews:
 
 def check_headlines(frame: pd.DataFrame, raw: pd.DataFrame, zone: ZoneInfo, now: datetime,
                     source: str, quarantine_source: str,
-                    available_from: datetime | None = None) -> CheckedNews:
+                    available_from: datetime | None = None,
+                    parsed: list[tuple[datetime | None, str | None, bool]] | None = None,
+                    ) -> CheckedNews:
     """``frame`` (the canonical text columns; ``raw``: the rows as read, kept in the
-    quarantine) checked: dated, titled and not in the future, or quarantined."""
-    parsed = [parse_published_at(t, zone, now) for t in frame["published_at"]]
+    quarantine) checked: dated, titled and not in the future, or quarantined.
+    ``parsed``: the dates already read and checked by the caller, as
+    ``parse_published_at`` gives them (a feed's, read with the feed's own zone rules)."""
+    if parsed is None:
+        parsed = [parse_published_at(t, zone, now) for t in frame["published_at"]]
     frame = frame.assign(published_at=[p[0] for p in parsed])
     reasons = pd.Series([p[1] for p in parsed], index=frame.index, dtype=object)
     reasons = reasons.where(reasons.notna() | (frame["headline"] != ""), "empty headline")
