@@ -273,11 +273,23 @@ def test_fetch_news_reads_local_times_in_the_given_zone(
                      "Mars/Olympus"]) == 2
         assert main(["fetch-news", "--feed", f"{base}/cn.xml", "--timezone",
                      "Asia/Shanghai"]) == 0
+        assert main(["fetch-news", "--feed", f"AAPL {base}/cn.xml"]) == 2
+        # a feed about two stocks, with its own zone
+        assert main(["fetch-news", "--feed",
+                     f"600036.sh,601398.SH={base}/cn.xml|Asia/Shanghai"]) == 0
         server.shutdown()
     out, err = capsys.readouterr()
     assert "unknown time zone 'Mars/Olympus'" in err
-    assert "cn.xml: 2 item(s), 2 stored" in out
+    assert "fetch-news: 'AAPL http" in err and "is not an http(s) feed URL" in err
+    assert "cn.xml: 2 item(s), 2 stored, 0 already stored" in out
+    assert "cn.xml: 2 item(s), 4 stored, 0 already stored, 0 duplicate(s), 0 quarantined, " \
+        "for 600036.SH, 601398.SH" in out
     news = Warehouse(paths().warehouse).query(
-        "SELECT headline, published_at FROM news ORDER BY published_at")
-    assert news.values.tolist() == [["两会开幕", pd.Timestamp("2024-03-05 01:00")],
-                                    ["沪指收涨", pd.Timestamp("2024-03-05 07:05")]]
+        "SELECT symbol, headline, published_at FROM news ORDER BY 1 NULLS FIRST, 3")
+    assert news.values.tolist() == [
+        [None, "两会开幕", pd.Timestamp("2024-03-05 01:00")],
+        [None, "沪指收涨", pd.Timestamp("2024-03-05 07:05")],
+        ["600036.SH", "两会开幕", pd.Timestamp("2024-03-05 01:00")],
+        ["600036.SH", "沪指收涨", pd.Timestamp("2024-03-05 07:05")],
+        ["601398.SH", "两会开幕", pd.Timestamp("2024-03-05 01:00")],
+        ["601398.SH", "沪指收涨", pd.Timestamp("2024-03-05 07:05")]]

@@ -4,6 +4,7 @@ file; dead, hanging, failing and malformed feeds fail fast and clearly."""
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -17,12 +18,16 @@ import pytest
 from trade_pipelines.agent.loop.wiring import news_sentiment_rows
 from trade_pipelines.market_data.errors import SourceUnreachable
 from trade_pipelines.market_data.rss_source import (
+    FeedSpec,
     FeedUnreadable,
+    feed_label,
+    feed_specs,
     feed_urls,
     feed_zone,
     fetch_feed,
     fetch_feeds,
     parse_feed,
+    parse_feed_entry,
     resolve_timestamp,
 )
 from trade_pipelines.warehouse import Warehouse
@@ -127,7 +132,7 @@ def test_an_rss_feed_is_stored_checked_and_known_from_its_fetch(feeds: FeedServe
     assert published["AAPL beats estimates; profits surge"] == pd.Timestamp("2024-03-04 19:30")
     # Known to the agent only once fetched.
     assert (news["available_at"] == pd.Timestamp(FETCHED)).all()
-    assert set(news["source"]) == {f"rss:{feeds.url.removeprefix('http://')}"}
+    assert set(news["source"]) == {f"rss:{feeds.url.removeprefix('http://')}/rss"}
     assert news["symbol"].isna().all() and not news["generated"].any()
     quarantine = store.query("SELECT reason, raw FROM quarantine ORDER BY reason")
     assert quarantine["reason"].tolist() == [
@@ -282,3 +287,69 @@ def test_a_hanging_feed_and_a_dead_one_fail_in_bounded_time(feeds: FeedServer,
 def test_feed_settings_are_split_on_commas_and_spaces() -> None:
     assert feed_urls(" http://a/x, http://b/y http://a/x\n") == ["http://a/x", "http://b/y"]
     assert feed_urls("") == []
+
+
+def test_feed_settings_name_symbols_and_zones() -> None:
+    setting = ("aapl, msft=https://a/x.xml?ids=1&k=2,https://b/y.xml; "
+               "600036.SH=https://c/cn.xml|Asia/Shanghai\nhttps://d/z.xml|UTC;;")
+    assert feed_specs(setting) == [
+        FeedSpec("https://a/x.xml?ids=1&k=2", ("AAPL", "MSFT")),
+        FeedSpec("https://b/y.xml"),
+        FeedSpec("https://c/cn.xml", ("600036.SH",), "Asia/Shanghai"),
+        FeedSpec("https://d/z.xml", (), "UTC")]
+    assert feed_urls(setting)[0] == "AAPL,MSFT=https://a/x.xml?ids=1&k=2"
+    assert feed_urls(setting)[2] == "600036.SH=https://c/cn.xml|Asia/Shanghai"
+    assert parse_feed_entry(feed_urls(setting)[2]) == feed_specs(setting)[2]
+    assert parse_feed_entry("https://h/f?a=b") == FeedSpec("https://h/f?a=b")
+
+
+@pytest.mark.parametrize(("setting", "error"), [
+    ("AAPL https://a/x.xml", "'AAPL' is not a feed URL"),
+    ("AAPL,https://a/x.xml", "'AAPL' is not a feed URL"),
+    ("=https://a/x.xml", "no symbol before '='"),
+    ("AA PL=https://a/x.xml", "'AA' is not a feed URL"),
+    ("A/B=https://a/x.xml", "not a symbol: A/B"),
+    ("AAPL=ftp://a/x.xml", "is not an http(s) feed URL"),
+    ("https://a/x.xml|Mars/Olympus", "unknown time zone 'Mars/Olympus'"),
+])
+def test_badly_written_feeds_are_refused_with_the_reason(setting: str, error: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(error)):
+        feed_specs(setting)
+
+
+def test_the_source_tells_two_feeds_of_one_host_apart() -> None:
+    assert feed_label("https://news.example.com/markets/rss/") == \
+        "rss:news.example.com/markets/rss"
+    assert feed_label("https://news.example.com/tech.xml") == "rss:news.example.com/tech.xml"
+    # no credentials, query (a key) or fragment; bounded length
+    assert feed_label("https://me:secret@Example.com:8443/f.xml?apikey=k#top") == \
+        "rss:example.com:8443/f.xml"
+    assert len(feed_label("https://h/" + "p" * 500)) == 120
+
+
+def test_a_feed_about_several_stocks_stores_each_item_once_per_stock(
+        feeds: FeedServer, store: Warehouse) -> None:
+    report = fetch_feed(f"aapl,msft={feeds.url}/atom", store, now=FETCHED)
+    assert (report.fetched, report.stored, report.quarantined) == (2, 4, 0)
+    assert report.message.endswith("for AAPL, MSFT")
+    news = store.query("SELECT symbol, headline FROM news ORDER BY symbol, published_at")
+    assert news.values.tolist() == [["AAPL", "Fed holds rates steady"],
+                                    ["AAPL", "Banks rally on upgrade"],
+                                    ["MSFT", "Fed holds rates steady"],
+                                    ["MSFT", "Banks rally on upgrade"]]
+    # the feed's own symbols win over the call's default; a second feed of the host is
+    # its own source
+    reports = fetch_feeds([f"KO={feeds.url}/rss", f"{feeds.url}/atom"], store, symbol="JPM")
+    assert [r.symbols for r in reports] == [("KO",), ("JPM",)]
+    sources = store.query("SELECT DISTINCT symbol, source FROM news ORDER BY 1")
+    host = feeds.url.removeprefix("http://")
+    assert sources.values.tolist() == [["AAPL", f"rss:{host}/atom"],
+                                       ["JPM", f"rss:{host}/atom"],
+                                       ["KO", f"rss:{host}/rss"],
+                                       ["MSFT", f"rss:{host}/atom"]]
+    # an entry's own zone wins over the call's
+    china = fetch_feed(f"{feeds.url}/china|Asia/Shanghai", store, timezone="UTC",
+                       now=FETCHED)
+    assert china.stored == 5
+    assert fetch_feeds(["AAPL"], store)[0].error == (
+        "'AAPL' is not an http(s) feed URL (write [SYMBOLS=]URL[|Area/Zone])")

@@ -28,15 +28,16 @@ def cmd_import_news(args: argparse.Namespace) -> int:
 
 
 def cmd_fetch_news(args: argparse.Namespace) -> int:
-    from trade_pipelines.market_data.rss_source import feed_zone, fetch_feeds
+    from trade_pipelines.market_data.rss_source import feed_zone, fetch_feeds, parse_feed_entry
     from trade_pipelines.warehouse import Warehouse
 
     try:
         feed_zone(args.timezone)
-    except ValueError as error:
+        feeds = [parse_feed_entry(entry) for entry in args.feed]
+    except ValueError as error:  # nothing fetched: a mistyped feed is said, not skipped
         print(f"fetch-news: {error}", file=sys.stderr)
         return 2
-    reports = fetch_feeds(args.feed, Warehouse(paths().warehouse), symbol=args.symbol,
+    reports = fetch_feeds(feeds, Warehouse(paths().warehouse), symbol=args.symbol,
                           timezone=args.timezone, timeout_s=args.timeout,
                           attempts=args.attempts)
     for report in reports:
@@ -77,10 +78,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     fetch = sub.add_parser("fetch-news", help="fetch headlines from RSS or Atom feeds into "
                                               "the warehouse (each known from its fetch)")
-    fetch.add_argument("--feed", action="append", required=True,
-                       help="a feed URL (repeat for several)")
+    fetch.add_argument("--feed", action="append", required=True, metavar="[SYMBOLS=]URL",
+                       help="a feed URL, optionally after the stocks it is about "
+                            "(AAPL,MSFT=https://host/feed.xml: its items are stored once "
+                            "per symbol) and before its own zone (URL|Asia/Shanghai); "
+                            "repeat for several")
     fetch.add_argument("--symbol", default=None,
-                       help="the stock a per-stock feed is about (default: market-wide)")
+                       help="the stock of feeds that name none with SYMBOLS= "
+                            "(default: market-wide)")
     fetch.add_argument("--timezone", default=None,
                        help="IANA zone the feeds write local times in, e.g. Asia/Shanghai "
                             "(also decides what abbreviations such as CST mean); without "

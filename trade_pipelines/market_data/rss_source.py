@@ -9,6 +9,10 @@ A feed is fetched with a time-out and retried with back-off on connection errors
 content) are read with the standard library's XML parser; a document declaring entities
 is refused (no entity expansion).
 
+A feed is written ``[SYMBOLS=]URL[|Area/Zone]`` (``parse_feed_entry``): the stocks it is
+about, each item being stored once per symbol (none: market-wide), and the IANA zone it
+writes local times in. Its headlines are recorded as from ``rss:<host><path>``.
+
 Time zones (``resolve_timestamp``): a date with a numeric offset, Z, UT, UTC or GMT is read
 as written; another abbreviation only through the feed's own zone (``--timezone``), else
 only RFC 822's US zones (EST ... PDT), and "CST" in an Asia/* zone is China Standard Time;
@@ -66,8 +70,59 @@ RFC822_ZONES = {"EST": -5, "EDT": -4, "CST": -6, "CDT": -5, "MST": -7, "MDT": -6
                 "PST": -8, "PDT": -7}
 
 
+_SYMBOL = re.compile(r"^[A-Z0-9^][A-Z0-9._^-]*$")
+LABEL_LIMIT = 120
+
+
 class FeedUnreadable(ValueError):
     """The feed answered, but not with a feed (an HTTP error, or not RSS/Atom XML)."""
+
+
+@dataclass(frozen=True)
+class FeedSpec:
+    """One feed: its URL, the stocks it is about (none: market-wide) and the IANA zone it
+    writes local times in (none: not known)."""
+
+    url: str
+    symbols: tuple[str, ...] = ()
+    timezone: str | None = None
+
+    @property
+    def entry(self) -> str:
+        """The feed written back as ``[SYMBOLS=]URL[|Area/Zone]``."""
+        symbols = f"{','.join(self.symbols)}=" if self.symbols else ""
+        return f"{symbols}{self.url}{'|' + self.timezone if self.timezone else ''}"
+
+
+def parse_feed_entry(text: str) -> FeedSpec:
+    """A feed written as ``[SYMBOLS=]URL[|Area/Zone]``: ``AAPL,MSFT=https://host/feed.xml``
+    is a feed about AAPL and MSFT, ``https://host/cn.xml|Asia/Shanghai`` one that writes
+    Beijing time. ``ValueError`` says what is wrong with it."""
+    text = text.strip()
+    zone = None
+    if "|" in text:
+        text, _, zone = text.rpartition("|")
+        zone = zone.strip()
+        feed_zone(zone)  # a known IANA name, or ValueError
+        text = text.strip()
+    head, equals, tail = text.partition("=")
+    symbols: tuple[str, ...] = ()
+    url = text
+    if equals and "://" not in head and "://" in tail:
+        symbols = tuple(dict.fromkeys(s.strip().upper() for s in head.split(",")
+                                      if s.strip()))
+        if not symbols:
+            raise ValueError(f"{text!r}: no symbol before '=' (write SYMBOLS=URL, e.g. "
+                             "AAPL,MSFT=https://host/feed.xml)")
+        wrong = [s for s in symbols if not _SYMBOL.match(s)]
+        if wrong:
+            raise ValueError(f"{text!r}: not a symbol: {', '.join(wrong)}")
+        url = tail.strip()
+    parsed = urlparse(url)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise ValueError(f"{url!r} is not an http(s) feed URL (write [SYMBOLS=]URL"
+                         "[|Area/Zone])")
+    return FeedSpec(url, symbols, zone)
 
 
 @dataclass(frozen=True)
@@ -79,6 +134,7 @@ class FeedReport:
     already_stored: int = 0
     quarantined: int = 0
     error: str | None = None
+    symbols: tuple[str, ...] = ()
 
     @property
     def message(self) -> str:
@@ -86,12 +142,24 @@ class FeedReport:
             return f"{self.url}: FAILED: {self.error}"
         return (f"{self.url}: {self.fetched} item(s), {self.stored} stored, "
                 f"{self.already_stored} already stored, {self.duplicates} duplicate(s), "
-                f"{self.quarantined} quarantined")
+                f"{self.quarantined} quarantined"
+                + (f", for {', '.join(self.symbols)}" if self.symbols else ""))
 
 
 def feed_label(url: str) -> str:
-    """``rss:<host>``: the source recorded with a feed's headlines."""
-    return f"rss:{urlparse(url).netloc or url}"
+    """``rss:<host><path>``: the source recorded with a feed's headlines, which tells two
+    feeds of one host apart. No scheme, credentials, query (it may hold a key) or
+    fragment; at most ``LABEL_LIMIT`` characters."""
+    parsed = urlparse(url)
+    host = parsed.hostname or ""
+    try:
+        port = parsed.port
+    except ValueError:
+        port = None
+    if not host:
+        return f"rss:{url}"[:LABEL_LIMIT]
+    where = f"{host}{f':{port}' if port else ''}{parsed.path.rstrip('/')}"
+    return f"rss:{where}"[:LABEL_LIMIT]
 
 
 def download_feed(url: str, *, timeout_s: float = 10, attempts: int = 3,
@@ -271,19 +339,24 @@ def parse_feed(content: bytes, url: str = "", *, zone: ZoneInfo | None = None,
                                        "published_as", "refused"])
 
 
-def fetch_feed(url: str, warehouse: Warehouse, *, symbol: str | None = None,
+def fetch_feed(feed: str | FeedSpec, warehouse: Warehouse, *, symbol: str | None = None,
                timezone: str | None = None, timeout_s: float = 10, attempts: int = 3,
                backoff_s: float = 1.0, now: datetime | None = None) -> FeedReport:
-    """Fetch one feed and store its items (``symbol``: the stock a per-stock feed is
-    about; none: market-wide; ``timezone``: the IANA zone the feed writes local times in).
-    Errors are raised, not swallowed."""
-    zone = feed_zone(timezone)
+    """Fetch one feed (a ``FeedSpec`` or its ``[SYMBOLS=]URL[|Area/Zone]`` text) and store
+    its items, once per symbol it is about. ``symbol`` and ``timezone``: the stock and the
+    IANA zone of a feed that names none of its own (no symbol: market-wide). Errors are
+    raised, not swallowed."""
+    spec = feed if isinstance(feed, FeedSpec) else parse_feed_entry(feed)
+    url = spec.url
+    symbols = spec.symbols or ((symbol.strip().upper(),) if symbol and symbol.strip()
+                               else ())
+    zone = feed_zone(spec.timezone or timezone)
     content = download_feed(url, timeout_s=timeout_s, attempts=attempts,
                             backoff_s=backoff_s)
     fetched_at = now or datetime.now(UTC).replace(tzinfo=None)
     items = parse_feed(content, url, zone=zone, now=fetched_at)
-    if symbol:
-        items["symbol"] = symbol
+    if symbols:  # one copy of each item per stock the feed is about
+        items = pd.concat([items.assign(symbol=s) for s in symbols], ignore_index=True)
     refused = items.pop("refused")
     parsed = [(None, why, False) if why else
               (pd.Timestamp(at).tz_convert("UTC").tz_localize(None).to_pydatetime(), None,
@@ -293,32 +366,65 @@ def fetch_feed(url: str, warehouse: Warehouse, *, symbol: str | None = None,
                               feed_label(url), available_from=fetched_at, parsed=parsed)
     stored = store_news(warehouse, checked.rows, checked.quarantine) \
         if len(checked.rows) or len(checked.quarantine) else None
-    return FeedReport(url, fetched=len(items),
+    copies = max(len(symbols), 1)
+    return FeedReport(url, fetched=len(items) // copies,
                       stored=stored.inserted if stored else 0,
                       duplicates=stored.duplicates if stored else 0,
                       already_stored=stored.already_stored if stored else 0,
-                      quarantined=len(checked.quarantine))
+                      quarantined=int(checked.bad.sum()) // copies, symbols=symbols)
 
 
-def fetch_feeds(urls: Iterable[str], warehouse: Warehouse, *, symbol: str | None = None,
-                timezone: str | None = None, timeout_s: float = 10, attempts: int = 3,
+def fetch_feeds(feeds: Iterable[str | FeedSpec], warehouse: Warehouse, *,
+                symbol: str | None = None, timezone: str | None = None,
+                timeout_s: float = 10, attempts: int = 3,
                 backoff_s: float = 1.0) -> list[FeedReport]:
-    """Every feed, one report each: a dead or broken feed is reported and the others are
-    still read."""
+    """Every feed, one report each: a dead or broken feed (or a badly written entry) is
+    reported and the others are still read."""
     from trade_pipelines.market_data.errors import DataSourceUnavailable
 
     reports = []
-    for url in urls:
+    for feed in feeds:
         try:
-            reports.append(fetch_feed(url, warehouse, symbol=symbol, timezone=timezone,
+            reports.append(fetch_feed(feed, warehouse, symbol=symbol, timezone=timezone,
                                       timeout_s=timeout_s, attempts=attempts,
                                       backoff_s=backoff_s))
         except (DataSourceUnavailable, FeedUnreadable, requests.RequestException,
                 ValueError, LookupError) as error:  # one bad feed never stops the others
+            url = feed.url if isinstance(feed, FeedSpec) else feed
             reports.append(FeedReport(url, error=str(error)))
     return reports
 
 
+def feed_specs(setting: str) -> list[FeedSpec]:
+    """Feeds from a setting such as $TRADE_PIPELINES_NEWS_FEEDS, in order, each once:
+    entries ``[SYMBOLS=]URL[|Area/Zone]`` separated by whitespace or ';' (spaces around a
+    comma do not separate). Plain URLs may also be separated by commas, as before symbols
+    could be given
+    (``AAPL,MSFT=https://a/x.xml,https://b/y.xml`` is a feed about AAPL and MSFT and a
+    market-wide one). ``ValueError`` names an entry that is not a feed."""
+    specs = []
+    for token in re.split(r"[\s;]+", re.sub(r"\s*,\s*", ",", setting)):
+        pending: list[str] = []  # symbols waiting for their "=URL"
+        for piece in (p.strip() for p in token.split(",")):
+            if not piece:
+                continue
+            if "://" not in piece:
+                pending.append(piece)
+                continue
+            if pending:
+                head = piece.split("://", 1)[0]
+                if "=" not in head:
+                    raise ValueError(f"{','.join(pending)!r} is not a feed URL (write "
+                                     "SYMBOLS=URL for a feed about some stocks)")
+                piece = ",".join([*pending, piece])
+                pending = []
+            specs.append(parse_feed_entry(piece))
+        if pending:
+            raise ValueError(f"{','.join(pending)!r} is not a feed URL (write "
+                             "[SYMBOLS=]URL[|Area/Zone])")
+    return list(dict.fromkeys(specs))
+
+
 def feed_urls(setting: str) -> list[str]:
-    """URLs from a comma- or whitespace-separated setting, in order, each once."""
-    return list(dict.fromkeys(u for u in setting.replace(",", " ").split() if u))
+    """The feeds of a setting written back one entry each (``feed_specs``)."""
+    return [spec.entry for spec in feed_specs(setting)]
