@@ -113,7 +113,8 @@ def include_drills_setting() -> bool:
 
 
 def news_feeds_setting() -> str:
-    """The RSS/Atom feed URLs the ``news_feeds`` sensor reads (comma or space separated)."""
+    """The RSS/Atom feeds the ``news_feeds`` sensor reads: ``[SYMBOLS=]URL[|Area/Zone]``
+    entries separated by spaces or ';' (plain URLs also by commas)."""
     return (os.environ.get(NEWS_FEEDS_ENV) or "").strip()
 
 

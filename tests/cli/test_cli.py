@@ -252,3 +252,44 @@ def test_fetch_news_reads_feeds_and_says_which_failed(
     assert "gone.xml: FAILED" in err and "HTTP 404" in err
     news = Warehouse(paths().warehouse).query("SELECT symbol, headline FROM news")
     assert news.values.tolist() == [["AAPL", "AAPL unveils a new chip"]]
+
+
+def test_fetch_news_reads_local_times_in_the_given_zone(
+        project_home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import functools
+    import threading
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    (tmp_path / "cn.xml").write_text(
+        '<?xml version="1.0"?><rss version="2.0"><channel><item><title>沪指收涨</title>'
+        "<pubDate>Tue, 05 Mar 2024 15:05:00 CST</pubDate></item><item><title>两会开幕"
+        "</title><pubDate>2024-03-05 09:00:00</pubDate></item></channel></rss>",
+        encoding="utf-8")
+    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(tmp_path))
+    with ThreadingHTTPServer(("127.0.0.1", 0), handler) as server:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        base = f"http://127.0.0.1:{server.server_address[1]}"
+        assert main(["fetch-news", "--feed", f"{base}/cn.xml", "--timezone",
+                     "Mars/Olympus"]) == 2
+        assert main(["fetch-news", "--feed", f"{base}/cn.xml", "--timezone",
+                     "Asia/Shanghai"]) == 0
+        assert main(["fetch-news", "--feed", f"AAPL {base}/cn.xml"]) == 2
+        # a feed about two stocks, with its own zone
+        assert main(["fetch-news", "--feed",
+                     f"600036.sh,601398.SH={base}/cn.xml|Asia/Shanghai"]) == 0
+        server.shutdown()
+    out, err = capsys.readouterr()
+    assert "unknown time zone 'Mars/Olympus'" in err
+    assert "fetch-news: 'AAPL http" in err and "is not an http(s) feed URL" in err
+    assert "cn.xml: 2 item(s), 2 stored, 0 already stored" in out
+    assert "cn.xml: 2 item(s), 4 stored, 0 already stored, 0 duplicate(s), 0 quarantined, " \
+        "for 600036.SH, 601398.SH" in out
+    news = Warehouse(paths().warehouse).query(
+        "SELECT symbol, headline, published_at FROM news ORDER BY 1 NULLS FIRST, 3")
+    assert news.values.tolist() == [
+        [None, "两会开幕", pd.Timestamp("2024-03-05 01:00")],
+        [None, "沪指收涨", pd.Timestamp("2024-03-05 07:05")],
+        ["600036.SH", "两会开幕", pd.Timestamp("2024-03-05 01:00")],
+        ["600036.SH", "沪指收涨", pd.Timestamp("2024-03-05 07:05")],
+        ["601398.SH", "两会开幕", pd.Timestamp("2024-03-05 01:00")],
+        ["601398.SH", "沪指收涨", pd.Timestamp("2024-03-05 07:05")]]

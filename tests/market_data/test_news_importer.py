@@ -14,7 +14,9 @@ from trade_pipelines.cli import main
 from trade_pipelines.market_data.news_importer import (
     NewsFileError,
     import_news_file,
+    news_rows,
     normalise_headline,
+    store_news,
 )
 from trade_pipelines.settings import paths
 from trade_pipelines.warehouse.connection import Warehouse
@@ -136,6 +138,43 @@ def test_the_same_headline_and_symbol_within_a_day_is_one_item(
                     & (pd.to_datetime(news["as_of"]) == pd.Timestamp("2019-03-15"))]
     assert list(same_day["published_at"]) == [pd.Timestamp("2019-03-15 09:00")]
     assert normalise_headline(" APPLE faces   losses! ") == "apple faces losses"
+
+
+def _copy(published: str, available_from: str | None, source: str) -> pd.DataFrame:
+    """One stored copy of the same headline: a feed's is known from its fetch."""
+    frame = pd.DataFrame({"published_at": [pd.Timestamp(published)],
+                          "headline": ["Apple faces losses"], "symbol": ["AAPL"],
+                          "source": [source], "body": [""]})
+    return news_rows(frame, source, generated=False, imported_at=NOW,
+                     available_from=None if available_from is None
+                     else pd.Timestamp(available_from).to_pydatetime())
+
+
+def test_the_copy_known_earliest_is_kept_not_the_one_published_earliest(
+        warehouse: Warehouse) -> None:
+    """A feed's copy dates itself earlier but was fetched later: the imported copy, known
+    since 10:00, stays; a copy known earlier still replaces the stored one."""
+    imported = _copy("2019-03-15 10:00", None, "import:news.csv")
+    assert store_news(warehouse, imported).inserted == 1
+    fetched = _copy("2019-03-15 09:00", "2019-03-15 23:00", "rss:host/feed")
+    result = store_news(warehouse, fetched)
+    assert (result.inserted, result.duplicates, result.already_stored) == (0, 1, 0)
+    news = _news(warehouse)
+    assert news[["published_at", "available_at", "source"]].values.tolist() == [
+        [pd.Timestamp("2019-03-15 10:00"), pd.Timestamp("2019-03-15 10:00"),
+         "import:news.csv"]]
+    # in one batch too: the copy known earliest wins over the one published earliest
+    other = Warehouse(warehouse.path.parent / "other.duckdb")
+    assert store_news(other, pd.concat([fetched, imported])).inserted == 1
+    assert other.query("SELECT source FROM news")["source"].tolist() == ["import:news.csv"]
+    # an import known before a stored feed copy replaces it, even with the same id
+    again = Warehouse(warehouse.path.parent / "again.duckdb")
+    store_news(again, fetched)
+    same_id = _copy("2019-03-15 09:00", None, "import:news.csv")
+    assert same_id["news_id"].tolist() == fetched["news_id"].tolist()
+    assert store_news(again, same_id).inserted == 1
+    assert again.query("SELECT available_at, source FROM news").values.tolist() == [
+        [pd.Timestamp("2019-03-15 09:00"), "import:news.csv"]]
 
 
 def test_unreadable_files_are_refused(tmp_path: Path, warehouse: Warehouse) -> None:

@@ -8,6 +8,7 @@ import threading
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from dagster import (
     DagsterInstance,
@@ -66,3 +67,42 @@ def test_a_tick_requests_a_run_that_stores_every_feed(
     assert news["headline"].tolist() == ["KO raises its dividend",
                                          "Oil slumps as demand fears grow"]
     assert news["source"].str.startswith("rss:127.0.0.1:").all()
+
+
+def test_feeds_in_the_setting_name_their_stocks_and_zone(
+        project_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "feed.xml").write_text(FEED)
+    (tmp_path / "cn.xml").write_text(
+        '<?xml version="1.0"?><rss version="2.0"><channel><item><title>沪指收涨</title>'
+        "<pubDate>2024-03-05 15:05:00</pubDate></item></channel></rss>", encoding="utf-8")
+    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(tmp_path))
+    with ThreadingHTTPServer(("127.0.0.1", 0), handler) as server:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        base = f"http://127.0.0.1:{server.server_address[1]}"
+        monkeypatch.setenv(NEWS_FEEDS_ENV,
+                           f"ko, pep={base}/feed.xml; {base}/cn.xml|Asia/Shanghai")
+        request = _tick()
+        assert isinstance(request, RunRequest)
+        assert request.run_config["ops"]["fetch_news_feeds"]["config"]["feeds"] == [
+            f"KO,PEP={base}/feed.xml", f"{base}/cn.xml|Asia/Shanghai"]
+        result = fetch_news_job.execute_in_process(
+            run_config=request.run_config,
+            resources={"warehouse": WarehouseResource(home=str(paths().home))})
+        server.shutdown()
+    assert result.success
+    news = Warehouse(paths().warehouse).query(
+        "SELECT symbol, headline, published_at, source FROM news ORDER BY 1, 2")
+    assert news[["symbol", "headline"]].values.tolist() == [
+        ["KO", "KO raises its dividend"], ["KO", "Oil slumps as demand fears grow"],
+        ["PEP", "KO raises its dividend"], ["PEP", "Oil slumps as demand fears grow"],
+        [None, "沪指收涨"]]
+    assert news["published_at"].iloc[-1] == pd.Timestamp("2024-03-05 07:05")  # Beijing time
+    assert news["source"].iloc[-1].endswith("/cn.xml")
+
+
+def test_a_badly_written_setting_is_said_not_guessed(
+        project_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(NEWS_FEEDS_ENV, "AAPL https://host/feed.xml")
+    skipped = _tick()
+    assert isinstance(skipped, SkipReason)
+    assert "'AAPL' is not a feed URL" in (skipped.skip_message or "")

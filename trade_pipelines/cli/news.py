@@ -28,11 +28,18 @@ def cmd_import_news(args: argparse.Namespace) -> int:
 
 
 def cmd_fetch_news(args: argparse.Namespace) -> int:
-    from trade_pipelines.market_data.rss_source import fetch_feeds
+    from trade_pipelines.market_data.rss_source import feed_zone, fetch_feeds, parse_feed_entry
     from trade_pipelines.warehouse import Warehouse
 
-    reports = fetch_feeds(args.feed, Warehouse(paths().warehouse), symbol=args.symbol,
-                          timeout_s=args.timeout, attempts=args.attempts)
+    try:
+        feed_zone(args.timezone)
+        feeds = [parse_feed_entry(entry) for entry in args.feed]
+    except ValueError as error:  # nothing fetched: a mistyped feed is said, not skipped
+        print(f"fetch-news: {error}", file=sys.stderr)
+        return 2
+    reports = fetch_feeds(feeds, Warehouse(paths().warehouse), symbol=args.symbol,
+                          timezone=args.timezone, timeout_s=args.timeout,
+                          attempts=args.attempts)
     for report in reports:
         print(report.message, file=sys.stderr if report.error else sys.stdout)
     return 1 if all(r.error for r in reports) else 0
@@ -71,10 +78,18 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     fetch = sub.add_parser("fetch-news", help="fetch headlines from RSS or Atom feeds into "
                                               "the warehouse (each known from its fetch)")
-    fetch.add_argument("--feed", action="append", required=True,
-                       help="a feed URL (repeat for several)")
+    fetch.add_argument("--feed", action="append", required=True, metavar="[SYMBOLS=]URL",
+                       help="a feed URL, optionally after the stocks it is about "
+                            "(AAPL,MSFT=https://host/feed.xml: its items are stored once "
+                            "per symbol) and before its own zone (URL|Asia/Shanghai); "
+                            "repeat for several")
     fetch.add_argument("--symbol", default=None,
-                       help="the stock a per-stock feed is about (default: market-wide)")
+                       help="the stock of feeds that name none with SYMBOLS= "
+                            "(default: market-wide)")
+    fetch.add_argument("--timezone", default=None,
+                       help="IANA zone the feeds write local times in, e.g. Asia/Shanghai "
+                            "(also decides what abbreviations such as CST mean); without "
+                            "it, a date with no offset is quarantined, never taken as UTC")
     fetch.add_argument("--timeout", type=float, default=10.0,
                        help="seconds to wait for each feed (default 10)")
     fetch.add_argument("--attempts", type=int, default=3,

@@ -90,14 +90,15 @@ def import_bars_job() -> None:
 
 
 class NewsFeedsConfig(Config):
-    feeds: list[str]
+    feeds: list[str]  # entries [SYMBOLS=]URL[|Area/Zone] (rss_source.parse_feed_entry)
 
 
 @op(pool=WAREHOUSE_POOL)
 def fetch_news_feeds(context: OpExecutionContext, config: NewsFeedsConfig,
                      warehouse: WarehouseResource) -> None:
-    """Fetch each feed and store its headlines; fails only when every feed failed (one
-    dead feed does not stop the others)."""
+    """Fetch each feed and store its headlines (once per symbol a feed is about, its dates
+    read in its zone); fails only when every feed failed (one dead feed does not stop the
+    others)."""
     from trade_pipelines.market_data.rss_source import fetch_feeds
 
     reports = fetch_feeds(config.feeds, warehouse.warehouse())

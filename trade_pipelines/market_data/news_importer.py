@@ -17,9 +17,10 @@ not parse (or does not exist in the zone, or lies in the future) or with an empt
 headline goes to ``quarantine`` with the reason and the raw row, like a bad bar.
 
 Deduplication: the same normalised headline (case, spacing and punctuation ignored) for
-the same symbol on the same UTC day is one item, the earliest kept; the report says how
-many were dropped. Ids are stable (normalised headline, symbol, published_at), so the
-same file imported twice adds nothing.
+the same symbol on the same UTC day is one item: the copy known earliest is kept (earliest
+``available_at``, then earliest ``published_at``), so a feed's copy fetched later never
+replaces an imported one; the report says how many were dropped. Ids are stable
+(normalised headline, symbol, published_at), so the same file imported twice adds nothing.
 """
 
 from __future__ import annotations
@@ -191,23 +192,28 @@ class StoredNews:
 
 def store_news(warehouse: Warehouse, rows: pd.DataFrame,
                quarantine: pd.DataFrame | None = None) -> StoredNews:
-    """Store headlines, the earliest of each (headline, symbol, day) kept, in one
-    transaction with their quarantine records."""
+    """Store headlines, one of each (headline, symbol, day), in one transaction with their
+    quarantine records. The copy kept is the one known earliest: the earliest
+    ``available_at``, then the earliest ``published_at``, then the one already stored. A
+    feed's copy (known from its fetch) therefore never replaces an imported copy known
+    before it, and an earlier-known copy replaces a stored one known later."""
     warehouse.migrate()
-    ordered = rows.sort_values(["published_at", "news_id"], kind="mergesort")
+    ordered = rows.sort_values(["available_at", "published_at", "news_id"], kind="mergesort")
     with warehouse.transaction() as connection:
         keys = ordered["dedupe_key"].drop_duplicates().tolist()
         stored = connection.execute(
-            "SELECT news_id, dedupe_key, published_at FROM news "
+            "SELECT news_id, dedupe_key, published_at, available_at FROM news "
             "WHERE list_contains(?, dedupe_key)", [keys]).df()
-        already = int(ordered["news_id"].isin(set(stored["news_id"])).sum())
         combined = pd.concat([stored.assign(stored=True),
                               ordered.assign(stored=False)], ignore_index=True)
-        combined = combined.sort_values(["dedupe_key", "published_at", "stored"],
-                                        ascending=[True, True, False], kind="mergesort")
+        combined = combined.sort_values(["dedupe_key", "available_at", "published_at",
+                                         "stored"], ascending=[True, True, True, False],
+                                        kind="mergesort")
         kept = combined.drop_duplicates("dedupe_key")
         fresh_ids = set(kept.loc[~kept["stored"].astype(bool), "news_id"])
-        superseded = sorted(set(stored["news_id"]) - set(kept["news_id"]))
+        # A stored row not kept is replaced; so is one whose id comes again known earlier.
+        superseded = sorted(set(stored["news_id"])
+                            - set(kept.loc[kept["stored"].astype(bool), "news_id"]))
         if superseded:
             connection.execute("DELETE FROM news WHERE list_contains(?, news_id)",
                                [superseded])
@@ -216,6 +222,8 @@ def store_news(warehouse: Warehouse, rows: pd.DataFrame,
         if quarantine is not None and not quarantine.empty:
             warehouse.insert_missing("quarantine", quarantine[QUARANTINE_COLUMNS],
                                      QUARANTINE_KEYS, connection)
+    already = int((ordered["news_id"].isin(set(stored["news_id"]))
+                   & ~ordered["news_id"].isin(fresh_ids)).sum())
     return StoredNews(inserted=len(fresh), duplicates=len(rows) - len(fresh) - already,
                       already_stored=already)
 
@@ -233,10 +241,15 @@ class CheckedNews:
 
 def check_headlines(frame: pd.DataFrame, raw: pd.DataFrame, zone: ZoneInfo, now: datetime,
                     source: str, quarantine_source: str,
-                    available_from: datetime | None = None) -> CheckedNews:
+                    available_from: datetime | None = None,
+                    parsed: list[tuple[datetime | None, str | None, bool]] | None = None,
+                    ) -> CheckedNews:
     """``frame`` (the canonical text columns; ``raw``: the rows as read, kept in the
-    quarantine) checked: dated, titled and not in the future, or quarantined."""
-    parsed = [parse_published_at(t, zone, now) for t in frame["published_at"]]
+    quarantine) checked: dated, titled and not in the future, or quarantined.
+    ``parsed``: the dates already read and checked by the caller, as
+    ``parse_published_at`` gives them (a feed's, read with the feed's own zone rules)."""
+    if parsed is None:
+        parsed = [parse_published_at(t, zone, now) for t in frame["published_at"]]
     frame = frame.assign(published_at=[p[0] for p in parsed])
     reasons = pd.Series([p[1] for p in parsed], index=frame.index, dtype=object)
     reasons = reasons.where(reasons.notna() | (frame["headline"] != ""), "empty headline")

@@ -156,12 +156,17 @@ NEWS_FEED_INTERVAL_S = 900
         default_status=DefaultSensorStatus.STOPPED)
 def news_feeds(context: SensorEvaluationContext) -> RunRequest | SkipReason:
     """Live mode: every 15 minutes, a run that fetches the feeds named in
-    $TRADE_PIPELINES_NEWS_FEEDS into the news table (stopped by default)."""
+    $TRADE_PIPELINES_NEWS_FEEDS into the news table (stopped by default). Each entry is
+    ``[SYMBOLS=]URL[|Area/Zone]`` (``rss_source.feed_specs``)."""
     from trade_pipelines.market_data.rss_source import feed_urls
 
-    urls = feed_urls(news_feeds_setting())
+    try:
+        urls = feed_urls(news_feeds_setting())
+    except ValueError as error:  # a badly written entry: said, not guessed around
+        return SkipReason(f"{NEWS_FEEDS_ENV} is not a list of feeds: {error}")
     if not urls:
-        return SkipReason(f"no feeds configured: set {NEWS_FEEDS_ENV} to RSS or Atom URLs")
+        return SkipReason(f"no feeds configured: set {NEWS_FEEDS_ENV} to RSS or Atom URLs "
+                          "([SYMBOLS=]URL[|Area/Zone], separated by spaces or ';')")
     bucket = int(datetime.now().timestamp()) // NEWS_FEED_INTERVAL_S
     return RunRequest(run_key=f"news-feeds-{bucket}",
                       run_config={"ops": {"fetch_news_feeds": {"config": {"feeds": urls}}}})
