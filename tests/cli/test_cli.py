@@ -225,8 +225,20 @@ def test_a_replay_outside_the_builtin_data_is_refused_with_its_span(
               "--no-progress"])
     message = str(refused.value)
     assert "cover 2011-07-28..2017-07-26, none in 2020-01-02..2020-02-28" in message
-    assert not (project_home / "warehouse.duckdb").exists() or Warehouse(
-        paths().warehouse).query("SELECT count(*) AS n FROM bars")["n"].iloc[0] == 0
+    # Refused before anything was written: no bar, and the home claims no market.
+    assert not paths().market_file.exists()
+    assert Warehouse(paths().warehouse).query("SELECT count(*) AS n FROM bars").empty
+
+
+def test_a_replay_partly_outside_the_builtin_data_says_which_part_it_trades(
+        project_home: Path) -> None:
+    from trade_pipelines.cli.replay import _require_builtin_bars
+
+    universe = ["0700.HK", "^HSI"]
+    note = _require_builtin_bars("hk", universe, date(2017, 6, 1), date(2017, 12, 29))
+    assert note is not None
+    assert "trades only 2017-06-01..2017-07-26 of 2017-06-01..2017-12-29" in note
+    assert _require_builtin_bars("hk", universe, date(2017, 1, 3), date(2017, 6, 30)) is None
 
 
 def test_fetch_news_reads_feeds_and_says_which_failed(

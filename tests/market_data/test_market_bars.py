@@ -227,14 +227,22 @@ def test_allowed_days_are_sessions_or_days_the_calendar_cannot_judge() -> None:
     assert allowed_days([], "XNYS") == set()
 
 
-def test_a_run_of_another_market_than_the_homes_is_refused(project_home: Path) -> None:
+def test_a_run_of_another_market_than_the_homes_is_refused(
+        project_home: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """The home's market holds for runs launched from the Dagster UI too, not only the
     CLI: nothing of Hong Kong is written into a US home."""
     assert run_bars(project_home, "2019-01-01", source="builtin", symbols="AAPL").success
     result = run_bars(project_home, "2016-01-01", source="builtin", symbols="0700.HK")
     assert not result.success
-    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
-    assert "holds the US stocks" in str(failure.event_specific_data.error)
+    failure = result.get_step_failure_events()[0]
+    assert "holds the US stocks" in str(failure.step_failure_data.error)
+    # What the CLI prints of a failed run: the step and the root cause.
+    from trade_pipelines.cli.common import print_step_failures
+
+    capsys.readouterr()  # the run's own log lines
+    print_step_failures(result)
+    printed = capsys.readouterr().err
+    assert printed.startswith("FAILED in market_bars: ") and "holds the US stocks" in printed
     stored = store(project_home).query("SELECT DISTINCT symbol FROM bars")
     assert not stored["symbol"].str.endswith(".HK").any()
 

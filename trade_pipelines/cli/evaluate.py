@@ -10,7 +10,7 @@ import time
 from datetime import date
 from pathlib import Path
 
-from trade_pipelines.cli.common import dagster_env, parse_date
+from trade_pipelines.cli.common import dagster_env, parse_date, print_step_failures
 from trade_pipelines.settings import paths
 
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
@@ -50,13 +50,7 @@ def run_evaluate(start: date, end: date, out: Path | None, symbols: str = "",
         raise_on_error=False)
     elapsed = time.perf_counter() - began
     if not result.success:
-        for event in result.all_events:
-            error = getattr(event.event_specific_data, "error", None) \
-                if event.is_failure and event.event_specific_data is not None else None
-            while error is not None and error.cause is not None:
-                error = error.cause
-            if error is not None and event.step_key:
-                print(f"FAILED in {event.step_key}: {error.message.strip()}", file=sys.stderr)
+        print_step_failures(result)
         print(f"Evaluation failed after {elapsed:.1f}s (run {result.run_id}).",
               file=sys.stderr)
         return False

@@ -8,13 +8,13 @@ import signal
 import sys
 import threading
 import time
-from datetime import date
+from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from trade_pipelines.agent.markets import market_of_symbols, market_rules
-from trade_pipelines.cli.common import dagster_env, parse_date
+from trade_pipelines.cli.common import dagster_env, parse_date, print_step_failures
 from trade_pipelines.settings import paths
 
 if TYPE_CHECKING:
@@ -61,26 +61,33 @@ def run_replay(start: date, end: date, symbols: str = "", source: str = "builtin
             signal.signal(signal.SIGTERM, previous)
 
 
-def _require_builtin_bars(market: str, universe: list[str], start: date, end: date) -> None:
+def _require_builtin_bars(market: str, universe: list[str], start: date, end: date
+                          ) -> str | None:
     """A ValueError naming the built-in data's span when none of the universe's built-in
-    or already stored (imported) bars fall in [start, end]: a replay would trade nothing."""
+    or already stored (imported) bars fall in [start, end]: a replay would trade nothing.
+    When the built-in bars cover only part of the range, a note saying which part."""
     from trade_pipelines.market_data.builtin import load_builtin_bars
     from trade_pipelines.warehouse import Warehouse
 
     store = Warehouse(paths().warehouse)
     if store.table_exists("bars") and not store.query(
             "SELECT 1 FROM bars WHERE as_of BETWEEN ? AND ? AND list_contains(?, symbol) "
-            "LIMIT 1", [start, end, universe]).empty:
-        return
+            "AND source NOT LIKE 'builtin%' LIMIT 1", [start, end, universe]).empty:
+        return None
     bars = load_builtin_bars(market)
     mine = bars[bars["symbol"].isin(universe)]
     days = pd.to_datetime(mine["as_of"]).dt.date
-    if mine.empty or not ((days >= start) & (days <= end)).any():
-        span = f"{days.min()}..{days.max()}" if len(mine) else "no day"
+    inside = days[(days >= start) & (days <= end)]
+    span = f"{days.min()}..{days.max()}" if len(mine) else "no day"
+    if inside.empty:
         raise ValueError(f"the built-in {market_rules(market).name} bars of "
                          f"{', '.join(universe)} cover {span}, none in {start}..{end}: pick "
                          "dates inside it, or import bars (`trade-pipelines import-bars`) "
                          "and replay with --source warehouse")
+    if inside.min() > start + timedelta(days=7) or inside.max() < end - timedelta(days=7):
+        return (f"note: the built-in {market_rules(market).name} bars cover {span}; this "
+                f"replay trades only {inside.min()}..{inside.max()} of {start}..{end}")
+    return None
 
 
 def _interrupt(_signum: int, _frame: object) -> None:
@@ -120,8 +127,8 @@ def _replay(start: date, end: date, symbols: str, source: str, progress: bool,
         if chosen != rules.code:
             raise ValueError(f"the symbols are {market_rules(chosen).name}, not the market "
                              f"{rules.code} ({rules.name}) asked for")
-        if resources["market_data"].source == "builtin":
-            _require_builtin_bars(rules.code, universe, start, end)
+        note = _require_builtin_bars(rules.code, universe, start, end) \
+            if resources["market_data"].source == "builtin" else None
         claim_home_market(rules.code, paths())
     except (ValueError, HomeMarketMismatch) as error:
         raise SystemExit(f"replay refused: {error}") from None
@@ -130,6 +137,8 @@ def _replay(start: date, end: date, symbols: str, source: str, progress: bool,
     print(f"Replaying {start} .. {end} of {rules.name} ({rules.currency}, "
           f"{rules.calendar} calendar, benchmark {rules.benchmark_name}) as one run over the "
           f"yearly partitions {first[:4]} .. {last[:4]} into {paths().home}", flush=True)
+    if note:
+        print(note, flush=True)
     began = time.perf_counter()
     seeded = materialize(ALL_ASSETS, instance=instance, resources=resources,
                          selection=[strategy_gene_pool], run_config=QUIET,
@@ -149,14 +158,7 @@ def _replay(start: date, end: date, symbols: str, source: str, progress: bool,
                 print(f"CHECK FAILED {evaluation.asset_key.to_user_string()}."
                       f"{evaluation.check_name}: {evaluation.description or ''}",
                       file=sys.stderr)
-        for event in result.all_events:
-            if event.is_failure and event.event_specific_data is not None:
-                error = getattr(event.event_specific_data, "error", None)
-                while error is not None and error.cause is not None:
-                    error = error.cause  # the root cause says what went wrong
-                if error is not None and event.step_key:
-                    print(f"FAILED in {event.step_key}: {error.message.strip()}",
-                          file=sys.stderr)
+        print_step_failures(result)
         print(f"Replay failed after {elapsed:.1f}s (run {result.run_id}).", file=sys.stderr)
         return False
     _print_summary(elapsed, result.run_id, start, end, resources["market_data"])
