@@ -76,6 +76,11 @@ def test_fomc_decisions_are_scored_7_without_a_plan_and_emergencies_halve_sizes(
     assert responses.scale(date(2020, 3, 16)) == 0.5
     assert responses.scale(date(2020, 1, 29)) == 1.0
     assert all(d.weekday() < 5 for d in FOMC_DECISIONS)
+    # Eight scheduled decisions a year, each a Wednesday or (after an election) Thursday.
+    years = pd.Series([d.year for d in FOMC_DECISIONS]).value_counts()
+    assert (years.loc[2015:2026] == 8).all() and len(years.loc[2015:2026]) == 12
+    assert {d.weekday() for d in FOMC_DECISIONS} == {2, 3}
+    assert list(FOMC_DECISIONS) == sorted(set(FOMC_DECISIONS))
 
 
 def test_responses_apply_only_from_when_the_event_is_known() -> None:

@@ -22,7 +22,9 @@ Sources:
   2016 dates are as transcribed. The scheduled 18 March 2020 meeting stays listed, as
   it was known ahead (it was brought forward to Sunday 15 March); the two unscheduled
   decisions of 2020 (3 March, 15 March) are listed apart: they were known only when
-  announced. Outside 2015-2022 no FOMC event is produced (extend ``FOMC_DECISIONS``).
+  announced. 2023-2027/01 are the Committee's announced schedules (its press releases
+  of the tentative schedules for 2023, 2024 and 2025-26), for live and imported data.
+  Outside 2015..2027-01 no FOMC event is produced (extend ``FOMC_DECISIONS``).
 * Headlines: the ``news`` table when it exists (``published_at, available_at, symbol,
   headline, score``); a headline is known from the day after its ``available_at``.
 """
@@ -77,6 +79,15 @@ FOMC_DECISIONS: tuple[date, ...] = tuple(date.fromisoformat(d) for d in (
     "2021-11-03", "2021-12-15",
     "2022-01-26", "2022-03-16", "2022-05-04", "2022-06-15", "2022-07-27", "2022-09-21",
     "2022-11-02", "2022-12-14",
+    "2023-02-01", "2023-03-22", "2023-05-03", "2023-06-14", "2023-07-26", "2023-09-20",
+    "2023-11-01", "2023-12-13",
+    "2024-01-31", "2024-03-20", "2024-05-01", "2024-06-12", "2024-07-31", "2024-09-18",
+    "2024-11-07", "2024-12-18",
+    "2025-01-29", "2025-03-19", "2025-05-07", "2025-06-18", "2025-07-30", "2025-09-17",
+    "2025-10-29", "2025-12-10",
+    "2026-01-28", "2026-03-18", "2026-04-29", "2026-06-17", "2026-07-29", "2026-09-16",
+    "2026-10-28", "2026-12-09",
+    "2027-01-27",
 ))
 FOMC_UNSCHEDULED: tuple[date, ...] = (date(2020, 3, 3), date(2020, 3, 15))
 
