@@ -542,6 +542,26 @@ def test_a_rebalanced_a_share_book_trades_whole_lots_and_pays_duty_on_the_sale()
     assert CN.fee("sell", 5_400, sold, DAYS[3]) > 0.001 * 5_400 * sold
 
 
+def test_a_rebalanced_hong_kong_book_refuses_a_stock_without_a_known_board_lot() -> None:
+    # this raised UnknownBoardLot when the target was sized
+    index = pd.Index(DAYS[:4])
+    targets = pd.DataFrame({"2318.HK": [0.4, np.nan, 0.0, np.nan],
+                            "9988.HK": [0.4, np.nan, 0.2, np.nan]}, index=index)
+    bars = pd.DataFrame([{"symbol": s, "as_of": d, "open": 80.0, "close": 81.0,
+                          "volume": 1e9, "vol_20": VOL}
+                         for s in targets.columns for d in DAYS[:4]])
+    result = simulate_target_weights(targets, bars, rules=HK)
+    held = result.weights.loc[DAYS[1], "2318.HK"] * result.equity.loc[DAYS[1]] / 81.0
+    assert held == pytest.approx(4_500)  # 0.4 * 1,000,000 / 81 = 4,938: nine lots of 500
+    assert (result.weights["9988.HK"] == 0).all()
+    assert result.weights.loc[DAYS[3], "2318.HK"] == 0
+    refused = result.refused
+    assert refused[["as_of", "symbol", "side"]].values.tolist() == [
+        [DAYS[0], "9988.HK", "buy"], [DAYS[2], "9988.HK", "buy"]]
+    assert refused["reason"].str.startswith("no board lot is known for 9988.HK").all()
+    assert simulate_target_weights(targets[["2318.HK"]], bars, rules=HK).refused.empty
+
+
 def test_a_refused_entry_leaves_room_for_another_decision_on_the_symbol() -> None:
     rows = decisions(DAYS[0], [("600036.SH", 0.001), ("600036.SH", 0.0731)])
     rows["decision_id"] = ["D-small", "D-large"]
