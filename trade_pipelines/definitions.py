@@ -34,7 +34,7 @@ def build_resources(symbols: str | None = None, source: str | None = None,
         "market_data": MarketDataResource(
             source=check_source(source if source is not None else source_setting()),
             symbols=symbols if symbols is not None else symbols_setting(),
-            market=market if market is not None else market_setting()),
+            market=market if market is not None else market_setting(), home=home),
         "memory_index": MemoryIndexResource(home=home),
     }
 
