@@ -202,7 +202,7 @@ SNAPSHOT = {
     "sensors": {"bar_file_inbox": ("import_bars_job", ["warehouse"]),
                 "news_feeds": ("fetch_news_job", [])},
     "resources": {
-        "market_data": ["market", "source", "symbols"],
+        "market_data": ["home", "market", "source", "symbols"],
         "memory_index": ["home"],
         "warehouse": ["home"],
     },

@@ -36,7 +36,8 @@ def build_resources(symbols: str | None = None, source: str | None = None,
         "market_data": MarketDataResource(
             source=check_source(source if source is not None else source_setting()),
             symbols=symbols,
-            market=market if market is not None else configured_market(home, symbols)),
+            market=market if market is not None else configured_market(home, symbols),
+            home=home),
         "memory_index": MemoryIndexResource(home=home),
     }
 

@@ -74,6 +74,12 @@ class Paths:
         """Drop bar files here; a sensor imports them (done ones move to inbox/imported)."""
         return self.home / "inbox"
 
+    @property
+    def board_lots(self) -> Path:
+        """Board lots a user adds (``symbol,lot``), merged over the built-in Hong Kong ones
+        (``trade_pipelines/board_lots.py``)."""
+        return self.home / "board_lots.csv"
+
     def ensure(self) -> Paths:
         for folder in (self.home, self.memory_index, self.reports, self.dagster_home,
                        self.inbox):

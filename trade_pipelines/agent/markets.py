@@ -117,7 +117,8 @@ class MarketRules:
             raise UnknownBoardLot(
                 f"no board lot is known for {symbol}: {self.name} lots differ per stock "
                 "(100 to 10,000 shares), so no order is sized on a guess; add it to "
-                "HK_BOARD_LOTS in trade_pipelines/agent/markets.py")
+                "board_lots.csv in the project home (trade-pipelines set-board-lot "
+                f"{symbol} LOT) or to HK_BOARD_LOTS in trade_pipelines/agent/markets.py")
         return float(self.lot_size)
 
     def round_quantity(self, symbol: str, quantity: float) -> float:
@@ -188,7 +189,8 @@ CN = MarketRules(
                      DatedRate(date(2023, 8, 28), 0.0005)),
 )
 
-# Board lots of the built-in Hong Kong stocks (HKEX, as traded in 2011-2017).
+# Board lots of the built-in Hong Kong stocks (HKEX, as traded in 2011-2017); a home's
+# board_lots.csv adds others (trade_pipelines/board_lots.py, read outside this package).
 HK_BOARD_LOTS: Mapping[str, float] = MappingProxyType({
     "0656.HK": 500, "0700.HK": 100, "1359.HK": 1000, "2318.HK": 500, "2333.HK": 500,
     "3333.HK": 1000, "3888.HK": 1000,

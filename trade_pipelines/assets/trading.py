@@ -160,12 +160,14 @@ def daily_trading_loop(context: AssetExecutionContext, warehouse: WarehouseResou
 
     checkpoints = StepCheckpoints(store, "daily_trading_loop")
     state_before, memories_before, _ = _warehouse_state(store, start)
+    # The board lots are data too (a home's board_lots.csv): a lot added later re-runs
+    # the months it would change.
+    rules = market_data.rules()
     previous = checkpoints.chain(
         MonthSlice(start, start), "", *state_before, memories_before,
         outcomes_known[outcomes_known["as_of"] < start], regimes[regimes["as_of"] < start],
         events_frame(events), sorted(genomes), sorted(probation.born.items()),
-        sorted(probation.promoted.items()))
-    rules = market_data.rules()
+        sorted(probation.promoted.items()), sorted(rules.lot_sizes.items()))
     loop: TradingLoop | None = None
     previous_close = math.nan
     previous_day = None

@@ -12,6 +12,7 @@ from dagster import ConfigurableResource
 from pydantic import Field
 
 from trade_pipelines.agent.markets import MarketRules, market_of_symbols, market_rules
+from trade_pipelines.board_lots import with_board_lots
 from trade_pipelines.settings import Paths
 from trade_pipelines.warehouse import Warehouse
 
@@ -46,13 +47,22 @@ class MarketDataResource(ConfigurableResource):
     market: str = Field(default="",
                         description="us | cn | hk | crypto ($TRADE_PIPELINES_MARKET); empty: "
                                     "the symbols decide, US for the built-in universe.")
+    home: str = Field(default="",
+                      description="The project home, whose board_lots.csv (symbol,lot) adds "
+                                  "Hong Kong board lots to the built-in ones; empty: the "
+                                  "built-in lots only.")
 
     def rules(self) -> MarketRules:
-        """The market traded: its calendar, currency, benchmark and order rules."""
+        """The market traded: its calendar, currency, benchmark and order rules (Hong
+        Kong's board lots with those of the home's ``board_lots.csv`` merged in)."""
         if self.market.strip():
-            return market_rules(self.market)
-        chosen = [s for s in self.symbols.split(",") if s.strip()]
-        return market_rules(market_of_symbols(chosen))
+            rules = market_rules(self.market)
+        else:
+            chosen = [s for s in self.symbols.split(",") if s.strip()]
+            rules = market_rules(market_of_symbols(chosen))
+        if not self.home.strip():
+            return rules
+        return with_board_lots(rules, Paths(Path(self.home)).board_lots)
 
     @property
     def benchmark_symbol(self) -> str:

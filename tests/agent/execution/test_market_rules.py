@@ -159,31 +159,90 @@ def test_every_built_in_hong_kong_stock_has_its_board_lot() -> None:
     assert all(HK.lot(symbol) >= 100 for symbol in traded)
 
 
-def test_a_held_stock_without_a_known_board_lot_is_refused_every_time_and_never_crashes(
+def _holding_without_a_lot(quantity: float, selling: float | None = None) -> LedgerState:
+    """``quantity`` of 9988.HK (no board lot on record) held by the combined account,
+    bought before board lots were required; ``selling``: a sale of it stored pending."""
+    state = LedgerState()
+    state.accounts["combined"].positions["9988.HK"] = Position(
+        quantity, 80.0, DAYS[0], "H", days_held=2, peak_close=80.0)
+    state.accounts["combined"].cash -= quantity * 80.0
+    if selling is not None:
+        state.pending.append(PendingOrder("O-1", "combined", "9988.HK", "sell", selling,
+                                          "H", "time_exit"))
+    return state
+
+
+def test_a_whole_position_without_a_known_board_lot_is_sold_not_refused() -> None:
+    from trade_pipelines.agent.execution.controls import TradingState
+
+    # a sale of all of it stored pending: an odd lot of 1,234 needs no lot to close out
+    ledger = Ledger(_holding_without_a_lot(1_234.0, selling=1_234.0), GENOMES, rules=HK)
+    bars = {"9988.HK": Bar(80.0, 81.0, 1e9)}
+    ledger.run_day(day_market(DAYS[2], bars), decisions(DAYS[2], []))
+    (stored,) = ledger.result.earlier_orders
+    assert (stored["status"], stored["filled_quantity"]) == ("filled", 1_234.0)
+    assert "9988.HK" not in ledger.state.accounts["combined"].positions
+    assert [f["quantity"] for f in ledger.result.fills] == [1_234.0]
+    # a halt sells the whole position: placed, accepted and filled at the next open
+    ledger = Ledger(_holding_without_a_lot(1_234.0), GENOMES, rules=HK)
+    halted = TradingState("halted", DAYS[3], "broker outage", "ops")
+    ledger.run_day(day_market(DAYS[3], bars), decisions(DAYS[3], []), halted)
+    ledger.run_day(day_market(DAYS[4], bars), decisions(DAYS[4], []), halted)
+    (sale,) = ledger.result.frames()["orders"].itertuples()
+    assert (sale.purpose, sale.status, sale.filled_quantity) == ("halt", "filled", 1_234.0)
+    assert ledger.state.accounts["combined"].positions == {}
+
+
+def test_a_part_of_a_position_without_a_known_board_lot_is_refused_and_never_crashes(
         ) -> None:
     from trade_pipelines.agent.execution.controls import TradingState
 
-    # a position and its sale stored before board lots were required (sized on 100)
-    state = LedgerState()
-    state.accounts["combined"].positions["9988.HK"] = Position(
-        100.0, 80.0, DAYS[0], "H", days_held=2, peak_close=80.0)
-    state.accounts["combined"].cash -= 8_000.0
-    state.pending.append(PendingOrder("O-1", "combined", "9988.HK", "sell", 100.0, "H",
-                                      "time_exit"))
-    ledger = Ledger(state, GENOMES, rules=HK)
+    # a sale of a part of it stored before board lots were required (sized on 100)
+    ledger = Ledger(_holding_without_a_lot(1_234.0, selling=100.0), GENOMES, rules=HK)
     bars = {"9988.HK": Bar(80.0, 81.0, 1e9)}
     ledger.run_day(day_market(DAYS[2], bars), decisions(DAYS[2], []))
     (stored,) = ledger.result.earlier_orders
     assert (stored["status"], stored["filled_quantity"]) == ("cancelled", 0.0)
     assert stored["resolution"].startswith("no board lot is known for 9988.HK")
-    # a halt's sale of it is refused when placed, with the same reason
+    # a halt's sale of the rest, while a part is already being sold, is a part too
+    ledger = Ledger(_holding_without_a_lot(1_234.0, selling=100.0), GENOMES, rules=HK)
     halted = TradingState("halted", DAYS[3], "broker outage", "ops")
     ledger.run_day(day_market(DAYS[3], bars), decisions(DAYS[3], []), halted)
     (sale,) = ledger.result.frames()["orders"].itertuples()
-    assert (sale.purpose, sale.status, sale.quantity) == ("halt", "rejected", 100.0)
-    assert "HK_BOARD_LOTS" in sale.resolution and sale.resolved_as_of == DAYS[3]
+    assert (sale.purpose, sale.status, sale.quantity) == ("halt", "rejected", 1_134.0)
+    assert sale.resolution.startswith("no board lot is known for 9988.HK")
+    assert sale.resolved_as_of == DAYS[3]
     assert ledger.result.fills == []
-    assert ledger.state.accounts["combined"].positions["9988.HK"].quantity == 100
+    assert ledger.state.accounts["combined"].positions["9988.HK"].quantity == 1_234
+
+
+def test_a_whole_sale_without_a_known_board_lot_the_volume_cap_cuts_fills_nothing() -> None:
+    # 10% of an average daily volume of 10,000 is 1,000: a part, which has no lot to be in
+    ledger = Ledger(_holding_without_a_lot(1_234.0, selling=1_234.0), GENOMES, rules=HK)
+    ledger.run_day(day_market(DAYS[2], {"9988.HK": Bar(80.0, 81.0, 1e9, adv=10_000.0)}),
+                   decisions(DAYS[2], []))
+    (stored,) = ledger.result.earlier_orders
+    assert (stored["status"], stored["filled_quantity"]) == ("expired", 0.0)
+    assert "a part cannot be sold: no board lot is known for 9988.HK" in stored["resolution"]
+    assert ledger.state.accounts["combined"].positions["9988.HK"].quantity == 1_234
+
+
+def test_the_broker_fills_a_stock_without_a_known_board_lot_whole_or_not_at_all() -> None:
+    # each of these raised UnknownBoardLot from quantity_unit / no_fill_reason before
+    bar = Bar(80.0, 81.0, 1e9, adv=10_000.0)   # the volume cap: 1,000 shares
+    fill = execute("sell", 1_000, bar, VOL, HK, "9988.HK", DAY)
+    assert fill is not None and fill.quantity == 1_000
+    assert execute("sell", 1_234, bar, VOL, HK, "9988.HK", DAY) is None
+    why = no_fill_reason("sell", 1_234, bar, HK, "9988.HK", DAY)
+    assert why is not None and why.startswith("volume cap: 10% of the average daily "
+                                              "volume of 10,000 allows less than the 1234")
+    assert "no board lot is known for 9988.HK" in why
+    assert broker.fillable_quantity(1_234, bar, HK, "9988.HK") == 0
+    # a buy would be sized on a guess: never filled
+    assert execute("buy", 1_000, bar, VOL, HK, "9988.HK", DAY) is None
+    assert no_fill_reason("buy", 1_000, bar, HK, "9988.HK", DAY).startswith(
+        "no board lot is known for 9988.HK")
+    assert execute("buy", 500, bar, VOL, HK, "2318.HK", DAY).quantity == 500
 
 
 def test_the_same_entry_in_the_us_buys_whole_shares() -> None:
@@ -481,6 +540,26 @@ def test_a_rebalanced_a_share_book_trades_whole_lots_and_pays_duty_on_the_sale()
     assert result.fees == pytest.approx(CN.fee("buy", 5_400, bought, DAYS[1])
                                         + CN.fee("sell", 5_400, sold, DAYS[3]))
     assert CN.fee("sell", 5_400, sold, DAYS[3]) > 0.001 * 5_400 * sold
+
+
+def test_a_rebalanced_hong_kong_book_refuses_a_stock_without_a_known_board_lot() -> None:
+    # this raised UnknownBoardLot when the target was sized
+    index = pd.Index(DAYS[:4])
+    targets = pd.DataFrame({"2318.HK": [0.4, np.nan, 0.0, np.nan],
+                            "9988.HK": [0.4, np.nan, 0.2, np.nan]}, index=index)
+    bars = pd.DataFrame([{"symbol": s, "as_of": d, "open": 80.0, "close": 81.0,
+                          "volume": 1e9, "vol_20": VOL}
+                         for s in targets.columns for d in DAYS[:4]])
+    result = simulate_target_weights(targets, bars, rules=HK)
+    held = result.weights.loc[DAYS[1], "2318.HK"] * result.equity.loc[DAYS[1]] / 81.0
+    assert held == pytest.approx(4_500)  # 0.4 * 1,000,000 / 81 = 4,938: nine lots of 500
+    assert (result.weights["9988.HK"] == 0).all()
+    assert result.weights.loc[DAYS[3], "2318.HK"] == 0
+    refused = result.refused
+    assert refused[["as_of", "symbol", "side"]].values.tolist() == [
+        [DAYS[0], "9988.HK", "buy"], [DAYS[2], "9988.HK", "buy"]]
+    assert refused["reason"].str.startswith("no board lot is known for 9988.HK").all()
+    assert simulate_target_weights(targets[["2318.HK"]], bars, rules=HK).refused.empty
 
 
 def test_a_refused_entry_leaves_room_for_another_decision_on_the_symbol() -> None:

@@ -182,6 +182,34 @@ def test_run_baselines_trades_only_inside_the_window_from_the_agents_capital() -
         assert results[name].weights.iloc[1].sum() > 0.95, name
 
 
+def test_hong_kong_baselines_refuse_a_stock_without_a_known_board_lot_and_go_on() -> None:
+    from trade_pipelines.agent.markets import HK
+
+    # an evaluation of a Hong Kong universe with 9988.HK (no lot on record) raised
+    # UnknownBoardLot here
+    bars, start, end = scoreboard_bars()
+    names = dict(zip(sorted(bars["symbol"].unique()),
+                     ["0700.HK", "2318.HK", "3333.HK", "3888.HK", "9988.HK"], strict=True))
+    bars = bars.assign(symbol=bars["symbol"].map(names))
+    results = run_baselines_under(bars, start, end, HK)
+    for name, result in results.items():
+        assert (result.weights["9988.HK"] == 0).all(), name
+        assert result.weights.drop(columns="9988.HK").to_numpy().sum() > 0, name
+    buy_and_hold = results["buy_and_hold"].refused
+    assert buy_and_hold[["as_of", "symbol", "side"]].values.tolist() == [
+        [start, "9988.HK", "buy"]]
+    assert buy_and_hold["reason"].iloc[0].startswith("no board lot is known for 9988.HK")
+    assert set(results["random_entries"].refused["symbol"]) <= {"9988.HK"}
+
+
+def run_baselines_under(bars: pd.DataFrame, start: date, end: date, rules) -> dict:
+    from trade_pipelines.agent.reflection.baselines import average_results, baseline_runs
+
+    runs = baseline_runs(bars, start, end, 0.05, 0.5, seeds=2, rules=rules)
+    return {**{k: v for k, v in runs.items() if k != "random_entries"},
+            "random_entries": average_results(runs["random_entries"])}
+
+
 def test_random_entries_average_the_seeds_daily_returns() -> None:
     bars, start, end = scoreboard_bars(vol_20=0.3)
     result = run_baselines(bars, start, end, 0.05, 0.5, seeds=3)["random_entries"]

@@ -13,7 +13,9 @@ a share of average daily volume):
   sane on back-adjusted prices of a few cents), and no stamp duty;
 * volume: a fill takes at most ``MAX_VOLUME_SHARE`` of the bar's volume and of the
   symbol's average daily volume over the 20 sessions before, where they are known, in
-  whole lots of the market;
+  whole lots of the market; a stock whose board lot is not on record (Hong Kong) fills
+  the whole quantity asked (a whole position sold as an odd lot) or nothing, and is
+  never bought;
 * price limits: an order meeting a limit-locked open (a buy at the upper limit against
   the previous close, a sell at the lower) does not fill: nobody sells at the upper limit.
 """
@@ -27,7 +29,7 @@ from datetime import date
 
 import numpy as np
 
-from trade_pipelines.agent.markets import US, DatedRate, MarketRules
+from trade_pipelines.agent.markets import US, DatedRate, MarketRules, UnknownBoardLot
 
 BASE_SLIPPAGE_BPS = 5.0
 VOLATILITY_SLIPPAGE = 0.05     # share of one day's typical move paid as slippage
@@ -88,9 +90,24 @@ def fillable_quantity(quantity: float, bar: Bar, rules: MarketRules = US,
                       symbol: str = "") -> float:
     """What of ``quantity`` the volume cap lets fill: all of it when the cap allows, else
     the cap in whole lots (a whole position may be sold as an odd lot, a part of one only
-    in lots)."""
-    cap = volume_cap(bar, quantity_unit(rules, symbol))
+    in lots). With no board lot on record there is no lot to cut a part in: all of it
+    (within the cap in shares) or nothing."""
+    try:
+        unit = quantity_unit(rules, symbol)
+    except UnknownBoardLot:
+        return float(quantity) if quantity <= volume_cap(bar) else 0.0
+    cap = volume_cap(bar, unit)
     return float(quantity) if quantity <= cap else cap
+
+
+def unknown_lot(rules: MarketRules, symbol: str) -> str | None:
+    """Why ``symbol`` has no lot to size an order in (its board lot is not on record),
+    or None."""
+    try:
+        rules.lot(symbol)
+    except UnknownBoardLot as error:
+        return str(error)
+    return None
 
 
 def reference_price(bar: Bar) -> float:
@@ -100,7 +117,11 @@ def reference_price(bar: Bar) -> float:
 
 def no_fill_reason(side: str, quantity: float, bar: Bar, rules: MarketRules = US,
                    symbol: str = "", day: date | None = None) -> str | None:
-    """Why an order cannot fill at all at ``bar``, or None when it can."""
+    """Why an order cannot fill at all at ``bar``, or None when it can. A buy of a stock
+    whose board lot is not on record is never filled (it would be sized on a guess)."""
+    no_lot = unknown_lot(rules, symbol)
+    if no_lot and side == "buy":
+        return no_lot
     if bar.volume == 0:
         return f"no {symbol} share traded in the bar (halted)"
     reference = reference_price(bar)
@@ -114,6 +135,10 @@ def no_fill_reason(side: str, quantity: float, bar: Bar, rules: MarketRules = US
                 f"({'+' if side == 'buy' else '-'}{limit:.0%}) of the previous close "
                 f"{bar.previous_close:,.4f}")
     if fillable_quantity(quantity, bar, rules, symbol) <= 0:
+        if no_lot:
+            return (f"volume cap: {MAX_VOLUME_SHARE:.0%} of the average daily volume of "
+                    f"{bar.adv:,.0f} allows less than the {quantity:g} ordered, and a part "
+                    f"cannot be sold: {no_lot}")
         lot = rules.lot(symbol)
         unit = f"lot of {lot:g}" if lot > 1 else "share"
         return (f"volume cap: {MAX_VOLUME_SHARE:.0%} of the average daily volume of "

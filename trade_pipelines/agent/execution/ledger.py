@@ -14,7 +14,8 @@ and unfilled quantity and the day it was resolved (``resolved_as_of``):
 - ``rejected``: refused when it was placed (resolved that day): by the risk engine, or
   because its weight buys less than one lot (a decision with a positive weight and a bar
   always leaves an order row saying why it did not trade), or the stock's board lot is
-  not on record (Hong Kong: refused, never guessed; an exit or a halt's sale too);
+  not on record (Hong Kong: refused, never guessed: a buy or the sale of a part of a
+  position; the sale of all of it needs no lot and goes ahead);
 - ``filled``: filled in full at the next bar;
 - ``partially_filled``: part filled, the remainder cancelled (volume cap, the cash at
   the fill price, a smaller position than ordered);
@@ -22,7 +23,8 @@ and unfilled quantity and the day it was resolved (``resolved_as_of``):
   symbol that session, a volume cap that allows no share, no usable price);
 - ``cancelled``: withdrawn before it could fill: by a pause or halt, or because the cash
   buys no share at the fill price, or the position to sell is gone, or (an order stored
-  before board lots were required) its stock's board lot is not on record.
+  before board lots were required) its stock's board lot is not on record and it is a
+  buy or the sale of a part of the position.
 
 Until then an accepted order is ``pending``. The risk verdict at submission (``verdict``
 and ``reason``) never changes, so a re-run rebuilds the pending orders exactly.
@@ -58,6 +60,7 @@ from trade_pipelines.agent.execution.broker import (
     execute,
     fill_fee,
     no_fill_reason,
+    unknown_lot,
 )
 from trade_pipelines.agent.execution.controls import ACTIVE, TradingState
 from trade_pipelines.agent.execution.risk import (
@@ -69,7 +72,7 @@ from trade_pipelines.agent.execution.risk import (
     check_order,
 )
 from trade_pipelines.agent.ids import stable_id
-from trade_pipelines.agent.markets import US, MarketRules, UnknownBoardLot
+from trade_pipelines.agent.markets import US, MarketRules
 
 ACCOUNTS = ("aggressive", "conservative", "combined")
 STARTING_CAPITAL = 1_000_000.0
@@ -308,10 +311,6 @@ class Ledger:
             if bar is None:
                 self._resolve(order, day, "expired", 0.0, f"no {order.symbol} bar on {day}")
                 continue
-            unknown_lot = self._unknown_lot(order.symbol)
-            if unknown_lot:  # placed before its lot was required (stored by an older run)
-                self._resolve(order, day, "cancelled", 0.0, unknown_lot)
-                continue
             wanted = order.quantity
             shortfalls = []
             held = account.positions.get(order.symbol)
@@ -326,6 +325,10 @@ class Ledger:
                         self._resolve(order, day, "expired", 0.0, why)
                         continue
                     shortfalls.append(why)
+            no_lot = self._unknown_lot(order.symbol, order.side, wanted, held)
+            if no_lot:  # placed before its lot was required (stored by an older run)
+                self._resolve(order, day, "cancelled", 0.0, no_lot)
+                continue
             fill = execute(order.side, wanted, bar,
                            market.volatility.get(order.symbol, math.nan), self.rules,
                            order.symbol, day)
@@ -465,7 +468,8 @@ class Ledger:
         its reason and its id; ``refusal``: why it cannot be placed at all (recorded as
         rejected, so a decision that did not trade still says why)."""
         account = self.state.accounts[account_name]
-        refusal = refusal or self._unknown_lot(request.symbol)
+        refusal = refusal or self._unknown_lot(request.symbol, request.side, request.quantity,
+                                               account.positions.get(request.symbol))
         verdict = RiskVerdict(0.0, "rejected", refusal) if refusal else check_order(
             request, _view(account, self.state.last_close), view_market, self.limits)
         order_id = stable_id("O", market.as_of, account_name, request.symbol, request.side,
@@ -567,14 +571,14 @@ class Ledger:
         return (f"sizing: a weight of {weight:.2%} buys {wanted:,.4g} at {price:,.4g}, less "
                 f"than {smallest}")
 
-    def _unknown_lot(self, symbol: str) -> str | None:
-        """Why no order of ``symbol`` can be sized (its board lot is not on record), or
-        None."""
-        try:
-            self.rules.lot(symbol)
-        except UnknownBoardLot as error:
-            return str(error)
-        return None
+    def _unknown_lot(self, symbol: str, side: str = "buy", quantity: float = 0.0,
+                     held: Position | None = None) -> str | None:
+        """Why this order of ``symbol`` cannot be placed: its board lot is not on record
+        and it is a buy or the sale of a part of the position ``held`` (a sale of all of
+        it needs no lot: a whole holding can always be sold, odd lot or not); or None."""
+        if side == "sell" and held is not None and quantity >= held.quantity - 1e-9:
+            return None
+        return unknown_lot(self.rules, symbol)
 
 
 def decision_records(

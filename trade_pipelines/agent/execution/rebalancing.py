@@ -21,6 +21,10 @@ Conventions (the same as the ledger's where the ledger has one):
   it (the remainder is cancelled, as in the ledger);
 * ``rebalance_band`` only spares resizing a held position to a non-zero target: entries
   and full exits always trade;
+* a stock whose board lot is not on record (Hong Kong) is never sized on a guess: a
+  target that would buy it, or sell a part of it, is refused when sized and recorded in
+  ``refused`` with the reason (the ledger's rejected order), and stays refused until a
+  newer target replaces it; a full exit sells all of it (it needs no lot);
 * a day's one-way turnover is the value traded that day (buys and sells, each counted
   once, at fill prices) over that day's closing equity; exposure is the market value
   held over closing equity; both are averaged over every day of the calendar, trading
@@ -32,17 +36,18 @@ The calendar is the targets' index; bars on other days are ignored.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from trade_pipelines.agent.execution.broker import Execution, execute, fill_fee
+from trade_pipelines.agent.execution.broker import Execution, execute, fill_fee, unknown_lot
 from trade_pipelines.agent.execution.ledger import STARTING_CAPITAL, bars_by_day
 from trade_pipelines.agent.markets import US, MarketRules
 
 TRADE_COLUMNS = ["symbol", "opened_as_of", "as_of", "return_pct"]
+REFUSED_COLUMNS = ["as_of", "symbol", "side", "reason"]
 
 
 @dataclass(frozen=True)
@@ -54,6 +59,9 @@ class RebalanceResult:
     fees: float                # total commission paid
     turnover: float            # average daily one-way turnover: traded value / equity
     exposure: float            # average gross exposure (share of equity invested)
+    # orders refused when sized (as_of: the day of the target): as_of, symbol, side, reason
+    refused: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(columns=REFUSED_COLUMNS))
 
 
 @dataclass
@@ -99,6 +107,7 @@ def simulate_target_weights(targets: pd.DataFrame, bars: pd.DataFrame,
     weights = np.zeros((len(days), len(symbols)))
     column = {symbol: j for j, symbol in enumerate(symbols)}
     trades: list[dict[str, Any]] = []
+    refused: list[dict[str, Any]] = []
 
     for i, day in enumerate(days):
         day_bars, volatility = market.get(_key(day), ({}, {}))
@@ -164,7 +173,8 @@ def simulate_target_weights(targets: pd.DataFrame, bars: pd.DataFrame,
         for j, symbol in enumerate(symbols):
             if math.isfinite(wanted[i, j]):
                 standing[symbol] = max(0.0, float(wanted[i, j]))
-        orders = _orders(standing, holdings, last_close, equity, rebalance_band, rules)
+        orders = _orders(standing, holdings, last_close, equity, rebalance_band, rules,
+                         refused, day)
 
     index = targets.index
     trade_frame = pd.DataFrame(trades, columns=TRADE_COLUMNS)
@@ -176,14 +186,18 @@ def simulate_target_weights(targets: pd.DataFrame, bars: pd.DataFrame,
         fees=fees,
         turnover=float(np.nanmean(turnover)) if len(days) else math.nan,
         exposure=float(np.nanmean(exposure)) if len(days) else math.nan,
+        refused=pd.DataFrame(refused, columns=REFUSED_COLUMNS),
     )
 
 
 def _orders(standing: dict[Any, float], holdings: dict[Any, _Holding],
             last_close: dict[Any, float], equity: float,
-            band: float, rules: MarketRules = US) -> list[tuple[str, Any, float]]:
+            band: float, rules: MarketRules = US,
+            refused: list[dict[str, Any]] | None = None,
+            day: Any = None) -> list[tuple[str, Any, float]]:
     """The next bar's orders from the standing targets, sells first. A target already met
-    (within the band, or less than a lot away) is settled here."""
+    (within the band, or less than a lot away) is settled here; so is one that cannot be
+    sized, a stock with no board lot on record, which is added to ``refused``."""
     sells: list[tuple[str, Any, float]] = []
     buys: list[tuple[str, Any, float]] = []
     for symbol in sorted(standing, key=str):
@@ -203,6 +217,13 @@ def _orders(standing: dict[Any, float], holdings: dict[Any, _Holding],
             del standing[symbol]
             continue
         delta = target * equity / price - quantity
+        no_lot = unknown_lot(rules, str(symbol))
+        if no_lot:  # a buy, or the sale of a part: refused, never sized on a guess
+            del standing[symbol]
+            if refused is not None:
+                refused.append({"as_of": day, "symbol": symbol,
+                                "side": "buy" if delta > 0 else "sell", "reason": no_lot})
+            continue
         shares = rules.round_quantity(str(symbol), abs(delta))
         if shares <= 0:
             del standing[symbol]

@@ -24,6 +24,7 @@ import pandas as pd
 
 from trade_pipelines.agent.execution.ledger import STARTING_CAPITAL
 from trade_pipelines.agent.execution.rebalancing import (
+    REFUSED_COLUMNS,
     TRADE_COLUMNS,
     RebalanceResult,
     simulate_target_weights,
@@ -177,7 +178,7 @@ def average_results(results: list[RebalanceResult],
     """Several runs as one: the mean of their daily returns, compounded from ``capital``
     into the equity (a book split equally between the runs, re-split every day); the
     mean of their end-of-day weights, fees, turnover and exposure; all their trades,
-    each counted once, by exit day."""
+    each counted once, by exit day; all their refused orders."""
     returns = pd.concat([r.daily_returns for r in results], axis=1).mean(axis=1)
     equity = capital * (1 + returns).cumprod()
     weights = sum((r.weights for r in results[1:]), results[0].weights) / len(results)
@@ -185,12 +186,16 @@ def average_results(results: list[RebalanceResult],
     trades = pd.concat(frames, ignore_index=True) if frames \
         else pd.DataFrame(columns=TRADE_COLUMNS)
     trades = trades.sort_values("as_of", kind="mergesort").reset_index(drop=True)
+    refusals = [r.refused for r in results if not r.refused.empty]
+    refused = pd.concat(refusals, ignore_index=True) if refusals \
+        else pd.DataFrame(columns=REFUSED_COLUMNS)
     return RebalanceResult(
         equity=equity.rename("equity"), daily_returns=returns.rename("daily_return"),
         weights=weights, trades=trades,
         fees=float(np.mean([r.fees for r in results])),
         turnover=float(np.mean([r.turnover for r in results])),
-        exposure=float(np.mean([r.exposure for r in results])))
+        exposure=float(np.mean([r.exposure for r in results])),
+        refused=refused)
 
 
 def run_baselines(bars: pd.DataFrame, start: date, end: date, turnover: float,
