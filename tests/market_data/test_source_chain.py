@@ -323,6 +323,15 @@ def test_jumps_beyond_a_price_limit_or_at_a_split_ratio_are_suspected() -> None:
     assert unadjusted_jumps(series("BTC-CNY", [40000, 20000]), "crypto").empty
 
 
+def test_a_listing_inside_the_window_is_free_of_the_limit_one_cut_by_it_is_not() -> None:
+    listing = series("688981.SH", [60, 82, 64], date(2020, 7, 16))  # +37% on session 2
+    assert unadjusted_jumps(listing, "cn").empty
+    assert unadjusted_jumps(listing, "cn", window_start=date(2020, 7, 1)).empty
+    # The window began on its first bar: its history goes back further, no listing here.
+    cut = unadjusted_jumps(listing, "cn", window_start=date(2020, 7, 16))
+    assert cut["as_of"].tolist() == [date(2020, 7, 17)]
+
+
 def halve_before(day: str) -> Any:
     """Both sources' bars before ``day`` on a share basis twice as high: an unadjusted
     2-for-1 split (East Money's qfq body, tushare's raw prices)."""

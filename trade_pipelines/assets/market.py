@@ -59,6 +59,15 @@ def freshness_floor(end: date, calendar: str, sessions: int = FRESH_SESSIONS,
     return days[-sessions] if len(days) >= sessions else last
 
 
+def history_starts(store: Warehouse, symbols: list[str]) -> dict[str, date]:
+    """The first stored bar of each of ``symbols``: where its history starts (a new
+    listing's first sessions trade without a daily price limit)."""
+    firsts = to_dates(store.query(
+        "SELECT symbol, min(as_of) AS first FROM bars WHERE list_contains(?, symbol) "
+        "GROUP BY symbol", [symbols]), "first")
+    return dict(zip(firsts["symbol"], firsts["first"], strict=True)) if len(firsts) else {}
+
+
 def bar_quality(store: Warehouse, market_data: MarketDataResource, start: date, end: date,
                 check_name: str, run_id: str, refused: list[str] | None = None,
                 refused_rows: int = 0) -> AssetCheckResult:
@@ -89,7 +98,7 @@ def bar_quality(store: Warehouse, market_data: MarketDataResource, start: date, 
 
     splits = split_suspects(bars, benchmark_symbol=market_data.benchmark_symbol,
                             accepted_jumps=BUILTIN_KNOWN_JUMPS | BUILTIN_SPLIT_LIKE_MOVES,
-                            market=rules.code)
+                            market=rules.code, history_starts=history_starts(store, symbols))
     splits = splits[splits["as_of"] >= start] if not splits.empty else splits
     failing = pd.concat([verdict_rows, splits], ignore_index=True) if len(splits) \
         else verdict_rows

@@ -147,11 +147,20 @@ def score_bars(bars: pd.DataFrame, expected: Sequence[date], sessions: Sequence[
             "latency_s": round(latency_s, 3), "score": round(max(0.0, score), 4)}
 
 
-def unadjusted_jumps(bars: pd.DataFrame, market: str) -> pd.DataFrame:
+def unadjusted_jumps(bars: pd.DataFrame, market: str, window_start: date | None = None
+                     ) -> pd.DataFrame:
     """Close-to-close moves that betray an unadjusted split, bonus issue or dividend
     (``split_suspects``: beyond the market's daily price limit, or at a split ratio).
+    ``window_start`` is the first session the bars were asked for: a symbol whose first
+    bar is on it was cut by the window, so its first bars are no new listing's (which
+    trade without a limit); one whose first bar comes later is taken as listed then.
     Columns ``symbol``, ``as_of`` (the day of the jump), ``move`` and ``reason``."""
-    suspects = split_suspects(bars, market=market)
+    cut: dict[str, date] = {}
+    if window_start is not None and not bars.empty:
+        firsts = bars.groupby("symbol")["as_of"].min()
+        cut = {str(s): date.min for s, first in firsts.items()
+               if pd.Timestamp(first).date() <= window_start}
+    suspects = split_suspects(bars, market=market, history_starts=cut)
     # A bad print is one bad bar, not a change of share basis: it must not set history
     # aside (the blocking check downstream stops it).
     suspects = suspects[~suspects["reason"].str.startswith(REASON_IMPLAUSIBLE)]
@@ -352,7 +361,7 @@ class SourceChain:
         closed = bars_available_at(bars["as_of"], self.market) <= pd.Timestamp(now)
         bars = bars[closed.to_numpy()].reset_index(drop=True)
         parts = score_bars(bars, expected, sessions, latency, self.policy)
-        jumps = len(unadjusted_jumps(bars, self.market))
+        jumps = len(unadjusted_jumps(bars, self.market, sessions[0] if sessions else None))
         if jumps:
             parts["score"] = round(max(0.0, parts["score"] - min(
                 self.policy.stale_cap, self.policy.jump_penalty * jumps)), 4)
@@ -405,7 +414,7 @@ class SourceChain:
                 f"{best_quality.score} (below {policy.threshold}: {best_quality.gaps} "
                 f"gap(s), {best_quality.stale_sessions} stale session(s))")
         best_bars = self._set_aside_before_jumps(symbol, best_quality.source, best_bars,
-                                                 result)
+                                                 result, sessions[0] if sessions else None)
         chosen = replace(best_quality, outcome=ACTIVE)
         qualities = [chosen if (q.source, q.rank) == (chosen.source, chosen.rank) else q
                      for q in qualities]
@@ -416,9 +425,10 @@ class SourceChain:
         return best_bars
 
     def _set_aside_before_jumps(self, symbol: str, source: str, bars: pd.DataFrame,
-                                result: ChainResult) -> pd.DataFrame:
+                                result: ChainResult, window_start: date | None
+                                ) -> pd.DataFrame:
         """The bars from the last unadjusted jump on; the earlier ones go to ``set_aside``."""
-        jumps = unadjusted_jumps(bars, self.market)
+        jumps = unadjusted_jumps(bars, self.market, window_start)
         if jumps.empty:
             return bars
         last = jumps.iloc[-1]

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import bisect
 from collections import Counter
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -440,6 +440,7 @@ def split_suspects(
     benchmark_symbol: str | None = None,
     accepted_jumps: Collection[tuple[str, date]] = (),
     market: str | None = None,
+    history_starts: Mapping[str, date] | None = None,
 ) -> pd.DataFrame:
     """Bars whose close moved by a split's ratio overnight while the market stayed calm,
     or (``market`` with daily price limits: A-shares) further than the limit allows.
@@ -456,6 +457,13 @@ def split_suspects(
     the one before (or a fifth of it) that no split explains, and a high five times the
     day's open and close (a low a fifth of them), are bad prints on any market. Indices
     (``^``) are exempt; crypto has no splits and no limits, so only bad prints count there.
+
+    The limits are the market's (``MarketRules.price_limit``): none before a market had
+    them, and none on a new listing's first sessions. ``history_starts`` gives the first
+    day of a symbol's history where the caller knows it (its first stored bar): a symbol
+    whose history starts before its first bar in ``frame`` is no new listing there. A
+    symbol not in it starts at its first bar in ``frame``, which is taken as its listing
+    (a listing cannot be told from the start of the data).
 
     Returns the suspect bars: symbol, as_of, previous_close, close, ratio, factor, reason.
     """
@@ -483,8 +491,16 @@ def split_suspects(
     limits = np.full(len(bars), np.nan)
     if rules is not None and (rules.price_limits or rules.default_price_limit is not None):
         days = pd.to_datetime(bars["as_of"]).dt.date
-        limits = np.array([np.nan if (limit := rules.price_limit(str(s), d)) is None else limit
-                           for s, d in zip(bars["symbol"], days, strict=True)])
+        sessions = _sessions_since_listing(bars["symbol"], days, history_starts or {})
+        limits = np.array([
+            np.nan if (limit := rules.price_limit(str(s), d, n)) is None else limit
+            for s, d, n in zip(bars["symbol"], days, sessions, strict=True)])
+        # A new listing's first sessions, free of the limit, see no split either.
+        listing = np.array([n is not None and np.isnan(limit)
+                            and rules.price_limit(str(s), d) is not None
+                            for s, d, n, limit in zip(bars["symbol"], days, sessions, limits,
+                                                      strict=True)], dtype=bool)
+        near &= ~listing
     with np.errstate(invalid="ignore"):
         beyond = np.abs(ratio - 1) > limits + LIMIT_SLACK
     is_stock = ~bars["symbol"].astype(str).str.startswith("^").to_numpy()
@@ -525,3 +541,16 @@ def split_suspects(
                      "ratio": row.ratio, "factor": row.factor,
                      "reason": f"{reason}: {why}"})
     return pd.DataFrame(rows, columns=columns)
+
+
+def _sessions_since_listing(symbols: pd.Series, days: pd.Series,
+                            history_starts: Mapping[str, date]) -> list[int | None]:
+    """Each bar's session count since its symbol's listing (0: the first bar), or None
+    where the symbol's history starts before its first bar here (sorted by symbol, day)."""
+    count = symbols.groupby(symbols).cumcount().to_numpy()
+    first = days.groupby(symbols).transform("min")
+    starts = {str(k).upper(): v for k, v in history_starts.items()}
+    known = [None if (start := starts.get(str(s).upper())) is None
+             else pd.Timestamp(start).date() for s in symbols]
+    return [None if start is not None and start < begin else int(n)
+            for n, begin, start in zip(count, first, known, strict=True)]
