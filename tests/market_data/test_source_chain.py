@@ -383,6 +383,22 @@ def test_a_jump_in_every_source_is_never_traded_on(store: Warehouse, tmp_path: P
     assert "set aside, never traded on" in report.source_metadata["source_warnings"]
 
 
+def test_a_jump_a_person_accepted_is_served_with_the_bars_before_it(
+        store: Warehouse, tmp_path: Path) -> None:
+    from trade_pipelines.market_data.accepted_jumps import accept_jump
+    from trade_pipelines.settings import Paths
+
+    accept_jump(Paths(store.path.parent).accepted_jumps, "600036.SH", date(2017, 7, 13),
+                "reviewed: a real move")
+    with RecordedChinaServer(edit=halve_before("2017-07-13")) as server, \
+            routed_to(server.url):
+        report = load_bars("live", store, ["600036.SH"], FIRST, LAST, timedelta(0))
+    assert report.loaded == 18
+    assert store.query("SELECT count(*) AS n FROM quarantine")["n"].iloc[0] == 0
+    assert unadjusted_jumps(series("600036.SH", [20, 15.4]), "cn", accepted_jumps={
+        ("600036.sh", date(2017, 7, 4))}).empty
+
+
 # -- the schedules' question, and the real network -------------------------------------
 
 def test_session_gap_asks_the_chain(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -5,7 +5,16 @@ from __future__ import annotations
 
 import argparse
 
-from trade_pipelines.cli import bars, controls, evaluate, news, replay, services, tables
+from trade_pipelines.cli import (
+    bars,
+    controls,
+    evaluate,
+    jumps,
+    news,
+    replay,
+    services,
+    tables,
+)
 from trade_pipelines.cli.replay import run_replay
 
 __all__ = ["build_parser", "main", "run_replay"]
@@ -14,7 +23,7 @@ __all__ = ["build_parser", "main", "run_replay"]
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="trade-pipelines", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    for module in (replay, evaluate, bars, news, tables, services, controls):
+    for module in (replay, evaluate, bars, jumps, news, tables, services, controls):
         module.register(sub)
     return parser
 
