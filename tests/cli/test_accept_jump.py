@@ -57,6 +57,25 @@ def test_a_flagged_bar_passes_the_blocking_check_once_accepted(
     assert after.passed, after.description
 
 
+def test_bars_an_import_held_back_come_in_once_the_jump_is_accepted(
+        project_home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bars = stored_bars("600036.SH", [26.0, 26.1, 26.0, 26.2, 26.1, 26.0, 26.2, 20.2, 20.3,
+                                     20.4]).drop(columns=["source", "available_at"])
+    path = tmp_path / "cmb.csv"
+    bars.rename(columns={"as_of": "date"}).to_csv(path, index=False)
+
+    assert main(["import-bars", str(path)]) == 3
+    out = capsys.readouterr().out
+    assert "held back by the split/bad-print check, which flagged 600036.SH 2024-03-13" in out
+    assert "accept-jump" in out
+    store = Warehouse(paths().warehouse)
+    assert store.query("SELECT count(*) AS n FROM bars")["n"].iloc[0] == 3  # newest basis
+
+    assert main(["accept-jump", "600036.SH", "2024-03-13", "--reason", "checked"]) == 0
+    assert main(["import-bars", str(path)]) == 0
+    assert store.query("SELECT count(*) AS n FROM bars")["n"].iloc[0] == 10
+
+
 def test_a_reason_is_required(project_home: Path, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_:
         main(["accept-jump", "600036.SH", "2024-03-13"])

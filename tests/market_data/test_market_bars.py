@@ -145,7 +145,7 @@ def test_a_new_listing_is_told_from_a_resumption_by_its_first_stored_bar(
     warehouse = store(project_home)
     warehouse.migrate()
     days = [date(2024, 3, d) for d in (11, 12, 13, 14, 15)]
-    closes = [60.0, 82.0, 64.0, 70.0, 72.0]  # +37% on the 12th: no limit for a listing
+    closes = [60.0, 82.0, 80.0, 81.0, 82.0]  # +37% on the 12th: no limit for a listing
     warehouse.append("bars", stored([("688981.SH", d, c, c, c, c, 1000.0)
                                      for d, c in zip(days, closes, strict=True)]))
     star = MarketDataResource(source="warehouse", symbols="688981.SH")

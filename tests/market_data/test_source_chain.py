@@ -324,7 +324,7 @@ def test_jumps_beyond_a_price_limit_or_at_a_split_ratio_are_suspected() -> None:
 
 
 def test_a_listing_inside_the_window_is_free_of_the_limit_one_cut_by_it_is_not() -> None:
-    listing = series("688981.SH", [60, 82, 64], date(2020, 7, 16))  # +37% on session 2
+    listing = series("688981.SH", [60, 82, 80], date(2020, 7, 16))  # +37% on session 2
     assert unadjusted_jumps(listing, "cn").empty
     assert unadjusted_jumps(listing, "cn", window_start=date(2020, 7, 1)).empty
     # The window began on its first bar: its history goes back further, no listing here.

@@ -22,7 +22,9 @@ def cmd_accept_jump(args: argparse.Namespace) -> int:
     symbol = args.symbol.strip().upper()
     print(f"{'Accepted' if new else 'Re-accepted'} {symbol} {args.date} as a real move "
           f"({' '.join(args.reason.split())}) in {table}.")
-    print("The blocking bar check and the live sources' jump check no longer flag it.")
+    print("The blocking bar check, the live sources' jump check and import-bars no longer "
+          "flag it; bars an import held back for it come in when the file is imported "
+          "again.")
     return 0
 
 

@@ -429,6 +429,23 @@ def suspected_days(frame: pd.DataFrame, **kwargs: object) -> list[str]:
     return [str(d) for d in found["as_of"]]
 
 
+def test_a_jump_the_next_bar_undoes_is_a_bad_print_not_a_new_share_basis() -> None:
+    from trade_pipelines.agent.perception.validation import REASON_IMPLAUSIBLE, split_suspects
+
+    spike = a_share("600036.SH", [26.0, 26.1, 260.5, 26.2, 26.3], date(2022, 3, 1))  # x10
+    found = split_suspects(spike, market="cn")
+    assert [str(d) for d in found["as_of"]] == ["2022-03-03", "2022-03-04"]
+    assert found["reason"].str.startswith(REASON_IMPLAUSIBLE).all()
+    assert "undone by the next bar" in found["reason"].iloc[0]
+    assert "undoing the jump of the bar before" in found["reason"].iloc[1]
+    halved = pd.DataFrame(closes("ZZH", [60, 61, 30.4, 61.2, 61.0]))  # x0.5 and back
+    assert split_suspects(halved)["reason"].str.startswith(REASON_IMPLAUSIBLE).all()
+    # A bonus issue the next bar does not undo stays a change of share basis.
+    bonus = a_share("600036.SH", [26.0, 26.1, 20.1, 20.2, 20.3], date(2022, 3, 1))
+    assert split_suspects(bonus, market="cn")["reason"].str.startswith(
+        "unadjusted split suspected").tolist() == [True]
+
+
 def test_no_a_share_limit_before_1996_12_16() -> None:
     # Shanghai had no daily limit in 1995: a -30% day was a trade, not an adjustment.
     assert suspected_days(a_share("600601.SH", [10.0, 7.0, 7.1], date(1995, 5, 2))) == []

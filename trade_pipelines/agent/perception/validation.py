@@ -454,9 +454,11 @@ def split_suspects(
     no adjustment is applied, since the true factor cannot be known from prices alone.
     An unadjusted ordinary dividend (a gap of a few per cent) cannot be told from a
     normal move without a dividend calendar and is not detected here. A close five times
-    the one before (or a fifth of it) that no split explains, and a high five times the
-    day's open and close (a low a fifth of them), are bad prints on any market. Indices
-    (``^``) are exempt; crypto has no splits and no limits, so only bad prints count there.
+    the one before (or a fifth of it) that no split explains, a high five times the
+    day's open and close (a low a fifth of them), and a jump at a split ratio or beyond
+    the limit that the next bar undoes (and the bar undoing it) are bad prints on any
+    market, not a new share basis. Indices (``^``) are exempt; crypto has no splits and
+    no limits, so only bad prints count there.
 
     The limits are the market's (``MarketRules.price_limit``): none before a market had
     them, and none on a new listing's first sessions. ``history_starts`` gives the first
@@ -503,10 +505,23 @@ def split_suspects(
         near &= ~listing
     with np.errstate(invalid="ignore"):
         beyond = np.abs(ratio - 1) > limits + LIMIT_SLACK
+    # A jump the next bar undoes (to within half of it, in log terms) is one bad bar, not
+    # a new share basis; so is the bar that undoes it. A split or a bonus issue stays.
+    with np.errstate(invalid="ignore", divide="ignore"):
+        step = np.log(ratio)
+    steps = pd.Series(step, index=bars.index).groupby(bars["symbol"])
+    following, preceding = steps.shift(-1).to_numpy(), steps.shift(1).to_numpy()
+    jumped_before = pd.Series(near | beyond | wild, index=bars.index).groupby(
+        bars["symbol"]).shift(1, fill_value=False).to_numpy(dtype=bool)
+    with np.errstate(invalid="ignore"):
+        undone = (near | beyond) & (np.abs(step + following) < np.abs(step) / 2)
+        undoing = (near | beyond) & jumped_before & (
+            np.abs(preceding + step) < np.abs(preceding) / 2)
     is_stock = ~bars["symbol"].astype(str).str.startswith("^").to_numpy()
     suspect = bars.assign(previous_close=previous.to_numpy(), ratio=ratio,
                           factor=factors[nearest], limit=limits,
                           beyond=beyond, wild=wild & ~near, wide=wide,
+                          spike=undone | undoing, undoing=undoing,
                           high=bars.get("high", np.nan), low=bars.get("low", np.nan),
                           )[(near | beyond | wild | wide) & is_stock]
     market_move = pd.Series(dtype="float64")
@@ -519,8 +534,15 @@ def split_suspects(
         if (row.symbol, row.as_of) in accepted:
             continue
         move = market_move.get(row.as_of)
+        calm = move is None or abs(move) < CALM_MARKET_MOVE
         reason = REASON_SPLIT
-        if row.beyond:
+        if row.spike and (row.beyond or calm):
+            reason = REASON_IMPLAUSIBLE
+            why = (f"close x{row.ratio:.3f} from {row.previous_close:g} to {row.close:g}, "
+                   + ("undoing the jump of the bar before" if row.undoing
+                      else "undone by the next bar")
+                   + ": a bad print, not a new share basis")
+        elif row.beyond:
             why = (f"close x{row.ratio:.3f} ({row.ratio - 1:+.1%}) is beyond the "
                    f"{row.limit:.0%} daily price limit")
         elif row.wild or row.wide:
@@ -529,7 +551,7 @@ def split_suspects(
                    "one bar, which no split explains" if row.wild else
                    f"the day's range {row.low:g}..{row.high:g} against open/close "
                    f"{row.open:g}/{row.close:g}")
-        elif move is not None and abs(move) >= CALM_MARKET_MOVE:
+        elif not calm:
             continue
         else:
             split = (f"{1 / row.factor:g}-for-1 split" if row.factor < 1
