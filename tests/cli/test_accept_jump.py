@@ -76,6 +76,16 @@ def test_bars_an_import_held_back_come_in_once_the_jump_is_accepted(
     assert store.query("SELECT count(*) AS n FROM bars")["n"].iloc[0] == 10
 
 
+def test_an_import_with_a_broken_table_of_accepted_jumps_says_so(
+        project_home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    paths().accepted_jumps.write_text("symbol,as_of,reason\n600036.SH,2024-03-13,\n")
+    path = tmp_path / "cmb.csv"
+    stored_bars("600036.SH", [26.0, 26.1]).drop(columns=["source", "available_at"]).rename(
+        columns={"as_of": "date"}).to_csv(path, index=False)
+    assert main(["import-bars", str(path)]) == 2
+    assert "line 2: 600036.SH 2024-03-13 has no reason" in capsys.readouterr().err
+
+
 def test_a_reason_is_required(project_home: Path, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_:
         main(["accept-jump", "600036.SH", "2024-03-13"])
