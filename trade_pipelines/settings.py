@@ -70,6 +70,12 @@ class Paths:
         return self.home / "market"
 
     @property
+    def accepted_jumps(self) -> Path:
+        """Jumps a person accepted as real moves (``symbol,as_of,reason``), which the
+        split/bad-print checks then pass (``trade-pipelines accept-jump``)."""
+        return self.home / "accepted_jumps.csv"
+
+    @property
     def inbox(self) -> Path:
         """Drop bar files here; a sensor imports them (done ones move to inbox/imported)."""
         return self.home / "inbox"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -179,6 +179,84 @@ def test_strict_import_rejects_the_whole_file_and_writes_nothing(
 def test_strict_import_of_a_clean_file_imports(tmp_path: Path, warehouse: Warehouse) -> None:
     report = import_bars_file(write_csv(tmp_path, GOOD), warehouse, strict=True)
     assert report.imported == 4 and len(stored(warehouse, "bars")) == 4
+
+
+def daily(symbol: str, closes: list[float], first: str = "2024-01-02") -> list[str]:
+    """One CSV line per weekday from ``first``, open = high = low = close."""
+    days = pd.bdate_range(first, periods=len(closes))
+    return [f"{symbol},{d:%Y-%m-%d},{c},{c},{c},{c},1000" for d, c in
+            zip(days, closes, strict=True)]
+
+
+def test_a_bad_print_in_a_file_is_quarantined_alone(tmp_path: Path,
+                                                    warehouse: Warehouse) -> None:
+    lines = daily("ZZF", [50, 46, 4600, 46.5, 47])  # x100 on the 4th, and back
+    report = import_bars_file(write_csv(tmp_path, lines), warehouse)
+    assert (report.imported, report.quarantined, report.held_back) == (4, 1, 1)
+    assert "split/bad-print check" in report.message and "accept-jump" in report.message
+    assert 4600 not in stored(warehouse, "bars")["close"].tolist()
+    quarantine = stored(warehouse, "quarantine")
+    assert quarantine["reason"].iloc[0].startswith("implausible price: close x100.000")
+    assert json.loads(quarantine["raw"].iloc[0])["close"] == "4600"
+
+
+def test_an_a_share_print_ten_times_its_neighbours_costs_its_bar_only(
+        tmp_path: Path, warehouse: Warehouse) -> None:
+    # x10 is a split ratio and beyond the 10% limit, but the next bar undoes it.
+    lines = daily("600036.SH", [26.0, 26.1, 26.0, 26.2, 26.1, 26.0, 260.2, 26.1, 26.3],
+                  "2022-03-01")
+    report = import_bars_file(write_csv(tmp_path, lines), warehouse)
+    assert (report.imported, report.quarantined) == (8, 1)
+    assert stored(warehouse, "quarantine")["as_of"].tolist() == [pd.Timestamp("2022-03-09")]
+
+
+def test_an_unadjusted_split_in_a_file_sets_the_other_basis_aside(
+        tmp_path: Path, warehouse: Warehouse) -> None:
+    # 2-for-1 on the 4th, not adjusted: the bars before it are on another basis; the
+    # newest basis is kept, as the live source chain keeps it.
+    lines = daily("ZZS", [100, 101, 50.4, 50.9, 51])
+    report = import_bars_file(write_csv(tmp_path, lines), warehouse)
+    assert (report.imported, report.quarantined) == (3, 2)
+    bars = stored(warehouse, "bars")
+    assert bars["close"].tolist() == [50.4, 50.9, 51.0]
+    reasons = stored(warehouse, "quarantine")["reason"]
+    assert reasons.str.startswith(
+        "before an unadjusted split or dividend on 2024-01-04 (unadjusted split suspected: "
+        "close x0.499 looks like a 2-for-1 split)").all()
+
+
+def test_bars_that_continue_stored_ones_on_another_basis_are_quarantined(
+        tmp_path: Path, warehouse: Warehouse) -> None:
+    import_bars_file(write_csv(tmp_path, daily("ZZS", [100, 101, 102]), name="old.csv"),
+                     warehouse)
+    # The next file is unadjusted against what is stored: held back from the jump on.
+    report = import_bars_file(
+        write_csv(tmp_path, daily("ZZS", [51, 51.5], "2024-01-05"), name="new.csv"),
+        warehouse)
+    assert (report.imported, report.quarantined) == (0, 2)
+    assert stored(warehouse, "bars")["close"].tolist() == [100.0, 101.0, 102.0]
+    reasons = stored(warehouse, "quarantine")["reason"].tolist()
+    assert reasons[0].startswith("unadjusted split suspected: close x0.500")
+    assert reasons[1].startswith("after an unadjusted split or dividend on 2024-01-05")
+
+
+def test_an_a_share_move_beyond_its_limit_is_quarantined_or_refused_under_strict(
+        tmp_path: Path, warehouse: Warehouse) -> None:
+    lines = daily("600036.SH", [26.0, 26.1, 26.0, 26.2, 26.1, 26.0, 20.0, 20.1],
+                  "2022-03-01")  # -23% on 2022-03-09: beyond 10%, a 3-for-10 bonus
+    path = write_csv(tmp_path, lines)
+    with pytest.raises(BarImportRejected, match=(
+            r"the split/bad-print check flagged 600036.SH 2022-03-09: unadjusted split "
+            r"suspected: close x0.769 \(-23.1%\) is beyond the 10% daily price limit \(6 "
+            r"bar\(s\) held back\)")) as refused:
+        import_bars_file(path, warehouse, strict=True)
+    assert "accept-jump" in str(refused.value)
+    assert stored(warehouse, "bars").empty
+    report = import_bars_file(path, warehouse)
+    assert (report.imported, report.quarantined) == (2, 6)
+    accepted = import_bars_file(path, warehouse,
+                                accepted_jumps={("600036.SH", date(2022, 3, 9))})
+    assert (accepted.imported, accepted.quarantined) == (8, 0)
 
 
 def test_a_crash_midway_leaves_nothing_behind(

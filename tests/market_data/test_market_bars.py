@@ -137,6 +137,30 @@ def test_an_unadjusted_split_blocks_the_graph(project_home: Path) -> None:
     assert warehouse.query("SELECT count(*) AS n FROM features")["n"].iloc[0] == 0
 
 
+def test_a_new_listing_is_told_from_a_resumption_by_its_first_stored_bar(
+        project_home: Path) -> None:
+    from trade_pipelines.assets.market import bar_quality
+    from trade_pipelines.resources import MarketDataResource
+
+    warehouse = store(project_home)
+    warehouse.migrate()
+    days = [date(2024, 3, d) for d in (11, 12, 13, 14, 15)]
+    closes = [60.0, 82.0, 80.0, 81.0, 82.0]  # +37% on the 12th: no limit for a listing
+    warehouse.append("bars", stored([("688981.SH", d, c, c, c, c, 1000.0)
+                                     for d, c in zip(days, closes, strict=True)]))
+    star = MarketDataResource(source="warehouse", symbols="688981.SH")
+    listed = bar_quality(warehouse, star, date(2024, 3, 12), date(2024, 3, 15), "quality",
+                         "test-run")
+    assert listed.passed, listed.description
+    # A bar two months before (then a suspension): the 12th is no listing's second day.
+    warehouse.append("bars", stored([("688981.SH", date(2024, 1, 2), 60.0, 60.0, 60.0,
+                                      60.0, 1000.0)]))
+    resumed = bar_quality(warehouse, star, date(2024, 3, 12), date(2024, 3, 15), "quality",
+                          "test-run")
+    assert not resumed.passed
+    assert "beyond the 20% daily price limit" in resumed.description
+
+
 def test_live_bars_must_be_fresh(project_home: Path) -> None:
     from trade_pipelines.assets.market import bar_quality, freshness_floor
     from trade_pipelines.resources import MarketDataResource

@@ -323,6 +323,15 @@ def test_jumps_beyond_a_price_limit_or_at_a_split_ratio_are_suspected() -> None:
     assert unadjusted_jumps(series("BTC-CNY", [40000, 20000]), "crypto").empty
 
 
+def test_a_listing_inside_the_window_is_free_of_the_limit_one_cut_by_it_is_not() -> None:
+    listing = series("688981.SH", [60, 82, 80], date(2020, 7, 16))  # +37% on session 2
+    assert unadjusted_jumps(listing, "cn").empty
+    assert unadjusted_jumps(listing, "cn", window_start=date(2020, 7, 1)).empty
+    # The window began on its first bar: its history goes back further, no listing here.
+    cut = unadjusted_jumps(listing, "cn", window_start=date(2020, 7, 16))
+    assert cut["as_of"].tolist() == [date(2020, 7, 17)]
+
+
 def halve_before(day: str) -> Any:
     """Both sources' bars before ``day`` on a share basis twice as high: an unadjusted
     2-for-1 split (East Money's qfq body, tushare's raw prices)."""
@@ -372,6 +381,22 @@ def test_a_jump_in_every_source_is_never_traded_on(store: Warehouse, tmp_path: P
         "before an unadjusted split or dividend on 2017-07-13 (unadjusted split suspected: "
         "close x0.512 (-48.8%) is beyond the 10% daily price limit)")
     assert "set aside, never traded on" in report.source_metadata["source_warnings"]
+
+
+def test_a_jump_a_person_accepted_is_served_with_the_bars_before_it(
+        store: Warehouse, tmp_path: Path) -> None:
+    from trade_pipelines.market_data.accepted_jumps import accept_jump
+    from trade_pipelines.settings import Paths
+
+    accept_jump(Paths(store.path.parent).accepted_jumps, "600036.SH", date(2017, 7, 13),
+                "reviewed: a real move")
+    with RecordedChinaServer(edit=halve_before("2017-07-13")) as server, \
+            routed_to(server.url):
+        report = load_bars("live", store, ["600036.SH"], FIRST, LAST, timedelta(0))
+    assert report.loaded == 18
+    assert store.query("SELECT count(*) AS n FROM quarantine")["n"].iloc[0] == 0
+    assert unadjusted_jumps(series("600036.SH", [20, 15.4]), "cn", accepted_jumps={
+        ("600036.sh", date(2017, 7, 4))}).empty
 
 
 # -- the schedules' question, and the real network -------------------------------------

@@ -13,9 +13,15 @@ Rates that changed over time are dated, so a replay of 2015 pays 2015's stamp du
   2023-08-28 (Ministry of Finance announcements of those days).
 * Hong Kong stamp duty, both sides: 0.1% from 2001-09-01, 0.13% from 2021-08-01, 0.1%
   again from 2023-11-17.
-* A-share price limits: +/-10% on the main boards; ChiNext (300xxx, 301xxx) +/-20% from
-  2020-08-24, the STAR market (688xxx) +/-20% since it opened in 2019. Special-treatment
-  (ST, +/-5%) stocks cannot be told from the ticker and are not modelled.
+* A-share price limits: none before 1996-12-16, when Shanghai and Shenzhen set them;
+  +/-10% on the main boards; ChiNext (300xxx, 301xxx) +/-20% from 2020-08-24; the STAR
+  market (688xxx) +/-20% since it opened on 2019-07-22; the Beijing Stock Exchange
+  (43xxxx, 83xxxx, 87xxxx, 88xxxx, 92xxxx; .BJ) +/-30% since it opened on 2021-11-15
+  (its stocks' earlier NEEQ trading is not modelled). A new listing trades without a
+  limit on its first sessions: five on ChiNext (from 2020-08-24), on STAR, and on the
+  main boards from 2023-04-10; elsewhere its listing day (whose 44% main-board limit is
+  against the offer price, which no bar holds). Special-treatment (ST, +/-5%) stocks
+  cannot be told from the ticker and are not modelled.
 
 Pure data and arithmetic: no dagster, no pandas.
 """
@@ -57,12 +63,14 @@ def rate_on(schedule: tuple[DatedRate, ...], day: date) -> float:
 
 @dataclass(frozen=True)
 class PriceLimitRule:
-    """A daily limit of ``limit`` (a fraction of the previous close) for tickers starting
-    with one of ``prefixes``, in force from ``effective_from``."""
+    """A daily limit of ``limit`` (a fraction of the previous close; None: no limit) for
+    tickers starting with one of ``prefixes``, in force from ``effective_from``. A new
+    listing trades without a limit on its first ``new_listing_sessions`` sessions."""
 
     prefixes: tuple[str, ...]
-    limit: float
+    limit: float | None
     effective_from: date = date(1990, 1, 1)
+    new_listing_sessions: int = 1
 
 
 @dataclass(frozen=True)
@@ -102,6 +110,7 @@ class MarketRules:
     sell_after_sessions: int = 0   # 1 = T+1: shares bought today can be sold tomorrow
     price_limits: tuple[PriceLimitRule, ...] = ()
     default_price_limit: float | None = None
+    price_limits_since: date | None = None   # no daily limit on any day before
     stamp_duty_buy: tuple[DatedRate, ...] = ()
     stamp_duty_sell: tuple[DatedRate, ...] = ()
     always_open: bool = False      # no closing bell (crypto)
@@ -130,22 +139,33 @@ class MarketRules:
         units = math.floor(quantity / step + 1e-9)
         return round(units * step, 10)
 
-    def price_limit(self, symbol: str, day: date) -> float | None:
-        """The daily price limit of ``symbol`` on ``day`` as a fraction, or None."""
+    def price_limit(self, symbol: str, day: date, session: int | None = None
+                    ) -> float | None:
+        """The daily price limit of ``symbol`` on ``day`` as a fraction, or None.
+
+        ``session`` counts the symbol's sessions since its listing (0: the listing day)
+        when it is known: a new listing's first sessions have no limit (the rule's
+        ``new_listing_sessions``, at least the listing day). The one source of the
+        limits for execution (limit locks) and for validation (moves beyond a limit)."""
+        if self.price_limits_since is not None and day < self.price_limits_since:
+            return None
         code = symbol.split(".")[0]
         chosen: PriceLimitRule | None = None
         for rule in self.price_limits:
             if code.startswith(rule.prefixes) and rule.effective_from <= day and (
                     chosen is None or rule.effective_from >= chosen.effective_from):
                 chosen = rule
+        unlimited = chosen.new_listing_sessions if chosen is not None else 1
+        if session is not None and session < max(1, unlimited):
+            return None
         return chosen.limit if chosen is not None else self.default_price_limit
 
     def limit_locked(self, symbol: str, day: date, side: str, previous_close: float,
-                     price: float) -> bool:
+                     price: float, session: int | None = None) -> bool:
         """True when ``price`` sits at the limit against ``side`` (a buy at the upper
         limit, a sell at the lower): the queue on the other side is empty, so a paper
-        order there must not fill."""
-        limit = self.price_limit(symbol, day)
+        order there must not fill. ``session`` as in :meth:`price_limit`."""
+        limit = self.price_limit(symbol, day, session)
         if limit is None or not (math.isfinite(previous_close) and previous_close > 0
                                  and math.isfinite(price)):
             return False
@@ -172,15 +192,26 @@ US = MarketRules(
     commission=Commission(rate=0.0005, per_share=0.005, minimum=1.0, maximum_rate=0.01),
 )
 
+# Ticker prefixes of the Beijing Stock Exchange (.BJ) and of the main boards.
+BSE_PREFIXES = ("43", "83", "87", "88", "92")
+MAIN_BOARD_PREFIXES = ("60", "00")
+# The A-share boards' limits beyond the main boards' default +/-10% (see the docstring).
+CN_PRICE_LIMITS = (
+    PriceLimitRule(MAIN_BOARD_PREFIXES, 0.10, date(2023, 4, 10), new_listing_sessions=5),
+    PriceLimitRule(("300", "301"), 0.20, date(2020, 8, 24), new_listing_sessions=5),
+    PriceLimitRule(("688",), 0.20, date(2019, 7, 22), new_listing_sessions=5),
+    PriceLimitRule(BSE_PREFIXES, None),
+    PriceLimitRule(BSE_PREFIXES, 0.30, date(2021, 11, 15)),
+)
+
 CN = MarketRules(
     code="cn", name="China A-shares (Shanghai/Shenzhen)", calendar="XSHG",
     timezone="Asia/Shanghai", close_time=time(15, 0), close_next_day=False, currency="CNY",
     benchmark_symbol="000300.SH", benchmark_name="CSI 300", volatility_index_symbol=None,
     commission=Commission(rate=0.00025, minimum=5.0),
     lot_size=100, sell_after_sessions=1,
-    price_limits=(PriceLimitRule(("300", "301"), 0.20, date(2020, 8, 24)),
-                  PriceLimitRule(("688",), 0.20, date(2019, 7, 22))),
-    default_price_limit=0.10,
+    price_limits=CN_PRICE_LIMITS, default_price_limit=0.10,
+    price_limits_since=date(1996, 12, 16),
     stamp_duty_buy=(DatedRate(date(2001, 11, 16), 0.002), DatedRate(date(2005, 1, 24), 0.001),
                     DatedRate(date(2007, 5, 30), 0.003), DatedRate(date(2008, 4, 24), 0.001),
                     DatedRate(date(2008, 9, 19), 0.0)),
@@ -234,11 +265,11 @@ def market_rules(code: str) -> MarketRules:
 
 
 def market_of_symbol(symbol: str) -> str:
-    """Which market a ticker belongs to, from its spelling: ``600036.SH`` and
-    ``000002.SZ`` are A-shares, ``0700.HK`` and ``^HSI`` Hong Kong, ``BTC-CNY`` or
+    """Which market a ticker belongs to, from its spelling: ``600036.SH``,
+    ``000002.SZ`` and ``430047.BJ`` are A-shares, ``0700.HK`` and ``^HSI`` Hong Kong, ``BTC-CNY`` or
     ``ETH-USDT`` crypto, anything else US."""
     upper = symbol.strip().upper()
-    if upper.endswith((".SH", ".SZ", ".SS")):
+    if upper.endswith((".SH", ".SZ", ".SS", ".BJ")):
         return "cn"
     if upper.endswith(".HK") or upper == "^HSI":
         return "hk"

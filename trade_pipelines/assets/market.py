@@ -59,6 +59,15 @@ def freshness_floor(end: date, calendar: str, sessions: int = FRESH_SESSIONS,
     return days[-sessions] if len(days) >= sessions else last
 
 
+def history_starts(store: Warehouse, symbols: list[str]) -> dict[str, date]:
+    """The first stored bar of each of ``symbols``: where its history starts (a new
+    listing's first sessions trade without a daily price limit)."""
+    firsts = to_dates(store.query(
+        "SELECT symbol, min(as_of) AS first FROM bars WHERE list_contains(?, symbol) "
+        "GROUP BY symbol", [symbols]), "first")
+    return dict(zip(firsts["symbol"], firsts["first"], strict=True)) if len(firsts) else {}
+
+
 def bar_quality(store: Warehouse, market_data: MarketDataResource, start: date, end: date,
                 check_name: str, run_id: str, refused: list[str] | None = None,
                 refused_rows: int = 0) -> AssetCheckResult:
@@ -85,11 +94,11 @@ def bar_quality(store: Warehouse, market_data: MarketDataResource, start: date, 
         verdict = validate_bars(window, check_order=False, fresh_since=fresh_since,
                                 sessions=sessions)
         verdict_rows, table_failures = verdict.rejected, verdict.table_failures
-    from trade_pipelines.market_data.builtin import BUILTIN_KNOWN_JUMPS, BUILTIN_SPLIT_LIKE_MOVES
+    from trade_pipelines.market_data.accepted_jumps import accepted_jumps
 
     splits = split_suspects(bars, benchmark_symbol=market_data.benchmark_symbol,
-                            accepted_jumps=BUILTIN_KNOWN_JUMPS | BUILTIN_SPLIT_LIKE_MOVES,
-                            market=rules.code)
+                            accepted_jumps=accepted_jumps(store.path.parent),
+                            market=rules.code, history_starts=history_starts(store, symbols))
     splits = splits[splits["as_of"] >= start] if not splits.empty else splits
     failing = pd.concat([verdict_rows, splits], ignore_index=True) if len(splits) \
         else verdict_rows
@@ -146,7 +155,7 @@ def market_bars(context: AssetExecutionContext, warehouse: WarehouseResource,
     reason, and the blocking check lists them. Bars a user imported stay as imported.
     """
     from trade_pipelines.home_market import HomeMarketMismatch, claim_home_market
-    from trade_pipelines.market_data.builtin import BUILTIN_KNOWN_JUMPS
+    from trade_pipelines.market_data.accepted_jumps import accepted_jumps
     from trade_pipelines.market_data.loading import load_bars
     from trade_pipelines.settings import Paths
 
@@ -165,7 +174,7 @@ def market_bars(context: AssetExecutionContext, warehouse: WarehouseResource,
     quality = bar_quality(store, market_data, start, end, "bars_pass_quality_suite",
                           context.run.run_id, refused=report.refused_lines(),
                           refused_rows=len(report.refused))
-    jumps = suspicious_jumps(bars, accepted_jumps=BUILTIN_KNOWN_JUMPS)
+    jumps = suspicious_jumps(bars, accepted_jumps=accepted_jumps(store.path.parent))
     missing = sorted(set(universe) - set(bars["symbol"])) if not bars.empty else universe
     return MaterializeResult(
         metadata={"source": market_data.source, "rows": len(bars), "loaded": report.loaded,

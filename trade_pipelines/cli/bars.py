@@ -10,6 +10,7 @@ from trade_pipelines.settings import paths
 
 
 def cmd_import_bars(args: argparse.Namespace) -> int:
+    from trade_pipelines.market_data.accepted_jumps import AcceptedJumpsError
     from trade_pipelines.market_data.errors import BarImportRejected, BarSchemaError
     from trade_pipelines.market_data.importer import import_bars_file
     from trade_pipelines.warehouse import Warehouse
@@ -18,7 +19,7 @@ def cmd_import_bars(args: argparse.Namespace) -> int:
         report = import_bars_file(Path(args.path), Warehouse(paths().warehouse),
                                   strict=args.strict, symbol=args.symbol,
                                   replace=args.replace)
-    except (BarSchemaError, BarImportRejected) as error:
+    except (BarSchemaError, BarImportRejected, AcceptedJumpsError) as error:
         print(f"import-bars: {error}", file=sys.stderr)
         return 2
     print(report.message)

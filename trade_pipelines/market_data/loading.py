@@ -197,6 +197,7 @@ def load_live(store: Warehouse, symbols: list[str], start: date, end: date,
     source's score goes to ``source_quality``. Raises ``DataSourceUnavailable`` (bars
     untouched) naming the symbols neither a source nor the cache could serve."""
     from trade_pipelines.agent.markets import market_of_symbols
+    from trade_pipelines.market_data.accepted_jumps import accepted_jumps
     from trade_pipelines.market_data.source_chain import market_chain
     from trade_pipelines.settings import Paths
 
@@ -204,7 +205,8 @@ def load_live(store: Warehouse, symbols: list[str], start: date, end: date,
     if not wanted:
         return LoadReport()
     market = market_of_symbols(wanted)
-    chain = market_chain(market, Paths(store.path.parent).cache, timeout_s=timeout_s)
+    chain = market_chain(market, Paths(store.path.parent).cache, timeout_s=timeout_s,
+                         accepted_jumps=accepted_jumps(store.path.parent))
     result = chain.fetch(wanted, start, end)
     quality = result.quality_rows(_now(), end)
     if result.unavailable:
@@ -326,11 +328,13 @@ def session_gap(source: str, store: Warehouse, universe: list[str], symbols: lis
         return None
     if source == "live":
         from trade_pipelines.agent.markets import market_of_symbols
+        from trade_pipelines.market_data.accepted_jumps import accepted_jumps
         from trade_pipelines.market_data.source_chain import market_chain
         from trade_pipelines.settings import Paths
 
         chain = market_chain(market_of_symbols(symbols), Paths(store.path.parent).cache,
-                             timeout_s=timeout_s)
+                             timeout_s=timeout_s,
+                             accepted_jumps=accepted_jumps(store.path.parent))
         result = chain.fetch(symbols, session, session)
         delivered = set(result.bars["symbol"]) if not result.bars.empty else set()
         lacking = [s for s in symbols if s not in delivered]

@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -147,11 +147,22 @@ def score_bars(bars: pd.DataFrame, expected: Sequence[date], sessions: Sequence[
             "latency_s": round(latency_s, 3), "score": round(max(0.0, score), 4)}
 
 
-def unadjusted_jumps(bars: pd.DataFrame, market: str) -> pd.DataFrame:
+def unadjusted_jumps(bars: pd.DataFrame, market: str, window_start: date | None = None,
+                     accepted_jumps: Collection[tuple[str, date]] = ()) -> pd.DataFrame:
     """Close-to-close moves that betray an unadjusted split, bonus issue or dividend
     (``split_suspects``: beyond the market's daily price limit, or at a split ratio).
+    ``window_start`` is the first session the bars were asked for: a symbol whose first
+    bar is on it was cut by the window, so its first bars are no new listing's (which
+    trade without a limit); one whose first bar comes later is taken as listed then.
+    ``accepted_jumps`` are (symbol, day) pairs a person accepted as real moves.
     Columns ``symbol``, ``as_of`` (the day of the jump), ``move`` and ``reason``."""
-    suspects = split_suspects(bars, market=market)
+    cut: dict[str, date] = {}
+    if window_start is not None and not bars.empty:
+        firsts = bars.groupby("symbol")["as_of"].min()
+        cut = {str(s): date.min for s, first in firsts.items()
+               if pd.Timestamp(first).date() <= window_start}
+    suspects = split_suspects(bars, market=market, history_starts=cut,
+                              accepted_jumps=accepted_jumps)
     # A bad print is one bad bar, not a change of share basis: it must not set history
     # aside (the blocking check downstream stops it).
     suspects = suspects[~suspects["reason"].str.startswith(REASON_IMPLAUSIBLE)]
@@ -312,8 +323,10 @@ class SourceChain:
     def __init__(self, market: str, sources: Sequence[tuple[str, BarSource]],
                  cache: BarCache | None = None, policy: QualityPolicy | None = None,
                  clock: Callable[[], datetime] = _now,
-                 timer: Callable[[], float] = time.perf_counter) -> None:
+                 timer: Callable[[], float] = time.perf_counter,
+                 accepted_jumps: Collection[tuple[str, date]] = ()) -> None:
         self.market = market_rules(market).code
+        self.accepted_jumps = frozenset(accepted_jumps)
         self.sources = list(sources)
         self.cache = cache
         self.policy = policy or QualityPolicy()
@@ -363,7 +376,8 @@ class SourceChain:
             <= pd.Timestamp(now)
         bars = bars[closed.to_numpy()].reset_index(drop=True)
         parts = score_bars(bars, expected, sessions, latency, self.policy)
-        jumps = len(unadjusted_jumps(bars, self.market))
+        jumps = len(unadjusted_jumps(bars, self.market, sessions[0] if sessions else None,
+                                     self.accepted_jumps))
         if jumps:
             parts["score"] = round(max(0.0, parts["score"] - min(
                 self.policy.stale_cap, self.policy.jump_penalty * jumps)), 4)
@@ -416,7 +430,7 @@ class SourceChain:
                 f"{best_quality.score} (below {policy.threshold}: {best_quality.gaps} "
                 f"gap(s), {best_quality.stale_sessions} stale session(s))")
         best_bars = self._set_aside_before_jumps(symbol, best_quality.source, best_bars,
-                                                 result)
+                                                 result, sessions[0] if sessions else None)
         chosen = replace(best_quality, outcome=ACTIVE)
         qualities = [chosen if (q.source, q.rank) == (chosen.source, chosen.rank) else q
                      for q in qualities]
@@ -427,9 +441,10 @@ class SourceChain:
         return best_bars
 
     def _set_aside_before_jumps(self, symbol: str, source: str, bars: pd.DataFrame,
-                                result: ChainResult) -> pd.DataFrame:
+                                result: ChainResult, window_start: date | None
+                                ) -> pd.DataFrame:
         """The bars from the last unadjusted jump on; the earlier ones go to ``set_aside``."""
-        jumps = unadjusted_jumps(bars, self.market)
+        jumps = unadjusted_jumps(bars, self.market, window_start, self.accepted_jumps)
         if jumps.empty:
             return bars
         last = jumps.iloc[-1]
@@ -508,8 +523,11 @@ def build_source(name: str, timeout_s: float = 10) -> BarSource:
 
 
 def market_chain(market: str, cache_root: Path | str | None, timeout_s: float = 10,
-                 policy: QualityPolicy | None = None) -> SourceChain:
-    """The chain of ``market`` (:data:`CHAINS`) with the cache under ``cache_root``."""
+                 policy: QualityPolicy | None = None,
+                 accepted_jumps: Collection[tuple[str, date]] = ()) -> SourceChain:
+    """The chain of ``market`` (:data:`CHAINS`) with the cache under ``cache_root``;
+    ``accepted_jumps`` are the moves a person accepted as real (not unadjusted)."""
     code = market_rules(market).code
     return SourceChain(code, [(name, build_source(name, timeout_s)) for name in CHAINS[code]],
-                       BarCache(cache_root) if cache_root is not None else None, policy)
+                       BarCache(cache_root) if cache_root is not None else None, policy,
+                       accepted_jumps=accepted_jumps)

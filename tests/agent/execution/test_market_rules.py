@@ -408,6 +408,17 @@ def test_a_buy_at_a_limit_up_open_does_not_fill() -> None:
     assert ledger.state.pending == []
 
 
+def test_limit_locks_follow_the_dated_limits_the_validation_reads() -> None:
+    # No A-share limit before 1996-12-16: an open 15% up was a trade like any other.
+    assert not CN.limit_locked("600601.SH", date(1995, 5, 2), "buy", 10.0, 11.5)
+    assert CN.limit_locked("600601.SH", date(1997, 5, 2), "buy", 10.0, 11.0)
+    # The Beijing Stock Exchange's 30%; a STAR listing's first five sessions are free.
+    assert not CN.limit_locked("830799.BJ", date(2022, 3, 1), "buy", 10.0, 12.0)
+    assert CN.limit_locked("830799.BJ", date(2022, 3, 1), "buy", 10.0, 13.0)
+    assert not CN.limit_locked("688981.SH", date(2020, 7, 17), "buy", 10.0, 12.0, session=1)
+    assert CN.limit_locked("688981.SH", date(2020, 7, 23), "buy", 10.0, 12.0, session=5)
+
+
 def test_the_limit_base_is_the_previous_close_never_todays() -> None:
     # today's close falls back to 12.5: the open at +10% of yesterday's close is locked
     # all the same (today's close is not known at the open)

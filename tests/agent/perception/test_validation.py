@@ -416,6 +416,76 @@ def test_an_a_share_move_beyond_its_price_limit_is_suspected_whatever_the_market
     assert split_suspects(btc, market="crypto").empty
 
 
+def a_share(symbol: str, values: list[float], first: date) -> pd.DataFrame:
+    frame = pd.DataFrame(closes(symbol, values))
+    frame["as_of"] = days(len(values), first)
+    return frame
+
+
+def suspected_days(frame: pd.DataFrame, **kwargs: object) -> list[str]:
+    from trade_pipelines.agent.perception.validation import split_suspects
+
+    found = split_suspects(frame, market="cn", **kwargs)
+    return [str(d) for d in found["as_of"]]
+
+
+def test_a_jump_the_next_bar_undoes_is_a_bad_print_not_a_new_share_basis() -> None:
+    from trade_pipelines.agent.perception.validation import REASON_IMPLAUSIBLE, split_suspects
+
+    spike = a_share("600036.SH", [26.0, 26.1, 260.5, 26.2, 26.3], date(2022, 3, 1))  # x10
+    found = split_suspects(spike, market="cn")
+    assert [str(d) for d in found["as_of"]] == ["2022-03-03", "2022-03-04"]
+    assert found["reason"].str.startswith(REASON_IMPLAUSIBLE).all()
+    assert "undone by the next bar" in found["reason"].iloc[0]
+    assert "undoing the jump of the bar before" in found["reason"].iloc[1]
+    halved = pd.DataFrame(closes("ZZH", [60, 61, 30.4, 61.2, 61.0]))  # x0.5 and back
+    assert split_suspects(halved)["reason"].str.startswith(REASON_IMPLAUSIBLE).all()
+    # A bonus issue the next bar does not undo stays a change of share basis.
+    bonus = a_share("600036.SH", [26.0, 26.1, 20.1, 20.2, 20.3], date(2022, 3, 1))
+    assert split_suspects(bonus, market="cn")["reason"].str.startswith(
+        "unadjusted split suspected").tolist() == [True]
+
+
+def test_no_a_share_limit_before_1996_12_16() -> None:
+    # Shanghai had no daily limit in 1995: a -30% day was a trade, not an adjustment.
+    assert suspected_days(a_share("600601.SH", [10.0, 7.0, 7.1], date(1995, 5, 2))) == []
+    assert suspected_days(a_share("600601.SH", [10.0, 10.1, 7.0], date(1996, 12, 14))) == \
+        ["1996-12-16"]
+
+
+def test_a_new_listings_first_sessions_are_not_held_to_the_limit() -> None:
+    # A STAR listing's first five sessions have no limit; the sixth has 20%.
+    star = a_share("688981.SH", [60.0, 82.0, 64.0, 70.0, 72.0, 50.0], date(2020, 7, 16))
+    assert suspected_days(star) == ["2020-07-21"]
+    # Whose history starts before the frame is no new listing there.
+    assert suspected_days(star, history_starts={"688981.SH": date(2020, 7, 1)}) == [
+        "2020-07-17", "2020-07-21"]
+    # ChiNext from 2020-08-24 and the main boards from 2023-04-10 likewise.
+    assert suspected_days(a_share("301001.SZ", [30.0, 45.0, 31.0, 30.0],
+                                  date(2021, 3, 1))) == []
+    assert suspected_days(a_share("603011.SH", [30.0, 45.0, 31.0, 30.0],
+                                  date(2023, 6, 1))) == []
+    # Before, a main-board listing day (44% against the offer price) is the first bar,
+    # which has no previous close; the next session has 10%.
+    assert suspected_days(a_share("603011.SH", [30.0, 45.0, 46.0], date(2019, 6, 3))) == [
+        "2019-06-04"]
+
+
+def test_beijing_stock_exchange_limits_are_30_percent_from_its_opening() -> None:
+    from trade_pipelines.agent.markets import CN, market_of_symbol
+
+    assert market_of_symbol("830799.BJ") == "cn"
+    assert CN.price_limit("830799.BJ", date(2022, 3, 1)) == 0.30
+    assert CN.price_limit("920002.BJ", date(2024, 3, 1)) == 0.30
+    assert CN.price_limit("430047.BJ", date(2021, 6, 1)) is None  # NEEQ: not modelled
+    history = {"830799.BJ": date(2021, 11, 15)}
+    assert suspected_days(a_share("830799.BJ", [10.0, 7.5, 7.6], date(2022, 3, 1)),
+                          history_starts=history) == []                     # -25%
+    assert suspected_days(a_share("830799.BJ", [10.0, 6.0, 6.1], date(2022, 3, 1)),
+                          history_starts=history) == ["2022-03-02"]         # -40%
+    assert CN.price_limit("688981.SH", date(2019, 7, 22)) == 0.20
+
+
 def test_a_bad_print_is_suspected_on_any_market_whatever_the_market_did() -> None:
     from trade_pipelines.agent.perception.validation import REASON_IMPLAUSIBLE, split_suspects
 

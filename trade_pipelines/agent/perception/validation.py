@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import bisect
 from collections import Counter
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -440,6 +440,7 @@ def split_suspects(
     benchmark_symbol: str | None = None,
     accepted_jumps: Collection[tuple[str, date]] = (),
     market: str | None = None,
+    history_starts: Mapping[str, date] | None = None,
 ) -> pd.DataFrame:
     """Bars whose close moved by a split's ratio overnight while the market stayed calm,
     or (``market`` with daily price limits: A-shares) further than the limit allows.
@@ -453,9 +454,18 @@ def split_suspects(
     no adjustment is applied, since the true factor cannot be known from prices alone.
     An unadjusted ordinary dividend (a gap of a few per cent) cannot be told from a
     normal move without a dividend calendar and is not detected here. A close five times
-    the one before (or a fifth of it) that no split explains, and a high five times the
-    day's open and close (a low a fifth of them), are bad prints on any market. Indices
-    (``^``) are exempt; crypto has no splits and no limits, so only bad prints count there.
+    the one before (or a fifth of it) that no split explains, a high five times the
+    day's open and close (a low a fifth of them), and a jump at a split ratio or beyond
+    the limit that the next bar undoes (and the bar undoing it) are bad prints on any
+    market, not a new share basis. Indices (``^``) are exempt; crypto has no splits and
+    no limits, so only bad prints count there.
+
+    The limits are the market's (``MarketRules.price_limit``): none before a market had
+    them, and none on a new listing's first sessions. ``history_starts`` gives the first
+    day of a symbol's history where the caller knows it (its first stored bar): a symbol
+    whose history starts before its first bar in ``frame`` is no new listing there. A
+    symbol not in it starts at its first bar in ``frame``, which is taken as its listing
+    (a listing cannot be told from the start of the data).
 
     Returns the suspect bars: symbol, as_of, previous_close, close, ratio, factor, reason.
     """
@@ -483,14 +493,35 @@ def split_suspects(
     limits = np.full(len(bars), np.nan)
     if rules is not None and (rules.price_limits or rules.default_price_limit is not None):
         days = pd.to_datetime(bars["as_of"]).dt.date
-        limits = np.array([np.nan if (limit := rules.price_limit(str(s), d)) is None else limit
-                           for s, d in zip(bars["symbol"], days, strict=True)])
+        sessions = _sessions_since_listing(bars["symbol"], days, history_starts or {})
+        limits = np.array([
+            np.nan if (limit := rules.price_limit(str(s), d, n)) is None else limit
+            for s, d, n in zip(bars["symbol"], days, sessions, strict=True)])
+        # A new listing's first sessions, free of the limit, see no split either.
+        listing = np.array([n is not None and np.isnan(limit)
+                            and rules.price_limit(str(s), d) is not None
+                            for s, d, n, limit in zip(bars["symbol"], days, sessions, limits,
+                                                      strict=True)], dtype=bool)
+        near &= ~listing
     with np.errstate(invalid="ignore"):
         beyond = np.abs(ratio - 1) > limits + LIMIT_SLACK
+    # A jump the next bar undoes (to within half of it, in log terms) is one bad bar, not
+    # a new share basis; so is the bar that undoes it. A split or a bonus issue stays.
+    with np.errstate(invalid="ignore", divide="ignore"):
+        step = np.log(ratio)
+    steps = pd.Series(step, index=bars.index).groupby(bars["symbol"])
+    following, preceding = steps.shift(-1).to_numpy(), steps.shift(1).to_numpy()
+    jumped_before = pd.Series(near | beyond | wild, index=bars.index).groupby(
+        bars["symbol"]).shift(1, fill_value=False).to_numpy(dtype=bool)
+    with np.errstate(invalid="ignore"):
+        undone = (near | beyond) & (np.abs(step + following) < np.abs(step) / 2)
+        undoing = (near | beyond) & jumped_before & (
+            np.abs(preceding + step) < np.abs(preceding) / 2)
     is_stock = ~bars["symbol"].astype(str).str.startswith("^").to_numpy()
     suspect = bars.assign(previous_close=previous.to_numpy(), ratio=ratio,
                           factor=factors[nearest], limit=limits,
                           beyond=beyond, wild=wild & ~near, wide=wide,
+                          spike=undone | undoing, undoing=undoing,
                           high=bars.get("high", np.nan), low=bars.get("low", np.nan),
                           )[(near | beyond | wild | wide) & is_stock]
     market_move = pd.Series(dtype="float64")
@@ -503,8 +534,15 @@ def split_suspects(
         if (row.symbol, row.as_of) in accepted:
             continue
         move = market_move.get(row.as_of)
+        calm = move is None or abs(move) < CALM_MARKET_MOVE
         reason = REASON_SPLIT
-        if row.beyond:
+        if row.spike and (row.beyond or calm):
+            reason = REASON_IMPLAUSIBLE
+            why = (f"close x{row.ratio:.3f} from {row.previous_close:g} to {row.close:g}, "
+                   + ("undoing the jump of the bar before" if row.undoing
+                      else "undone by the next bar")
+                   + ": a bad print, not a new share basis")
+        elif row.beyond:
             why = (f"close x{row.ratio:.3f} ({row.ratio - 1:+.1%}) is beyond the "
                    f"{row.limit:.0%} daily price limit")
         elif row.wild or row.wide:
@@ -513,7 +551,7 @@ def split_suspects(
                    "one bar, which no split explains" if row.wild else
                    f"the day's range {row.low:g}..{row.high:g} against open/close "
                    f"{row.open:g}/{row.close:g}")
-        elif move is not None and abs(move) >= CALM_MARKET_MOVE:
+        elif not calm:
             continue
         else:
             split = (f"{1 / row.factor:g}-for-1 split" if row.factor < 1
@@ -525,3 +563,16 @@ def split_suspects(
                      "ratio": row.ratio, "factor": row.factor,
                      "reason": f"{reason}: {why}"})
     return pd.DataFrame(rows, columns=columns)
+
+
+def _sessions_since_listing(symbols: pd.Series, days: pd.Series,
+                            history_starts: Mapping[str, date]) -> list[int | None]:
+    """Each bar's session count since its symbol's listing (0: the first bar), or None
+    where the symbol's history starts before its first bar here (sorted by symbol, day)."""
+    count = symbols.groupby(symbols).cumcount().to_numpy()
+    first = days.groupby(symbols).transform("min")
+    starts = {str(k).upper(): v for k, v in history_starts.items()}
+    known = [None if (start := starts.get(str(s).upper())) is None
+             else pd.Timestamp(start).date() for s in symbols]
+    return [None if start is not None and start < begin else int(n)
+            for n, begin, start in zip(count, first, known, strict=True)]
