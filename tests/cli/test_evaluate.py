@@ -95,13 +95,18 @@ def test_evaluate_takes_a_market_and_refuses_another_than_the_homes(
 def test_evaluate_refuses_bars_with_an_unadjusted_split(project_home: Path, tmp_path: Path,
                                                         capsys: pytest.CaptureFixture) -> None:
     """The scoreboard reads stored bars directly, so it runs the bar checks itself: a
-    2-for-1 split left unadjusted in one symbol stops it before any system trades."""
-    bars = _own_bars()
-    later = (bars["symbol"] == "ZZB") & (bars["date"] >= "2018-06-01")
-    bars.loc[later, ["open", "high", "low", "close"]] /= 2
+    2-for-1 split left unadjusted in one symbol of the warehouse (written there by
+    another hand: ``import-bars`` would have held it back) stops it before any system
+    trades."""
+    from trade_pipelines.settings import paths
+    from trade_pipelines.warehouse import Warehouse
+
     source = tmp_path / "own.csv"
-    bars.to_csv(source, index=False)
+    _own_bars().to_csv(source, index=False)
     assert main(["import-bars", str(source)]) == 0
+    with Warehouse(paths().warehouse).transaction() as connection:
+        connection.execute("UPDATE bars SET open = open / 2, high = high / 2, low = low / 2, "
+                           "close = close / 2 WHERE symbol = 'ZZB' AND as_of >= '2018-06-01'")
     out = tmp_path / "scoreboard"
     assert main(["evaluate", "--start", "2015-01-02", "--end", "2019-12-31",
                  "--symbols", ",".join(SYMBOLS), "--source", "warehouse",
