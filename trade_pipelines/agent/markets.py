@@ -8,7 +8,8 @@ execution layer applies these rules; perception reads the calendar and the closi
 
 Rates that changed over time are dated, so a replay of 2015 pays 2015's stamp duty:
 
-* A-share stamp duty: both sides 0.2% from 2001-11-16, 0.1% from 2005-01-24, 0.3% from
+* A-share stamp duty: both sides 0.3% from 1991-10-10, 0.5% from 1997-05-12, 0.4% from
+  1998-06-12, 0.2% from 2001-11-16, 0.1% from 2005-01-24, 0.3% from
   2007-05-30, 0.1% from 2008-04-24; sells only from 2008-09-19 (0.1%), 0.05% from
   2023-08-28 (Ministry of Finance announcements of those days).
 * Hong Kong stamp duty, both sides: 0.1% from 2001-09-01, 0.13% from 2021-08-01, 0.1%
@@ -204,6 +205,11 @@ CN_PRICE_LIMITS = (
     PriceLimitRule(BSE_PREFIXES, 0.30, date(2021, 11, 15)),
 )
 
+# A-share stamp duty before 2001, on both sides: 0.3% from 1991-10-10, 0.5% from
+# 1997-05-12, 0.4% from 1998-06-12 (then 0.2% from 2001-11-16, below).
+EARLY_A_SHARE_DUTY = (DatedRate(date(1991, 10, 10), 0.003), DatedRate(date(1997, 5, 12), 0.005),
+                      DatedRate(date(1998, 6, 12), 0.004))
+
 CN = MarketRules(
     code="cn", name="China A-shares (Shanghai/Shenzhen)", calendar="XSHG",
     timezone="Asia/Shanghai", close_time=time(15, 0), close_next_day=False, currency="CNY",
@@ -212,10 +218,12 @@ CN = MarketRules(
     lot_size=100, sell_after_sessions=1,
     price_limits=CN_PRICE_LIMITS, default_price_limit=0.10,
     price_limits_since=date(1996, 12, 16),
-    stamp_duty_buy=(DatedRate(date(2001, 11, 16), 0.002), DatedRate(date(2005, 1, 24), 0.001),
+    stamp_duty_buy=(*EARLY_A_SHARE_DUTY,
+                    DatedRate(date(2001, 11, 16), 0.002), DatedRate(date(2005, 1, 24), 0.001),
                     DatedRate(date(2007, 5, 30), 0.003), DatedRate(date(2008, 4, 24), 0.001),
                     DatedRate(date(2008, 9, 19), 0.0)),
-    stamp_duty_sell=(DatedRate(date(2001, 11, 16), 0.002), DatedRate(date(2005, 1, 24), 0.001),
+    stamp_duty_sell=(*EARLY_A_SHARE_DUTY,
+                     DatedRate(date(2001, 11, 16), 0.002), DatedRate(date(2005, 1, 24), 0.001),
                      DatedRate(date(2007, 5, 30), 0.003), DatedRate(date(2008, 4, 24), 0.001),
                      DatedRate(date(2023, 8, 28), 0.0005)),
 )

@@ -498,9 +498,12 @@ def test_a_share_stamp_duty_is_charged_on_sells_only_at_the_dated_rate() -> None
 
 
 def test_a_share_stamp_duty_follows_its_history_on_both_sides() -> None:
-    """Both sides 0.1% in 2007, 0.3% from 2007-05-30 (the "midnight raid"), 0.1% from
+    """Both sides 0.3% from 1991, 0.5% from 1997-05-12, 0.4% from 1998-06-12, 0.2% from
+    2001-11-16, 0.1% in 2007, 0.3% from 2007-05-30 (the "midnight raid"), 0.1% from
     2008-04-24, sells only from 2008-09-19, halved from 2023-08-28."""
-    history = {date(2007, 1, 5): (0.001, 0.001), date(2007, 6, 1): (0.003, 0.003),
+    history = {date(1995, 3, 1): (0.003, 0.003), date(1997, 6, 2): (0.005, 0.005),
+               date(1999, 3, 1): (0.004, 0.004), date(2002, 3, 1): (0.002, 0.002),
+               date(2007, 1, 5): (0.001, 0.001), date(2007, 6, 1): (0.003, 0.003),
                date(2008, 5, 5): (0.001, 0.001), date(2008, 10, 6): (0.0, 0.001),
                date(2024, 1, 2): (0.0, 0.0005)}
     for day, (buy, sell) in history.items():
