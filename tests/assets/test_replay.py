@@ -1,19 +1,15 @@
 """Replays through the real asset graph on a temporary home: the ledger's invariants,
-idempotence, determinism and recovery from a killed run."""
+idempotence and determinism (a killed run: tests/assets/test_kill_resume.py)."""
 
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
-import sys
-import time
 from datetime import date
 from pathlib import Path
 
 import pandas as pd
 import pytest
-from replay_helpers import LEDGER_TABLES, SYMBOLS, table, warehouse
+from replay_helpers import LEDGER_TABLES, SYMBOLS, table
 
 from trade_pipelines.cli import run_replay
 
@@ -112,38 +108,6 @@ def test_a_replay_split_in_two_runs_equals_one_run(project_home: Path,
                                                    replayed_home: Path) -> None:
     assert run_replay(date(2019, 2, 1), date(2019, 2, 28), SYMBOLS, progress=False)
     assert run_replay(date(2019, 3, 1), date(2019, 3, 31), SYMBOLS, progress=False)
-    for name in LEDGER_TABLES:
-        pd.testing.assert_frame_equal(table(project_home, name), table(replayed_home, name))
-
-
-def test_a_killed_replay_run_again_gives_the_same_ledger(project_home: Path,
-                                                        replayed_home: Path) -> None:
-    """SIGKILL a replay once the debate is written and the ledger is under way, then run
-    the same range again: the ledger equals the uninterrupted one."""
-    command = [sys.executable, "-m", "trade_pipelines.cli", "replay", "--start", "2019-02-01",
-               "--end", "2019-03-31", "--symbols", SYMBOLS, "--no-progress"]
-    process = subprocess.Popen(command, env=dict(os.environ), stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
-    store = warehouse(project_home)
-    deadline = time.monotonic() + 120
-    killed = False
-    try:
-        while time.monotonic() < deadline and process.poll() is None:
-            try:
-                if store.path.exists() and store.table_exists("decisions") and len(
-                        store.query("SELECT 1 FROM decisions LIMIT 1")):
-                    process.send_signal(signal.SIGKILL)
-                    killed = True
-                    break
-            except Exception:  # the writer holds the file; look again shortly
-                pass
-            time.sleep(0.05)
-    finally:
-        if process.poll() is None:
-            process.kill()
-        process.wait()
-    assert killed, "the replay finished before it could be killed"
-    assert run_replay(date(2019, 2, 1), date(2019, 3, 31), SYMBOLS, progress=False)
     for name in LEDGER_TABLES:
         pd.testing.assert_frame_equal(table(project_home, name), table(replayed_home, name))
 
