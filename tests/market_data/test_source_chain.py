@@ -8,6 +8,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 from china_http import RECORDED_TOKEN, RecordedChinaServer, routed_to
@@ -102,6 +103,29 @@ def test_only_sessions_closed_by_now_are_expected() -> None:
     before_close = closed_sessions(FIRST, LAST, "cn", datetime(2017, 7, 26, 6, 0))
     after_close = closed_sessions(FIRST, LAST, "cn", datetime(2017, 7, 26, 7, 30))
     assert before_close[-1] == date(2017, 7, 25) and after_close[-1] == LAST
+
+
+def test_the_vix_of_a_session_is_expected_and_served_only_after_16_15() -> None:
+    """At 16:10 New York (20:10 UTC in March 2024) the S&P 500's bar is final, the
+    VIX's is not: the chain neither serves the VIX's bar nor counts it stale."""
+    from trade_pipelines.market_data.source_chain import SourceChain
+
+    day, now = date(2024, 3, 14), datetime(2024, 3, 14, 20, 10)
+    assert closed_sessions(date(2024, 3, 11), day, "us", now, "^GSPC")[-1] == day
+    assert closed_sessions(date(2024, 3, 11), day, "us", now, "^VIX")[-1] == date(2024, 3, 13)
+
+    class Today:
+        def fetch(self, symbols: list[str], start: date, end: date) -> pd.DataFrame:
+            days = exchange_sessions(start, end, "XNYS")
+            return pd.concat([bars_on(days).assign(symbol=s, source="today")
+                              for s in symbols], ignore_index=True)
+
+    result = SourceChain("us", [("today", Today())], clock=lambda: now).fetch(
+        ["^GSPC", "^VIX"], date(2024, 3, 11), day)
+    last = result.bars.groupby("symbol")["as_of"].max()
+    assert (last["^GSPC"], last["^VIX"]) == (day, date(2024, 3, 13))
+    vix = by_source(result, "^VIX")["today"]
+    assert (vix.stale_sessions, vix.score) == (0, 1.0)
 
 
 def test_closes_compared_on_the_latest_common_days() -> None:
@@ -412,6 +436,16 @@ def test_session_gap_asks_the_chain(tmp_path: Path, monkeypatch: pytest.MonkeyPa
         gap = session_gap("live", store, ["600036.SH"], symbols, date(2017, 7, 27),
                           timeout_s=3)
         assert gap is not None and "no bar for the 2017-07-27 session" in gap
+    # Asked before the session's close (15:00 Shanghai, 07:00 UTC), it says so and asks
+    # no source.
+    from trade_pipelines.market_data import loading
+
+    monkeypatch.setattr(loading, "_now", lambda: datetime(2017, 7, 26, 6, 30))
+    with RecordedChinaServer() as server, routed_to(server.url):
+        early = session_gap("live", store, ["600036.SH"], symbols, LAST, timeout_s=3)
+        assert server.requests == []
+    assert early == ("the 2017-07-26 session has not closed yet: its last bar is final at "
+                     "2017-07-26 07:00 UTC")
 
 
 def test_offline_the_real_chain_gives_up_within_one_outage(tmp_path: Path,
@@ -539,7 +573,7 @@ def one_basis_history(tmp_path: Path) -> pd.DataFrame:
     other.migrate()
     with RecordedChinaServer() as server, routed_to(server.url):
         assert load_bars("live", other, ["600036.SH"], FIRST, LAST, timedelta(0)).loaded == 18
-    return other.query("SELECT as_of, close FROM bars ORDER BY as_of")
+    return other.query("SELECT as_of, close, volume FROM bars ORDER BY as_of")
 
 
 def test_a_re_based_delivery_is_stored_on_the_stored_basis_and_history_is_untouched(
@@ -563,6 +597,12 @@ def test_a_re_based_delivery_is_stored_on_the_stored_basis_and_history_is_untouc
     # The delivery was divided by the factor: the whole series is the one a source on one
     # basis gives, with no jump where the deliveries meet.
     assert after["close"].to_numpy() == pytest.approx(truth["close"].to_numpy(), rel=1e-3)
+    # Volumes go the other way, so a day's turnover (price times volume) is the traded one.
+    volumes = store.query("SELECT as_of, volume FROM bars WHERE as_of > '2017-07-14' "
+                          "ORDER BY as_of")["volume"].to_numpy()
+    assert volumes == pytest.approx(truth.loc[pd.to_datetime(truth["as_of"])
+                                              > pd.Timestamp("2017-07-14"),
+                                              "volume"].to_numpy() * 0.97, rel=1e-6)
     # The factor is on record, once, and the asset says what happened.
     factors = store.query("SELECT symbol, factor, overlap_days, first_day FROM basis_factors")
     assert len(factors) == 1 and factors["factor"].iloc[0] == pytest.approx(0.97, rel=1e-3)
@@ -604,6 +644,67 @@ def test_a_revised_stored_day_is_kept_as_it_was_seen_and_named(store: Warehouse)
     assert "revised the stored close of 2017-07-13" in report.source_metadata[
         "source_warnings"]
     assert report.loaded == 18 - first.loaded  # only the days not stored yet
+
+
+def test_the_same_dividend_is_recorded_once_and_a_delivery_with_no_common_day_gets_it(
+        store: Warehouse, tmp_path: Path) -> None:
+    truth = one_basis_history(tmp_path)
+    with RecordedChinaServer() as server, routed_to(server.url):
+        load_bars("live", store, ["600036.SH"], FIRST, date(2017, 7, 12), timedelta(0))
+    with RecordedChinaServer(edit=scale_all(0.97)) as server, routed_to(server.url):
+        load_bars("live", store, ["600036.SH"], date(2017, 7, 10), date(2017, 7, 14),
+                  timedelta(0))
+        again = load_bars("live", store, ["600036.SH"], date(2017, 7, 11),
+                          date(2017, 7, 18), timedelta(0))
+        apart = load_bars("live", store, ["600036.SH"], date(2017, 7, 21), LAST,
+                          timedelta(0))
+    factors = store.query("SELECT factor FROM basis_factors")
+    assert len(factors) == 1  # one dividend, one row, however often it is seen again
+    assert "another share basis" not in again.source_metadata.get("source_warnings", "")
+    assert "no day in common with the stored ones" in apart.source_metadata[
+        "source_warnings"]
+    assert "the last recorded factor x0.97 is applied" in apart.source_metadata[
+        "source_warnings"]
+    stored = store.query("SELECT as_of, close FROM bars ORDER BY as_of")
+    expected = truth[pd.to_datetime(truth["as_of"]).isin(pd.to_datetime(stored["as_of"]))]
+    assert stored["close"].to_numpy() == pytest.approx(expected["close"].to_numpy(),
+                                                       rel=1e-3)
+
+
+def test_a_dividend_subtracted_over_a_long_overlap_is_still_one_factor() -> None:
+    """East Money subtracts a dividend: over a long overlap the ratio drifts with the
+    price, so the factor is read from the last common days."""
+    from trade_pipelines.market_data.source_chain import basis_change
+
+    days = exchange_sessions(date(2015, 1, 5), date(2016, 12, 30), "XSHG")
+    older = bars_on(days).assign(close=np.linspace(20.0, 30.0, len(days)))
+    fresh = older.assign(close=older["close"] - 1.0)
+    factor = basis_change(older, fresh)
+    assert factor == pytest.approx(29.0 / 30.0, rel=2e-3)
+
+
+def test_a_bad_print_stored_from_a_live_source_is_replaced_when_the_source_corrects_it(
+        store: Warehouse, tmp_path: Path) -> None:
+    from trade_pipelines.agent.perception.validation import split_suspects
+
+    truth = one_basis_history(tmp_path)
+    with RecordedChinaServer(edit=revise_close("2017-07-13", 5.0)) as server, \
+            routed_to(server.url):
+        load_bars("live", store, ["600036.SH"], FIRST, date(2017, 7, 14), timedelta(0))
+    stored = store.query("SELECT * FROM bars ORDER BY as_of")
+    stored["as_of"] = pd.to_datetime(stored["as_of"]).dt.date
+    assert date(2017, 7, 13) in set(split_suspects(stored, market="cn")["as_of"])
+    with RecordedChinaServer() as server, routed_to(server.url):
+        report = load_bars("live", store, ["600036.SH"], date(2017, 7, 10), LAST,
+                           timedelta(0))
+    after = store.query("SELECT * FROM bars ORDER BY as_of")
+    assert after["close"].to_numpy() == pytest.approx(truth["close"].to_numpy(), rel=1e-6)
+    after["as_of"] = pd.to_datetime(after["as_of"]).dt.date
+    assert split_suspects(after, market="cn").empty
+    kept = store.query("SELECT as_of, reason, raw FROM quarantine")
+    assert len(kept) == 1 and kept["reason"].iloc[0].startswith("flagged by the split")
+    assert "corrected the stored bar(s) of 2017-07-13" in report.source_metadata[
+        "source_warnings"]
 
 
 def test_rounding_and_disagreement_are_not_a_new_basis() -> None:

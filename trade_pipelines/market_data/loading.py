@@ -181,13 +181,11 @@ def load_yfinance(store: Warehouse, symbols: list[str], start: date, end: date,
     clean = clean[clean["available_at"] <= pd.Timestamp(_now())].reset_index(drop=True)
     records = quarantine_rows(validation.rejected.drop(columns=["reason"]), validation,
                               fetched["source"], _now())
-    clean, factors, notes = on_stored_basis(store, clean)
-    with store.transaction() as connection:
-        loaded = store.insert_missing("bars", clean, ["symbol", "as_of"], connection)
-        store.insert_missing("quarantine", records, QUARANTINE_KEYS, connection)
-        store.append("basis_factors", factors, connection)
+    ready = on_stored_basis(store, clean, market_of_symbols(wanted))
+    loaded = _store_live(store, ready, records)
     return LoadReport(loaded=loaded, refused=records,
-                      source_metadata={"source_warnings": " | ".join(notes)} if notes else {})
+                      source_metadata={"source_warnings": " | ".join(ready.notes)}
+                      if ready.notes else {})
 
 
 def load_live(store: Warehouse, symbols: list[str], start: date, end: date,
@@ -225,64 +223,160 @@ def load_live(store: Warehouse, symbols: list[str], start: date, end: date,
         records = pd.concat([records, quarantine_rows(
             aside.drop(columns=["reason"]), BarValidation(clean=aside.iloc[0:0], rejected=aside),
             aside["source"], _now())], ignore_index=True)
-    clean, factors, notes = on_stored_basis(store, clean)
+    ready = on_stored_basis(store, clean, market)
     metadata = result.metadata()
-    if notes:
+    if ready.notes:
         metadata["source_warnings"] = " | ".join(
-            [w for w in [metadata.get("source_warnings", "none")] if w != "none"] + notes)
-    with store.transaction() as connection:
-        loaded = store.insert_missing("bars", clean, ["symbol", "as_of"], connection)
-        store.insert_missing("quarantine", records, QUARANTINE_KEYS, connection)
-        store.append("basis_factors", factors, connection)
-        store.append("source_quality", quality, connection)
+            [w for w in [metadata.get("source_warnings", "none")] if w != "none"]
+            + ready.notes)
+    loaded = _store_live(store, ready, records, quality)
     return LoadReport(loaded=loaded, refused=records, source_metadata=metadata,
                       source_quality=result.quality_markdown())
 
 
-def on_stored_basis(store: Warehouse, fresh: pd.DataFrame
-                    ) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
-    """``fresh`` (a live delivery) divided onto the share basis of the stored bars of
-    each symbol, the factor of each symbol that needed it (``basis_factors`` rows), and a
-    note per such symbol. A forward-adjusted source re-bases its whole history at each
+@dataclass
+class OnStoredBasis:
+    """A live delivery made ready to store: its ``bars`` on the stored share basis, the
+    ``factors`` newly seen (``basis_factors`` rows), ``corrections`` (stored bars the
+    blocking checks flag, replaced by the source's revised bar) with the ``replaced``
+    versions as quarantine records, and ``notes`` for the asset's warnings."""
+
+    bars: pd.DataFrame
+    factors: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(columns=BASIS_FACTOR_COLUMNS))
+    corrections: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=BAR_COLUMNS))
+    replaced: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(columns=QUARANTINE_COLUMNS))
+    notes: list[str] = field(default_factory=list)
+
+
+def on_stored_basis(store: Warehouse, fresh: pd.DataFrame, market: str) -> OnStoredBasis:
+    """``fresh`` (a live delivery of ``market``) divided onto the share basis of each
+    symbol's stored bars. A forward-adjusted source re-bases its whole history at each
     dividend or bonus issue; the warehouse keeps the basis its bars were stored on
     instead, so nothing committed is rewritten, a replay of a past month sees the prices
-    it saw then, and a held quantity keeps its value without a position adjustment."""
-    from trade_pipelines.market_data.source_chain import basis_change, rebased
+    it saw then, and a held quantity keeps its value without a position adjustment
+    (volumes are scaled the other way, so a share's liquidity stays what it was).
 
-    factors = pd.DataFrame(columns=BASIS_FACTOR_COLUMNS)
+    The factor is measured on the last common days (``basis_change``); a delivery with no
+    day in common gets the symbol's last recorded factor, with a warning. A factor is
+    recorded (and warned of) only when it differs from the last one recorded: each
+    dividend is one row. A stored day the delivery revises is kept as it was seen,
+    unless the split/bad-print detector flags the stored bar: then the checks would
+    block that day for ever, and the revised bar replaces it, the stored one quarantined.
+    """
+    from trade_pipelines.agent.perception.validation import split_suspects
+    from trade_pipelines.market_data.accepted_jumps import accepted_jumps
+    from trade_pipelines.market_data.source_chain import BASIS_TOLERANCE, basis_change, rebased
+
+    out = OnStoredBasis(bars=fresh)
     if fresh.empty or not store.table_exists("bars"):
-        return fresh, factors, []
+        return out
+    symbols = sorted(fresh["symbol"].unique())
     stored = store.query(
-        "SELECT symbol, as_of, close FROM bars WHERE list_contains(?, symbol) "
-        "ORDER BY symbol, as_of", [sorted(fresh["symbol"].unique())])
+        f"SELECT {', '.join(BAR_COLUMNS)} FROM bars WHERE list_contains(?, symbol) "
+        "ORDER BY symbol, as_of", [symbols])
     if stored.empty:
-        return fresh, factors, []
+        return out
     stored["as_of"] = pd.to_datetime(stored["as_of"]).dt.date
-    parts, rows, notes = [], [], []
+    recorded = _last_factors(store, symbols)
+    accepted = accepted_jumps(store.path.parent)
+    parts, rows, corrections, replaced = [], [], [], []
+    now = _now()
     for symbol, delivered in fresh.groupby("symbol", sort=False):
         days = pd.to_datetime(delivered["as_of"]).dt.date
+        delivered = delivered.assign(as_of=days.to_numpy())
         mine = stored[stored["symbol"] == symbol]
-        factor = basis_change(mine, delivered.assign(as_of=days))
-        on_basis = delivered if factor is None else rebased(delivered, 1 / factor)
-        parts.append(on_basis)
-        revised = _revised_days(mine, on_basis.assign(as_of=days))
-        if revised:
-            notes.append(f"{symbol}: the source revised the stored close of "
-                         f"{', '.join(str(d) for d in revised[:5])}"
-                         f"{' ...' if len(revised) > 5 else ''}; the stored bars are kept")
-        if factor is None:
+        if mine.empty:
+            parts.append(delivered)
             continue
-        overlap = len(set(days) & set(mine["as_of"]))
-        rows.append({"symbol": symbol, "source": str(delivered["source"].iloc[0]),
-                     "first_day": days.min(), "last_day": days.max(), "factor": factor,
-                     "overlap_days": overlap, "recorded_at": _now()})
-        notes.append(f"{symbol}: the bars delivered {days.min()}..{days.max()} are on "
-                     f"another share basis (x{factor:.6g} of the stored ones on {overlap} "
-                     "common day(s): a dividend or bonus issue re-based the forward-adjusted "
-                     "history); stored divided by it, on the stored basis")
+        overlap = set(days) & set(mine["as_of"])
+        last = recorded.get(str(symbol))
+        factor = basis_change(mine, delivered) if overlap else last
+        if not overlap:
+            out.notes.append(
+                f"{symbol}: the bars delivered {days.min()}..{days.max()} have no day in "
+                "common with the stored ones, so their share basis cannot be checked; "
+                + (f"the last recorded factor x{last:.6g} is applied" if last is not None
+                   else "stored as delivered (no factor on record)"))
+        on_basis = delivered if factor is None else rebased(delivered, 1 / factor,
+                                                            volumes=True)
+        parts.append(on_basis)
+        if overlap and factor is not None and (
+                last is None or abs(factor / last - 1) > BASIS_TOLERANCE):
+            rows.append({"symbol": symbol, "source": str(delivered["source"].iloc[0]),
+                         "first_day": days.min(), "last_day": days.max(),
+                         "factor": factor, "overlap_days": len(overlap),
+                         "recorded_at": now})
+            out.notes.append(
+                f"{symbol}: the bars delivered {days.min()}..{days.max()} are on another "
+                f"share basis (x{factor:.6g} of the stored ones on their last common days: "
+                "a dividend or bonus issue re-based the forward-adjusted history); stored "
+                "divided by it, on the stored basis")
+        revised = _revised_days(mine, on_basis)
+        if not revised:
+            continue
+        flagged = set(split_suspects(mine, market=market, accepted_jumps=accepted)["as_of"])
+        fixed = [d for d in revised if d in flagged]
+        kept = [d for d in revised if d not in flagged]
+        if fixed:
+            corrections.append(on_basis[on_basis["as_of"].isin(fixed)])
+            old = mine[mine["as_of"].isin(fixed)]
+            replaced.append(pd.DataFrame({
+                "source": old["source"].astype(str).to_numpy(), "symbol": symbol,
+                "as_of": pd.to_datetime(old["as_of"]).to_numpy(),
+                "reason": "flagged by the split/bad-print check; replaced by the source's "
+                          "revised bar",
+                "raw": raw_json(old.drop(columns=["available_at"])), "recorded_at": now},
+                columns=QUARANTINE_COLUMNS))
+            out.notes.append(f"{symbol}: the source corrected the stored bar(s) of "
+                             f"{', '.join(str(d) for d in fixed[:5])}, which the checks "
+                             "flag; replaced, the stored versions quarantined")
+        if kept:
+            out.notes.append(f"{symbol}: the source revised the stored close of "
+                             f"{', '.join(str(d) for d in kept[:5])}"
+                             f"{' ...' if len(kept) > 5 else ''}; the stored bars are kept")
+    out.bars = pd.concat(parts, ignore_index=True)
     if rows:
-        factors = pd.DataFrame(rows, columns=BASIS_FACTOR_COLUMNS)
-    return pd.concat(parts, ignore_index=True), factors, notes
+        out.factors = pd.DataFrame(rows, columns=BASIS_FACTOR_COLUMNS)
+    if corrections:
+        out.corrections = pd.concat(corrections, ignore_index=True)[BAR_COLUMNS]
+        out.replaced = pd.concat(replaced, ignore_index=True)
+    return out
+
+
+def _last_factors(store: Warehouse, symbols: list[str]) -> dict[str, float]:
+    """Each symbol's last recorded share-basis factor."""
+    if not store.table_exists("basis_factors"):
+        return {}
+    last = store.query(
+        "SELECT symbol, arg_max(factor, recorded_at) AS factor FROM basis_factors "
+        "WHERE list_contains(?, symbol) GROUP BY symbol", [symbols])
+    return dict(zip(last["symbol"], last["factor"].astype(float), strict=True))
+
+
+def _store_live(store: Warehouse, ready: OnStoredBasis, records: pd.DataFrame,
+                quality: pd.DataFrame | None = None) -> int:
+    """A live delivery in one transaction: new days added (a stored day is never
+    rewritten, but for the flagged ones the source corrected), the corrected bars'
+    stored versions and the refused rows quarantined, new factors and the source scores
+    recorded. Returns how many bars were added."""
+    with store.transaction() as connection:
+        store.insert_missing("quarantine", _joined(records, ready.replaced),
+                             QUARANTINE_KEYS, connection)
+        store.upsert("bars", ready.corrections, ["symbol", "as_of"], connection)
+        loaded = store.insert_missing("bars", ready.bars, ["symbol", "as_of"], connection)
+        store.append("basis_factors", ready.factors, connection)
+        if quality is not None:
+            store.append("source_quality", quality, connection)
+    return loaded
+
+
+def _joined(first: pd.DataFrame, second: pd.DataFrame) -> pd.DataFrame:
+    """Both frames' rows (an empty one adds nothing, and no dtype warning)."""
+    parts = [f for f in (first, second) if len(f)]
+    return pd.concat(parts, ignore_index=True) if len(parts) > 1 else (
+        parts[0] if parts else first)
 
 
 def _revised_days(stored: pd.DataFrame, delivered: pd.DataFrame) -> list[date]:
@@ -316,7 +410,15 @@ def session_gap(source: str, store: Warehouse, universe: list[str], symbols: lis
     """Why ``source`` has no bar for ``session`` for the traded ``universe`` (with the
     setting to change), or None when it has. ``symbols`` is everything a run loads
     (universe, benchmark, volatility index): a live source must deliver them all."""
-    if check_source(source) == "yfinance":
+    if check_source(source) in ("yfinance", "live"):
+        from trade_pipelines.agent.markets import market_of_symbols
+
+        closes = bars_available_at(pd.Series([session] * len(symbols)),
+                                   market or market_of_symbols(symbols), pd.Series(symbols))
+        if closes.max() > pd.Timestamp(_now()):
+            return (f"the {session} session has not closed yet: its last bar is final at "
+                    f"{closes.max():%Y-%m-%d %H:%M} UTC")
+    if source == "yfinance":
         from trade_pipelines.market_data.yfinance_source import YFinanceSource
 
         try:

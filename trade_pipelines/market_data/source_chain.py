@@ -115,13 +115,16 @@ class SourceQuality:
     error: str | None = None
 
 
-def closed_sessions(start: date, end: date, market: str, now: datetime) -> list[date]:
-    """Sessions of ``market``'s calendar in [start, end] whose bar is known at ``now``
-    (naive UTC): the ones a source should have."""
+def closed_sessions(start: date, end: date, market: str, now: datetime,
+                    symbol: str | None = None) -> list[date]:
+    """Sessions of ``market``'s calendar in [start, end] whose bar (``symbol``'s: the
+    volatility index's is final later) is known at ``now`` (naive UTC): the ones a
+    source should have."""
     sessions = exchange_sessions(start, end, market_rules(market).calendar)
     if not sessions:
         return []
-    known = bars_available_at(pd.Series(sessions), market) <= pd.Timestamp(now)
+    known = bars_available_at(pd.Series(sessions), market, None if symbol is None
+                              else pd.Series([symbol] * len(sessions))) <= pd.Timestamp(now)
     return [day for day, ok in zip(sessions, known.to_numpy(), strict=True) if ok]
 
 
@@ -191,16 +194,21 @@ def compare_closes(first: pd.DataFrame, second: pd.DataFrame,
 # different share bases (a dividend or bonus re-based the forward-adjusted history);
 # below it, rounding.
 BASIS_TOLERANCE = 0.002
-# How far each day's ratio may stray from the median for the days to share one factor.
+# How far each day's ratio may stray from the median for the days to share one factor,
+# over the last BASIS_DAYS common days (as many as the sources' cross-check compares).
 BASIS_AGREEMENT = 0.01
+BASIS_DAYS = 20
 PRICE_FIELDS = ("open", "high", "low", "close")
 
 
-def basis_change(older: pd.DataFrame, fresh: pd.DataFrame) -> float | None:
+def basis_change(older: pd.DataFrame, fresh: pd.DataFrame,
+                 last_days: int = BASIS_DAYS) -> float | None:
     """The factor that takes ``older`` bars of one symbol onto the basis of ``fresh``
-    ones (the median ratio of their closes on the days both have), or None when they
-    share a basis, have no day in common, or their ratios do not agree on one factor
-    (then they disagree, which is the cross-check's business, not a new basis).
+    ones (the median ratio of their closes on the last ``last_days`` days both have),
+    or None when they share a basis, have no day in common, or their ratios do not
+    agree on one factor (then they disagree, which is the cross-check's business, not a
+    new basis). The last days, because East Money subtracts a dividend rather than
+    scaling by it: the ratio drifts with the price over a long overlap.
     Forward-adjusted sources re-base every earlier price at each dividend or bonus
     issue, so bars fetched before one and after it differ by about one factor."""
     if older.empty or fresh.empty:
@@ -209,7 +217,7 @@ def basis_change(older: pd.DataFrame, fresh: pd.DataFrame) -> float | None:
         .set_index("as_of")["close"]
     b = fresh.dropna(subset=["close"]).drop_duplicates("as_of", keep="last") \
         .set_index("as_of")["close"]
-    common = a.index.intersection(b.index)
+    common = a.index.intersection(b.index).sort_values()[-last_days:]
     if common.empty:
         return None
     ratios = b.loc[common].to_numpy(float) / a.loc[common].to_numpy(float)
@@ -223,12 +231,15 @@ def basis_change(older: pd.DataFrame, fresh: pd.DataFrame) -> float | None:
     return factor
 
 
-def rebased(bars: pd.DataFrame, factor: float) -> pd.DataFrame:
-    """``bars`` with their prices multiplied by ``factor`` (volumes as they were)."""
+def rebased(bars: pd.DataFrame, factor: float, volumes: bool = False) -> pd.DataFrame:
+    """``bars`` with their prices multiplied by ``factor``; with ``volumes``, their
+    volumes divided by it (the same trades counted in the other basis's shares)."""
     out = bars.copy()
     for column in PRICE_FIELDS:
         if column in out:
             out[column] = (out[column].astype(float) * factor).round(6)
+    if volumes and "volume" in out:
+        out["volume"] = (out["volume"].astype(float) / factor).round(3)
     return out
 
 
@@ -345,11 +356,11 @@ class SourceChain:
         now = self.clock()
         rules = market_rules(self.market)
         sessions = exchange_sessions(start, end, rules.calendar)
-        expected = closed_sessions(start, end, self.market, now)
         result = ChainResult(self.market, pd.DataFrame())
         down: dict[str, str] = {}
         parts: list[pd.DataFrame] = []
         for symbol in dict.fromkeys(s.strip().upper() for s in symbols if s.strip()):
+            expected = closed_sessions(start, end, self.market, now, symbol)
             bars = self._fetch_symbol(symbol, start, end, now, sessions, expected, down,
                                       result)
             if bars is not None:

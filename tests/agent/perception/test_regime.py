@@ -189,3 +189,29 @@ def test_the_black_swan_rule_reads_breadth_only_of_five_names_or_more() -> None:
     breadth = collapse_breadth(pd.DataFrame(rows))
     assert breadth.iloc[0] == pytest.approx(1.0)
     assert np.isnan(breadth.iloc[1])  # two names with an average: no market's breadth
+
+
+@pytest.mark.parametrize(("market", "black_swans", "defensive", "days"), [
+    ("crypto", 12, 163, 1425), ("hk", 1, 20, 1472), ("cn", 30, 458, 4857)])
+def test_the_readmes_black_swan_and_defensive_counts_on_the_builtin_data(
+        market: str, black_swans: int, defensive: int, days: int) -> None:
+    """The figures the README gives, computed as the graph does (the universe's breadth
+    through ``collapse_breadth``, the market's always-open rule)."""
+    from trade_pipelines.agent.loop import wiring
+    from trade_pipelines.agent.markets import market_rules
+    from trade_pipelines.agent.perception.anomalies import benchmark_black_swans
+    from trade_pipelines.agent.perception.features import compute_features
+    from trade_pipelines.agent.perception.regime import collapse_breadth
+    from trade_pipelines.market_data.builtin import load_builtin_bars
+    from trade_pipelines.market_data.builtin_markets import builtin_universe
+
+    rules = market_rules(market)
+    bars = load_builtin_bars(market)
+    universe = bars[bars["symbol"].isin(builtin_universe(market))]
+    features = wiring.with_breadth(compute_features(universe))
+    benchmark = bars[bars["symbol"] == rules.benchmark_symbol]
+    regimes = wiring.market_regimes(benchmark, features, bars.iloc[0:0], universe,
+                                    rules.always_open)
+    swans = benchmark_black_swans(benchmark, collapse_breadth(features), rules.always_open)
+    assert (int(swans["black_swan"].sum()), int(regimes["defensive"].sum()),
+            len(regimes)) == (black_swans, defensive, days)
