@@ -17,9 +17,12 @@ import pandas as pd
 
 from trade_pipelines.agent.markets import market_of_symbols, market_rules
 from trade_pipelines.settings import HOME_ENV, Paths, market_setting
-from trade_pipelines.warehouse import Warehouse
+from trade_pipelines.warehouse import Warehouse, WarehouseLockedError
 
 TABLE = "home_market"
+# How long a definitions load waits for a writer's lock before it reads no home market;
+# the warehouse's default (a minute) would stall the load.
+LOAD_LOCK_TIMEOUT_S = 2.0
 
 
 class HomeMarketMismatch(ValueError):
@@ -78,6 +81,6 @@ def configured_market(home: Path | str, symbols: str) -> str:
     if paths.market_file.exists():
         return paths.market_file.read_text().strip()
     try:  # a home claimed before the file existed; a writer's lock must not stop a load
-        return home_market(Warehouse(paths.warehouse)) or ""
-    except duckdb.Error:
+        return home_market(Warehouse(paths.warehouse, lock_timeout_s=LOAD_LOCK_TIMEOUT_S)) or ""
+    except (duckdb.Error, WarehouseLockedError):
         return ""
