@@ -114,6 +114,21 @@ def test_the_definitions_of_an_a_share_home_trade_a_shares(
     assert build_resources(symbols="0700.HK")["market_data"].rules().code == "hk"
 
 
+def test_every_claim_rewrites_a_stale_market_file(project_home: Path) -> None:
+    """A ``market`` file left from a deleted warehouse (of another market) is rewritten
+    by the next claim, so the definitions follow the market the warehouse holds."""
+    paths = Paths(project_home).ensure()
+    claim_home_market("cn", paths)
+    assert paths.market_file.read_text() == "cn\n"
+    paths.warehouse.unlink()
+    assert claim_home_market("hk", paths) == "hk"
+    assert paths.market_file.read_text() == "hk\n"
+    paths.market_file.write_text("cn\n")  # stale again, the warehouse still holds hk
+    claim_home_market("hk", paths)
+    assert paths.market_file.read_text() == "hk\n"
+    assert [p.name for p in paths.market_file.parent.glob(".market*")] == []
+
+
 def hold_write_lock(path: str, locked: mp.synchronize.Event,
                     release: mp.synchronize.Event) -> None:
     """A writer that keeps the warehouse open until told to let go."""
