@@ -42,9 +42,10 @@ def partition_keys(start: date, end: date) -> tuple[str, str]:
 def run_replay(start: date, end: date, symbols: str = "", source: str = "builtin",
                progress: bool = True, market: str = "") -> bool:
     """Replay the trading days of [start, end] of ``market`` (us, cn, hk, crypto; by
-    default $TRADE_PIPELINES_MARKET, else the symbols' market, else US) through the asset
-    graph as one run over the yearly partitions that cover them. A home holds one market:
-    a replay of another market than the home's is refused (see ``home_market.py``).
+    default $TRADE_PIPELINES_MARKET, else the symbols' market, else the home's market,
+    else US) through the asset graph as one run over the yearly partitions that cover
+    them. A home holds one market: a replay of another market than the home's is refused
+    (see ``home_market.py``).
 
     The run executes in this process against the project's Dagster instance, so its
     writing steps claim the instance's "warehouse" pool like the daemon's runs do: a
@@ -258,8 +259,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                         help="comma-separated; default: the market's built-in universe")
     replay.add_argument("--market", default="", choices=["", "us", "cn", "hk", "crypto"],
                         help="US stocks, A-shares, Hong Kong or crypto: the built-in data, "
-                             "calendar, rules and currency (default: the symbols decide; "
-                             "US for none). A home holds one market")
+                             "calendar, rules and currency (default: "
+                             "$TRADE_PIPELINES_MARKET, else the symbols' spelling, else "
+                             "the home's market (recorded by its first replay), else US). "
+                             "A home holds one market")
     replay.add_argument("--source", default="builtin",
                         choices=["builtin", "yfinance", "live", "warehouse"],
                         help="built-in data (offline), live Yahoo Finance bars, the "
