@@ -239,6 +239,18 @@ def test_a_replay_partly_outside_the_builtin_data_says_which_part_it_trades(
     assert note is not None
     assert "trades only 2017-06-01..2017-07-26 of 2017-06-01..2017-12-29" in note
     assert _require_builtin_bars("hk", universe, date(2017, 1, 3), date(2017, 6, 30)) is None
+    # Shanghai is closed for the Spring Festival until 2016-02-15: the range is covered
+    # from its first session, so there is nothing to note.
+    assert _require_builtin_bars("cn", ["600036.SH", "000300.SH"], date(2016, 2, 6),
+                                 date(2016, 6, 30)) is None
+    # A symbol whose built-in bars end before the range's last session is named.
+    note = _require_builtin_bars("cn", ["600036.SH", "300104.SZ"], date(2017, 1, 3),
+                                 date(2017, 6, 30))
+    assert note is not None
+    assert "trades only" not in note
+    assert "those of 300104.SZ (2011-07-28..2017-04-14) miss the range's first session " \
+           "2017-01-03 or its last 2017-06-30" in note
+    assert "600036.SH" not in note
 
 
 def test_fetch_news_reads_feeds_and_says_which_failed(
