@@ -317,3 +317,23 @@ def test_fetch_news_reads_local_times_in_the_given_zone(
         ["600036.SH", "沪指收涨", pd.Timestamp("2024-03-05 07:05")],
         ["601398.SH", "两会开幕", pd.Timestamp("2024-03-05 01:00")],
         ["601398.SH", "沪指收涨", pd.Timestamp("2024-03-05 07:05")]]
+
+
+def test_step_failures_print_each_root_cause_through_the_public_accessors(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Only ``all_events`` and ``is_step_failure`` are used; a failure without an error
+    (or of an unexpected shape) prints nothing rather than raising."""
+    from types import SimpleNamespace
+
+    from trade_pipelines.cli.common import print_step_failures
+
+    root = SimpleNamespace(message="the root cause\n", cause=None)
+    wrapped = SimpleNamespace(message="a wrapper", cause=root)
+    result = SimpleNamespace(all_events=[
+        SimpleNamespace(is_step_failure=False, step_key="fine", event_specific_data=None),
+        SimpleNamespace(is_step_failure=True, step_key="market_bars",
+                        event_specific_data=SimpleNamespace(error=wrapped)),
+        SimpleNamespace(is_step_failure=True, step_key="odd", event_specific_data=None),
+    ])
+    print_step_failures(result)
+    assert capsys.readouterr().err == "FAILED in market_bars: the root cause\n"
