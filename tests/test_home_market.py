@@ -4,6 +4,7 @@ follow the home market's calendar."""
 
 from __future__ import annotations
 
+import multiprocessing as mp
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -111,3 +112,58 @@ def test_the_definitions_of_an_a_share_home_trade_a_shares(
     monkeypatch.setenv("TRADE_PIPELINES_SYMBOLS", "AAPL")
     assert build_resources()["market_data"].rules().code == "us"
     assert build_resources(symbols="0700.HK")["market_data"].rules().code == "hk"
+
+
+def test_every_claim_rewrites_a_stale_market_file(project_home: Path) -> None:
+    """A ``market`` file left from a deleted warehouse (of another market) is rewritten
+    by the next claim, so the definitions follow the market the warehouse holds."""
+    paths = Paths(project_home).ensure()
+    claim_home_market("cn", paths)
+    assert paths.market_file.read_text() == "cn\n"
+    paths.warehouse.unlink()
+    assert claim_home_market("hk", paths) == "hk"
+    assert paths.market_file.read_text() == "hk\n"
+    paths.market_file.write_text("cn\n")  # stale again, the warehouse still holds hk
+    claim_home_market("hk", paths)
+    assert paths.market_file.read_text() == "hk\n"
+    assert [p.name for p in paths.market_file.parent.glob(".market*")] == []
+
+
+def hold_write_lock(path: str, locked: mp.synchronize.Event,
+                    release: mp.synchronize.Event) -> None:
+    """A writer that keeps the warehouse open until told to let go."""
+    import duckdb
+
+    connection = duckdb.connect(path)
+    try:
+        locked.set()
+        release.wait(120)
+    finally:
+        connection.close()
+
+
+def test_a_writers_lock_does_not_stop_reading_the_home_market(
+        project_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With no ``market`` file the definitions read the warehouse; a writer holding it
+    gives "" after a short wait instead of a minute's retries and WarehouseLockedError."""
+    from trade_pipelines.home_market import configured_market
+
+    monkeypatch.delenv("TRADE_PIPELINES_MARKET", raising=False)
+    paths = Paths(project_home).ensure()
+    claim_home_market("cn", paths)
+    paths.market_file.unlink()
+    context = mp.get_context("spawn")
+    locked, release = context.Event(), context.Event()
+    writer = context.Process(target=hold_write_lock,
+                             args=(str(paths.warehouse), locked, release))
+    writer.start()
+    try:
+        assert locked.wait(60), "the writer process did not open the warehouse"
+        assert configured_market(project_home, "") in ("", "cn")
+    finally:
+        release.set()
+        writer.join(60)
+        if writer.is_alive():
+            writer.kill()
+            writer.join()
+    assert configured_market(project_home, "") == "cn"

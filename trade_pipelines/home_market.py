@@ -9,6 +9,8 @@ of those bars.
 
 from __future__ import annotations
 
+import os
+import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -17,9 +19,12 @@ import pandas as pd
 
 from trade_pipelines.agent.markets import market_of_symbols, market_rules
 from trade_pipelines.settings import HOME_ENV, Paths, market_setting
-from trade_pipelines.warehouse import Warehouse
+from trade_pipelines.warehouse import Warehouse, WarehouseLockedError
 
 TABLE = "home_market"
+# How long a definitions load waits for a writer's lock before it reads no home market;
+# the warehouse's default (a minute) would stall the load.
+LOAD_LOCK_TIMEOUT_S = 2.0
 
 
 class HomeMarketMismatch(ValueError):
@@ -57,14 +62,27 @@ def claim_home_market(market: str, paths: Paths) -> str:
             f"warehouse. Set {HOME_ENV} to another folder for it (for example "
             f"{HOME_ENV}={paths.home.parent / (paths.home.name + '-' + rules.code)}).")
     warehouse.migrate()
-    if not paths.market_file.exists():
-        paths.market_file.write_text(rules.code + "\n")
     if not warehouse.table_exists(TABLE) or warehouse.query(
             f"SELECT count(*) AS n FROM {TABLE}")["n"].iloc[0] == 0:
         warehouse.append(TABLE, pd.DataFrame(
             {"market": [rules.code],
              "recorded_at": [datetime.now(UTC).replace(tzinfo=None)]}))
+    _write_market_file(paths.market_file, rules.code)
     return rules.code
+
+
+def _write_market_file(path: Path, code: str) -> None:
+    """Write the ``market`` file on every claim (a file left from a deleted warehouse
+    would name another market), whole or not at all: a temporary file replaces it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(code + "\n")
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
 
 
 def configured_market(home: Path | str, symbols: str) -> str:
@@ -78,6 +96,6 @@ def configured_market(home: Path | str, symbols: str) -> str:
     if paths.market_file.exists():
         return paths.market_file.read_text().strip()
     try:  # a home claimed before the file existed; a writer's lock must not stop a load
-        return home_market(Warehouse(paths.warehouse)) or ""
-    except duckdb.Error:
+        return home_market(Warehouse(paths.warehouse, lock_timeout_s=LOAD_LOCK_TIMEOUT_S)) or ""
+    except (duckdb.Error, WarehouseLockedError):
         return ""

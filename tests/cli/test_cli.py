@@ -239,6 +239,18 @@ def test_a_replay_partly_outside_the_builtin_data_says_which_part_it_trades(
     assert note is not None
     assert "trades only 2017-06-01..2017-07-26 of 2017-06-01..2017-12-29" in note
     assert _require_builtin_bars("hk", universe, date(2017, 1, 3), date(2017, 6, 30)) is None
+    # Shanghai is closed for the Spring Festival until 2016-02-15: the range is covered
+    # from its first session, so there is nothing to note.
+    assert _require_builtin_bars("cn", ["600036.SH", "000300.SH"], date(2016, 2, 6),
+                                 date(2016, 6, 30)) is None
+    # A symbol whose built-in bars end before the range's last session is named.
+    note = _require_builtin_bars("cn", ["600036.SH", "300104.SZ"], date(2017, 1, 3),
+                                 date(2017, 6, 30))
+    assert note is not None
+    assert "trades only" not in note
+    assert "those of 300104.SZ (2011-07-28..2017-04-14) miss the range's first session " \
+           "2017-01-03 or its last 2017-06-30" in note
+    assert "600036.SH" not in note
 
 
 def test_fetch_news_reads_feeds_and_says_which_failed(
@@ -305,3 +317,23 @@ def test_fetch_news_reads_local_times_in_the_given_zone(
         ["600036.SH", "沪指收涨", pd.Timestamp("2024-03-05 07:05")],
         ["601398.SH", "两会开幕", pd.Timestamp("2024-03-05 01:00")],
         ["601398.SH", "沪指收涨", pd.Timestamp("2024-03-05 07:05")]]
+
+
+def test_step_failures_print_each_root_cause_through_the_public_accessors(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Only ``all_events`` and ``is_step_failure`` are used; a failure without an error
+    (or of an unexpected shape) prints nothing rather than raising."""
+    from types import SimpleNamespace
+
+    from trade_pipelines.cli.common import print_step_failures
+
+    root = SimpleNamespace(message="the root cause\n", cause=None)
+    wrapped = SimpleNamespace(message="a wrapper", cause=root)
+    result = SimpleNamespace(all_events=[
+        SimpleNamespace(is_step_failure=False, step_key="fine", event_specific_data=None),
+        SimpleNamespace(is_step_failure=True, step_key="market_bars",
+                        event_specific_data=SimpleNamespace(error=wrapped)),
+        SimpleNamespace(is_step_failure=True, step_key="odd", event_specific_data=None),
+    ])
+    print_step_failures(result)
+    assert capsys.readouterr().err == "FAILED in market_bars: the root cause\n"

@@ -258,8 +258,8 @@ def test_a_run_of_another_market_than_the_homes_is_refused(
     assert run_bars(project_home, "2019-01-01", source="builtin", symbols="AAPL").success
     result = run_bars(project_home, "2016-01-01", source="builtin", symbols="0700.HK")
     assert not result.success
-    failure = result.get_step_failure_events()[0]
-    assert "holds the US stocks" in str(failure.step_failure_data.error)
+    failure = next(event for event in result.all_events if event.is_step_failure)
+    assert "holds the US stocks" in str(failure.event_specific_data.error)
     # What the CLI prints of a failed run: the step and the root cause.
     from trade_pipelines.cli.common import print_step_failures
 

@@ -66,6 +66,6 @@ def test_a_file_that_is_not_bars_fails_clearly_and_is_kept(project_home: Path) -
         resources={"warehouse": WarehouseResource(home=str(project_home))},
         raise_on_error=False)
     assert not result.success
-    failure = result.get_step_failure_events()[0]
-    assert "missing required column" in str(failure.step_failure_data.error)
+    failure = next(event for event in result.all_events if event.is_step_failure)
+    assert "missing required column" in str(failure.event_specific_data.error)
     assert [p.name.endswith("-junk.csv") for p in (inbox / "rejected").iterdir()] == [True]

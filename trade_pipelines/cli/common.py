@@ -24,9 +24,14 @@ def print_step_failures(result: object) -> None:
     """Each failed step of a Dagster run result with the root cause of its error."""
     import sys
 
-    for event in result.get_step_failure_events():  # type: ignore[attr-defined]
-        error = event.step_failure_data.error
-        while error is not None and error.cause is not None:
+    # Dagster's public accessors only: ``all_events`` and ``is_step_failure``; the
+    # failure's error is read defensively from the event's data.
+    for event in result.all_events:  # type: ignore[attr-defined]
+        if not event.is_step_failure:
+            continue
+        error = getattr(event.event_specific_data, "error", None)
+        while getattr(error, "cause", None) is not None:
             error = error.cause  # the root cause says what went wrong
-        if error is not None:
-            print(f"FAILED in {event.step_key}: {error.message.strip()}", file=sys.stderr)
+        message = getattr(error, "message", None)
+        if message:
+            print(f"FAILED in {event.step_key}: {message.strip()}", file=sys.stderr)

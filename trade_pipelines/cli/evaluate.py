@@ -87,7 +87,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                           choices=["builtin", "yfinance", "live", "warehouse"])
     evaluate.add_argument("--market", default="", choices=["", "us", "cn", "hk", "crypto"],
                           help="the market whose built-in data and calendar to use "
-                               "(default: the symbols decide; US for none)")
+                               "(default: $TRADE_PIPELINES_MARKET, else the symbols' "
+                               "spelling, else the home's market (recorded by its first "
+                               "replay), else US)")
     evaluate.add_argument("--train-years", type=int, default=3)
     evaluate.add_argument("--test-months", type=int, default=12)
     evaluate.add_argument("--no-progress", action="store_true")

@@ -8,7 +8,7 @@ import signal
 import sys
 import threading
 import time
-from datetime import date, timedelta
+from datetime import date
 from typing import TYPE_CHECKING
 
 import pandas as pd
@@ -42,9 +42,10 @@ def partition_keys(start: date, end: date) -> tuple[str, str]:
 def run_replay(start: date, end: date, symbols: str = "", source: str = "builtin",
                progress: bool = True, market: str = "") -> bool:
     """Replay the trading days of [start, end] of ``market`` (us, cn, hk, crypto; by
-    default $TRADE_PIPELINES_MARKET, else the symbols' market, else US) through the asset
-    graph as one run over the yearly partitions that cover them. A home holds one market:
-    a replay of another market than the home's is refused (see ``home_market.py``).
+    default $TRADE_PIPELINES_MARKET, else the symbols' market, else the home's market,
+    else US) through the asset graph as one run over the yearly partitions that cover
+    them. A home holds one market: a replay of another market than the home's is refused
+    (see ``home_market.py``).
 
     The run executes in this process against the project's Dagster instance, so its
     writing steps claim the instance's "warehouse" pool like the daemon's runs do: a
@@ -65,8 +66,10 @@ def _require_builtin_bars(market: str, universe: list[str], start: date, end: da
                           ) -> str | None:
     """A ValueError naming the built-in data's span when none of the universe's built-in
     or already stored (imported) bars fall in [start, end]: a replay would trade nothing.
-    When the built-in bars cover only part of the range, a note saying which part."""
+    When the built-in bars miss the range's first or last exchange session (of the range
+    overall, or of some symbols), a note saying which part it trades and naming them."""
     from trade_pipelines.market_data.builtin import load_builtin_bars
+    from trade_pipelines.market_data.calendar import exchange_sessions
     from trade_pipelines.warehouse import Warehouse
 
     store = Warehouse(paths().warehouse)
@@ -74,20 +77,38 @@ def _require_builtin_bars(market: str, universe: list[str], start: date, end: da
             "SELECT 1 FROM bars WHERE as_of BETWEEN ? AND ? AND list_contains(?, symbol) "
             "AND source NOT LIKE 'builtin%' LIMIT 1", [start, end, universe]).empty:
         return None
+    rules = market_rules(market)
     bars = load_builtin_bars(market)
-    mine = bars[bars["symbol"].isin(universe)]
-    days = pd.to_datetime(mine["as_of"]).dt.date
+    mine = bars[bars["symbol"].isin(universe)].assign(
+        as_of=lambda frame: pd.to_datetime(frame["as_of"]).dt.date)
+    days = mine["as_of"]
     inside = days[(days >= start) & (days <= end)]
     span = f"{days.min()}..{days.max()}" if len(mine) else "no day"
     if inside.empty:
-        raise ValueError(f"the built-in {market_rules(market).name} bars of "
+        raise ValueError(f"the built-in {rules.name} bars of "
                          f"{', '.join(universe)} cover {span}, none in {start}..{end}: pick "
                          "dates inside it, or import bars (`trade-pipelines import-bars`) "
                          "and replay with --source warehouse")
-    if inside.min() > start + timedelta(days=7) or inside.max() < end - timedelta(days=7):
-        return (f"note: the built-in {market_rules(market).name} bars cover {span}; this "
-                f"replay trades only {inside.min()}..{inside.max()} of {start}..{end}")
-    return None
+    # Compared with the range's first and last sessions, not its first and last days: a
+    # range opening on a holiday (the Spring Festival) is covered from its first session.
+    sessions = exchange_sessions(start, end, rules.calendar)
+    if not sessions:
+        return None
+    first, last = sessions[0], sessions[-1]
+    spans = mine.groupby("symbol")["as_of"].agg(["min", "max"])
+    short = [f"{symbol} ({spans.loc[symbol, 'min']}..{spans.loc[symbol, 'max']})"
+             if symbol in spans.index else f"{symbol} (none)"
+             for symbol in universe
+             if symbol not in spans.index or spans.loc[symbol, "min"] > first
+             or spans.loc[symbol, "max"] < last]
+    if not short:
+        return None
+    partial = (f"this replay trades only {inside.min()}..{inside.max()} of {start}..{end}; "
+               if inside.min() > first or inside.max() < last else "")
+    if len(short) == len(universe):  # all of them: the part traded says it
+        return f"note: the built-in {rules.name} bars cover {span}; {partial.rstrip('; ')}"
+    return (f"note: the built-in {rules.name} bars cover {span}; {partial}those of "
+            f"{', '.join(short)} miss the range's first session {first} or its last {last}")
 
 
 def _interrupt(_signum: int, _frame: object) -> None:
@@ -258,8 +279,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                         help="comma-separated; default: the market's built-in universe")
     replay.add_argument("--market", default="", choices=["", "us", "cn", "hk", "crypto"],
                         help="US stocks, A-shares, Hong Kong or crypto: the built-in data, "
-                             "calendar, rules and currency (default: the symbols decide; "
-                             "US for none). A home holds one market")
+                             "calendar, rules and currency (default: "
+                             "$TRADE_PIPELINES_MARKET, else the symbols' spelling, else "
+                             "the home's market (recorded by its first replay), else US). "
+                             "A home holds one market")
     replay.add_argument("--source", default="builtin",
                         choices=["builtin", "yfinance", "live", "warehouse"],
                         help="built-in data (offline), live Yahoo Finance bars, the "
