@@ -177,6 +177,28 @@ def test_the_copy_known_earliest_is_kept_not_the_one_published_earliest(
         [pd.Timestamp("2019-03-15 09:00"), "import:news.csv"]]
 
 
+def test_a_replaced_copy_is_kept_in_the_quarantine(warehouse: Warehouse) -> None:
+    """The stored copy replaced by one known earlier is not lost: the quarantine holds it,
+    as it was stored, under its own source, with the reason."""
+    fetched = _copy("2019-03-15 09:00", "2019-03-15 23:00", "rss:host/feed")
+    store_news(warehouse, fetched)
+    assert warehouse.query("SELECT * FROM quarantine").empty
+    imported = _copy("2019-03-15 10:00", None, "import:news.csv")
+    assert store_news(warehouse, imported).inserted == 1
+    assert _news(warehouse)["source"].tolist() == ["import:news.csv"]
+    record = warehouse.query("SELECT * FROM quarantine")
+    assert record[["source", "symbol", "reason"]].values.tolist() == [
+        ["rss:host/feed", "AAPL",
+         "superseded by a copy known earlier (2019-03-15 10:00:00)"]]
+    assert pd.Timestamp(record["as_of"].iloc[0]) == pd.Timestamp("2019-03-15")
+    raw = json.loads(record["raw"].iloc[0])
+    assert raw["news_id"] == fetched["news_id"].iloc[0]
+    assert (raw["source"], raw["available_at"]) == ("rss:host/feed", "2019-03-15T23:00:00")
+    # storing the same copy again neither replaces nor records anything more
+    assert store_news(warehouse, imported).inserted == 0
+    assert len(warehouse.query("SELECT * FROM quarantine")) == 1
+
+
 def test_unreadable_files_are_refused(tmp_path: Path, warehouse: Warehouse) -> None:
     with pytest.raises(NewsFileError, match="missing required column"):
         import_news_file(_csv(tmp_path, [{"headline": "undated"}]), warehouse)

@@ -4,6 +4,7 @@ file; dead, hanging, failing and malformed feeds fail fast and clearly."""
 
 from __future__ import annotations
 
+import hashlib
 import re
 import threading
 import time
@@ -303,6 +304,17 @@ def test_feed_settings_name_symbols_and_zones() -> None:
     assert parse_feed_entry("https://h/f?a=b") == FeedSpec("https://h/f?a=b")
 
 
+def test_a_comma_inside_a_feed_url_stays_in_it() -> None:
+    # a comma separates entries only before a URL (or SYMBOLS= and a URL)
+    assert feed_specs("https://x/rss?s=AAPL,MSFT https://b/y.xml") == [
+        FeedSpec("https://x/rss?s=AAPL,MSFT"), FeedSpec("https://b/y.xml")]
+    assert feed_specs("AAPL=https://x/rss?s=AAPL,MSFT,https://b/y.xml") == [
+        FeedSpec("https://x/rss?s=AAPL,MSFT", ("AAPL",)), FeedSpec("https://b/y.xml")]
+    assert feed_specs("https://a/x.xml,aapl,MSFT=https://b/y.xml?ids=1,2;https://c/z,") == [
+        FeedSpec("https://a/x.xml"), FeedSpec("https://b/y.xml?ids=1,2", ("AAPL", "MSFT")),
+        FeedSpec("https://c/z")]
+
+
 @pytest.mark.parametrize(("setting", "error"), [
     ("AAPL https://a/x.xml", "'AAPL' is not a feed URL"),
     ("AAPL,https://a/x.xml", "'AAPL' is not a feed URL"),
@@ -321,10 +333,17 @@ def test_the_source_tells_two_feeds_of_one_host_apart() -> None:
     assert feed_label("https://news.example.com/markets/rss/") == \
         "rss:news.example.com/markets/rss"
     assert feed_label("https://news.example.com/tech.xml") == "rss:news.example.com/tech.xml"
-    # no credentials, query (a key) or fragment; bounded length
+    # no credentials or fragment; the query (it may hold a key) only as a short hash
     assert feed_label("https://me:secret@Example.com:8443/f.xml?apikey=k#top") == \
-        "rss:example.com:8443/f.xml"
+        "rss:example.com:8443/f.xml?" + hashlib.sha256(b"apikey=k").hexdigest()[:8]
     assert len(feed_label("https://h/" + "p" * 500)) == 120
+    # two searches of one host differ by their query, whose hash survives the bound
+    aapl = feed_label("https://news.google.com/rss/search?q=AAPL")
+    msft = feed_label("https://news.google.com/rss/search?q=MSFT")
+    assert aapl.startswith("rss:news.google.com/rss/search?") and aapl != msft
+    assert "AAPL" not in aapl and aapl == feed_label("https://news.google.com/rss/search?q=AAPL")
+    long_a, long_b = (feed_label(f"https://h/{'p' * 500}?k={k}") for k in "ab")
+    assert len(long_a) == 120 and long_a != long_b
 
 
 def test_a_feed_about_several_stocks_stores_each_item_once_per_stock(

@@ -196,7 +196,8 @@ def store_news(warehouse: Warehouse, rows: pd.DataFrame,
     quarantine records. The copy kept is the one known earliest: the earliest
     ``available_at``, then the earliest ``published_at``, then the one already stored. A
     feed's copy (known from its fetch) therefore never replaces an imported copy known
-    before it, and an earlier-known copy replaces a stored one known later."""
+    before it, and an earlier-known copy replaces a stored one known later; the replaced
+    row is kept in ``quarantine`` (the reason names when its replacement was known)."""
     warehouse.migrate()
     ordered = rows.sort_values(["available_at", "published_at", "news_id"], kind="mergesort")
     with warehouse.transaction() as connection:
@@ -215,8 +216,14 @@ def store_news(warehouse: Warehouse, rows: pd.DataFrame,
         superseded = sorted(set(stored["news_id"])
                             - set(kept.loc[kept["stored"].astype(bool), "news_id"]))
         if superseded:
+            replaced = connection.execute(
+                f"SELECT {', '.join(NEWS_COLUMNS)} FROM news "
+                "WHERE list_contains(?, news_id) ORDER BY news_id", [superseded]).df()
             connection.execute("DELETE FROM news WHERE list_contains(?, news_id)",
                                [superseded])
+            audit = _superseded_records(replaced, kept.set_index("dedupe_key"),
+                                        pd.Timestamp(ordered["imported_at"].max()))
+            warehouse.insert_missing("quarantine", audit, QUARANTINE_KEYS, connection)
         fresh = ordered[ordered["news_id"].isin(fresh_ids)].drop_duplicates("news_id")
         warehouse.insert_frame(connection, "news", fresh[NEWS_COLUMNS])
         if quarantine is not None and not quarantine.empty:
@@ -226,6 +233,23 @@ def store_news(warehouse: Warehouse, rows: pd.DataFrame,
                    & ~ordered["news_id"].isin(fresh_ids)).sum())
     return StoredNews(inserted=len(fresh), duplicates=len(rows) - len(fresh) - already,
                       already_stored=already)
+
+
+def _superseded_records(replaced: pd.DataFrame, kept: pd.DataFrame,
+                        recorded_at: pd.Timestamp) -> pd.DataFrame:
+    """Quarantine records for stored headlines replaced by a copy known earlier (``kept``:
+    the copy kept of each dedupe key): the stored row as JSON, under its own source."""
+    known = [pd.Timestamp(t).isoformat(sep=" ")
+             for t in kept.loc[replaced["dedupe_key"], "available_at"]]
+    symbols = replaced["symbol"].astype(object)
+    return pd.DataFrame({
+        "source": replaced["source"].to_numpy(),
+        "symbol": symbols.where(symbols.notna() & (symbols != ""), None).to_numpy(),
+        "as_of": pd.to_datetime(replaced["as_of"]).to_numpy(),
+        "reason": [f"superseded by a copy known earlier ({t})" for t in known],
+        "raw": raw_json(replaced),
+        "recorded_at": recorded_at,
+    }, columns=QUARANTINE_COLUMNS).drop_duplicates(QUARANTINE_KEYS)
 
 
 @dataclass

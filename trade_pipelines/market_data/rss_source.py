@@ -11,7 +11,8 @@ is refused (no entity expansion).
 
 A feed is written ``[SYMBOLS=]URL[|Area/Zone]`` (``parse_feed_entry``): the stocks it is
 about, each item being stored once per symbol (none: market-wide), and the IANA zone it
-writes local times in. Its headlines are recorded as from ``rss:<host><path>``.
+writes local times in. Its headlines are recorded as from ``rss:<host><path>``, with a
+short hash of the query when it has one (``feed_label``).
 
 Time zones (``resolve_timestamp``): a date with a numeric offset, Z, UT, UTC or GMT is read
 as written; another abbreviation only through the feed's own zone (``--timezone``), else
@@ -29,6 +30,7 @@ Stored through ``news_importer.store_news``: the same item fetched twice is one 
 
 from __future__ import annotations
 
+import hashlib
 import re
 import xml.etree.ElementTree as ElementTree
 from collections.abc import Iterable
@@ -71,7 +73,14 @@ RFC822_ZONES = {"EST": -5, "EDT": -4, "CST": -6, "CDT": -5, "MST": -7, "MDT": -6
 
 
 _SYMBOL = re.compile(r"^[A-Z0-9^][A-Z0-9._^-]*$")
+# In a setting, a comma separates two entries only before a URL scheme, or, once past a
+# URL's own scheme, before SYMBOLS= and a scheme; any other comma stays in its entry (the
+# symbols before '=', or the URL's own, as in "?s=AAPL,MSFT").
+_URL_COMMA = re.compile(r",(?=https?://)", re.IGNORECASE)
+_SYMBOLS_COMMA = re.compile(r",(?=[A-Za-z0-9^][A-Za-z0-9._^-]*"
+                            r"(?:,[A-Za-z0-9^][A-Za-z0-9._^-]*)*=https?://)", re.IGNORECASE)
 LABEL_LIMIT = 120
+QUERY_HASH_HEX = 8
 
 
 class FeedUnreadable(ValueError):
@@ -148,8 +157,10 @@ class FeedReport:
 
 def feed_label(url: str) -> str:
     """``rss:<host><path>``: the source recorded with a feed's headlines, which tells two
-    feeds of one host apart. No scheme, credentials, query (it may hold a key) or
-    fragment; at most ``LABEL_LIMIT`` characters."""
+    feeds of one host apart. No scheme, credentials or fragment; a query (it may hold a
+    key) only as the first ``QUERY_HASH_HEX`` hex digits of its SHA-256, after a '?', so
+    ``/search?q=AAPL`` and ``/search?q=MSFT`` differ; at most ``LABEL_LIMIT`` characters,
+    the hash kept."""
     parsed = urlparse(url)
     host = parsed.hostname or ""
     try:
@@ -158,8 +169,11 @@ def feed_label(url: str) -> str:
         port = None
     if not host:
         return f"rss:{url}"[:LABEL_LIMIT]
-    where = f"{host}{f':{port}' if port else ''}{parsed.path.rstrip('/')}"
-    return f"rss:{where}"[:LABEL_LIMIT]
+    where = f"rss:{host}{f':{port}' if port else ''}{parsed.path.rstrip('/')}"
+    if not parsed.query:
+        return where[:LABEL_LIMIT]
+    digest = hashlib.sha256(parsed.query.encode()).hexdigest()[:QUERY_HASH_HEX]
+    return f"{where[:LABEL_LIMIT - QUERY_HASH_HEX - 1]}?{digest}"
 
 
 def download_feed(url: str, *, timeout_s: float = 10, attempts: int = 3,
@@ -395,33 +409,34 @@ def fetch_feeds(feeds: Iterable[str | FeedSpec], warehouse: Warehouse, *,
     return reports
 
 
+def _setting_entries(token: str) -> Iterable[str]:
+    """A setting's token (no whitespace or ';') split on the commas that separate entries."""
+    for piece in _URL_COMMA.split(token):
+        while (scheme := piece.find("://")) >= 0 and (
+                comma := _SYMBOLS_COMMA.search(piece, scheme + 3)):
+            yield piece[:comma.start()]
+            piece = piece[comma.end():]
+        yield piece
+
+
 def feed_specs(setting: str) -> list[FeedSpec]:
     """Feeds from a setting such as $TRADE_PIPELINES_NEWS_FEEDS, in order, each once:
     entries ``[SYMBOLS=]URL[|Area/Zone]`` separated by whitespace or ';' (spaces around a
-    comma do not separate). Plain URLs may also be separated by commas, as before symbols
-    could be given
-    (``AAPL,MSFT=https://a/x.xml,https://b/y.xml`` is a feed about AAPL and MSFT and a
-    market-wide one). ``ValueError`` names an entry that is not a feed."""
+    comma do not separate). A comma also separates two entries when what follows it is a
+    URL, or SYMBOLS= and a URL (``AAPL,MSFT=https://a/x.xml,https://b/y.xml`` is a feed
+    about AAPL and MSFT and a market-wide one); any other comma belongs to its entry, the
+    symbols before '=' or the URL itself (``https://a/rss?s=AAPL,MSFT``).
+    ``ValueError`` names an entry that is not a feed."""
     specs = []
     for token in re.split(r"[\s;]+", re.sub(r"\s*,\s*", ",", setting)):
-        pending: list[str] = []  # symbols waiting for their "=URL"
-        for piece in (p.strip() for p in token.split(",")):
+        for piece in (p.strip(",") for p in _setting_entries(token)):
             if not piece:
                 continue
             if "://" not in piece:
-                pending.append(piece)
-                continue
-            if pending:
-                head = piece.split("://", 1)[0]
-                if "=" not in head:
-                    raise ValueError(f"{','.join(pending)!r} is not a feed URL (write "
-                                     "SYMBOLS=URL for a feed about some stocks)")
-                piece = ",".join([*pending, piece])
-                pending = []
+                hint = ("SYMBOLS=URL for a feed about some stocks" if "=" not in piece
+                        else "[SYMBOLS=]URL[|Area/Zone]")
+                raise ValueError(f"{piece!r} is not a feed URL (write {hint})")
             specs.append(parse_feed_entry(piece))
-        if pending:
-            raise ValueError(f"{','.join(pending)!r} is not a feed URL (write "
-                             "[SYMBOLS=]URL[|Area/Zone])")
     return list(dict.fromkeys(specs))
 
 
