@@ -38,6 +38,11 @@ def test_evaluate_writes_the_scoreboard_of_imported_bars(project_home: Path, tmp
     source = tmp_path / "own.csv"
     _own_bars().to_csv(source, index=False)
     assert main(["import-bars", str(source)]) == 0
+    news = tmp_path / "news.csv"
+    pd.DataFrame({"published_at": ["2017-03-01T15:00:00Z", "2018-06-01T15:00:00Z"],
+                  "headline": [f"{SYMBOLS[0]} posts strong gains", "Stocks slump"],
+                  "symbol": [SYMBOLS[0], ""]}).to_csv(news, index=False)
+    assert main(["import-news", str(news)]) == 0
     out = tmp_path / "scoreboard"
     assert main(["evaluate", "--start", "2015-01-02", "--end", "2019-12-31",
                  "--symbols", ",".join(SYMBOLS), "--source", "warehouse",
@@ -70,6 +75,7 @@ def test_evaluate_writes_the_scoreboard_of_imported_bars(project_home: Path, tmp
     assert run is not None and run.is_success
     metadata = event.asset_materialization.metadata
     assert metadata["windows"].value == 3
+    assert metadata["headlines_read"].value == 2  # the agent traded with the stored news
     assert "## Verdict" in metadata["report"].value
 
 

@@ -107,6 +107,7 @@ def walk_forward_scoreboard(context: AssetExecutionContext, config: ScoreboardCo
         "windows": len(evaluation.windows),
         "systems": len(summary),
         "genomes_evaluated": evaluation.n_trials,
+        "headlines_read": evaluation.headlines_read,
         "summary": markdown_preview(summary, rows=len(summary)),
         "report": MetadataValue.md((out / "report.md").read_text(encoding="utf-8")),
     })

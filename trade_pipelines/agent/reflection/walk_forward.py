@@ -123,6 +123,7 @@ class Evaluation:
     universe: list[str]
     benchmark: str
     n_trials: int
+    headlines_read: int = 0       # stored headlines the agent's runs read (as a replay)
 
 
 def evaluation_windows(sessions: Sequence[date], first_day: date, last_day: date,
@@ -360,7 +361,7 @@ def evaluate_walk_forward(
     by_regime = _seeds_averaged(_by_regime(records, scored, regimes), ["regime"], systems)
     return Evaluation(scoreboard, summary, equity, by_regime, windows, list(universe),
                       benchmark_symbol if benchmark_symbol in benchmark else "equal-weight index",
-                      n_trials)
+                      n_trials, 0 if headlines is None else len(headlines))
 
 
 def _is_baseline(system: str) -> bool:
