@@ -386,3 +386,29 @@ def test_recorded_at_is_recent_naive_utc(tmp_path: Path, warehouse: Warehouse) -
     recorded = stored(warehouse, "quarantine")["recorded_at"].iloc[0]
     now = pd.Timestamp(datetime.now(UTC).replace(tzinfo=None))
     assert abs((now - recorded).total_seconds()) < 60
+
+
+def test_a_stored_bad_print_costs_the_file_none_of_its_bars(
+        tmp_path: Path, warehouse: Warehouse) -> None:
+    """The stored bar before the file is the bad one: the file's first bar undoing it is
+    good, and so is every one after it."""
+    first = import_bars_file(write_csv(tmp_path, daily("ZZS", [50, 50.5, 51]), "a.csv"),
+                             warehouse)
+    assert first.imported == 3
+    with warehouse.transaction() as connection:  # a bad print written by another hand
+        connection.execute("UPDATE bars SET open = 510, high = 510, low = 510, close = 510 "
+                           "WHERE symbol = 'ZZS' AND as_of = '2024-01-04'")
+    lines = daily("ZZS", [51.2, 51.5, 51.8, 52.0, 52.1, 52.3], "2024-01-05")
+    report = import_bars_file(write_csv(tmp_path, lines, "b.csv"), warehouse)
+    assert (report.imported, report.quarantined) == (6, 0)
+
+
+def test_an_accepted_jump_that_reverts_costs_no_bar_after_it(
+        tmp_path: Path, warehouse: Warehouse) -> None:
+    lines = daily("ZZT", [50, 50.5, 505, 51, 51.2, 51.4, 51.6, 51.8])
+    # Accepted as real (spelled as a person might), the jump and its reversal import
+    # whole; before, every bar after the accepted day was held back as "undoing" it.
+    report = import_bars_file(write_csv(tmp_path, lines), warehouse,
+                              accepted_jumps={("zzt", pd.Timestamp("2024-01-04")),
+                                              ("ZZT", date(2024, 1, 5))})
+    assert (report.imported, report.quarantined) == (8, 0)

@@ -733,3 +733,19 @@ def test_a_backfill_on_a_new_basis_is_stored_on_the_stored_basis(
     assert after.loc[untouched["as_of"], "close"].to_numpy() == pytest.approx(
         untouched["close"].to_numpy())
     assert after["close"].to_numpy() == pytest.approx(truth["close"].to_numpy(), rel=1e-3)
+
+
+def test_a_stored_bad_print_does_not_hide_a_new_share_basis(
+        store: Warehouse, tmp_path: Path) -> None:
+    """A re-based delivery meeting a stored bad print: the factor is measured without the
+    flagged day, so the correction and the new days land on the stored basis."""
+    truth = one_basis_history(tmp_path)
+    with RecordedChinaServer(edit=revise_close("2017-07-13", 5.0)) as server, \
+            routed_to(server.url):
+        load_bars("live", store, ["600036.SH"], FIRST, date(2017, 7, 14), timedelta(0))
+    with RecordedChinaServer(edit=scale_all(0.95)) as server, routed_to(server.url):
+        load_bars("live", store, ["600036.SH"], date(2017, 7, 10), LAST, timedelta(0))
+    after = store.query("SELECT as_of, close FROM bars ORDER BY as_of")
+    assert after["close"].to_numpy() == pytest.approx(truth["close"].to_numpy(), rel=1e-3)
+    factor = store.query("SELECT factor FROM basis_factors")["factor"]
+    assert len(factor) == 1 and factor.iloc[0] == pytest.approx(0.95, rel=1e-3)

@@ -47,6 +47,7 @@ from trade_pipelines.agent.perception.validation import (
     CANONICAL_COLUMNS,
     IMPLAUSIBLE_FACTOR,
     REASON_IMPLAUSIBLE,
+    UNDOING,
     BarSchemaError,
     BarValidation,
     split_suspects,
@@ -259,6 +260,8 @@ def _settle(flag: Any, mine: pd.DataFrame, stored: pd.DataFrame) -> dict[int, st
     if row < 0 and previous < 0:
         return {}  # stored bars only: not this file's business
     if reason.startswith(REASON_IMPLAUSIBLE):
+        if row >= 0 and previous < 0 and UNDOING in reason:
+            return {}  # the stored bar before it is the bad print, not this file's bar
         if row >= 0:
             return {row: reason}
         ratio = float(flag.ratio)

@@ -4,9 +4,12 @@ Whatever the source (the built-in datasets, yfinance, a user's file), rows pass
 ``validate_bars`` before anything is written: clean rows go to ``bars``, the others to
 ``quarantine`` with the reason and the raw values, in one transaction. Bars a user
 imported are never overwritten by a source loader: an import is a deliberate choice. A
-live source never rewrites a stored bar either: the bar keeps the values and the
+live source does not rewrite a stored bar either: the bar keeps the values and the
 ``available_at`` a run saw, so a later revision cannot reach back into decided days (a
-source's revision of a stored day is not applied; the asset's warnings name it).
+source's revision of a stored day is not applied; the asset's warnings name it). The one
+exception is a stored bar the blocking split/bad-print check flags (judged as that check
+judges it, with the benchmark): the source's corrected bar replaces it, keeping its
+session's ``available_at``, and the flagged one is quarantined (see ``on_stored_basis``).
 
 :func:`session_gap` answers the schedules' question "can the source give me this
 session's bar?" without writing anything, so a tick can skip with a reason instead of
@@ -258,27 +261,32 @@ def on_stored_basis(store: Warehouse, fresh: pd.DataFrame, market: str) -> OnSto
     it saw then, and a held quantity keeps its value without a position adjustment
     (volumes are scaled the other way, so a share's liquidity stays what it was).
 
-    The factor is measured on the last common days (``basis_change``); a delivery with no
-    day in common gets the symbol's last recorded factor, with a warning. A factor is
-    recorded (and warned of) only when it differs from the last one recorded: each
-    dividend is one row. A stored day the delivery revises is kept as it was seen,
-    unless the split/bad-print detector flags the stored bar: then the checks would
-    block that day for ever, and the revised bar replaces it, the stored one quarantined.
+    The factor is measured on the last common days (``basis_change``), without the
+    stored days the blocking check flags; a delivery with no day in common gets the last
+    factor recorded for its symbol and source, with a warning. A factor is recorded (and
+    warned of) only when it differs from that last one by more than ``BASIS_AGREEMENT``:
+    each dividend is one row. A stored day the delivery revises is kept as it was seen,
+    unless the blocking check flags the stored bar (then its partition could never pass):
+    the revised bar replaces it, keeping its session's ``available_at`` (a run that read
+    the flagged bar as look-back would read the corrected one on a rerun), and the
+    stored one is quarantined.
     """
     from trade_pipelines.agent.perception.validation import split_suspects
     from trade_pipelines.market_data.accepted_jumps import accepted_jumps
-    from trade_pipelines.market_data.source_chain import BASIS_TOLERANCE, basis_change, rebased
+    from trade_pipelines.market_data.source_chain import BASIS_AGREEMENT, basis_change, rebased
 
     out = OnStoredBasis(bars=fresh)
     if fresh.empty or not store.table_exists("bars"):
         return out
     symbols = sorted(fresh["symbol"].unique())
+    benchmark = market_rules(market).benchmark_symbol
     stored = store.query(
         f"SELECT {', '.join(BAR_COLUMNS)} FROM bars WHERE list_contains(?, symbol) "
-        "ORDER BY symbol, as_of", [symbols])
+        "ORDER BY symbol, as_of", [sorted({*symbols, benchmark})])
     if stored.empty:
         return out
     stored["as_of"] = pd.to_datetime(stored["as_of"]).dt.date
+    index = stored[stored["symbol"] == benchmark]
     recorded = _last_factors(store, symbols)
     accepted = accepted_jumps(store.path.parent)
     parts, rows, corrections, replaced = [], [], [], []
@@ -290,9 +298,16 @@ def on_stored_basis(store: Warehouse, fresh: pd.DataFrame, market: str) -> OnSto
         if mine.empty:
             parts.append(delivered)
             continue
+        # The stored bars the blocking check flags, judged as it judges them (with the
+        # benchmark's moves); they neither measure the factor nor stay once corrected.
+        flagged = set(split_suspects(
+            pd.concat([mine, index], ignore_index=True) if symbol != benchmark else mine,
+            benchmark_symbol=benchmark, market=market, accepted_jumps=accepted,
+            history_starts={str(symbol): min(mine["as_of"])})["as_of"])
         overlap = set(days) & set(mine["as_of"])
-        last = recorded.get(str(symbol))
-        factor = basis_change(mine, delivered) if overlap else last
+        last = recorded.get((str(symbol), str(delivered["source"].iloc[0])))
+        factor = basis_change(mine[~mine["as_of"].isin(flagged)], delivered) \
+            if overlap - flagged else last
         if not overlap:
             out.notes.append(
                 f"{symbol}: the bars delivered {days.min()}..{days.max()} have no day in "
@@ -303,7 +318,7 @@ def on_stored_basis(store: Warehouse, fresh: pd.DataFrame, market: str) -> OnSto
                                                             volumes=True)
         parts.append(on_basis)
         if overlap and factor is not None and (
-                last is None or abs(factor / last - 1) > BASIS_TOLERANCE):
+                last is None or abs(factor / last - 1) > BASIS_AGREEMENT):
             rows.append({"symbol": symbol, "source": str(delivered["source"].iloc[0]),
                          "first_day": days.min(), "last_day": days.max(),
                          "factor": factor, "overlap_days": len(overlap),
@@ -316,7 +331,6 @@ def on_stored_basis(store: Warehouse, fresh: pd.DataFrame, market: str) -> OnSto
         revised = _revised_days(mine, on_basis)
         if not revised:
             continue
-        flagged = set(split_suspects(mine, market=market, accepted_jumps=accepted)["as_of"])
         fixed = [d for d in revised if d in flagged]
         kept = [d for d in revised if d not in flagged]
         if fixed:
@@ -345,14 +359,16 @@ def on_stored_basis(store: Warehouse, fresh: pd.DataFrame, market: str) -> OnSto
     return out
 
 
-def _last_factors(store: Warehouse, symbols: list[str]) -> dict[str, float]:
-    """Each symbol's last recorded share-basis factor."""
+def _last_factors(store: Warehouse, symbols: list[str]) -> dict[tuple[str, str], float]:
+    """Each (symbol, source)'s last recorded share-basis factor: another source's basis
+    says nothing of this one's."""
     if not store.table_exists("basis_factors"):
         return {}
     last = store.query(
-        "SELECT symbol, arg_max(factor, recorded_at) AS factor FROM basis_factors "
-        "WHERE list_contains(?, symbol) GROUP BY symbol", [symbols])
-    return dict(zip(last["symbol"], last["factor"].astype(float), strict=True))
+        "SELECT symbol, source, arg_max(factor, recorded_at) AS factor FROM basis_factors "
+        "WHERE list_contains(?, symbol) GROUP BY symbol, source", [symbols])
+    return {(str(s), str(src)): float(f) for s, src, f in
+            zip(last["symbol"], last["source"], last["factor"], strict=True)}
 
 
 def _store_live(store: Warehouse, ready: OnStoredBasis, records: pd.DataFrame,

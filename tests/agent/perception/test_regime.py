@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -215,3 +216,9 @@ def test_the_readmes_black_swan_and_defensive_counts_on_the_builtin_data(
     swans = benchmark_black_swans(benchmark, collapse_breadth(features), rules.always_open)
     assert (int(swans["black_swan"].sum()), int(regimes["defensive"].sum()),
             len(regimes)) == (black_swans, defensive, days)
+    readme = " ".join((Path(__file__).parents[3] / "README.md").read_text().split())
+    said = {"crypto": f"{black_swans} black-swan and {defensive} defensive days of {days:,} "
+                      "for BTC",
+            "hk": f"{black_swans} and {defensive} of {days:,} for the Hang Seng",
+            "cn": f"{black_swans} and {defensive} of {days:,} for the CSI 300"}[market]
+    assert said in readme

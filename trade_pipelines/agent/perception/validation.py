@@ -428,6 +428,8 @@ REASON_SPLIT = "unadjusted split suspected"
 # far beyond the day's open and close, is a bad print, whatever the market did.
 IMPLAUSIBLE_FACTOR = 5.0
 REASON_IMPLAUSIBLE = "implausible price"
+# The bad-print flag of the bar after a jump, when it undoes it (the jump is the bad one).
+UNDOING = "undoing the jump of the bar before"
 # Slack over a daily price limit before a move is called impossible. Forward adjustment
 # subtracts later dividends from old prices, which stretches an old limit move: the
 # built-in A-share bars show limit days of 10% as moves of up to 13%.
@@ -511,7 +513,11 @@ def split_suspects(
         step = np.log(ratio)
     steps = pd.Series(step, index=bars.index).groupby(bars["symbol"])
     following, preceding = steps.shift(-1).to_numpy(), steps.shift(1).to_numpy()
-    jumped_before = pd.Series(near | beyond | wild, index=bars.index).groupby(
+    # Accepted moves are real: neither flagged nor a jump for the next bar to undo.
+    accepted = {(str(s).upper(), pd.Timestamp(d).date()) for s, d in accepted_jumps}
+    is_accepted = np.array([(str(s).upper(), d) in accepted for s, d in zip(
+        bars["symbol"], pd.to_datetime(bars["as_of"]).dt.date, strict=True)], dtype=bool)
+    jumped_before = pd.Series((near | beyond | wild) & ~is_accepted, index=bars.index).groupby(
         bars["symbol"]).shift(1, fill_value=False).to_numpy(dtype=bool)
     with np.errstate(invalid="ignore"):
         undone = (near | beyond) & (np.abs(step + following) < np.abs(step) / 2)
@@ -521,17 +527,16 @@ def split_suspects(
     suspect = bars.assign(previous_close=previous.to_numpy(), ratio=ratio,
                           factor=factors[nearest], limit=limits,
                           beyond=beyond, wild=wild & ~near, wide=wide,
-                          spike=undone | undoing, undoing=undoing,
+                          spike=undone | undoing, undoing=undoing, accepted=is_accepted,
                           high=bars.get("high", np.nan), low=bars.get("low", np.nan),
                           )[(near | beyond | wild | wide) & is_stock]
     market_move = pd.Series(dtype="float64")
     if benchmark_symbol is not None:
         index = bars[bars["symbol"] == benchmark_symbol].set_index("as_of")["close"]
         market_move = (index / index.shift(1) - 1).dropna()
-    accepted = {(s.upper(), d) for s, d in accepted_jumps}
     rows = []
     for row in suspect.itertuples():
-        if (row.symbol, row.as_of) in accepted:
+        if row.accepted:
             continue
         move = market_move.get(row.as_of)
         calm = move is None or abs(move) < CALM_MARKET_MOVE
@@ -539,7 +544,7 @@ def split_suspects(
         if row.spike and (row.beyond or calm):
             reason = REASON_IMPLAUSIBLE
             why = (f"close x{row.ratio:.3f} from {row.previous_close:g} to {row.close:g}, "
-                   + ("undoing the jump of the bar before" if row.undoing
+                   + (UNDOING if row.undoing
                       else "undone by the next bar")
                    + ": a bad print, not a new share basis")
         elif row.beyond:
