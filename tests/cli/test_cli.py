@@ -254,23 +254,16 @@ def test_a_replay_partly_outside_the_builtin_data_says_which_part_it_trades(
 
 
 def test_fetch_news_reads_feeds_and_says_which_failed(
-        project_home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    import functools
-    import threading
-    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
-
+        project_home: Path, tmp_path: Path, served_folder: str,
+        capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "aapl.xml").write_text(
         '<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"><entry>'
         "<title>AAPL unveils a new chip</title><published>2024-03-05T15:00:00Z</published>"
         "</entry></feed>")
-    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(tmp_path))
-    with ThreadingHTTPServer(("127.0.0.1", 0), handler) as server:
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        base = f"http://127.0.0.1:{server.server_address[1]}"
-        assert main(["fetch-news", "--feed", f"{base}/aapl.xml", "--feed",
-                     f"{base}/gone.xml", "--symbol", "AAPL"]) == 0
-        assert main(["fetch-news", "--feed", f"{base}/gone.xml", "--attempts", "1"]) == 1
-        server.shutdown()
+    base = served_folder
+    assert main(["fetch-news", "--feed", f"{base}/aapl.xml", "--feed",
+                 f"{base}/gone.xml", "--symbol", "AAPL"]) == 0
+    assert main(["fetch-news", "--feed", f"{base}/gone.xml", "--attempts", "1"]) == 1
     out, err = capsys.readouterr()
     assert "aapl.xml: 1 item(s), 1 stored" in out
     assert "gone.xml: FAILED" in err and "HTTP 404" in err
@@ -279,29 +272,22 @@ def test_fetch_news_reads_feeds_and_says_which_failed(
 
 
 def test_fetch_news_reads_local_times_in_the_given_zone(
-        project_home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    import functools
-    import threading
-    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
-
+        project_home: Path, tmp_path: Path, served_folder: str,
+        capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "cn.xml").write_text(
         '<?xml version="1.0"?><rss version="2.0"><channel><item><title>沪指收涨</title>'
         "<pubDate>Tue, 05 Mar 2024 15:05:00 CST</pubDate></item><item><title>两会开幕"
         "</title><pubDate>2024-03-05 09:00:00</pubDate></item></channel></rss>",
         encoding="utf-8")
-    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(tmp_path))
-    with ThreadingHTTPServer(("127.0.0.1", 0), handler) as server:
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        base = f"http://127.0.0.1:{server.server_address[1]}"
-        assert main(["fetch-news", "--feed", f"{base}/cn.xml", "--timezone",
-                     "Mars/Olympus"]) == 2
-        assert main(["fetch-news", "--feed", f"{base}/cn.xml", "--timezone",
-                     "Asia/Shanghai"]) == 0
-        assert main(["fetch-news", "--feed", f"AAPL {base}/cn.xml"]) == 2
-        # a feed about two stocks, with its own zone
-        assert main(["fetch-news", "--feed",
-                     f"600036.sh,601398.SH={base}/cn.xml|Asia/Shanghai"]) == 0
-        server.shutdown()
+    base = served_folder
+    assert main(["fetch-news", "--feed", f"{base}/cn.xml", "--timezone",
+                 "Mars/Olympus"]) == 2
+    assert main(["fetch-news", "--feed", f"{base}/cn.xml", "--timezone",
+                 "Asia/Shanghai"]) == 0
+    assert main(["fetch-news", "--feed", f"AAPL {base}/cn.xml"]) == 2
+    # a feed about two stocks, with its own zone
+    assert main(["fetch-news", "--feed",
+                 f"600036.sh,601398.SH={base}/cn.xml|Asia/Shanghai"]) == 0
     out, err = capsys.readouterr()
     assert "unknown time zone 'Mars/Olympus'" in err
     assert "fetch-news: 'AAPL http" in err and "is not an http(s) feed URL" in err

@@ -3,9 +3,6 @@ the fetch job that stores the feeds' headlines (through the warehouse pool)."""
 
 from __future__ import annotations
 
-import functools
-import threading
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pandas as pd
@@ -47,21 +44,18 @@ def test_the_sensor_is_stopped_by_default_and_skips_without_feeds(
 
 
 def test_a_tick_requests_a_run_that_stores_every_feed(
-        project_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        project_home: Path, tmp_path: Path, served_folder: str,
+        monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "feed.xml").write_text(FEED)
-    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(tmp_path))
-    with ThreadingHTTPServer(("127.0.0.1", 0), handler) as server:
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        base = f"http://127.0.0.1:{server.server_address[1]}"
-        monkeypatch.setenv(NEWS_FEEDS_ENV, f"{base}/feed.xml, {base}/missing.xml")
-        request = _tick()
-        assert isinstance(request, RunRequest)
-        assert request.run_config["ops"]["fetch_news_feeds"]["config"]["feeds"] == [
-            f"{base}/feed.xml", f"{base}/missing.xml"]
-        result = fetch_news_job.execute_in_process(
-            run_config=request.run_config,
-            resources={"warehouse": WarehouseResource(home=str(paths().home))})
-        server.shutdown()
+    base = served_folder
+    monkeypatch.setenv(NEWS_FEEDS_ENV, f"{base}/feed.xml, {base}/missing.xml")
+    request = _tick()
+    assert isinstance(request, RunRequest)
+    assert request.run_config["ops"]["fetch_news_feeds"]["config"]["feeds"] == [
+        f"{base}/feed.xml", f"{base}/missing.xml"]
+    result = fetch_news_job.execute_in_process(
+        run_config=request.run_config,
+        resources={"warehouse": WarehouseResource(home=str(paths().home))})
     assert result.success  # one feed of two answered 404: reported, not fatal
     news = Warehouse(paths().warehouse).query("SELECT headline, source FROM news ORDER BY 1")
     assert news["headline"].tolist() == ["KO raises its dividend",
@@ -70,25 +64,22 @@ def test_a_tick_requests_a_run_that_stores_every_feed(
 
 
 def test_feeds_in_the_setting_name_their_stocks_and_zone(
-        project_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        project_home: Path, tmp_path: Path, served_folder: str,
+        monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "feed.xml").write_text(FEED)
     (tmp_path / "cn.xml").write_text(
         '<?xml version="1.0"?><rss version="2.0"><channel><item><title>沪指收涨</title>'
         "<pubDate>2024-03-05 15:05:00</pubDate></item></channel></rss>", encoding="utf-8")
-    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(tmp_path))
-    with ThreadingHTTPServer(("127.0.0.1", 0), handler) as server:
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        base = f"http://127.0.0.1:{server.server_address[1]}"
-        monkeypatch.setenv(NEWS_FEEDS_ENV,
-                           f"ko, pep={base}/feed.xml; {base}/cn.xml|Asia/Shanghai")
-        request = _tick()
-        assert isinstance(request, RunRequest)
-        assert request.run_config["ops"]["fetch_news_feeds"]["config"]["feeds"] == [
-            f"KO,PEP={base}/feed.xml", f"{base}/cn.xml|Asia/Shanghai"]
-        result = fetch_news_job.execute_in_process(
-            run_config=request.run_config,
-            resources={"warehouse": WarehouseResource(home=str(paths().home))})
-        server.shutdown()
+    base = served_folder
+    monkeypatch.setenv(NEWS_FEEDS_ENV,
+                       f"ko, pep={base}/feed.xml; {base}/cn.xml|Asia/Shanghai")
+    request = _tick()
+    assert isinstance(request, RunRequest)
+    assert request.run_config["ops"]["fetch_news_feeds"]["config"]["feeds"] == [
+        f"KO,PEP={base}/feed.xml", f"{base}/cn.xml|Asia/Shanghai"]
+    result = fetch_news_job.execute_in_process(
+        run_config=request.run_config,
+        resources={"warehouse": WarehouseResource(home=str(paths().home))})
     assert result.success
     news = Warehouse(paths().warehouse).query(
         "SELECT symbol, headline, published_at, source FROM news ORDER BY 1, 2")
