@@ -749,3 +749,24 @@ def test_a_stored_bad_print_does_not_hide_a_new_share_basis(
     assert after["close"].to_numpy() == pytest.approx(truth["close"].to_numpy(), rel=1e-3)
     factor = store.query("SELECT factor FROM basis_factors")["factor"]
     assert len(factor) == 1 and factor.iloc[0] == pytest.approx(0.95, rel=1e-3)
+
+
+def test_a_re_based_delivery_with_a_revised_day_keeps_one_basis_and_records_the_revision(
+        store: Warehouse, tmp_path: Path) -> None:
+    truth = one_basis_history(tmp_path)
+    with RecordedChinaServer() as server, routed_to(server.url):
+        load_bars("live", store, ["600036.SH"], FIRST, date(2017, 7, 14), timedelta(0))
+
+    def rebased_and_revised(key: str, body: dict[str, Any]) -> None:
+        scale_all(0.95)(key, body)
+        revise_close("2017-07-13", 1.03)(key, body)
+
+    with RecordedChinaServer(edit=rebased_and_revised) as server, routed_to(server.url):
+        load_bars("live", store, ["600036.SH"], date(2017, 7, 5), LAST, timedelta(0))
+    after = store.query("SELECT as_of, close FROM bars ORDER BY as_of")
+    assert after["close"].to_numpy() == pytest.approx(truth["close"].to_numpy(), rel=1e-3)
+    assert store.query("SELECT factor FROM basis_factors")["factor"].iloc[0] == \
+        pytest.approx(0.95, rel=1e-3)
+    kept = store.query("SELECT as_of, reason FROM quarantine")
+    assert kept["reason"].str.startswith("source revision of a stored bar").all()
+    assert kept["as_of"].tolist() == [pd.Timestamp("2017-07-13")]

@@ -266,10 +266,11 @@ def on_stored_basis(store: Warehouse, fresh: pd.DataFrame, market: str) -> OnSto
     factor recorded for its symbol and source, with a warning. A factor is recorded (and
     warned of) only when it differs from that last one by more than ``BASIS_AGREEMENT``:
     each dividend is one row. A stored day the delivery revises is kept as it was seen,
-    unless the blocking check flags the stored bar (then its partition could never pass):
-    the revised bar replaces it, keeping its session's ``available_at`` (a run that read
-    the flagged bar as look-back would read the corrected one on a rerun), and the
-    stored one is quarantined.
+    its revision quarantined as not applied, unless the blocking check flags the stored
+    bar on its own day (then its partition could never pass, and no run traded on it):
+    the revised bar replaces it, keeping its session's ``available_at``, and the stored
+    one is quarantined. (A run that read the flagged bar only as look-back before its
+    window would read the corrected one on a rerun.)
     """
     from trade_pipelines.agent.perception.validation import split_suspects
     from trade_pipelines.market_data.accepted_jumps import accepted_jumps
@@ -331,8 +332,14 @@ def on_stored_basis(store: Warehouse, fresh: pd.DataFrame, market: str) -> OnSto
         revised = _revised_days(mine, on_basis)
         if not revised:
             continue
-        fixed = [d for d in revised if d in flagged]
-        kept = [d for d in revised if d not in flagged]
+        # Only a bar its own day's check would have blocked: one flagged later (undone
+        # by the next bar) passed that day and was traded on, so it stays as it was seen.
+        fixed = [d for d in revised if d in flagged and d in set(split_suspects(
+            pd.concat([mine[mine["as_of"] <= d], index[index["as_of"] <= d]],
+                      ignore_index=True) if symbol != benchmark else mine[mine["as_of"] <= d],
+            benchmark_symbol=benchmark, market=market, accepted_jumps=accepted,
+            history_starts={str(symbol): min(mine["as_of"])})["as_of"])]
+        kept = [d for d in revised if d not in fixed]
         if fixed:
             corrections.append(on_basis[on_basis["as_of"].isin(fixed)])
             old = mine[mine["as_of"].isin(fixed)]
@@ -347,6 +354,14 @@ def on_stored_basis(store: Warehouse, fresh: pd.DataFrame, market: str) -> OnSto
                              f"{', '.join(str(d) for d in fixed[:5])}, which the checks "
                              "flag; replaced, the stored versions quarantined")
         if kept:
+            unapplied = on_basis[on_basis["as_of"].isin(kept)]
+            replaced.append(pd.DataFrame({
+                "source": unapplied["source"].astype(str).to_numpy(), "symbol": symbol,
+                "as_of": pd.to_datetime(unapplied["as_of"]).to_numpy(),
+                "reason": "source revision of a stored bar, not applied (the stored bar "
+                          "stays as it was seen)",
+                "raw": raw_json(unapplied.drop(columns=["available_at"])),
+                "recorded_at": now}, columns=QUARANTINE_COLUMNS))
             out.notes.append(f"{symbol}: the source revised the stored close of "
                              f"{', '.join(str(d) for d in kept[:5])}"
                              f"{' ...' if len(kept) > 5 else ''}; the stored bars are kept")
@@ -355,6 +370,7 @@ def on_stored_basis(store: Warehouse, fresh: pd.DataFrame, market: str) -> OnSto
         out.factors = pd.DataFrame(rows, columns=BASIS_FACTOR_COLUMNS)
     if corrections:
         out.corrections = pd.concat(corrections, ignore_index=True)[BAR_COLUMNS]
+    if replaced:
         out.replaced = pd.concat(replaced, ignore_index=True)
     return out
 

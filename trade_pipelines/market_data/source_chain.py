@@ -198,6 +198,7 @@ BASIS_TOLERANCE = 0.002
 # over the last BASIS_DAYS common days (as many as the sources' cross-check compares).
 BASIS_AGREEMENT = 0.01
 BASIS_DAYS = 20
+BASIS_MAJORITY = 2 / 3
 PRICE_FIELDS = ("open", "high", "low", "close")
 
 
@@ -226,7 +227,8 @@ def basis_change(older: pd.DataFrame, fresh: pd.DataFrame,
         return None
     # East Money subtracts a dividend rather than scaling by it, so the ratios of a true
     # re-basing drift a little with the price; beyond BASIS_AGREEMENT they are no factor.
-    if np.max(np.abs(ratios / factor - 1)) > BASIS_AGREEMENT:
+    # A day the source revised is one outlier: two thirds of the days must agree.
+    if np.mean(np.abs(ratios / factor - 1) <= BASIS_AGREEMENT) < BASIS_MAJORITY:
         return None
     return factor
 

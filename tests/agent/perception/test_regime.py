@@ -222,3 +222,7 @@ def test_the_readmes_black_swan_and_defensive_counts_on_the_builtin_data(
             "hk": f"{black_swans} and {defensive} of {days:,} for the Hang Seng",
             "cn": f"{black_swans} and {defensive} of {days:,} for the CSI 300"}[market]
     assert said in readme
+    if market == "crypto":  # "BTC fell 7% or more in a day 48 times"
+        falls = int((benchmark.sort_values("as_of")["close"].pct_change() <= -0.07).sum())
+        assert f"BTC fell 7% or more in a day {falls} times in 2013-09..2017-07" in readme
+        assert falls == 48
