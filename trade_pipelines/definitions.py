@@ -17,7 +17,12 @@ from trade_pipelines.jobs import (
     weekly_evolution_job,
 )
 from trade_pipelines.market_data.loading import check_source
-from trade_pipelines.resources import MarketDataResource, MemoryIndexResource, WarehouseResource
+from trade_pipelines.resources import (
+    MarketDataResource,
+    MemoryIndexResource,
+    ReasonerResource,
+    WarehouseResource,
+)
 from trade_pipelines.sensors import SCHEDULES, SENSORS
 from trade_pipelines.settings import home_dir, source_setting, symbols_setting
 
@@ -39,6 +44,7 @@ def build_resources(symbols: str | None = None, source: str | None = None,
             market=market if market is not None else configured_market(home, symbols),
             home=home),
         "memory_index": MemoryIndexResource(home=home),
+        "reasoner": ReasonerResource.from_environment(home),
     }
 
 

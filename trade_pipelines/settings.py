@@ -81,6 +81,12 @@ class Paths:
         return self.home / "inbox"
 
     @property
+    def llm_cache(self) -> Path:
+        """Every LLM call's answer under a hash of its full input: a file apart from the
+        warehouse, so a replay's rewind keeps it and a slow call holds no writer lock."""
+        return self.home / "llm_cache.duckdb"
+
+    @property
     def board_lots(self) -> Path:
         """Board lots a user adds (``symbol,lot``), merged over the built-in Hong Kong ones
         (``trade_pipelines/board_lots.py``)."""

@@ -18,7 +18,7 @@ from dagster import (
     multi_asset,
 )
 
-from trade_pipelines.agent.decision.deliberation import FEATURES_USED
+from trade_pipelines.agent.decision.deliberation import FEATURES_USED, Reasoner
 from trade_pipelines.agent.evolution.evaluation import all_outcomes
 from trade_pipelines.agent.evolution.genomes import StrategyGenome
 from trade_pipelines.agent.evolution.lifecycle import Probation
@@ -54,7 +54,7 @@ from trade_pipelines.assets.sentiment import (
 from trade_pipelines.assets.strategy import features_with_breadth, known_genomes, probation_by
 from trade_pipelines.control import load_events
 from trade_pipelines.partitions import single_run, trading_years
-from trade_pipelines.resources import MarketDataResource, WarehouseResource
+from trade_pipelines.resources import MarketDataResource, ReasonerResource, WarehouseResource
 from trade_pipelines.warehouse import Warehouse
 from trade_pipelines.warehouse.checkpoints import (
     MonthSlice,
@@ -106,7 +106,7 @@ def _spec(key: str, description: str, deps: list, self_dependent: bool = False) 
     can_subset=False,
 )
 def daily_trading_loop(context: AssetExecutionContext, warehouse: WarehouseResource,
-                       market_data: MarketDataResource):
+                       market_data: MarketDataResource, reasoner: ReasonerResource):
     """For each trading day of the window: debate, risk-check, fill, mark, remember.
 
     Month by month: each month's rows of all seven tables are committed with a checkpoint
@@ -167,7 +167,8 @@ def daily_trading_loop(context: AssetExecutionContext, warehouse: WarehouseResou
         MonthSlice(start, start), "", *state_before, memories_before,
         outcomes_known[outcomes_known["as_of"] < start], regimes[regimes["as_of"] < start],
         events_frame(events), sorted(genomes), sorted(probation.born.items()),
-        sorted(probation.promoted.items()), sorted(rules.lot_sizes.items()))
+        sorted(probation.promoted.items()), sorted(rules.lot_sizes.items()),
+        reasoner.fingerprint())
     loop: TradingLoop | None = None
     previous_close = math.nan
     previous_day = None
@@ -195,7 +196,7 @@ def daily_trading_loop(context: AssetExecutionContext, warehouse: WarehouseResou
             loop, previous_close, previous_day = _open_loop(
                 store, month.first, window_features, window_regimes, plans, outcomes,
                 regime_by_day, genomes, probation, rules, news, sentiment,
-                market_events_ahead)
+                market_events_ahead, reasoner.reasoner())
         month_days = [d for d in days if month.first <= d <= month.last]
         previous_close = loop.run_days(month_days, month_bars, month_regimes,
                                        month_proposals, controls, previous_close, responses)
@@ -255,7 +256,8 @@ def _open_loop(store: Warehouse, first_day: date, features: pd.DataFrame,
                regimes: pd.DataFrame, plans: pd.DataFrame, outcomes: pd.DataFrame,
                regime_by_day: dict, genomes: dict[str, StrategyGenome],
                probation: Probation, rules: MarketRules, news: pd.DataFrame,
-               sentiment: pd.DataFrame, events: pd.DataFrame
+               sentiment: pd.DataFrame, events: pd.DataFrame,
+               llm_reasoner: Reasoner | None = None
                ) -> tuple[TradingLoop, float, date | None]:
     """A trading loop that continues from the warehouse at ``first_day`` under the
     market's ``rules``: the ledger's state, the memories and the debates behind carried
@@ -276,7 +278,8 @@ def _open_loop(store: Warehouse, first_day: date, features: pd.DataFrame,
         if not last_benchmark.empty else math.nan
     loop = trading_loop(features, regimes, plans, outcomes, regime_by_day, state, memories,
                         earlier_decisions, genomes=genomes, probation=probation,
-                        rules=rules, news=news, sentiment=sentiment, events=events)
+                        rules=rules, news=news, sentiment=sentiment, events=events,
+                        reasoner=llm_reasoner)
     return loop, previous_close, previous_day
 
 

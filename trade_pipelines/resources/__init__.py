@@ -111,3 +111,93 @@ class MemoryIndexResource(ConfigurableResource):
         from trade_pipelines.memory_index.index import MemoryIndex
 
         return MemoryIndex(Paths(Path(self.home)).ensure().memory_index)
+
+
+# Each ReasonerResource field and the variable it comes from.
+REASONER_VARIABLES = {
+    "model": "TRADE_PIPELINES_LLM_MODEL", "deep_model": "TRADE_PIPELINES_LLM_DEEP_MODEL",
+    "base_url": "OPENAI_BASE_URL",
+    "knowledge_cutoff": "TRADE_PIPELINES_LLM_KNOWLEDGE_CUTOFF",
+    "deep_knowledge_cutoff": "TRADE_PIPELINES_LLM_DEEP_KNOWLEDGE_CUTOFF",
+    "daily_tokens": "TRADE_PIPELINES_LLM_DAILY_TOKENS",
+    "daily_usd": "TRADE_PIPELINES_LLM_DAILY_USD", "prices": "TRADE_PIPELINES_LLM_PRICES",
+    "concurrency": "TRADE_PIPELINES_LLM_CONCURRENCY",
+    "timeout": "TRADE_PIPELINES_LLM_TIMEOUT", "anonymise": "TRADE_PIPELINES_LLM_ANONYMISE",
+}
+
+
+class ReasonerResource(ConfigurableResource):
+    """Who argues the debate: the deterministic reasoner (no model named), or an LLM on
+    any OpenAI-compatible endpoint (agent/decision/llm/). The fields are what the Dagster
+    UI shows of a run's reasoner; the API key is not one of them: it is read from the
+    variable ``api_key_env`` names only when a call is made."""
+
+    model: str = Field(default="", description="$TRADE_PIPELINES_LLM_MODEL: the debate's "
+                                               "model; empty: the deterministic reasoner.")
+    deep_model: str = Field(default="", description="$TRADE_PIPELINES_LLM_DEEP_MODEL: the "
+                                                    "judge's model (default: the model).")
+    base_url: str = Field(default="", description="$OPENAI_BASE_URL: the endpoint.")
+    knowledge_cutoff: str = Field(default="", description="The model's training cut-off "
+                                  "(ISO date): replays before it are labelled pre-cut-off.")
+    deep_knowledge_cutoff: str = Field(default="", description="The judge model's cut-off.")
+    daily_tokens: str = Field(default="", description="Tokens a trading day may spend.")
+    daily_usd: str = Field(default="", description="US dollars a trading day may spend.")
+    prices: str = Field(default="", description="model=IN/OUT USD per million tokens, "
+                                                "over the built-in price table.")
+    concurrency: str = Field(default="", description="Calls in flight at once (default 4).")
+    timeout: str = Field(default="", description="Seconds a call may take (default 60).")
+    anonymise: str = Field(default="", description="1: prompts alias symbols and shift "
+                                                   "dates.")
+    api_key_env: str = Field(default="OPENAI_API_KEY",
+                             description="The variable holding the API key.")
+    home: str = Field(default="", description="The project home: its llm_cache.duckdb "
+                                              "holds every call's answer.")
+
+
+    @classmethod
+    def from_environment(cls, home: str) -> "ReasonerResource":
+        """From the variables set (none: the deterministic reasoner)."""
+        import os
+
+        return cls(home=home, **{field: os.environ[name].strip()
+                                 for field, name in REASONER_VARIABLES.items()
+                                 if (os.environ.get(name) or "").strip()})
+
+    def environment(self) -> dict[str, str]:
+        """The fields as the variables the LLM configuration reads, with the key."""
+        import os
+
+        env = {name: str(getattr(self, field)) for field, name in REASONER_VARIABLES.items()
+               if str(getattr(self, field)).strip()}
+        key = os.environ.get(self.api_key_env, "")
+        if key:
+            env["OPENAI_API_KEY"] = key
+        return env
+
+    def config(self):  # -> LLMConfig | None; imported lazily: langchain is slow to import
+        """The LLM configuration, or None for the deterministic reasoner."""
+        if not self.model.strip():
+            return None
+        from trade_pipelines.agent.decision.llm.config import LLMConfig
+
+        return LLMConfig.from_env(self.environment())
+
+    def reasoner(self):  # -> LLMReasoner | None
+        """The LLM reasoner, its calls cached in the home's llm_cache.duckdb; None for the
+        deterministic one."""
+        config = self.config()
+        if config is None:
+            return None
+        from trade_pipelines.agent.decision.llm.reasoner import LLMReasoner
+        from trade_pipelines.warehouse.llm_cache import LLMCallCache
+
+        return LLMReasoner(config, LLMCallCache(Paths(Path(self.home)).ensure().llm_cache))
+
+    def fingerprint(self) -> list[tuple[str, str]]:
+        """What changes the decisions (not the endpoint, the key, the pace): part of each
+        month's checkpoint, so switching the reasoner or its model recomputes the months."""
+        if not self.model.strip():
+            return [("reasoner", "deterministic")]
+        kept = ("model", "deep_model", "knowledge_cutoff", "deep_knowledge_cutoff",
+                "daily_tokens", "daily_usd", "prices", "anonymise")
+        return [("reasoner", "llm"), *((f, str(getattr(self, f))) for f in kept)]

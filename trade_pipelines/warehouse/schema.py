@@ -471,6 +471,37 @@ MIGRATIONS: list[tuple[int, str]] = [
         );
         """,
     ),
+    (
+        13,
+        # Who argued each decision and what it cost: the reasoner that answered (the
+        # deterministic one, or an LLM), the model tried, why it fell back, the calls and
+        # tokens it spent, the model's knowledge cut-off, the data window each call saw,
+        # and the judge's confidence before calibration. Role weights per regime: which
+        # role has been right, as the days went.
+        """
+        ALTER TABLE decisions ADD COLUMN raw_confidence DOUBLE;
+        ALTER TABLE decisions ADD COLUMN reasoner VARCHAR DEFAULT 'deterministic';
+        ALTER TABLE decisions ADD COLUMN model VARCHAR;
+        ALTER TABLE decisions ADD COLUMN fallback_reason VARCHAR;
+        ALTER TABLE decisions ADD COLUMN llm_calls INTEGER DEFAULT 0;
+        ALTER TABLE decisions ADD COLUMN cache_hits INTEGER DEFAULT 0;
+        ALTER TABLE decisions ADD COLUMN prompt_tokens INTEGER DEFAULT 0;
+        ALTER TABLE decisions ADD COLUMN completion_tokens INTEGER DEFAULT 0;
+        ALTER TABLE decisions ADD COLUMN llm_cost DOUBLE DEFAULT 0;
+        ALTER TABLE decisions ADD COLUMN knowledge_cutoff DATE;
+        ALTER TABLE decisions ADD COLUMN cleanliness VARCHAR DEFAULT 'replay';
+        ALTER TABLE decisions ADD COLUMN prompt_log VARCHAR DEFAULT '[]';
+        CREATE TABLE IF NOT EXISTS role_weights (
+            as_of DATE NOT NULL,
+            regime VARCHAR NOT NULL,
+            role VARCHAR NOT NULL,
+            weight DOUBLE NOT NULL,
+            "right" INTEGER NOT NULL,
+            n INTEGER NOT NULL,
+            PRIMARY KEY (as_of, regime, role)
+        );
+        """,
+    ),
 ]
 
 
@@ -480,5 +511,5 @@ EXPORTABLE_TABLES = (
     "bars", "quarantine", "features", "regimes", "plans", "strategies",
     "strategy_evaluations", "strategy_history", "proposals", "decisions", "orders", "fills",
     "positions", "accounts", "trades", "memories", "reports", "news", "news_sentiment",
-    "source_quality", "market_sentiment", "anomalies", "market_events",
+    "source_quality", "market_sentiment", "anomalies", "market_events", "role_weights",
 )

@@ -3,12 +3,13 @@ plan, the setup's record, recalled memories) and runs the debate."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Protocol
 
 import pandas as pd
 
 from trade_pipelines.agent.decision.debate import (
+    Decision,
     EventContext,
     Evidence,
     MarketMood,
@@ -26,6 +27,13 @@ DEFAULT_EXPOSURE = 0.6
 FEATURES_USED = ["close", "ret_20d", "vol_20", "rsi_14", "sma_200"]
 
 
+class Reasoner(Protocol):
+    """Argues a day's proposals at once (an LLM reasoner calls its model concurrently);
+    without one the deterministic debate argues each."""
+
+    def decide_day(self, evidences: Sequence[Evidence]) -> list[Decision]: ...
+
+
 class Deliberation:
     """Everything the debate may know about a window, indexed once."""
 
@@ -35,7 +43,8 @@ class Deliberation:
                  argue: bool = True, probation: Probation | None = None,
                  news: Mapping[tuple[str, Any], NewsSentiment] | None = None,
                  sentiment: pd.DataFrame | None = None,
-                 events: pd.DataFrame | None = None) -> None:
+                 events: pd.DataFrame | None = None,
+                 reasoner: Reasoner | None = None) -> None:
         self.features = features.set_index(["symbol", "as_of"])[FEATURES_USED].to_dict("index")
         self.regimes = regimes.set_index("as_of")[["regime", "defensive"]].to_dict("index")
         self.exposure = exposure_by_day
@@ -48,11 +57,12 @@ class Deliberation:
         # The market's mood per day and the events ahead (both optional).
         self.moods = _moods(sentiment)
         self.events = EventBook(events)
+        self.reasoner = reasoner  # None: the deterministic debate
 
     def decide(self, proposals: Iterable[Mapping[str, Any]],
                memory: MemoryBook) -> list[dict]:
         """One decision row per proposal; memories come from ``memory`` as of each day."""
-        rows = []
+        evidences = []
         for p in proposals:
             f = self.features[(p["symbol"], p["as_of"])]
             regime = self.regimes[p["as_of"]]
@@ -77,8 +87,12 @@ class Deliberation:
                 sentiment=self.moods.get(p["as_of"]),
                 event=self._event(p["symbol"], p["as_of"]),
             )
-            rows.append((debate if self.argue else no_debate)(evidence).row())
-        return rows
+            evidences.append(evidence)
+        if not self.argue:
+            return [no_debate(e).row() for e in evidences]
+        if self.reasoner is None or not evidences:
+            return [debate(e).row() for e in evidences]
+        return [d.row() for d in self.reasoner.decide_day(evidences)]
 
     def _event(self, symbol: str, day: Any) -> EventContext | None:
         row = self.events.ahead(symbol, day)

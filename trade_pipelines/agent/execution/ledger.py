@@ -220,9 +220,12 @@ class Ledger:
     # -- one day ------------------------------------------------------------------------
     def run_day(self, market: DayMarket,
                 decisions: pd.DataFrame | Sequence[Mapping[str, Any]],
-                trading: TradingState = ACTIVE) -> None:
+                trading: TradingState = ACTIVE, research_cost: float = 0.0) -> None:
         """One session. ``trading`` is the supervisor's state for this session (see
-        ``agent/execution/controls.py``): it applies from the open, before any fill."""
+        ``agent/execution/controls.py``): it applies from the open, before any fill.
+        ``research_cost``: what the evening's debate paid its LLM (USD), a trading cost
+        each account pays in full (each would have paid it trading alone), from its cash
+        before the day is marked."""
         self._sequence = 0
         self._blocked_sells = {}
         market = self._with_previous_closes(market)
@@ -237,6 +240,9 @@ class Ledger:
         if trading.halted:
             self._halt_orders(market, view_market)
         self._fill_pending(market)
+        if research_cost > 0:
+            for account in self.state.accounts.values():
+                account.cash -= research_cost
         self._mark_and_record(market)
         self._exit_orders(market, view_market)
         self._entry_orders(market, view_market, decisions)

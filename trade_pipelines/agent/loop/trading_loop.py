@@ -108,7 +108,9 @@ class TradingLoop:
         self.output.decisions.extend(decisions)
         self.decision_index.add(decisions)
         closed_before = len(self.ledger.result.trades)
-        self.ledger.run_day(market, decisions, trading)
+        # The LLM's token spend is a trading cost (zero for the deterministic reasoner).
+        research_cost = sum(float(d.get("llm_cost") or 0.0) for d in decisions)
+        self.ledger.run_day(market, decisions, trading, research_cost)
         closed = self.ledger.result.trades[closed_before:]
         if closed:
             memories = trade_memories(closed, self.decision_index,

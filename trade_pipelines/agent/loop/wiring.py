@@ -10,7 +10,7 @@ from datetime import date, timedelta
 
 import pandas as pd
 
-from trade_pipelines.agent.decision.deliberation import Deliberation
+from trade_pipelines.agent.decision.deliberation import Deliberation, Reasoner
 from trade_pipelines.agent.decision.proposals import COLUMNS as PROPOSAL_COLUMNS
 from trade_pipelines.agent.decision.proposals import propose_for_window
 from trade_pipelines.agent.decision.setups import SetupBook
@@ -179,20 +179,22 @@ def trading_loop(features: pd.DataFrame, regimes: pd.DataFrame, plans: pd.DataFr
                  rules: MarketRules = US,
                  news: pd.DataFrame | None = None,
                  sentiment: pd.DataFrame | None = None,
-                 events: pd.DataFrame | None = None) -> TradingLoop:
+                 events: pd.DataFrame | None = None,
+                 reasoner: Reasoner | None = None) -> TradingLoop:
     """The day loop over a window (its features, regimes and plans), continuing from a
     ledger state, the memories formed before and the debates behind carried positions.
     ``genomes`` are every genome that may have traded (the seeded ones by default);
     ``probation`` scales the size of newborns' trades; ``rules`` are the market's (lots,
     T+1, price limits, fees), which the ledger applies; ``news`` (the window's
     ``news_sentiment`` rows), ``sentiment`` and ``events`` (the market's mood per day,
-    the events ahead) join the debate's evidence."""
+    the events ahead) join the debate's evidence; ``reasoner`` argues it (None: the
+    deterministic debate)."""
     genomes = dict(genomes or SEEDED_GENOMES)
     exposure = dict(zip(plans["as_of"], plans["exposure_target"], strict=True))
     deliberation = Deliberation(features, regimes, exposure, SetupBook(outcomes), genomes,
                                 recall=variant.memory, argue=variant.debate,
                                 probation=probation, news=news_by_symbol_day(news),
-                                sentiment=sentiment, events=events)
+                                sentiment=sentiment, events=events, reasoner=reasoner)
     return TradingLoop(deliberation, Ledger(state or LedgerState(), genomes, rules=rules),
                        MemoryBook(memories), DecisionIndex(earlier_decisions),
                        regime_by_day, genomes)
