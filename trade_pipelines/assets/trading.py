@@ -321,9 +321,21 @@ def _results(store: Warehouse, start: date, end: date, previous_day: date | None
         return MetadataValue.json(dict(zip(frame[key], frame["n"].astype(int), strict=True))
                                   if not frame.empty else {})
 
+    reasoners = read("SELECT reasoner, coalesce(model, '') AS model, "
+                     "coalesce(fallback_reason, '') AS fallback_reason, count(*) AS n, "
+                     "sum(llm_calls) AS calls, sum(cache_hits) AS cache_hits, "
+                     "sum(prompt_tokens + completion_tokens) AS tokens, sum(llm_cost) AS cost "
+                     "FROM decisions WHERE as_of BETWEEN ? AND ? GROUP BY ALL ORDER BY ALL")
     yield MaterializeResult(asset_key="debate_decisions", metadata={
         **common, "rows": counts["decisions"], "decisions_recalling_memories": int(used),
-        "verdicts": by(verdicts, "verdict"), "preview": markdown_preview(recent)})
+        "verdicts": by(verdicts, "verdict"), "preview": markdown_preview(recent),
+        # Who argued the window's decisions, why any fell back, and what the LLM cost.
+        "reasoners": markdown_preview(reasoners),
+        "llm_calls": int(reasoners["calls"].sum()) if not reasoners.empty else 0,
+        "llm_cache_hits": int(reasoners["cache_hits"].sum()) if not reasoners.empty else 0,
+        "llm_tokens": int(reasoners["tokens"].sum()) if not reasoners.empty else 0,
+        "llm_cost_usd": round(float(reasoners["cost"].sum()), 4) if not reasoners.empty
+        else 0.0})
     yield MaterializeResult(asset_key="risk_checked_orders", metadata={
         **common, "rows": counts["orders"], "status": by(statuses, "status"),
         "verdict": by(verdicts_at_submission, "verdict")})
