@@ -51,7 +51,10 @@ class CallRecord:
 def _failure(error: Exception) -> str:
     if isinstance(error, openai.APITimeoutError | httpx.TimeoutException | TimeoutError):
         return "timeout"
-    return f"error: {type(error).__name__}"
+    # the openai client's own class (langchain wraps some in subclasses of its own)
+    named = next((k for k in type(error).__mro__ if k.__module__.startswith("openai")),
+                 type(error))
+    return f"error: {named.__name__}"
 
 
 class ChatCaller:

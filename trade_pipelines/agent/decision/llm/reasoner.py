@@ -125,7 +125,7 @@ class LLMReasoner:
         for i, e in enumerate(evidences):
             days.setdefault(day_of(e.as_of), []).append(i)
         size = self.config.concurrency
-        with ThreadPoolExecutor(max_workers=size) as pool:
+        with ThreadPoolExecutor(max_workers=size) as pool, self.cache.session():
             for day, indices in days.items():
                 ledger = self.ledgers[day] = DayLedger()
                 for start in range(0, len(indices), size):
