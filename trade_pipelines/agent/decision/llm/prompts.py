@@ -119,13 +119,14 @@ def gather_inputs(e: Evidence, close: datetime, close_of: Callable[[date], datet
         offer(known and DatedInput("memory", ref, known, text, trusted=False), "memory", ref)
     if e.event is not None:
         ev = e.event
-        scheduled = ev.as_of if ev.as_of is not None else None
-        text = (f"{ev.title}, scheduled {day_of(scheduled).isoformat()} ({ev.days_away} "
+        event = None
+        if ev.as_of is not None:
+            # an event ahead is known at today's close: the calendar row the evidence read
+            event = DatedInput("event", "event", close, (
+                f"{ev.title}, scheduled {day_of(ev.as_of).isoformat()} ({ev.days_away} "
                 f"day(s) ahead), impact {ev.impact}/10. Plan: {ev.response}. "
-                f"Memory: {ev.memory}") if scheduled is not None else ""
-        # an event ahead is known at today's close: the calendar row the evidence read
-        offer(scheduled is not None and DatedInput("event", "event", close, text,
-                                                   trusted=False) or None, "event", "event")
+                f"Memory: {ev.memory}"), trusted=False)
+        offer(event, "event", "event")
     return inputs, refused
 
 

@@ -196,7 +196,7 @@ class LLMReasoner:
         s.say(1, "aggressive", f"Proposal: {e.side} {e.symbol}. {case.thesis} Expected return "
               f"{case.expected_return:+.1%}; I want {weight:.1%} of equity.")
         raised = self._ask(s, "conservative", "objections", ConservativeObjections).objections
-        topics = [o.topic for o in raised]
+        topics = [s.anonymiser.reveal(o.topic) for o in raised]
         severity = [o.severity for o in raised]
         resolved = [False] * len(raised)
         for i, o in enumerate(raised, 1):
