@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, field
+from datetime import date
 
 from trade_pipelines.agent.ids import stable_id
 from trade_pipelines.agent.perception.news import NewsSentiment
@@ -113,6 +114,18 @@ class Decision:
     rounds: int
     summary: str
     transcript: list[dict]
+    # Who answered: "deterministic", or "llm" (agent/decision/llm/); a failed LLM call
+    # leaves "deterministic" with the model that was tried and the reason it fell back.
+    reasoner: str = "deterministic"
+    model: str | None = None
+    fallback_reason: str | None = None
+    llm_calls: int = 0  # HTTP calls made (cache hits excluded)
+    cache_hits: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    llm_cost: float = 0.0  # USD
+    knowledge_cutoff: date | None = None
+    prompt_log: str = "[]"  # JSON: per call, its role, model, tokens and the inputs it saw
 
     def row(self) -> dict[str, object]:
         e = self.evidence
@@ -128,6 +141,12 @@ class Decision:
             "rounds": self.rounds, "summary": self.summary,
             "transcript": json.dumps(self.transcript),
             "memories_used": json.dumps([m["memory_id"] for m in e.memories]),
+            "reasoner": self.reasoner, "model": self.model,
+            "fallback_reason": self.fallback_reason, "llm_calls": self.llm_calls,
+            "cache_hits": self.cache_hits, "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "llm_cost": round(self.llm_cost, 6), "knowledge_cutoff": self.knowledge_cutoff,
+            "prompt_log": self.prompt_log,
         }
 
 
