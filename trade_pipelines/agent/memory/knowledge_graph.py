@@ -206,6 +206,9 @@ class KnowledgeGraph:
         self._principle_of: dict[tuple[str, str], str | None] = {}
         self._seen_trades: set[tuple] = set()
         self._seen_moves: set[tuple[str, str]] = set()
+        # A graph read back from its stored log holds every piece of evidence dated on or
+        # before its last day: such evidence offered again is already in.
+        self._through: date | None = None
 
     # -- growing ----------------------------------------------------------------------
     def add_regimes(self, rows: pd.DataFrame | Iterable[Mapping[str, object]]) -> None:
@@ -221,7 +224,8 @@ class KnowledgeGraph:
         added before is ignored. Returns how many were new."""
         records = [{**t, "as_of": _day(t["as_of"]), "opened_as_of": _day(t["opened_as_of"])}
                    for t in _records(rows)]
-        fresh = [t for t in distinct_trades(records) if trade_key(t) not in self._seen_trades]
+        fresh = [t for t in distinct_trades(records) if trade_key(t) not in self._seen_trades
+                 and not self._holds(t["as_of"])]
         unknown = sorted({str(t["strategy_id"]) for t in fresh} - set(genomes))
         if unknown:
             raise ValueError(f"trades of unknown strategies: {', '.join(unknown)}")
@@ -254,7 +258,8 @@ class KnowledgeGraph:
         for a later call. Returns how many moves were new."""
         moves = event_moves(events, closes)
         fresh = [m for m in moves.to_dict("records")
-                 if (m["event_id"], m["symbol"]) not in self._seen_moves]
+                 if (m["event_id"], m["symbol"]) not in self._seen_moves
+                 and not self._holds(m["known_on"])]
         fresh.sort(key=lambda m: (m["known_on"], m["kind"], m["symbol"], m["event_id"]))
         for move in fresh:
             self._seen_moves.add((move["event_id"], move["symbol"]))
@@ -263,6 +268,9 @@ class KnowledgeGraph:
                           float(move["move"]))
             self._classify(str(move["symbol"]), move["known_on"])
         return len(fresh)
+
+    def _holds(self, day: date) -> bool:
+        return self._through is not None and day <= self._through
 
     def _put(self, key: tuple[str, str], state: _State) -> None:
         states = self._edges.setdefault(key, [])
@@ -488,8 +496,10 @@ class KnowledgeGraph:
     @classmethod
     def from_frames(cls, nodes: pd.DataFrame, edges: pd.DataFrame,
                     sectors: Mapping[str, str] | None = None) -> KnowledgeGraph:
-        """The graph stored as ``frames`` wrote it (for queries, or to grow it with
-        evidence dated after its last day)."""
+        """The graph stored as ``frames`` wrote it, from its first day to a day after
+        which the rows were cut (all of them, or those dated before a day): for queries,
+        or to grow on with evidence dated after its last day (earlier evidence offered
+        again is ignored: it is in)."""
         graph = cls(sectors)
         unknown = {split_node(n)[0] for n in nodes.get("node_id", [])} - set(NODE_KINDS)
         if unknown:
@@ -509,6 +519,7 @@ class KnowledgeGraph:
             about = states[-1].about
             if about is not None and states[-1].relation == GENERALISES:
                 graph._principle_of[about] = source
+        graph._through = max(states[-1].day for states in graph._edges.values())
         return graph
 
 
@@ -526,7 +537,8 @@ def _sentence(edge: Edge) -> str:
     source_kind, source = split_node(edge.source)
     target_kind, target = split_node(edge.target)
     kind = _EDGE_KINDS[(source_kind, target_kind)]
-    evidence = f"evidence {edge.evidence_count} {kind.unit} to {edge.last_seen}"
+    unit = kind.unit if edge.evidence_count != 1 else kind.unit[:-1]
+    evidence = f"evidence {edge.evidence_count} {unit} to {edge.last_seen}"
     mean = f"{edge.weight:+.1%} mean"
     if (source_kind, target_kind) == ("event", "symbol"):
         return (f"{target} around {source} events: rose {edge.positive} of "
