@@ -280,7 +280,10 @@ def test_growing_day_by_day_gives_the_graph_built_at_once() -> None:
     daily.add_regimes(regime_rows)
     for session in sorted(set(closes["as_of"])):
         daily.add_trades([t for t in trades if t["as_of"] == session], SEEDED_GENOMES)
-        daily.add_events(events[events["as_of"] <= session], closes[closes["as_of"] <= session])
+        # as a run would: the last fortnight's events and closes
+        recent = session - timedelta(days=14)
+        daily.add_events(events[events["as_of"].between(recent, session)],
+                         closes[closes["as_of"].between(recent, session)])
     for name, frame in at_once.frames().items():
         pd.testing.assert_frame_equal(daily.frames()[name], frame, obj=name)
 
