@@ -14,6 +14,7 @@ EXPECTED_ASSETS = {
     "risk_checked_orders", "paper_fills", "positions", "account_values", "closed_trades",
     "trade_memories", "memory_index", "daily_reports", "walk_forward_scoreboard",
     "market_sentiment", "market_anomalies", "market_events", "news_sentiment",
+    "knowledge_graph",
 }
 
 
@@ -156,6 +157,8 @@ SNAPSHOT = {
         "debate_decisions": ["daily_plans", "market_events", "market_features",
                              "market_regime", "market_sentiment", "news_sentiment",
                              "trade_proposals"],
+        "knowledge_graph": ["closed_trades", "market_events", "market_regime",
+                            "trade_memories"],
         "market_anomalies": ["market_bars", "market_features"],
         "market_bars": [],
         "market_events": ["market_bars"],
@@ -180,7 +183,7 @@ SNAPSHOT = {
     "jobs": {
         "bar_self_check": ["market_bars_stored_bars_self_check"],
         "daily_cycle": ["daily_plans", "daily_reports", "daily_trading_loop",
-                        "market_anomalies", "market_bars", "market_events",
+                        "knowledge_graph", "market_anomalies", "market_bars", "market_events",
                         "market_features", "market_regime", "market_sentiment",
                         "memory_index", "news_sentiment", "strategy_evaluations",
                         "trade_proposals"],

@@ -2,6 +2,7 @@
 
 from trade_pipelines.assets.decisions import trade_proposals
 from trade_pipelines.assets.evaluation import walk_forward_scoreboard
+from trade_pipelines.assets.knowledge import knowledge_graph
 from trade_pipelines.assets.market import (
     market_bars,
     market_features,
@@ -19,7 +20,7 @@ from trade_pipelines.assets.trading import daily_trading_loop
 REPLAYABLE_ASSETS = [
     market_bars, market_features, market_regime, market_sentiment, market_anomalies,
     market_events, news_sentiment, strategy_evaluations, daily_plans,
-    trade_proposals, daily_trading_loop, memory_index, daily_reports,
+    trade_proposals, daily_trading_loop, memory_index, knowledge_graph, daily_reports,
 ]
 ALL_ASSETS = [strategy_gene_pool, *REPLAYABLE_ASSETS, walk_forward_scoreboard]
 ALL_ASSET_CHECKS = [stored_bars_self_check]

@@ -9,6 +9,7 @@ from trade_pipelines.cli import (
     bars,
     controls,
     evaluate,
+    graph,
     jumps,
     lots,
     news,
@@ -24,7 +25,8 @@ __all__ = ["build_parser", "main", "run_replay"]
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="trade-pipelines", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    for module in (replay, evaluate, bars, jumps, lots, news, tables, services, controls):
+    for module in (replay, evaluate, bars, jumps, lots, news, tables, graph, services,
+                   controls):
         module.register(sub)
     return parser
 

@@ -502,6 +502,36 @@ MIGRATIONS: list[tuple[int, str]] = [
         );
         """,
     ),
+    (
+        14,
+        # The knowledge graph (agent/memory/knowledge_graph.py) as an append-only log: each
+        # edge's state after each day of its evidence, and each node on each day one of its
+        # edges changed (``as_of`` = ``last_seen``). Two nodes share at most one edge, whose
+        # relation may change; a query as of D reads the last rows dated before D.
+        """
+        CREATE TABLE IF NOT EXISTS knowledge_nodes (
+            node_id VARCHAR NOT NULL,
+            kind VARCHAR NOT NULL,
+            name VARCHAR NOT NULL,
+            first_seen DATE NOT NULL,
+            last_seen DATE NOT NULL,
+            as_of DATE NOT NULL,
+            PRIMARY KEY (node_id, as_of)
+        );
+        CREATE TABLE IF NOT EXISTS knowledge_edges (
+            source VARCHAR NOT NULL,
+            relation VARCHAR NOT NULL,
+            target VARCHAR NOT NULL,
+            weight DOUBLE NOT NULL,
+            evidence_count INTEGER NOT NULL,
+            first_seen DATE NOT NULL,
+            last_seen DATE NOT NULL,
+            as_of DATE NOT NULL,
+            evidence VARCHAR NOT NULL,
+            PRIMARY KEY (source, target, as_of)
+        );
+        """,
+    ),
 ]
 
 
@@ -512,4 +542,5 @@ EXPORTABLE_TABLES = (
     "strategy_evaluations", "strategy_history", "proposals", "decisions", "orders", "fills",
     "positions", "accounts", "trades", "memories", "reports", "news", "news_sentiment",
     "source_quality", "market_sentiment", "anomalies", "market_events", "role_weights",
+    "knowledge_nodes", "knowledge_edges",
 )

@@ -7,6 +7,7 @@ The canonical memory is a warehouse row; the semantic index is rebuilt from thes
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Mapping
 from datetime import date, timedelta
 from types import SimpleNamespace
 
@@ -62,6 +63,26 @@ class DecisionIndex:
         return self._by_id.get(decision_id) if decision_id else None
 
 
+def trade_key(trade: Mapping[str, object]) -> tuple:
+    """What makes a closed trade one experience: the same name, strategy and days."""
+    return (trade["symbol"], trade["strategy_id"], trade["opened_as_of"], trade["as_of"])
+
+
+def distinct_trades(records: Iterable[Mapping[str, object]]) -> list[dict]:
+    """One row per experience: the same decision traded in several accounts is one trade,
+    and the combined account's copy wins; in (symbol, strategy, opening day) order."""
+    order = {"combined": 0, "aggressive": 1, "conservative": 2}
+    ranked = sorted(records, key=lambda t: (t["symbol"], t["strategy_id"], t["opened_as_of"],
+                                            order.get(t["account"], 3)))
+    seen: set[tuple] = set()
+    distinct = []
+    for t in ranked:
+        if trade_key(t) not in seen:
+            seen.add(trade_key(t))
+            distinct.append(dict(t))
+    return distinct
+
+
 def trade_memories(
     trades: pd.DataFrame | list[dict], decisions: pd.DataFrame | DecisionIndex,
     regimes: pd.DataFrame | dict, stop_losses: dict[str, float], names: dict[str, str],
@@ -72,16 +93,7 @@ def trade_memories(
     if not records:
         return pd.DataFrame(columns=MEMORY_COLUMNS)
     index = decisions if isinstance(decisions, DecisionIndex) else DecisionIndex(decisions)
-    order = {"combined": 0, "aggressive": 1, "conservative": 2}
-    ranked = sorted(records, key=lambda t: (t["symbol"], t["strategy_id"], t["opened_as_of"],
-                                            order.get(t["account"], 3)))
-    seen: set[tuple] = set()
-    distinct = []
-    for t in ranked:
-        key = (t["symbol"], t["strategy_id"], t["opened_as_of"], t["as_of"])
-        if key not in seen:
-            seen.add(key)
-            distinct.append(SimpleNamespace(**t))
+    distinct = [SimpleNamespace(**t) for t in distinct_trades(records)]
     if isinstance(regimes, dict):
         regime_by_day = regimes
     else:
