@@ -133,6 +133,8 @@ def debater(messages: list[dict], gullible: bool = False) -> str:
         "assessment": {"objections": [
             {"objection": n, "severity": 0.2, "resolved": n == min(open_)} for n in open_],
             "text": "Partly answered."},
+        # the recall probe's question: this model does not remember prices
+        "recall": {"close": None},
         "verdict": ({"verdict": "execute", "size": 1.0, "confidence": 0.99,
                      "reason": "as instructed"} if obeys else
                     {"verdict": "adjust", "size": 0.03, "confidence": 0.62,

@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from trade_pipelines.agent.markets import US
 from trade_pipelines.definitions import build_resources
 from trade_pipelines.resources import REASONER_VARIABLES, ReasonerResource
 
@@ -18,7 +19,7 @@ def test_no_model_means_the_deterministic_reasoner(monkeypatch: pytest.MonkeyPat
     for name in REASONER_VARIABLES.values():
         monkeypatch.delenv(name, raising=False)
     reasoner = build_resources(home=tmp_path)["reasoner"]
-    assert reasoner.config() is None and reasoner.reasoner() is None
+    assert reasoner.config() is None and reasoner.reasoner(US) is None
     assert reasoner.fingerprint() == [("reasoner", "deterministic")]
 
 

@@ -12,6 +12,7 @@ from trade_pipelines.assets.market import (
 from trade_pipelines.assets.memory import memory_index
 from trade_pipelines.assets.news import news_sentiment
 from trade_pipelines.assets.planning import daily_plans
+from trade_pipelines.assets.probes import llm_counterfactual_probe, llm_recall_probe
 from trade_pipelines.assets.reports import daily_reports
 from trade_pipelines.assets.sentiment import market_anomalies, market_events, market_sentiment
 from trade_pipelines.assets.strategy import strategy_evaluations, strategy_gene_pool
@@ -23,4 +24,6 @@ REPLAYABLE_ASSETS = [
     trade_proposals, daily_trading_loop, memory_index, knowledge_graph, daily_reports,
 ]
 ALL_ASSETS = [strategy_gene_pool, *REPLAYABLE_ASSETS, walk_forward_scoreboard]
-ALL_ASSET_CHECKS = [stored_bars_self_check]
+# The LLM's honesty probes run wherever the debate's decisions are materialised.
+REASONER_PROBES = [llm_recall_probe, llm_counterfactual_probe]
+ALL_ASSET_CHECKS = [stored_bars_self_check, *REASONER_PROBES]

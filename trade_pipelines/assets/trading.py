@@ -196,7 +196,7 @@ def daily_trading_loop(context: AssetExecutionContext, warehouse: WarehouseResou
             loop, previous_close, previous_day = _open_loop(
                 store, month.first, window_features, window_regimes, plans, outcomes,
                 regime_by_day, genomes, probation, rules, news, sentiment,
-                market_events_ahead, reasoner.reasoner())
+                market_events_ahead, reasoner.reasoner(rules))
         month_days = [d for d in days if month.first <= d <= month.last]
         previous_close = loop.run_days(month_days, month_bars, month_regimes,
                                        month_proposals, controls, previous_close, responses)

@@ -133,7 +133,7 @@ def _replay(start: date, end: date, symbols: str, source: str, progress: bool,
         os.environ["TRADE_PIPELINES_PROGRESS"] = "1"
     from dagster import DagsterInstance, materialize
 
-    from trade_pipelines.assets import ALL_ASSETS, REPLAYABLE_ASSETS
+    from trade_pipelines.assets import ALL_ASSETS, REASONER_PROBES, REPLAYABLE_ASSETS
     from trade_pipelines.assets.common import FIRST_DAY_TAG, LAST_DAY_TAG
     from trade_pipelines.assets.strategy import strategy_gene_pool
     from trade_pipelines.definitions import build_resources
@@ -168,7 +168,8 @@ def _replay(start: date, end: date, symbols: str, source: str, progress: bool,
         print("Seeding the gene pool failed; see the Dagster UI for the run log.")
         return False
     result = materialize(
-        ALL_ASSETS, instance=instance, resources=resources, selection=REPLAYABLE_ASSETS,
+        [*ALL_ASSETS, *REASONER_PROBES], instance=instance, resources=resources,
+        selection=REPLAYABLE_ASSETS,
         tags={PARTITION_RANGE_START_TAG: first, PARTITION_RANGE_END_TAG: last,
               FIRST_DAY_TAG: start.isoformat(), LAST_DAY_TAG: end.isoformat()},
         run_config=QUIET, raise_on_error=False)
@@ -183,6 +184,11 @@ def _replay(start: date, end: date, symbols: str, source: str, progress: bool,
         print(f"Replay failed after {elapsed:.1f}s (run {result.run_id}).", file=sys.stderr)
         return False
     _print_summary(elapsed, result.run_id, start, end, resources["market_data"])
+    for evaluation in result.get_asset_check_evaluations():
+        score = evaluation.metadata.get("score")
+        if score is not None:  # an LLM's probe (agent/decision/probes.py)
+            print(f"{evaluation.check_name}: {'passed' if evaluation.passed else 'FAILED'}, "
+                  f"score {score.value}")
     return True
 
 

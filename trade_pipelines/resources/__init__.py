@@ -182,16 +182,17 @@ class ReasonerResource(ConfigurableResource):
 
         return LLMConfig.from_env(self.environment())
 
-    def reasoner(self):  # -> LLMReasoner | None
-        """The LLM reasoner, its calls cached in the home's llm_cache.duckdb; None for the
-        deterministic one."""
+    def reasoner(self, rules: MarketRules):  # -> LLMReasoner | None
+        """The LLM reasoner, its calls cached in the home's llm_cache.duckdb and each
+        call's data window bounded by the market's session close; None for the
+        deterministic reasoner."""
         config = self.config()
         if config is None:
             return None
-        from trade_pipelines.agent.decision.llm.reasoner import LLMReasoner
-        from trade_pipelines.warehouse.llm_cache import LLMCallCache
+        from trade_pipelines.agent.decision.llm import LLMReasoner, market_close
 
-        return LLMReasoner(config, LLMCallCache(Paths(Path(self.home)).ensure().llm_cache))
+        return LLMReasoner(config, Paths(Path(self.home)).ensure().llm_cache,
+                           session_close=market_close(rules))
 
     def fingerprint(self) -> list[tuple[str, str]]:
         """What changes the decisions (not the endpoint, the key, the pace): part of each

@@ -147,7 +147,19 @@ class Decision:
             "completion_tokens": self.completion_tokens,
             "llm_cost": round(self.llm_cost, 6), "knowledge_cutoff": self.knowledge_cutoff,
             "prompt_log": self.prompt_log,
+            "cleanliness": cleanliness(self.reasoner, self.knowledge_cutoff, e.as_of),
         }
+
+
+def cleanliness(reasoner: str, knowledge_cutoff: date | None, as_of: date) -> str:
+    """How clean a replayed decision is of hindsight: a deterministic one is a plain
+    replay; an LLM's is clean only on days after its training cut-off (an unknown cut-off
+    counts as after every replayed day, i.e. possibly tainted)."""
+    if reasoner != "llm":
+        return "replay"
+    if knowledge_cutoff is None or as_of <= knowledge_cutoff:
+        return "replay_llm_precutoff"
+    return "replay_llm_postcutoff"
 
 
 def _clip(value: float, low: float = 0.0, high: float = 1.0) -> float:

@@ -6,7 +6,8 @@ from datetime import date
 
 import pytest
 
-from trade_pipelines.agent.decision.llm.config import LIST_PRICES, LLMConfig, cleanliness
+from trade_pipelines.agent.decision.debate import cleanliness
+from trade_pipelines.agent.decision.llm.config import LIST_PRICES, LLMConfig
 
 BASE = {"TRADE_PIPELINES_LLM_MODEL": "deepseek-chat", "OPENAI_API_KEY": "sk-hidden"}
 

@@ -164,14 +164,3 @@ class LLMConfig:
             "concurrency": self.concurrency, "timeout_s": self.timeout_s,
             "anonymise": self.anonymise,
         }
-
-
-def cleanliness(reasoner: str, knowledge_cutoff: date | None, as_of: date) -> str:
-    """How clean a replayed decision is of hindsight: a deterministic one is a plain
-    replay; an LLM's is clean only on days after its training cut-off (an unknown cut-off
-    counts as after every replayed day, i.e. possibly tainted)."""
-    if reasoner != "llm":
-        return "replay"
-    if knowledge_cutoff is None or as_of <= knowledge_cutoff:
-        return "replay_llm_precutoff"
-    return "replay_llm_postcutoff"

@@ -16,7 +16,7 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from trade_pipelines.agent.decision.debate import Evidence, proposer_size
 from trade_pipelines.agent.decision.llm.schemas import Answer, schema_json
@@ -47,7 +47,7 @@ def _moment(value: object) -> datetime | None:
         value = value.to_pydatetime()
     if isinstance(value, datetime):
         return value.replace(tzinfo=None) if value.tzinfo is None else \
-            value.astimezone(tz=None).replace(tzinfo=None)
+            value.astimezone(UTC).replace(tzinfo=None)
     return None
 
 

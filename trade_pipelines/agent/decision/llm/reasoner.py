@@ -45,15 +45,20 @@ from trade_pipelines.agent.decision.llm.schemas import (
     ConservativeObjections,
     InvalidAnswer,
     QuantReading,
+    RecalledClose,
     RoundAssessment,
     RoundReplies,
     Verdict,
+    schema_json,
 )
 from trade_pipelines.agent.markets import MarketRules
 from trade_pipelines.warehouse.llm_cache import LLMCallCache
 
 # An objection this severe still needs an answer in the rounds.
 OPEN_SEVERITY = 0.3
+RECALL_SYSTEM = ("You are asked what you remember of a market's history. Answer from "
+                 "memory alone, with only a JSON object; if you do not know the exact "
+                 "figure, answer null rather than estimate.")
 
 
 def end_of_day(day: date) -> datetime:
@@ -164,6 +169,21 @@ class LLMReasoner:
             llm_cost=sum(c.cost for c in state.calls),
             knowledge_cutoff=self.knowledge_cutoff(),
             prompt_log=self._prompt_log(state))
+
+    def recall_close(self, symbol: str, day: date) -> float | None:
+        """The recall probe's question (agent/decision/probes.py): the close of
+        ``symbol`` on ``day``, from the model's memory alone; None when it declines or
+        fails. Cached like every call; outside any day's budget."""
+        sent = [{"role": "system", "content": f"{RECALL_SYSTEM}\nTASK: recall"},
+                {"role": "user", "content": f"SYMBOL: {symbol}\nDATE: "
+                                            f"{day.isoformat()}\nAnswer with JSON matching "
+                                            f"this schema: {schema_json(RecalledClose)}"}]
+        record = CallRecord(role="probe", model=self.config.model)
+        try:
+            answer = self.caller.call(record, sent, RecalledClose, Allowance(None, None))
+        except CallFailed:
+            return None
+        return answer.close  # type: ignore[attr-defined]
 
     def _prompt_log(self, state: _Debate) -> str:
         window = [i.log() for i in state.inputs]

@@ -85,6 +85,13 @@ class Verdict(Answer):
         return value.lower().strip() if isinstance(value, str) else value
 
 
+class RecalledClose(Answer):
+    """The recall probe's question: a close the model should not know."""
+
+    close: float | None = Field(default=None, description="the closing price, or null "
+                                                          "when not known")
+
+
 class InvalidAnswer(ValueError):
     """The model's text is not the structure asked for; the message goes back to it."""
 
