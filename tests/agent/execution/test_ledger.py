@@ -497,3 +497,23 @@ def test_a_restart_keeps_the_trailing_stops_peak(k: int) -> None:
     for table in ("orders", "trades", "positions"):
         expected = full[table][full[table]["as_of"] > DAYS[k]]
         assert rest[table].to_dict("records") == expected.to_dict("records"), table
+
+
+def test_the_llm_spend_is_paid_from_every_accounts_cash() -> None:
+    traded = full_run().result.frames()["accounts"]
+    ledger = Ledger(LedgerState(), GENOMES)
+    for i in range(len(DAYS)):
+        ledger.run_day(market(i), decisions(i), research_cost=2.5 if i in (0, 4) else 0.0)
+    charged = ledger.result.frames()["accounts"]
+    idle = Ledger(LedgerState(), GENOMES)
+    for i in range(len(DAYS)):  # no trade: the cash moves by the spend alone
+        idle.run_day(market(i), decisions(i, []), research_cost=2.5 if i in (0, 4) else 0.0)
+    idle_accounts = idle.result.frames()["accounts"]
+    for name in ACCOUNTS:
+        def cash(frame: pd.DataFrame, i: int, name: str = name) -> float:
+            return float(frame[(frame["account"] == name) & (frame["as_of"] == DAYS[i])]
+                         ["cash"].iloc[0])
+        # Paid on the day it was spent, before the day is marked.
+        assert cash(traded, 0) - cash(charged, 0) == pytest.approx(2.5)
+        assert [cash(idle_accounts, i) for i in (0, 3, 4, 9)] == pytest.approx(
+            [STARTING_CAPITAL - 2.5] * 2 + [STARTING_CAPITAL - 5.0] * 2)
