@@ -222,3 +222,14 @@ def test_bad_memories_lower_confidence() -> None:
     bad = debate(strong(memories=list(BAD_MEMORIES)))
     assert bad.confidence < good.confidence
     assert any("memory does not back this" in line["text"] for line in bad.transcript)
+
+
+def test_the_quant_cites_the_knowledge_graph() -> None:
+    fact = "AAA: trend trades won 4 of 6 (+2.1% mean), evidence 6 trades to 2024-02-20"
+    cited = debate(strong(graph_facts=[fact]))
+    plain = debate(strong())
+    quant = [t["text"] for t in cited.transcript if t["role"] == "quant"]
+    assert any(fact in text for text in quant)
+    assert not any("knowledge graph" in t["text"] for t in plain.transcript)
+    # Cited, not weighed: the verdict is the evidence's.
+    assert (cited.verdict, cited.confidence) == (plain.verdict, plain.confidence)

@@ -93,6 +93,9 @@ class Evidence:
     # The market's mood that day and the event ahead of the name (both optional).
     sentiment: MarketMood | None = None
     event: EventContext | None = None
+    # What the knowledge graph holds on the name, its family and the regime, from
+    # evidence dated before the day (agent/memory/knowledge_graph.py).
+    graph_facts: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -342,6 +345,8 @@ def debate(e: Evidence) -> Decision:
         f"expectancy {r.expectancy:+.2%} a trade, payoff {r.payoff:.2f}. On {e.symbol}: "
         f"{r.symbol_n} trades, win rate {_pct(r.symbol_win_rate)}."
         if r.n else "No completed trade of this setup before today: no statistics.")
+    if e.graph_facts:
+        say(1, "quant", "The knowledge graph: " + "; ".join(e.graph_facts) + ".")
 
     rounds = 1
     abandoned = False

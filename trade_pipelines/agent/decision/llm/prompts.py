@@ -82,6 +82,10 @@ def gather_inputs(e: Evidence, close: datetime, close_of: Callable[[date], datet
             "payoff": r.payoff, "trades_on_symbol": r.symbol_n,
             "win_rate_on_symbol": r.symbol_win_rate},
     }, allow_nan=True), trusted=True))
+    if e.graph_facts:
+        # computed from our own trades and events dated before the day
+        inputs.append(DatedInput("figures", "knowledge_graph", close,
+                                 json.dumps({"knowledge_graph": e.graph_facts}), trusted=True))
     if e.sentiment is not None:
         m = e.sentiment
         inputs.append(DatedInput("figures", "sentiment", close, json.dumps({
