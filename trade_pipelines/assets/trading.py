@@ -18,6 +18,7 @@ from dagster import (
     multi_asset,
 )
 
+from trade_pipelines.agent.decision.calibration import JudgeCalibration
 from trade_pipelines.agent.decision.deliberation import FEATURES_USED, Reasoner
 from trade_pipelines.agent.evolution.evaluation import all_outcomes
 from trade_pipelines.agent.evolution.genomes import StrategyGenome
@@ -202,7 +203,8 @@ def daily_trading_loop(context: AssetExecutionContext, warehouse: WarehouseResou
                                        month_proposals, controls, previous_close, responses)
         result = loop.ledger.result
         frames = {"decisions": loop.output.decisions_frame(), **result.frames(),
-                  "memories": loop.output.memories_frame()}
+                  "memories": loop.output.memories_frame(),
+                  "role_weights": loop.output.role_weights_frame()}
         if month == months[-1]:
             # Orders left pending at the window's end that a later window already
             # resolved keep that outcome: re-running a window rewrites no order row.
@@ -269,9 +271,10 @@ def _open_loop(store: Warehouse, first_day: date, features: pd.DataFrame,
     carried = sorted({p.decision_id for a in state.accounts.values()
                       for p in a.positions.values() if p.decision_id}
                      | {o.decision_id for o in state.pending if o.decision_id})
+    # A memory quotes the debate's own confidence, as in an uninterrupted run.
     earlier_decisions = store.query(
-        "SELECT decision_id, confidence, summary FROM decisions "
-        "WHERE list_contains(?, decision_id)", [carried])
+        "SELECT decision_id, coalesce(raw_confidence, confidence) AS confidence, summary "
+        "FROM decisions WHERE list_contains(?, decision_id)", [carried])
     last_benchmark = store.query("SELECT benchmark_close FROM regimes WHERE as_of < ? "
                                  "ORDER BY as_of DESC LIMIT 1", [first_day])
     previous_close = float(last_benchmark["benchmark_close"].iloc[0]) \
@@ -279,8 +282,26 @@ def _open_loop(store: Warehouse, first_day: date, features: pd.DataFrame,
     loop = trading_loop(features, regimes, plans, outcomes, regime_by_day, state, memories,
                         earlier_decisions, genomes=genomes, probation=probation,
                         rules=rules, news=news, sentiment=sentiment, events=events,
-                        reasoner=llm_reasoner)
+                        reasoner=llm_reasoner,
+                        calibration=_stored_calibration(store, first_day))
     return loop, previous_close, previous_day
+
+
+def _stored_calibration(store: Warehouse, first_day: date) -> JudgeCalibration:
+    """The judge's calibration as the stored decisions and closed trades before
+    ``first_day`` left it (a row stored before raw confidence was kept: its confidence)."""
+    before = [first_day]
+    decisions = to_dates(store.query(
+        "SELECT as_of, decision_id, coalesce(raw_confidence, confidence) AS raw_confidence "
+        "FROM decisions WHERE as_of < ? ORDER BY as_of, decision_id", before), "as_of")
+    trades = to_dates(store.query(
+        "SELECT as_of, trade_id, account, decision_id, pnl FROM trades WHERE as_of < ? "
+        "ORDER BY as_of, trade_id", before), "as_of")
+    regimes = to_dates(store.query("SELECT as_of, regime FROM regimes WHERE as_of < ?",
+                                   before), "as_of")
+    regime_by_day = dict(zip(regimes.get("as_of", []), regimes.get("regime", []),
+                             strict=True))
+    return JudgeCalibration.rebuild(decisions, trades, regime_by_day)
 
 
 def _results(store: Warehouse, start: date, end: date, previous_day: date | None,

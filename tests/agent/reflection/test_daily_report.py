@@ -368,3 +368,38 @@ def test_the_report_names_its_market_and_shows_amounts_in_its_currency() -> None
     assert money(-1234.5, "HKD", decimals=0) == "HKD -1,234"
     assert money(1234.5, "CNY", signed=True) == "CNY +1,234.50"
     assert money(float("nan"), "USD") == "n/a"
+
+
+def test_the_judge_s_reliability_counts_each_decision_once_up_to_the_day() -> None:
+    def scored(trade_id: str, day: date, decision: str, pnl: float, account: str,
+               calibrated: float, raw: float, decided: date) -> dict[str, object]:
+        return {**trade(trade_id, day, "AAA", "S01", pnl, account),
+                "decision_id": decision, "decision_confidence": calibrated,
+                "decision_raw_confidence": raw, "decision_as_of": decided}
+
+    early = D1 - timedelta(days=10)
+    trades = pd.DataFrame([
+        scored("T1", D1 - timedelta(days=3), "D1", 50.0, "combined", 0.7, 0.9, early),
+        # the same decision in another account
+        scored("T2", D1 - timedelta(days=3), "D1", -20.0, "aggressive", 0.7, 0.9, early),
+        scored("T3", D2, "D2", -30.0, "aggressive", 0.3, 0.8, D1),
+        scored("T4", D2 + timedelta(days=1), "D3", 10.0, "combined", 0.6, 0.6, D2)])
+    inputs = one_day(trades[trades["as_of"] == D2].to_dict("records"))
+    report = daily_report(replace_trades_to_date(inputs, trades[trades["as_of"] <= D2]))
+    section = report.split("## Judge reliability (closed debated trades to date)\n")[1]
+    section = section.split("\n\n## ")[0]
+    assert "| 0.20-0.40 | 1 | 30% | 0% | 0%-79% |" in section
+    assert "| 0.60-0.80 | 1 | 70% | 100% | 21%-100% |" in section
+    # D1 won (its combined copy), D2 lost; D3 closes after the report's day. Raw: (0.9-1)^2
+    # and 0.8^2; the base rate: 0.5 before anything was known, then D1's win for D2
+    assert section.endswith(
+        "Brier over 2 closed decisions (0 best, 0.25 a coin flip): calibrated 0.090, the "
+        f"debate's raw {(0.01 + 0.64) / 2:.3f}, the base rate known before each day "
+        f"{(0.25 + 1.0) / 2:.3f}.")
+    assert "No debated trade has closed yet." in daily_report(one_day([]))
+
+
+def replace_trades_to_date(inputs: ReportInputs, trades: pd.DataFrame) -> ReportInputs:
+    from dataclasses import replace
+
+    return replace(inputs, trades_to_date=trades)

@@ -15,7 +15,9 @@ from typing import Any
 
 import pandas as pd
 
+from trade_pipelines.agent.decision.calibration import JudgeCalibration
 from trade_pipelines.agent.decision.deliberation import Deliberation
+from trade_pipelines.agent.decision.role_weights import ROLE_WEIGHT_COLUMNS
 from trade_pipelines.agent.evolution.genomes import StrategyGenome
 from trade_pipelines.agent.execution.controls import (
     ACTIVE,
@@ -37,6 +39,12 @@ from trade_pipelines.agent.perception.events import NO_RESPONSES, EventResponses
 class LoopOutput:
     decisions: list[dict] = field(default_factory=list)
     memories: list[pd.DataFrame] = field(default_factory=list)
+    # The role weights' history rows (role_weights.py): one per role and regime a day's
+    # closed trades moved.
+    role_weights: list[dict] = field(default_factory=list)
+
+    def role_weights_frame(self) -> pd.DataFrame:
+        return pd.DataFrame(self.role_weights, columns=ROLE_WEIGHT_COLUMNS)
 
     def decisions_frame(self) -> pd.DataFrame:
         return pd.DataFrame(self.decisions)
@@ -50,7 +58,8 @@ class LoopOutput:
 class TradingLoop:
     def __init__(self, deliberation: Deliberation, ledger: Ledger, memory: MemoryBook,
                  decision_index: DecisionIndex, regime_by_day: Mapping[date, str],
-                 genomes: Mapping[str, StrategyGenome]) -> None:
+                 genomes: Mapping[str, StrategyGenome],
+                 calibration: JudgeCalibration | None = None) -> None:
         self.deliberation = deliberation
         self.ledger = ledger
         self.memory = memory
@@ -59,6 +68,8 @@ class TradingLoop:
         self.stop_losses = {k: g.stop_loss for k, g in genomes.items()}
         self.names = {k: g.name for k, g in genomes.items()}
         self.output = LoopOutput()
+        # The judge's calibration and the role weights: they report, the debate decides.
+        self.calibration = calibration or JudgeCalibration()
 
     def run_days(self, days: Iterable[date], bars: pd.DataFrame, regimes: pd.DataFrame,
                  proposals: pd.DataFrame, controls: ControlSchedule = NO_CONTROLS,
@@ -105,7 +116,10 @@ class TradingLoop:
             if any(p["symbol"] not in state.accounts[a].positions and (a, p["symbol"])
                    not in taken for a in state.accounts)]
         decisions = self.deliberation.decide(open_proposals, self.memory)
-        self.output.decisions.extend(decisions)
+        # Stored with the calibrated confidence; the ledger and the memories keep the
+        # debate's rows (its confidence orders the day's orders).
+        self.output.decisions.extend(self.calibration.calibrate(
+            market.as_of, decisions, self.regime_by_day.get(market.as_of, "unknown")))
         self.decision_index.add(decisions)
         closed_before = len(self.ledger.result.trades)
         # The LLM's token spend is a trading cost (zero for the deterministic reasoner).
@@ -117,3 +131,4 @@ class TradingLoop:
                                       self.regime_by_day, self.stop_losses, self.names)
             self.memory.add(memories)
             self.output.memories.append(memories)
+        self.output.role_weights.extend(self.calibration.observe_closed(market.as_of, closed))

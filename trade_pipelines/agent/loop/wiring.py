@@ -10,6 +10,7 @@ from datetime import date, timedelta
 
 import pandas as pd
 
+from trade_pipelines.agent.decision.calibration import JudgeCalibration
 from trade_pipelines.agent.decision.deliberation import Deliberation, Reasoner
 from trade_pipelines.agent.decision.proposals import COLUMNS as PROPOSAL_COLUMNS
 from trade_pipelines.agent.decision.proposals import propose_for_window
@@ -180,7 +181,8 @@ def trading_loop(features: pd.DataFrame, regimes: pd.DataFrame, plans: pd.DataFr
                  news: pd.DataFrame | None = None,
                  sentiment: pd.DataFrame | None = None,
                  events: pd.DataFrame | None = None,
-                 reasoner: Reasoner | None = None) -> TradingLoop:
+                 reasoner: Reasoner | None = None,
+                 calibration: JudgeCalibration | None = None) -> TradingLoop:
     """The day loop over a window (its features, regimes and plans), continuing from a
     ledger state, the memories formed before and the debates behind carried positions.
     ``genomes`` are every genome that may have traded (the seeded ones by default);
@@ -188,7 +190,8 @@ def trading_loop(features: pd.DataFrame, regimes: pd.DataFrame, plans: pd.DataFr
     T+1, price limits, fees), which the ledger applies; ``news`` (the window's
     ``news_sentiment`` rows), ``sentiment`` and ``events`` (the market's mood per day,
     the events ahead) join the debate's evidence; ``reasoner`` argues it (None: the
-    deterministic debate)."""
+    deterministic debate); ``calibration``: the judge's, as the decisions and trades
+    before the window left it (a fresh one by default)."""
     genomes = dict(genomes or SEEDED_GENOMES)
     exposure = dict(zip(plans["as_of"], plans["exposure_target"], strict=True))
     deliberation = Deliberation(features, regimes, exposure, SetupBook(outcomes), genomes,
@@ -197,4 +200,4 @@ def trading_loop(features: pd.DataFrame, regimes: pd.DataFrame, plans: pd.DataFr
                                 sentiment=sentiment, events=events, reasoner=reasoner)
     return TradingLoop(deliberation, Ledger(state or LedgerState(), genomes, rules=rules),
                        MemoryBook(memories), DecisionIndex(earlier_decisions),
-                       regime_by_day, genomes)
+                       regime_by_day, genomes, calibration)

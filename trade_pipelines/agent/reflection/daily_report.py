@@ -14,6 +14,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from trade_pipelines.agent.decision.calibration import (
+    base_rate_forecasts,
+    brier,
+    first_outcomes,
+    reliability_markdown,
+)
 from trade_pipelines.agent.markets import US, MarketRules
 from trade_pipelines.agent.reflection.performance import EXPANDING_COLUMNS, expanding_daily_stats
 
@@ -159,6 +165,38 @@ class _Day:
     evaluations: list[dict[str, Any]]         # latest evaluation known, best score first
     names: dict[str, str]
     market: MarketRules = US
+    reliability: tuple[str, ...] = ()         # the judge's reliability section's lines
+
+
+class _Reliability:
+    """The judge's reliability over the debated trades closed to date, one outcome per
+    decision (``calibration.first_outcomes``), from the trades' ``decision_confidence``
+    and, when the trades carry them, ``decision_raw_confidence`` (the debate's own) and
+    ``decision_as_of`` (for the base rate known before each decision day)."""
+
+    def __init__(self, trades: pd.DataFrame) -> None:
+        has = set(trades.columns) if not trades.empty else set()
+        scored = trades[trades["decision_confidence"].notna()] \
+            if "decision_confidence" in has else trades.iloc[:0]
+        outcomes = sorted(first_outcomes(_records(scored)),
+                          key=lambda t: (t["as_of"], t["decision_id"]))
+        self.days = _day_numbers(pd.Series([t["as_of"] for t in outcomes], dtype=object))
+        self.won = np.array([t["pnl"] > 0 for t in outcomes], dtype=bool)
+        self.calibrated = np.array([t["decision_confidence"] for t in outcomes], dtype=float)
+        self.raw = np.array([t["decision_raw_confidence"] for t in outcomes], dtype=float) \
+            if "decision_raw_confidence" in has else np.full(len(outcomes), np.nan)
+        # Each outcome's base rate depends only on outcomes closed before it was
+        # decided, so one pass serves every day's prefix.
+        self.base_rate = base_rate_forecasts(
+            [t["decision_as_of"] for t in outcomes], [t["as_of"] for t in outcomes],
+            self.won) if "decision_as_of" in has else np.full(len(outcomes), np.nan)
+
+    def lines(self, day: np.datetime64) -> tuple[str, ...]:
+        n = int(np.searchsorted(self.days, day, side="right"))
+        won = self.won[:n]
+        scores = {"n": n, "calibrated": brier(self.calibrated[:n], won),
+                  "raw": brier(self.raw[:n], won), "base_rate": brier(self.base_rate[:n], won)}
+        return tuple(reliability_markdown(self.calibrated[:n], won, scores))
 
 
 def _trade_line(trade: Mapping[str, Any], names: dict[str, str], why: str,
@@ -249,6 +287,8 @@ def _render(day: _Day) -> str:
         if dropped:
             lessons.append(f"{dropped} of {len(day.decisions)} proposals were dropped "
                            "in debate.")
+    lines += ["", "## Judge reliability (closed debated trades to date)",
+              *(day.reliability or ("No debated trade has closed yet.",))]
     lines += ["", "## New knowledge today"]
     lines += [f"{i}. {lesson}" for i, lesson in enumerate(lessons, 1)] or ["Nothing new."]
     lines += ["", "## Plan for the next session"]
@@ -298,6 +338,7 @@ def daily_report(inputs: ReportInputs) -> str:
         decisions=_by_confidence(_records(inputs.decisions_today)), plan=plan,
         evaluations=_by_score(_records(inputs.evaluations)), names=inputs.names,
         market=inputs.market,
+        reliability=_Reliability(inputs.trades_to_date).lines(np.datetime64(inputs.as_of, "D")),
     ))
 
 
@@ -367,6 +408,7 @@ def reports_for_days(
                                      trades[trades["account"] == account])
               for account in ACCOUNT_TITLES}
     combined = tracks["combined"]
+    reliability = _Reliability(trades)
     trades_by_day = _grouped_records(trades)
     decisions_by_day = {day: _by_confidence(rows)
                         for day, rows in _grouped_records(decisions).items()}
@@ -391,7 +433,7 @@ def reports_for_days(
             fills=int(fill_counts.get(day, 0)), buys=int(buy_counts.get(day, 0)),
             trades=trades_by_day.get(day, []), decisions=decisions_by_day.get(day, []),
             plan=plan_by_day.get(day), evaluations=known_evaluations, names=names,
-            market=market)
+            market=market, reliability=reliability.lines(stamp))
         yield day, _render(report)
 
 
