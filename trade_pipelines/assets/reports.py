@@ -66,9 +66,10 @@ def daily_reports(context: AssetExecutionContext, warehouse: WarehouseResource,
     accounts = to_dates(store.query("SELECT * FROM accounts WHERE as_of <= ? "
                                     "ORDER BY as_of, account", [end]), "as_of")
     trades = to_dates(store.query(
-        "SELECT t.*, d.confidence AS decision_confidence, d.summary AS decision_summary "
+        "SELECT t.*, d.confidence AS decision_confidence, d.summary AS decision_summary, "
+        "d.raw_confidence AS decision_raw_confidence, d.as_of AS decision_as_of "
         "FROM trades t LEFT JOIN decisions d USING (decision_id) WHERE t.as_of <= ? "
-        "ORDER BY t.as_of, t.trade_id", [end]), "as_of", "opened_as_of")
+        "ORDER BY t.as_of, t.trade_id", [end]), "as_of", "opened_as_of", "decision_as_of")
     fills = to_dates(store.query("SELECT * FROM fills WHERE as_of BETWEEN ? AND ? "
                                  "ORDER BY as_of, fill_id", [start, end]), "as_of")
     decisions = to_dates(store.query(
