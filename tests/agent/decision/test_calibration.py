@@ -19,8 +19,8 @@ from trade_pipelines.agent.decision.calibration import (
     first_outcomes,
     reliability_markdown,
     reliability_table,
-    wilson_interval,
 )
+from trade_pipelines.agent.reflection.performance import wilson_interval
 
 START = date(2021, 1, 4)
 

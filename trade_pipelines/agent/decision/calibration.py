@@ -44,6 +44,7 @@ from sklearn.linear_model import LogisticRegression
 
 from trade_pipelines.agent.decision.debate import LOW_CERTAINTY
 from trade_pipelines.agent.decision.role_weights import AGGRESSIVE, RoleWeights
+from trade_pipelines.agent.reflection.performance import wilson_interval
 
 MIN_OUTCOMES = 30
 ISOTONIC_OUTCOMES = 2000
@@ -53,7 +54,6 @@ PROBABILITY_BOUNDS = (0.02, 0.98)
 # account's first (as for trade memories).
 ACCOUNT_PREFERENCE = {"combined": 0, "aggressive": 1, "conservative": 2}
 # z for a 95% interval.
-Z95 = 1.959963984540054
 RELIABILITY_COLUMNS = ["bin", "n", "forecast", "observed", "low", "high"]
 
 
@@ -235,17 +235,6 @@ def brier(forecasts: Sequence[float] | np.ndarray, outcomes: Sequence[bool] | np
     f = np.asarray(forecasts, dtype=float)
     y = np.asarray(outcomes, dtype=float)
     return float(np.mean((f - y) ** 2)) if len(f) else math.nan
-
-
-def wilson_interval(wins: int, n: int, z: float = Z95) -> tuple[float, float]:
-    """Wilson score interval of a win rate: honest at small n and near 0 or 1, where the
-    normal approximation leaves [0, 1]."""
-    if n <= 0:
-        return math.nan, math.nan
-    rate = wins / n
-    centre = (rate + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(rate * (1 - rate) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return max(0.0, centre - half), min(1.0, centre + half)
 
 
 def reliability_table(confidences: Sequence[float] | np.ndarray,

@@ -23,6 +23,7 @@ import empyrical
 import numpy as np
 import pandas as pd
 from empyrical.stats import drawdown_series
+from statsmodels.stats.proportion import proportion_confint
 
 TRADING_DAYS = 252
 
@@ -188,3 +189,12 @@ def trade_stats(returns: ReturnsLike, trades_per_year: float | None = None,
         max_drawdown=_finite(empyrical.max_drawdown(curve)),
         total_return=_finite(empyrical.cum_returns_final(curve)),
     )
+
+
+def wilson_interval(wins: int, n: int, alpha: float = 0.05) -> tuple[float, float]:
+    """The Wilson score interval of a win rate: honest at small n and near 0 or 1, where
+    the normal approximation leaves [0, 1]. (nan, nan) without a trade."""
+    if n <= 0:
+        return math.nan, math.nan
+    low, high = proportion_confint(wins, n, alpha=alpha, method="wilson")
+    return float(low), float(high)
