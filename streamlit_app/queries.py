@@ -259,7 +259,9 @@ def parse_transcript(raw: object) -> list[Round]:
 
 
 def parse_memory_ids(raw: object) -> list[str]:
-    return [str(item) for item in _json_list(raw)]
+    # Each recalled memory is {"memory_id", "score"} (a bare id in older decisions).
+    return [str(item["memory_id"] if isinstance(item, dict) and "memory_id" in item else item)
+            for item in _json_list(raw)]
 
 
 def _json_list(raw: object) -> list:

@@ -1,8 +1,10 @@
-"""Memory: the semantic index mirrors the canonical memory rows."""
+"""Memory: the semantic index mirrors the canonical memory rows (the agent's and the
+taught ones)."""
 
 from dagster import AssetExecutionContext, MaterializeResult, asset
 
-from trade_pipelines.assets.common import WAREHOUSE_POOL, partition_window, progress, to_dates
+from trade_pipelines.assets.common import WAREHOUSE_POOL, partition_window, progress
+from trade_pipelines.memory_index.stored import stored_memories
 from trade_pipelines.partitions import single_run, trading_years
 from trade_pipelines.resources import MemoryIndexResource, WarehouseResource
 from trade_pipelines.warehouse.checkpoints import StepCheckpoints, month_slices
@@ -12,16 +14,15 @@ from trade_pipelines.warehouse.checkpoints import StepCheckpoints, month_slices
        deps=["trade_memories"], pool=WAREHOUSE_POOL)
 def memory_index(context: AssetExecutionContext, warehouse: WarehouseResource,
                  memory_index: MemoryIndexResource) -> MaterializeResult:
-    """The ChromaDB index (offline embeddings) of the memories, for search by meaning; it
-    can be rebuilt from the warehouse at any time.
+    """The ChromaDB index (offline embeddings) of the memories, the agent's and those a
+    person taught, for search by meaning; it can be rebuilt from the warehouse at any time.
 
     Month by month, each month's entries are replaced by that month's memory rows. A month
     whose rows are unchanged since it was indexed, and whose entries are all in the index,
     is skipped, so a run killed midway resumes where it stopped."""
     start, end = partition_window(context)
     store = warehouse.warehouse()
-    memories = to_dates(store.query("SELECT * FROM memories WHERE as_of BETWEEN ? AND ? "
-                                    "ORDER BY as_of, memory_id", [start, end]), "as_of")
+    memories = stored_memories(store, start, end)
     checkpoints = StepCheckpoints(store, "memory_index")
     indexed = removed = 0
     months = month_slices(start, end)

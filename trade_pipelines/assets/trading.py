@@ -204,7 +204,8 @@ def daily_trading_loop(context: AssetExecutionContext, warehouse: WarehouseResou
         result = loop.ledger.result
         frames = {"decisions": loop.output.decisions_frame(), **result.frames(),
                   "memories": loop.output.memories_frame(),
-                  "role_weights": loop.output.role_weights_frame()}
+                  "role_weights": loop.output.role_weights_frame(),
+                  "memory_audit": loop.output.memory_audit_frame()}
         if month == months[-1]:
             # Orders left pending at the window's end that a later window already
             # resolved keep that outcome: re-running a window rewrites no order row.
@@ -222,7 +223,8 @@ def daily_trading_loop(context: AssetExecutionContext, warehouse: WarehouseResou
 
 def _warehouse_state(store: Warehouse, first_day: date):
     """The ledger's stored state at the last close before ``first_day``, the memories
-    formed before it, and that close's day."""
+    formed before it with every taught memory (each recalled only after its day), and
+    that close's day."""
     last = store.query("SELECT max(as_of) AS d FROM accounts WHERE as_of < ?", [first_day])
     previous = last["d"].iloc[0] if not last.empty else None
     if previous is None or pd.isna(previous):
@@ -251,6 +253,10 @@ def _warehouse_state(store: Warehouse, first_day: date):
         rows = (accounts, peaks, positions, pending)
     memories = to_dates(store.query("SELECT * FROM memories WHERE as_of < ? "
                                     "ORDER BY as_of, memory_id", [first_day]), "as_of")
+    taught = to_dates(store.query("SELECT * FROM taught_memories ORDER BY as_of, memory_id"),
+                      "as_of")
+    if not taught.empty:
+        memories = pd.concat([m for m in (memories, taught) if not m.empty], ignore_index=True)
     return rows, memories, previous_day
 
 
@@ -284,6 +290,8 @@ def _open_loop(store: Warehouse, first_day: date, features: pd.DataFrame,
                         rules=rules, news=news, sentiment=sentiment, events=events,
                         reasoner=llm_reasoner,
                         calibration=_stored_calibration(store, first_day))
+    # Promotions and forgettings up to that close are audited already.
+    loop.memory.reviewed_through = previous_day
     return loop, previous_close, previous_day
 
 

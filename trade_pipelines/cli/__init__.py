@@ -12,6 +12,7 @@ from trade_pipelines.cli import (
     graph,
     jumps,
     lots,
+    memory,
     news,
     replay,
     services,
@@ -26,7 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="trade-pipelines", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     for module in (replay, evaluate, bars, jumps, lots, news, tables, graph, services,
-                   controls):
+                   controls, memory):
         module.register(sub)
     return parser
 

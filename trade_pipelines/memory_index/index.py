@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,7 @@ import pandas as pd
 from chromadb.config import Settings
 from chromadb.errors import NotFoundError
 
-from trade_pipelines.memory_index.embedding import WordLlamaEmbeddingFunction
+from trade_pipelines.memory_index.embedding import WordLlamaEmbeddingFunction, embedding_text
 
 COLLECTION_NAME = "memories"
 REQUIRED_COLUMNS: tuple[str, ...] = ("memory_id", "as_of", "text")
@@ -31,6 +30,7 @@ METADATA_COLUMNS: tuple[str, ...] = (
     "strategy_id",
     "regime",
     "importance",
+    "source",
 )
 # Distances closer than this count as ties, so float noise from batching
 # cannot reorder memories with identical text.
@@ -75,17 +75,6 @@ def _plain(value: Any) -> Any:
 def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
-
-
-_FIGURES = re.compile(r"[-+]?\d[\d.,]*%?")
-
-
-def embedding_text(text: str) -> str:
-    """What a memory means, without its figures: "AAPL momentum trade in a bull market won
-    +5.2% in 12 days" and the same trade at +4.8% mean the same thing to a search by
-    meaning, embed as one, and cost one embedding. Figures stay in the stored document.
-    """
-    return " ".join(_FIGURES.sub("", text).split())
 
 
 class IndexModelMismatchError(RuntimeError):
@@ -166,7 +155,7 @@ class MemoryIndex:
         """Insert or replace memories by memory_id; returns how many were written.
 
         Columns: memory_id, as_of, text (required) and optionally kind, tier,
-        symbol, strategy_id, regime, importance. Missing values are dropped from
+        symbol, strategy_id, regime, importance, source. Missing values are dropped from
         the metadata because Chroma rejects None.
         """
         missing = [c for c in REQUIRED_COLUMNS if c not in records.columns]

@@ -472,6 +472,41 @@ MIGRATIONS: list[tuple[int, str]] = [
         """,
     ),
     (
+        12,
+        # Memory that learns: lessons a person taught (their own table: the trading loop
+        # replaces a recomputed month's ``memories`` rows), and the audit of every
+        # promotion to a higher tier and every forgetting, dated by the session on which
+        # it took effect.
+        """
+        CREATE TABLE IF NOT EXISTS taught_memories (
+            as_of DATE NOT NULL,
+            memory_id VARCHAR PRIMARY KEY,
+            kind VARCHAR NOT NULL,
+            tier VARCHAR NOT NULL,
+            symbol VARCHAR,
+            strategy_id VARCHAR,
+            regime VARCHAR,
+            importance INTEGER NOT NULL,
+            outcome_return DOUBLE,
+            text VARCHAR NOT NULL,
+            tags VARCHAR NOT NULL,
+            source VARCHAR NOT NULL,
+            recorded_by VARCHAR NOT NULL,
+            recorded_at TIMESTAMP NOT NULL
+        );
+        CREATE TABLE IF NOT EXISTS memory_audit (
+            as_of DATE NOT NULL,
+            memory_id VARCHAR NOT NULL,
+            event VARCHAR NOT NULL,
+            tier_before VARCHAR,
+            tier_after VARCHAR NOT NULL,
+            importance DOUBLE NOT NULL,
+            reason VARCHAR NOT NULL,
+            PRIMARY KEY (as_of, memory_id, event)
+        );
+        """,
+    ),
+    (
         13,
         # Who argued each decision and what it cost: the reasoner that answered (the
         # deterministic one, or an LLM), the model tried, why it fell back, the calls and
@@ -542,5 +577,5 @@ EXPORTABLE_TABLES = (
     "strategy_evaluations", "strategy_history", "proposals", "decisions", "orders", "fills",
     "positions", "accounts", "trades", "memories", "reports", "news", "news_sentiment",
     "source_quality", "market_sentiment", "anomalies", "market_events", "role_weights",
-    "knowledge_nodes", "knowledge_edges",
+    "knowledge_nodes", "knowledge_edges", "memory_audit",
 )

@@ -202,7 +202,8 @@ def test_memories_used_lists_the_given_memory_ids() -> None:
     memories = [*GOOD_MEMORIES, {"memory_id": "M-none", "text": "an event",
                                  "importance": 9, "outcome_return": None}]
     row = debate(strong(memories=memories)).row()
-    assert json.loads(row["memories_used"]) == ["M-good1", "M-good2", "M-none"]
+    assert json.loads(row["memories_used"]) == [
+        {"memory_id": m, "score": None} for m in ("M-good1", "M-good2", "M-none")]
     assert json.loads(debate(strong(memories=[])).row()["memories_used"]) == []
 
 

@@ -82,7 +82,8 @@ def test_the_debate_recalls_memories_formed_before_its_day() -> None:
     next_day = _loop(LedgerState(), MemoryBook(old))
     next_day.run_day(_market(DAYS[1]), [_proposal("AAA", DAYS[1])])
     assert json.loads(same_day.output.decisions[0]["memories_used"]) == []
-    assert json.loads(next_day.output.decisions[0]["memories_used"]) == ["M-old"]
+    (used,) = json.loads(next_day.output.decisions[0]["memories_used"])
+    assert used["memory_id"] == "M-old" and 0 < used["score"] <= 1
     # the lost trade in memory weighs on the debate
     transcript = json.loads(next_day.output.decisions[0]["transcript"])
     assert any("averaged -7.0%" in turn["text"] for turn in transcript)

@@ -184,7 +184,7 @@ def test_recall_prefers_the_same_symbol_and_strategy() -> None:
 
 def test_recall_forgets_low_importance_old_memories() -> None:
     bank = pd.DataFrame([
-        memory("M-old-low", ago(120), importance=3),
+        memory("M-old-low", ago(200), importance=3),  # lasts 180 days
         memory("M-recent-low", ago(30), importance=3),
         memory("M-old-high", ago(400), importance=9),
     ])

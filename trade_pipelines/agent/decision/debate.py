@@ -143,7 +143,8 @@ class Decision:
             "weight_combined": round(self.weight_combined, 4),
             "rounds": self.rounds, "summary": self.summary,
             "transcript": json.dumps(self.transcript),
-            "memories_used": json.dumps([m["memory_id"] for m in e.memories]),
+            "memories_used": json.dumps([{"memory_id": m["memory_id"], "score": m.get("score")}
+                                         for m in e.memories]),
             "reasoner": self.reasoner, "model": self.model,
             "fallback_reason": self.fallback_reason, "llm_calls": self.llm_calls,
             "cache_hits": self.cache_hits, "prompt_tokens": self.prompt_tokens,
@@ -233,6 +234,17 @@ def _objections(e: Evidence) -> list[Objection]:
         objections = [o for o in objections if o is not weakest] + [
             _event_objection(e.event)]
     return objections
+
+
+def _cited(memory: dict) -> str:
+    """A recalled memory by id and recall score, with its outcome or taught lesson."""
+    score = memory.get("score")
+    said = [f"score {score:.2f}" if score is not None else "unscored"]
+    if memory.get("source") == "human":
+        said.append(f'taught: "{memory["text"]}"')
+    elif memory.get("outcome_return") is not None:
+        said.append(f"outcome {memory['outcome_return']:+.1%}")
+    return f"{memory['memory_id']} ({', '.join(said)})"
 
 
 def _mood_severity(e: Evidence) -> float:
@@ -340,11 +352,14 @@ def debate(e: Evidence) -> Decision:
         minor = ", minor" if o.severity < 0.15 else ""
         say(1, "conservative",
             f"Objection {i} ({o.topic}, severity {o.severity:.2f}{minor}): {o.text}")
+    recalled = (" Memories recalled: " + "; ".join(_cited(m) for m in e.memories) + "."
+                if e.memories else "")
     say(1, "quant",
-        f"Record of this setup before today: {r.n} trades, win rate {_pct(r.win_rate)}, "
-        f"expectancy {r.expectancy:+.2%} a trade, payoff {r.payoff:.2f}. On {e.symbol}: "
-        f"{r.symbol_n} trades, win rate {_pct(r.symbol_win_rate)}."
-        if r.n else "No completed trade of this setup before today: no statistics.")
+        (f"Record of this setup before today: {r.n} trades, win rate {_pct(r.win_rate)}, "
+         f"expectancy {r.expectancy:+.2%} a trade, payoff {r.payoff:.2f}. On {e.symbol}: "
+         f"{r.symbol_n} trades, win rate {_pct(r.symbol_win_rate)}."
+         if r.n else "No completed trade of this setup before today: no statistics.")
+        + recalled)
     if e.graph_facts:
         say(1, "quant", "The knowledge graph: " + "; ".join(e.graph_facts) + ".")
 

@@ -4,6 +4,7 @@ plan, the setup's record, recalled memories) and runs the debate."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any, Protocol
 
 import pandas as pd
@@ -19,7 +20,7 @@ from trade_pipelines.agent.decision.debate import (
 from trade_pipelines.agent.decision.setups import SetupBook
 from trade_pipelines.agent.evolution.genomes import StrategyGenome, sizing_scale
 from trade_pipelines.agent.evolution.lifecycle import Probation
-from trade_pipelines.agent.memory.trade_memory import MemoryBook
+from trade_pipelines.agent.memory.recall import MemoryBook, RecallQuery, setup_text
 from trade_pipelines.agent.perception.events import EventBook
 from trade_pipelines.agent.perception.news import MARKET_WIDE, NewsSentiment
 
@@ -78,8 +79,6 @@ class Deliberation:
                 regime=str(regime["regime"]), defensive=bool(regime["defensive"]),
                 exposure_target=float(self.exposure.get(p["as_of"], DEFAULT_EXPOSURE)),
                 record=self.book.record(p["strategy_id"], p["symbol"], p["as_of"]),
-                memories=memory.recall(p["as_of"], p["symbol"], p["strategy_id"],
-                                       str(regime["regime"])) if self.recall else [],
                 size_scale=sizing_scale(genome, float(f["vol_20"]))
                 * self.probation.scale(p["strategy_id"], p["as_of"]),
                 news=self.news.get((p["symbol"], p["as_of"])),
@@ -88,6 +87,14 @@ class Deliberation:
                 event=self._event(p["symbol"], p["as_of"]),
             )
             evidences.append(evidence)
+        if self.recall:  # the day's proposals ask memory at once: one batch of embeddings
+            recalled = memory.recall_many([RecallQuery(
+                e.as_of, e.symbol, e.strategy_id, e.regime, e.strategy_name, e.family,
+                setup_text(e.side, e.ret_20d, e.rsi_14, e.above_sma_200),
+                frozenset(k for k, g in self.genomes.items() if g.family == e.family))
+                for e in evidences])
+            evidences = [replace(e, memories=m)
+                         for e, m in zip(evidences, recalled, strict=True)]
         if not self.argue:
             return [no_debate(e).row() for e in evidences]
         if self.reasoner is None or not evidences:

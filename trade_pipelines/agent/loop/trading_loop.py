@@ -26,6 +26,7 @@ from trade_pipelines.agent.execution.controls import (
     TradingState,
 )
 from trade_pipelines.agent.execution.ledger import DayMarket, Ledger, bars_by_day
+from trade_pipelines.agent.memory.tiers import AUDIT_COLUMNS
 from trade_pipelines.agent.memory.trade_memory import (
     MEMORY_COLUMNS,
     DecisionIndex,
@@ -42,6 +43,8 @@ class LoopOutput:
     # The role weights' history rows (role_weights.py): one per role and regime a day's
     # closed trades moved.
     role_weights: list[dict] = field(default_factory=list)
+    # Promotions and forgettings of memories, dated by the session they took effect.
+    memory_audit: list[dict] = field(default_factory=list)
 
     def role_weights_frame(self) -> pd.DataFrame:
         return pd.DataFrame(self.role_weights, columns=ROLE_WEIGHT_COLUMNS)
@@ -53,6 +56,9 @@ class LoopOutput:
         frames = [m for m in self.memories if not m.empty]
         return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
             columns=MEMORY_COLUMNS)
+
+    def memory_audit_frame(self) -> pd.DataFrame:
+        return pd.DataFrame(self.memory_audit, columns=AUDIT_COLUMNS)
 
 
 class TradingLoop:
@@ -132,3 +138,4 @@ class TradingLoop:
             self.memory.add(memories)
             self.output.memories.append(memories)
         self.output.role_weights.extend(self.calibration.observe_closed(market.as_of, closed))
+        self.output.memory_audit.extend(self.memory.review(market.as_of))

@@ -1,24 +1,24 @@
 """Trade memories: each closed trade becomes a 5W1H entry whose importance comes from
-its outcome, and recall by metadata (same symbol, same strategy, same regime).
+its outcome and whose tier (``tiers``) from its importance and how extreme it was.
 
-The canonical memory is a warehouse row; the semantic index is rebuilt from these rows.
+The canonical memory is a warehouse row; the semantic index is rebuilt from these rows,
+and ``recall.MemoryBook`` recalls them by meaning and metadata.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Iterable, Mapping
-from datetime import date, timedelta
+from collections.abc import Collection, Iterable, Mapping
+from datetime import date
 from types import SimpleNamespace
 
-import numpy as np
 import pandas as pd
 
 from trade_pipelines.agent.ids import stable_id
+from trade_pipelines.agent.memory.recall import MemoryBook
+from trade_pipelines.agent.memory.tiers import tier_for
 
-LONG_TERM_IMPORTANCE = 8
-FORGET_IMPORTANCE = 3
-FORGET_AFTER = timedelta(days=90)
+__all__ = ["MEMORY_COLUMNS", "DecisionIndex", "MemoryBook", "distinct_trades",
+           "importance_from_outcome", "tier_for", "trade_key", "trade_memories"]
 
 MEMORY_COLUMNS = ["as_of", "memory_id", "kind", "tier", "symbol", "strategy_id", "regime",
                   "importance", "outcome_return", "text", "who", "what", "when", "where",
@@ -35,14 +35,6 @@ def importance_from_outcome(return_pct: float, stop_loss: float, confidence: flo
     if return_pct > 0 and confidence < 0.5:
         score += 1  # a win the judge doubted: the doubt was wrong
     return int(min(10, max(1, round(score))))
-
-
-def tier_for(importance: int) -> str:
-    if importance >= LONG_TERM_IMPORTANCE:
-        return "long_term"
-    if importance <= FORGET_IMPORTANCE:
-        return "decaying"
-    return "short_term"
 
 
 class DecisionIndex:
@@ -86,9 +78,12 @@ def distinct_trades(records: Iterable[Mapping[str, object]]) -> list[dict]:
 def trade_memories(
     trades: pd.DataFrame | list[dict], decisions: pd.DataFrame | DecisionIndex,
     regimes: pd.DataFrame | dict, stop_losses: dict[str, float], names: dict[str, str],
+    black_swans: Collection[tuple[str, date]] = (),
 ) -> pd.DataFrame:
     """One memory per distinct closed trade (the same decision traded in several accounts
-    is one experience; the combined account's copy wins)."""
+    is one experience; the combined account's copy wins). A trade beyond twice its stop,
+    or opened or closed on a black-swan day of its symbol (``black_swans``: (symbol,
+    day) pairs), is an episodic memory."""
     records = trades.to_dict("records") if isinstance(trades, pd.DataFrame) else trades
     if not records:
         return pd.DataFrame(columns=MEMORY_COLUMNS)
@@ -104,8 +99,10 @@ def trade_memories(
         decision = index.get(getattr(t, "decision_id", None))
         confidence = float(decision["confidence"]) if decision is not None else 0.5
         why = str(decision["summary"]) if decision is not None else "exit of an open position"
-        importance = importance_from_outcome(t.return_pct, stop_losses.get(t.strategy_id, 0.08),
-                                             confidence)
+        stop_loss = stop_losses.get(t.strategy_id, 0.08)
+        importance = importance_from_outcome(t.return_pct, stop_loss, confidence)
+        extreme_day = (t.symbol, t.opened_as_of) in black_swans \
+            or (t.symbol, t.as_of) in black_swans
         regime = regime_by_day.get(t.opened_as_of, "unknown")
         name = names.get(t.strategy_id, t.strategy_id)
         verb = "won" if t.pnl > 0 else "lost"
@@ -119,7 +116,8 @@ def trade_memories(
                 f"judge confidence {confidence:.0%}.")
         rows.append({
             "as_of": t.as_of, "memory_id": stable_id("M", t.trade_id), "kind": "trade",
-            "tier": tier_for(importance), "symbol": t.symbol, "strategy_id": t.strategy_id,
+            "tier": tier_for(importance, t.return_pct, stop_loss, extreme_day),
+            "symbol": t.symbol, "strategy_id": t.strategy_id,
             "regime": regime, "importance": importance,
             "outcome_return": round(float(t.return_pct), 6), "text": text,
             "who": f"{t.account} account, strategy {name}", "what": what,
@@ -127,61 +125,3 @@ def trade_memories(
             "why": why, "how": f"exit by {t.exit_reason}", "source": "agent",
         })
     return pd.DataFrame(rows, columns=MEMORY_COLUMNS)
-
-
-class MemoryBook:
-    """Memories the debate can recall, as arrays that grow during a run: recall is a few
-    vectorised comparisons instead of a DataFrame filter per proposal."""
-
-    TEXT_COLUMNS = ("memory_id", "symbol", "strategy_id", "regime", "text")
-
-    def __init__(self, memories: pd.DataFrame | None = None) -> None:
-        self._c: dict[str, np.ndarray] = {
-            "day": np.array([], dtype="datetime64[D]"),
-            **{k: np.array([], dtype=object) for k in self.TEXT_COLUMNS},
-            "importance": np.array([], dtype=float), "outcome": np.array([], dtype=float),
-        }
-        if memories is not None and not memories.empty:
-            self.add(memories)
-
-    def add(self, memories: pd.DataFrame) -> None:
-        if memories.empty:
-            return
-        new = {
-            "day": pd.to_datetime(memories["as_of"]).to_numpy(dtype="datetime64[D]"),
-            **{k: memories[k].to_numpy(dtype=object) for k in self.TEXT_COLUMNS},
-            "importance": memories["importance"].to_numpy(dtype=float),
-            "outcome": pd.to_numeric(memories["outcome_return"], errors="coerce")
-            .to_numpy(dtype=float),
-        }
-        self._c = {k: np.concatenate([self._c[k], new[k]]) for k in self._c}
-
-    def __len__(self) -> int:
-        return len(self._c["day"])
-
-    def recall(self, as_of: date, symbol: str, strategy_id: str, regime: str,
-               n: int = 3) -> list[dict]:
-        """The ``n`` most relevant memories formed strictly before ``as_of``.
-
-        Relevance: same symbol, same strategy, same regime, importance, and recency;
-        forgotten memories (low importance and old) are not recalled.
-        """
-        if not len(self):
-            return []
-        c = self._c
-        age = (np.datetime64(as_of, "D") - c["day"]).astype(float)
-        known = age > 0
-        forgotten = (c["importance"] <= FORGET_IMPORTANCE) & (age > FORGET_AFTER.days)
-        relevance = (2.0 * (c["symbol"] == symbol) + 2.0 * (c["strategy_id"] == strategy_id)
-                     + 1.0 * (c["regime"] == regime) + c["importance"] / 10
-                     + np.exp(-np.clip(age, 0, None) / 365))
-        chosen = np.flatnonzero(known & ~forgotten & (relevance >= 3.0))
-        if chosen.size == 0:
-            return []
-        # most relevant first; ties by memory id, so recall is deterministic
-        order = sorted(chosen, key=lambda i: (-relevance[i], c["memory_id"][i]))[:n]
-        return [{"memory_id": c["memory_id"][i], "text": c["text"][i],
-                 "importance": int(c["importance"][i]),
-                 "outcome_return": None if math.isnan(c["outcome"][i])
-                 else float(c["outcome"][i])} for i in order]
-
