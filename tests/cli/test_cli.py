@@ -157,22 +157,23 @@ def test_a_symbol_without_bars_is_named(project_home: Path,
     assert "NOPE" in capsys.readouterr().err
 
 
-def test_recall_searches_the_memory_index_as_of_a_day(
+def test_memory_search_finds_the_replayed_memories_as_of_a_day(
         project_home: Path, capsys: pytest.CaptureFixture) -> None:
-    assert main(["recall", "anything"]) == 2  # nothing indexed yet
+    assert main(["memory", "search", "anything"]) == 2  # nothing indexed yet
     assert main(["replay", "--start", "2019-01-01", "--end", "2019-04-30",
                  "--symbols", "AAPL,JPM,KO,XOM,MSFT", "--no-progress"]) == 0
     memories = Warehouse(paths().warehouse).query("SELECT * FROM memories ORDER BY as_of")
     assert len(memories) > 0
     capsys.readouterr()
     first = memories.iloc[0]
-    assert main(["recall", first["text"], "--symbol", first["symbol"], "--n", "50"]) == 0
+    assert main(["memory", "search", first["text"], "--symbol", first["symbol"],
+                 "-n", "50"]) == 0
     out = capsys.readouterr().out
     # a memory is its own nearest neighbour (with those that mean the same)
     assert first["memory_id"] in out
-    assert f"distance {0:.3f}" in out
+    assert f"score {1:.3f}" in out
     day_before = (pd.Timestamp(memories["as_of"].min()) - pd.Timedelta(days=1)).date()
-    assert main(["recall", first["text"], "--as-of", str(day_before)]) == 0
+    assert main(["memory", "search", first["text"], "--as-of", str(day_before)]) == 0
     assert "No memory formed" in capsys.readouterr().out
 
 

@@ -160,3 +160,19 @@ def test_a_years_recalls_take_milliseconds_a_day() -> None:
     print(f"recall: {per_day * 1000:.2f} ms a day (4 queries, 800 memories)")
     assert recalled > 250
     assert per_day < 0.05
+
+
+def test_recalled_memories_carry_the_day_they_were_formed() -> None:
+    from datetime import date
+
+    import pandas as pd
+
+    from trade_pipelines.agent.memory.trade_memory import MEMORY_COLUMNS, MemoryBook
+
+    row = dict.fromkeys(MEMORY_COLUMNS)
+    row.update(as_of=date(2021, 3, 1), memory_id="M-1", kind="trade", tier="short_term",
+               symbol="AAA", strategy_id="S01", regime="bull", importance=6,
+               outcome_return=0.04, text="AAA trend trade in a bull market won", source="agent")
+    book = MemoryBook(pd.DataFrame([row], columns=MEMORY_COLUMNS))
+    [recalled] = book.recall(date(2021, 3, 10), "AAA", "S01", "bull")
+    assert recalled["memory_id"] == "M-1" and recalled["as_of"] == date(2021, 3, 1)

@@ -216,7 +216,9 @@ class MemoryBook:
     def _recalled(self, i: int, score: float, similarity: float) -> dict:
         c = self._c
         outcome = c["outcome"][i]
+        # Dated: the LLM reasoner refuses undated text (agent/decision/llm/prompts.py).
         return {"memory_id": c["memory_id"][i], "text": c["text"][i],
+                "as_of": c["day"][i].astype("datetime64[D]").item(),
                 "importance": int(c["importance"][i]),
                 "outcome_return": None if math.isnan(outcome) else float(outcome),
                 "score": round(score, 4), "similarity": round(similarity, 4),
