@@ -33,6 +33,7 @@ from trade_pipelines.agent.execution.ledger import (
 from trade_pipelines.agent.loop.trading_loop import TradingLoop
 from trade_pipelines.agent.loop.wiring import trading_bars, trading_loop
 from trade_pipelines.agent.markets import MarketRules
+from trade_pipelines.agent.memory.knowledge_graph import KnowledgeGraph
 from trade_pipelines.agent.perception.events import EVENT_HORIZON, EventResponses
 from trade_pipelines.assets.common import (
     WAREHOUSE_POOL,
@@ -43,6 +44,7 @@ from trade_pipelines.assets.common import (
     trading_days,
 )
 from trade_pipelines.assets.decisions import trade_proposals
+from trade_pipelines.assets.knowledge import knowledge_through
 from trade_pipelines.assets.market import market_bars, market_features, market_regime
 from trade_pipelines.assets.news import news_sentiment
 from trade_pipelines.assets.planning import daily_plans
@@ -289,10 +291,21 @@ def _open_loop(store: Warehouse, first_day: date, features: pd.DataFrame,
                         earlier_decisions, genomes=genomes, probation=probation,
                         rules=rules, news=news, sentiment=sentiment, events=events,
                         reasoner=llm_reasoner,
-                        calibration=_stored_calibration(store, first_day))
+                        calibration=_stored_calibration(store, first_day),
+                        knowledge=_stored_knowledge(store, first_day, regimes))
     # Promotions and forgettings up to that close are audited already.
     loop.memory.reviewed_through = previous_day
     return loop, previous_close, previous_day
+
+
+def _stored_knowledge(store: Warehouse, first_day: date,
+                      regimes: pd.DataFrame) -> KnowledgeGraph:
+    """The knowledge graph as the trades, regimes and event moves known by the close
+    before ``first_day`` left it, with the window's regimes (a trade closed in the window
+    learns the regime of the day it opened)."""
+    graph = knowledge_through(store, first_day - timedelta(days=1))
+    graph.add_regimes(regimes[["as_of", "regime"]])
+    return graph
 
 
 def _stored_calibration(store: Warehouse, first_day: date) -> JudgeCalibration:

@@ -87,3 +87,32 @@ def test_the_debate_recalls_memories_formed_before_its_day() -> None:
     # the lost trade in memory weighs on the debate
     transcript = json.loads(next_day.output.decisions[0]["transcript"])
     assert any("averaged -7.0%" in turn["text"] for turn in transcript)
+
+
+def test_the_knowledge_graph_learns_a_closed_trade_and_the_next_debate_cites_it() -> None:
+    from trade_pipelines.agent.memory.knowledge_graph import KnowledgeGraph
+
+    closed_on, after = date(2024, 3, 7), date(2024, 3, 8)
+    days = [*DAYS, closed_on, after]
+    features = pd.DataFrame([
+        {"symbol": s, "as_of": d, "close": 100.0, "ret_20d": 0.05, "vol_20": 0.2,
+         "rsi_14": 55.0, "sma_200": 90.0} for s in SYMBOLS for d in days])
+    graph = KnowledgeGraph()
+    graph.add_regimes(pd.DataFrame({"as_of": days, "regime": "bull"}))
+    regimes = pd.DataFrame({"as_of": days, "regime": "bull", "defensive": False})
+    deliberation = Deliberation(features, regimes, {}, SetupBook(pd.DataFrame()), GENOMES,
+                                knowledge=graph)
+    loop = TradingLoop(deliberation, Ledger(LedgerState(), GENOMES), MemoryBook(),
+                       DecisionIndex(), dict.fromkeys(days, "bull"), GENOMES, knowledge=graph)
+    loop.run_day(_market(DAYS[0]), [_proposal("AAA", DAYS[0])])
+    loop.run_day(_market(DAYS[1]), [])
+    loop.run_day(_market(DAYS[2], 120.0), [])
+    # Debated on the closing day itself: the trade is not known yet.
+    loop.run_day(_market(closed_on, 120.0), [_proposal("BBB", closed_on)])
+    assert len(loop.output.memories_frame()) == 1
+    same_day = json.loads(loop.output.decisions[-1]["transcript"])
+    assert not any("knowledge graph" in t["text"] for t in same_day)
+    loop.run_day(_market(after, 120.0), [_proposal("AAA", after)])
+    cited = [t["text"] for t in json.loads(loop.output.decisions[-1]["transcript"])
+             if "knowledge graph" in t["text"]]
+    assert cited and "AAA" in cited[0] and "1 trade" in cited[0], cited

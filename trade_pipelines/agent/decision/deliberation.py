@@ -20,6 +20,7 @@ from trade_pipelines.agent.decision.debate import (
 from trade_pipelines.agent.decision.setups import SetupBook
 from trade_pipelines.agent.evolution.genomes import StrategyGenome, sizing_scale
 from trade_pipelines.agent.evolution.lifecycle import Probation
+from trade_pipelines.agent.memory.knowledge_graph import KnowledgeGraph
 from trade_pipelines.agent.memory.recall import MemoryBook, RecallQuery, setup_text
 from trade_pipelines.agent.perception.events import EventBook
 from trade_pipelines.agent.perception.news import MARKET_WIDE, NewsSentiment
@@ -45,7 +46,8 @@ class Deliberation:
                  news: Mapping[tuple[str, Any], NewsSentiment] | None = None,
                  sentiment: pd.DataFrame | None = None,
                  events: pd.DataFrame | None = None,
-                 reasoner: Reasoner | None = None) -> None:
+                 reasoner: Reasoner | None = None,
+                 knowledge: KnowledgeGraph | None = None) -> None:
         self.features = features.set_index(["symbol", "as_of"])[FEATURES_USED].to_dict("index")
         self.regimes = regimes.set_index("as_of")[["regime", "defensive"]].to_dict("index")
         self.exposure = exposure_by_day
@@ -59,6 +61,7 @@ class Deliberation:
         self.moods = _moods(sentiment)
         self.events = EventBook(events)
         self.reasoner = reasoner  # None: the deterministic debate
+        self.knowledge = knowledge  # the knowledge graph, grown by the loop (optional)
 
     def decide(self, proposals: Iterable[Mapping[str, Any]],
                memory: MemoryBook) -> list[dict]:
@@ -95,6 +98,9 @@ class Deliberation:
                 for e in evidences])
             evidences = [replace(e, memories=m)
                          for e, m in zip(evidences, recalled, strict=True)]
+            if self.knowledge is not None:  # what the graph learned before the day
+                evidences = [replace(e, graph_facts=self.knowledge.facts(
+                    e.symbol, e.family, e.regime, e.as_of)) for e in evidences]
         if not self.argue:
             return [no_debate(e).row() for e in evidences]
         if self.reasoner is None or not evidences:

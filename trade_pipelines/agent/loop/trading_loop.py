@@ -26,6 +26,7 @@ from trade_pipelines.agent.execution.controls import (
     TradingState,
 )
 from trade_pipelines.agent.execution.ledger import DayMarket, Ledger, bars_by_day
+from trade_pipelines.agent.memory.knowledge_graph import KnowledgeGraph
 from trade_pipelines.agent.memory.tiers import AUDIT_COLUMNS
 from trade_pipelines.agent.memory.trade_memory import (
     MEMORY_COLUMNS,
@@ -65,7 +66,8 @@ class TradingLoop:
     def __init__(self, deliberation: Deliberation, ledger: Ledger, memory: MemoryBook,
                  decision_index: DecisionIndex, regime_by_day: Mapping[date, str],
                  genomes: Mapping[str, StrategyGenome],
-                 calibration: JudgeCalibration | None = None) -> None:
+                 calibration: JudgeCalibration | None = None,
+                 knowledge: KnowledgeGraph | None = None) -> None:
         self.deliberation = deliberation
         self.ledger = ledger
         self.memory = memory
@@ -76,6 +78,9 @@ class TradingLoop:
         self.output = LoopOutput()
         # The judge's calibration and the role weights: they report, the debate decides.
         self.calibration = calibration or JudgeCalibration()
+        # The knowledge graph learns each trade on its closing day (the debate reads it).
+        self.knowledge = knowledge
+        self.genomes = dict(genomes)
 
     def run_days(self, days: Iterable[date], bars: pd.DataFrame, regimes: pd.DataFrame,
                  proposals: pd.DataFrame, controls: ControlSchedule = NO_CONTROLS,
@@ -137,5 +142,7 @@ class TradingLoop:
                                       self.regime_by_day, self.stop_losses, self.names)
             self.memory.add(memories)
             self.output.memories.append(memories)
+            if self.knowledge is not None:
+                self.knowledge.add_trades(closed, self.genomes)
         self.output.role_weights.extend(self.calibration.observe_closed(market.as_of, closed))
         self.output.memory_audit.extend(self.memory.review(market.as_of))

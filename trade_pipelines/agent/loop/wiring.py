@@ -23,6 +23,7 @@ from trade_pipelines.agent.execution.ledger import Ledger, LedgerState
 from trade_pipelines.agent.loop.trading_loop import TradingLoop
 from trade_pipelines.agent.loop.variant import FULL_AGENT, AgentVariant
 from trade_pipelines.agent.markets import US, MarketRules, market_rules
+from trade_pipelines.agent.memory.knowledge_graph import KnowledgeGraph
 from trade_pipelines.agent.memory.trade_memory import DecisionIndex, MemoryBook
 from trade_pipelines.agent.perception.events import EVENT_HORIZON, market_events
 from trade_pipelines.agent.perception.features import equal_weight_index
@@ -182,7 +183,8 @@ def trading_loop(features: pd.DataFrame, regimes: pd.DataFrame, plans: pd.DataFr
                  sentiment: pd.DataFrame | None = None,
                  events: pd.DataFrame | None = None,
                  reasoner: Reasoner | None = None,
-                 calibration: JudgeCalibration | None = None) -> TradingLoop:
+                 calibration: JudgeCalibration | None = None,
+                 knowledge: KnowledgeGraph | None = None) -> TradingLoop:
     """The day loop over a window (its features, regimes and plans), continuing from a
     ledger state, the memories formed before and the debates behind carried positions.
     ``genomes`` are every genome that may have traded (the seeded ones by default);
@@ -191,13 +193,16 @@ def trading_loop(features: pd.DataFrame, regimes: pd.DataFrame, plans: pd.DataFr
     ``news_sentiment`` rows), ``sentiment`` and ``events`` (the market's mood per day,
     the events ahead) join the debate's evidence; ``reasoner`` argues it (None: the
     deterministic debate); ``calibration``: the judge's, as the decisions and trades
-    before the window left it (a fresh one by default)."""
+    before the window left it (a fresh one by default); ``knowledge``: the knowledge
+    graph as the trades before the window left it, which the loop grows and the debate
+    cites (none by default)."""
     genomes = dict(genomes or SEEDED_GENOMES)
     exposure = dict(zip(plans["as_of"], plans["exposure_target"], strict=True))
     deliberation = Deliberation(features, regimes, exposure, SetupBook(outcomes), genomes,
                                 recall=variant.memory, argue=variant.debate,
                                 probation=probation, news=news_by_symbol_day(news),
-                                sentiment=sentiment, events=events, reasoner=reasoner)
+                                sentiment=sentiment, events=events, reasoner=reasoner,
+                                knowledge=knowledge)
     return TradingLoop(deliberation, Ledger(state or LedgerState(), genomes, rules=rules),
                        MemoryBook(memories), DecisionIndex(earlier_decisions),
-                       regime_by_day, genomes, calibration)
+                       regime_by_day, genomes, calibration, knowledge)
