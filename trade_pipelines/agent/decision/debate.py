@@ -17,6 +17,7 @@ from datetime import date
 
 from trade_pipelines.agent.ids import stable_id
 from trade_pipelines.agent.perception.news import NewsSentiment
+from trade_pipelines.agent.reflection.performance import wilson_interval
 
 MIN_ROUNDS, MAX_ROUNDS = 3, 5
 # News whose tone is at least this strong is argued: the aggressive agent cites good
@@ -170,6 +171,15 @@ def _clip(value: float, low: float = 0.0, high: float = 1.0) -> float:
     if not math.isfinite(value):
         return low
     return max(low, min(high, value))
+
+
+def _interval(n: int, win_rate: float) -> str:
+    """The win rate's 95% Wilson interval: 6 wins in 10 and 600 in 1,000 are not the same
+    evidence."""
+    if n <= 0 or not math.isfinite(win_rate):
+        return ""
+    low, high = wilson_interval(round(win_rate * n), n)
+    return f" (95% interval {low:.0%}-{high:.0%})"
 
 
 def _pct(value: float) -> str:
@@ -355,9 +365,10 @@ def debate(e: Evidence) -> Decision:
     recalled = (" Memories recalled: " + "; ".join(_cited(m) for m in e.memories) + "."
                 if e.memories else "")
     say(1, "quant",
-        (f"Record of this setup before today: {r.n} trades, win rate {_pct(r.win_rate)}, "
-         f"expectancy {r.expectancy:+.2%} a trade, payoff {r.payoff:.2f}. On {e.symbol}: "
-         f"{r.symbol_n} trades, win rate {_pct(r.symbol_win_rate)}."
+        (f"Record of this setup before today: {r.n} non-overlapping trades, win rate "
+         f"{_pct(r.win_rate)}{_interval(r.n, r.win_rate)}, expectancy {r.expectancy:+.2%} "
+         f"a trade, payoff {r.payoff:.2f}. On {e.symbol}: {r.symbol_n} trades, win rate "
+         f"{_pct(r.symbol_win_rate)}{_interval(r.symbol_n, r.symbol_win_rate)}."
          if r.n else "No completed trade of this setup before today: no statistics.")
         + recalled)
     if e.graph_facts:
