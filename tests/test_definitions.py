@@ -14,7 +14,7 @@ EXPECTED_ASSETS = {
     "risk_checked_orders", "paper_fills", "positions", "account_values", "closed_trades",
     "trade_memories", "memory_index", "daily_reports", "walk_forward_scoreboard",
     "market_sentiment", "market_anomalies", "market_events", "news_sentiment",
-    "knowledge_graph",
+    "knowledge_graph", "judge_role_weights", "memory_audit",
 }
 
 
@@ -157,6 +157,7 @@ SNAPSHOT = {
         "debate_decisions": ["daily_plans", "market_events", "market_features",
                              "market_regime", "market_sentiment", "news_sentiment",
                              "trade_proposals"],
+        "judge_role_weights": ["closed_trades", "judge_role_weights"],
         "knowledge_graph": ["closed_trades", "market_events", "market_regime",
                             "trade_memories"],
         "market_anomalies": ["market_bars", "market_features"],
@@ -165,6 +166,7 @@ SNAPSHOT = {
         "market_features": ["market_bars"],
         "market_regime": ["market_bars", "market_features"],
         "market_sentiment": ["market_bars", "market_features"],
+        "memory_audit": ["memory_audit", "trade_memories"],
         "memory_index": ["trade_memories"],
         "news_sentiment": [],
         "paper_fills": ["risk_checked_orders"],

@@ -69,7 +69,8 @@ from trade_pipelines.warehouse.checkpoints import (
 PREVIOUS_YEAR = TimeWindowPartitionMapping(start_offset=-1, end_offset=-1)
 TABLES = {"debate_decisions": "decisions", "risk_checked_orders": "orders",
           "paper_fills": "fills", "positions": "positions", "account_values": "accounts",
-          "closed_trades": "trades", "trade_memories": "memories"}
+          "closed_trades": "trades", "trade_memories": "memories",
+          "judge_role_weights": "role_weights", "memory_audit": "memory_audit"}
 # How far back the regime at a trade's opening is looked up for its memory.
 MEMORY_CONTEXT = timedelta(days=400)
 
@@ -104,6 +105,12 @@ def _spec(key: str, description: str, deps: list, self_dependent: bool = False) 
         _spec("trade_memories", "One 5W1H memory per closed trade, importance scored from "
               "its outcome; the next days' debates recall them.",
               ["closed_trades", "debate_decisions"], self_dependent=True),
+        _spec("judge_role_weights", "Which role has been right, per regime: the weight of "
+              "the aggressive and the conservative, a row each day a closed trade moved it; "
+              "the judge's calibration reads it.", ["closed_trades"], self_dependent=True),
+        _spec("memory_audit", "Each promotion of a memory to long-term and each forgetting, "
+              "with the decayed importance and the reason.", ["trade_memories"],
+              self_dependent=True),
     ],
     partitions_def=trading_years, backfill_policy=single_run, pool=WAREHOUSE_POOL,
     can_subset=False,
@@ -394,3 +401,11 @@ def _results(store: Warehouse, start: date, end: date, previous_day: date | None
     yield MaterializeResult(asset_key="trade_memories", metadata={
         **common, "rows": counts["memories"], "tiers": by(tiers, "tier"),
         "preview": markdown_preview(recent_memories)})
+    weights = to_dates(read("SELECT * FROM role_weights WHERE as_of BETWEEN ? AND ? "
+                            "ORDER BY as_of DESC, regime, role LIMIT 12"), "as_of")
+    yield MaterializeResult(asset_key="judge_role_weights", metadata={
+        **common, "rows": counts["role_weights"], "latest": markdown_preview(weights, 12)})
+    audit = read("SELECT event, count(*) AS n FROM memory_audit WHERE as_of BETWEEN ? AND ? "
+                 "GROUP BY event ORDER BY event")
+    yield MaterializeResult(asset_key="memory_audit", metadata={
+        **common, "rows": counts["memory_audit"], "events": by(audit, "event")})

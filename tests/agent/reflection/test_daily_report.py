@@ -151,8 +151,9 @@ def test_performance_accounts_decisions_plan_and_gene_pool() -> None:
     assert table[2].startswith("| AI combined | +1.00% | +1.00% | n/a | +0.00% |")
     assert table[3].startswith("| Aggressive | -2.00% | -2.00% | n/a | -2.00% |")
     assert table[5] == "| Benchmark | +2.00% | +2.00% | - | - | - |"
-    assert section(markdown, "## Today's decisions") == ["- AAA: drop",
-                                                         "- BBB: enter (low certainty)"]
+    assert section(markdown, "## Today's decisions") == [
+        "- AAA: drop", "- BBB: enter (low certainty)",
+        "Argued by the deterministic reasoner (cleanliness `replay`)."]
     assert section(markdown, "## New knowledge today") == [
         "1. 1 of 2 proposals were dropped in debate."]
     assert section(markdown, "## Plan for the next session") == [
@@ -403,3 +404,19 @@ def replace_trades_to_date(inputs: ReportInputs, trades: pd.DataFrame) -> Report
     from dataclasses import replace
 
     return replace(inputs, trades_to_date=trades)
+
+
+def test_the_report_says_who_argued_and_labels_llm_results_before_the_cutoff() -> None:
+    from trade_pipelines.agent.reflection.daily_report import reasoner_line
+
+    plain = [{"model": None, "cleanliness": "replay", "llm_cost": 0.0}]
+    assert "deterministic reasoner" in reasoner_line(plain)
+    llm = [{"model": "gpt-4o-mini", "cleanliness": "replay_llm_precutoff", "llm_cost": 0.012,
+            "fallback_reason": None},
+           {"model": "gpt-4o-mini", "cleanliness": "replay", "llm_cost": 0.003,
+            "fallback_reason": "timeout"}]
+    line = reasoner_line(llm)
+    assert "gpt-4o-mini in 1 of 2 debates" in line and "timeout" in line
+    assert "US$0.0150" in line and "not evidence" in line
+    after = [{**llm[0], "cleanliness": "replay_llm_postcutoff"}]
+    assert "not evidence" not in reasoner_line(after)

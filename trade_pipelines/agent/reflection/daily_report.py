@@ -219,6 +219,28 @@ def _why(trade: Mapping[str, Any]) -> str:
     return summary if isinstance(summary, str) and summary else "no debate record"
 
 
+def reasoner_line(decisions: list[dict[str, Any]]) -> str:
+    """Who argued the day's decisions, what the LLM cost, and how far the results can be
+    trusted: a model remembers what followed a day before its training cut-off."""
+    models = sorted({str(d["model"]) for d in decisions if d.get("model")})
+    labels = sorted({str(d.get("cleanliness") or "replay") for d in decisions})
+    if not models:
+        return "Argued by the deterministic reasoner (cleanliness `replay`)."
+    fallbacks = [d for d in decisions if d.get("fallback_reason")]
+    reasons = sorted({str(d["fallback_reason"]) for d in fallbacks})
+    spent = sum(float(d.get("llm_cost") or 0.0) for d in decisions)
+    line = (f"Argued by {', '.join(models)} in {len(decisions) - len(fallbacks)} of "
+            f"{len(decisions)} debates"
+            + (f" (the deterministic reasoner in {len(fallbacks)}: {', '.join(reasons)})"
+               if fallbacks else "")
+            + f"; the model cost US${spent:,.4f}, paid by every account. Cleanliness: "
+            + ", ".join(f"`{label}`" for label in labels) + ".")
+    if "replay_llm_precutoff" in labels:
+        line += (" Before the model's training cut-off it may remember what followed: "
+                 "these results are not evidence of skill.")
+    return line
+
+
 def _render(day: _Day) -> str:
     m = day.metrics["combined"]
     currency = day.market.currency
@@ -283,6 +305,7 @@ def _render(day: _Day) -> str:
         for d in day.decisions:
             flag = " (low certainty)" if d["low_certainty"] else ""
             lines.append(f"- {d['summary']}{flag}")
+        lines.append(reasoner_line(day.decisions))
         dropped = sum(1 for d in day.decisions if d["verdict"] == "drop")
         if dropped:
             lessons.append(f"{dropped} of {len(day.decisions)} proposals were dropped "
