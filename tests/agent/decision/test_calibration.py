@@ -77,8 +77,9 @@ def test_one_outcome_per_decision_the_combined_copy_first() -> None:
     assert chosen == {"D1": ("combined", 3.0), "D2": ("aggressive", -1.0)}
 
 
-def _stream(seed: int, decisions: int = 1200, per_day: int = 3) -> tuple[list, list]:
-    """Miscalibrated raw confidence: the true chance of a win is 0.45 + 0.3 (raw - 0.5)
+def _stream(seed: int, decisions: int = 1200, per_day: int = 3,
+            slope: float = 0.3) -> tuple[list, list]:
+    """Miscalibrated raw confidence: the true chance of a win is 0.45 + slope (raw - 0.5)
     plus noise; each trade closes 2-15 days after its decision. The regime alternates
     every 20 days."""
     rng = np.random.default_rng(seed)
@@ -86,7 +87,7 @@ def _stream(seed: int, decisions: int = 1200, per_day: int = 3) -> tuple[list, l
     for i in range(decisions):
         day = START + timedelta(days=i // per_day)
         raw = float(rng.uniform(0.1, 0.95))
-        p = float(np.clip(0.45 + 0.3 * (raw - 0.5) + rng.normal(0, 0.05), 0.01, 0.99))
+        p = float(np.clip(0.45 + slope * (raw - 0.5) + rng.normal(0, 0.05), 0.01, 0.99))
         decision_id = f"D{i:05d}"
         rows.append({"as_of": day, "decision_id": decision_id, "confidence": round(raw, 4),
                      "low_certainty": raw < 0.6, "regime": _regime(day)})
@@ -125,8 +126,12 @@ def _outcomes(trades: list) -> dict[str, tuple[date, bool]]:
 
 @pytest.mark.parametrize("seed", [1, 7])
 def test_calibration_beats_the_raw_confidence_out_of_sample(seed: int) -> None:
-    rows, trades = _stream(seed=seed, per_day=6)
-    calibrated, _ = _run(rows, trades)
+    # Win rates from 19% to 72% by raw confidence: information a calibration can use.
+    # (At slope 0.3, win rates 33%-58%, the calibrated and base-rate Brier scores of the
+    # second half differ by less than their noise: 5 of 8 seeds beat the base rate, by
+    # 0.001 on average.)
+    rows, trades = _stream(seed=seed, per_day=6, slope=0.6)
+    calibrated, calibration = _run(rows, trades)
     outcomes = _outcomes(trades)
     calibrated = calibrated.sort_values("decision_id").reset_index(drop=True)
     second = calibrated.iloc[len(calibrated) // 2:]
@@ -140,22 +145,49 @@ def test_calibration_beats_the_raw_confidence_out_of_sample(seed: int) -> None:
                                 [outcomes[d][0] for d in calibrated["decision_id"]],
                                 [outcomes[d][1] for d in calibrated["decision_id"]])
     base_rate = brier(every[len(calibrated) // 2:], won)
-    assert scores["calibrated"] < scores["raw"] - 0.02
-    assert scores["calibrated"] <= base_rate
-    # the calibrated forecasts are spread around the base rate, not one constant
-    assert second["confidence"].std() > 0.02
+    assert scores["calibrated"] < scores["raw"] - 0.005
+    assert scores["calibrated"] < base_rate - 0.005
+    # the raw confidence carries information: the model proves itself and is reported
+    last = max(t["as_of"] for t in trades) + timedelta(days=1)
+    assert calibration.model_is_better(last)
+    assert second["confidence"].tail(100).std() > 0.02
 
 
-def test_few_outcomes_leave_the_debate_s_confidence() -> None:
+def test_until_the_model_has_proven_itself_the_base_rate_is_reported() -> None:
     rows, trades = _stream(seed=3, decisions=60, per_day=1)
     calibrated, calibration = _run(rows, trades)
+    outcomes = _outcomes(trades)
+    base = base_rate_forecasts(list(calibrated["as_of"]),
+                               [outcomes[d][0] for d in calibrated["decision_id"]],
+                               [outcomes[d][1] for d in calibrated["decision_id"]])
     known_before = [sum(t["as_of"] < day for t in trades) for day in calibrated["as_of"]]
-    early = calibrated[[k < MIN_OUTCOMES for k in known_before]]
-    assert len(early) > 10
-    assert (early["confidence"] == early["raw_confidence"]).all()
-    late = calibrated[[k >= MIN_OUTCOMES for k in known_before]]
-    assert len(late) and (late["confidence"] != late["raw_confidence"]).any()
-    assert (late["low_certainty"] == (late["confidence"] < 0.6)).all()
+    # Fewer than 30 outcomes scored with the model's own forecasts: the base rate known.
+    early = [k < 2 * MIN_OUTCOMES for k in known_before]
+    assert sum(early) > 10
+    assert np.allclose(calibrated["confidence"][early], base[early], atol=1e-4)
+    assert calibrated["confidence"][early].nunique() > 1  # it moves as outcomes arrive
+    assert (calibrated["low_certainty"] == (calibrated["confidence"] < 0.6)).all()
+
+
+def test_a_model_that_loses_to_the_base_rate_is_not_reported() -> None:
+    # Raw confidence with no information: the model's forecasts score no better.
+    rows, trades = _stream(seed=5, decisions=600, per_day=4)
+    noise = np.random.default_rng(0).uniform(0.05, 0.95, len(rows))
+    rows = [{**r, "confidence": float(x)} for r, x in zip(rows, noise, strict=True)]
+    calibrated, calibration = _run(rows, trades)
+    last = max(t["as_of"] for t in trades) + timedelta(days=1)
+    scored = [o for o in calibration.outcomes if np.isfinite(o.model_forecast)]
+    assert len(scored) > 300
+    won = [o.won for o in scored]
+    # The model's own forecasts do not beat the base rate's beyond chance: not reported.
+    assert not calibration.model_is_better(last)
+    outcomes = _outcomes(trades)
+    base = base_rate_forecasts(list(calibrated["as_of"]),
+                               [outcomes[d][0] for d in calibrated["decision_id"]],
+                               [outcomes[d][1] for d in calibrated["decision_id"]])
+    won = [outcomes[d][1] for d in calibrated["decision_id"]]
+    # Reported forecasts never fall far behind the base rate's.
+    assert brier(calibrated["confidence"], won) <= brier(base, won) + 0.005
 
 
 def test_outcomes_closing_after_a_day_do_not_change_its_calibration() -> None:
@@ -221,9 +253,9 @@ def test_many_outcomes_switch_to_isotonic_which_follows_a_step() -> None:
         {"as_of": START + timedelta(days=1), "decision_id": r["decision_id"],
          "account": "combined", "pnl": 1.0 if w else -1.0} for r, w in zip(rows, won,
                                                                           strict=True)])
-    probe = [{"decision_id": f"P{i}", "confidence": c} for i, c in enumerate((0.3, 0.45, 0.55,
-                                                                             0.7))]
-    p = [r["confidence"] for r in calibration.calibrate(START + timedelta(days=2), probe,
-                                                        "bull")]
+    # The model as fitted for the day after (whether it is reported is scored apart).
+    fit = calibration.fit_for(START + timedelta(days=2))
+    assert fit is not None and fit.isotonic is not None
+    p = list(fit([0.3, 0.45, 0.55, 0.7]))
     assert p[0] == pytest.approx(0.2, abs=0.06) and p[1] == pytest.approx(0.2, abs=0.08)
     assert p[2] == pytest.approx(0.8, abs=0.08) and p[3] == pytest.approx(0.8, abs=0.06)

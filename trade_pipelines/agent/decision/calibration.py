@@ -2,23 +2,29 @@
 
 The debate's confidence is a score built from evidence, not a probability: over the
 2021-2022 demo it scored a Brier of 0.255 where a constant forecast of the base rate
-scores about 0.245. ``JudgeCalibration`` maps it, with the regime's role weight
-(``role_weights.py``), to the win rate observed for similar confidences, refitted as
-trades close and only from outcomes known before the decision day (an outcome is known
-at its trade's close, and a day's decisions are made before its trades close).
+scores about 0.245. ``JudgeCalibration`` maps it to the win rate observed for similar
+confidences, refitted as trades close and only from outcomes known before the decision
+day (an outcome is known at its trade's close, and a day's decisions are made before its
+trades close).
 
-The model, by the number of outcomes known:
-- fewer than ``MIN_OUTCOMES`` (30): the debate's confidence unchanged. Thirty outcomes
-  put a base rate within about +-18 points (95%); fewer fit noise.
-- from 30: Platt scaling, a logistic regression on [logit(raw confidence), logit(the
-  aggressive role's weight in the day's regime)], L2-regularised (``LOGISTIC_C``), so
-  with weak evidence it shrinks toward the base rate. Two parameters and an intercept
-  are all a few hundred noisy outcomes can carry.
-- from ``ISOTONIC_OUTCOMES`` (2000): isotonic regression of the outcome on the
-  logistic's score, which also bends where the logistic's S-curve does not fit,
-  monotone in it. Isotonic needs many outcomes per step: on the synthetic streams of
-  the tests (400-1200 outcomes whose win rate moves by +-12 points), starting it at 400
-  lost to the Platt fit on all four seeds tried, and to the base rate on one.
+Two forecasters are kept side by side, each as it stood before each decision day:
+- the base rate: the win rate of the outcomes known (0.5 before any), the no-skill
+  forecast a calibration must beat;
+- the model, from ``MIN_OUTCOMES`` (30) outcomes: Platt scaling, a logistic regression on
+  logit(raw confidence), L2-regularised (``LOGISTIC_C``); from ``ISOTONIC_OUTCOMES``
+  (2000) isotonic regression of the outcome on the logistic's score, which also bends
+  where the S-curve does not fit (starting it at 400 lost to the Platt fit on all four
+  synthetic seeds tried).
+Each decision records both forecasts; once its trade closes they are scored. The
+calibrated confidence is the model's only when, over at least ``MIN_OUTCOMES`` outcomes
+known before the day, the model's recorded forecasts scored a lower Brier than the base
+rate's beyond chance (a one-sided paired test at 5%): a prequential choice, out of
+sample by construction. A fit on a few hundred noisy outcomes can lose to the base rate
+(on the 2021-2022 demo, a Platt fit reported from 30 outcomes scored 0.271 against the
+base rate's 0.256); then the base rate is reported. The regime's role weight
+(``role_weights.py``) is recorded with each outcome and reported, not fitted: as a
+second feature it let the fit extrapolate a regime's early losing streak into forecasts
+of 18% for trades that then won (the same demo, October 2022).
 Probabilities stay within ``PROBABILITY_BOUNDS``, the debate's own.
 
 A deliberate choice: the calibration reports, the debate decides. Verdicts, sizes, the
@@ -49,6 +55,8 @@ from trade_pipelines.agent.reflection.performance import wilson_interval
 MIN_OUTCOMES = 30
 ISOTONIC_OUTCOMES = 2000
 LOGISTIC_C = 1.0
+# The model is reported only when its Brier beats the base rate's at 5% (one-sided).
+MODEL_EVIDENCE_Z = 1.645
 PROBABILITY_BOUNDS = (0.02, 0.98)
 # The copy of a decision traded in several accounts that stands for it: the combined
 # account's first (as for trade memories).
@@ -69,6 +77,9 @@ class Outcome:
     role_weight: float
     regime: str
     won: bool
+    # What each forecaster said on the decision day (the model's NaN before it existed).
+    base_forecast: float = 0.5
+    model_forecast: float = math.nan
 
 
 def logit(p: np.ndarray | float) -> np.ndarray:
@@ -91,11 +102,10 @@ def first_outcomes(trades: Iterable[Mapping[str, object]]) -> list[Mapping[str, 
 
 
 class _Fit:
-    """A fitted map from (raw confidence, role weight) to a probability of winning."""
+    """A fitted map from the raw confidence to a probability of winning."""
 
     def __init__(self, outcomes: Sequence[Outcome]) -> None:
-        self.x = _features([o.raw_confidence for o in outcomes],
-                           [o.role_weight for o in outcomes])
+        self.x = _features([o.raw_confidence for o in outcomes])
         y = np.array([o.won for o in outcomes], dtype=int)
         self.constant: float | None = None
         self.isotonic: IsotonicRegression | None = None
@@ -108,19 +118,18 @@ class _Fit:
             self.isotonic = IsotonicRegression(y_min=low, y_max=high, out_of_bounds="clip")
             self.isotonic.fit(self.logistic.decision_function(self.x), y)
 
-    def __call__(self, raw: Sequence[float], role_weight: Sequence[float]) -> np.ndarray:
+    def __call__(self, raw: Sequence[float]) -> np.ndarray:
         if self.constant is not None:
             p = np.full(len(raw), self.constant)
         else:
-            x = _features(raw, role_weight)
+            x = _features(raw)
             p = self.isotonic.predict(self.logistic.decision_function(x)) \
                 if self.isotonic is not None else self.logistic.predict_proba(x)[:, 1]
         return np.clip(p, *PROBABILITY_BOUNDS)
 
 
-def _features(raw: Sequence[float], role_weight: Sequence[float]) -> np.ndarray:
-    return np.column_stack([logit(np.asarray(raw, dtype=float)),
-                            logit(np.asarray(role_weight, dtype=float))])
+def _features(raw: Sequence[float]) -> np.ndarray:
+    return logit(np.asarray(raw, dtype=float)).reshape(-1, 1)
 
 
 class JudgeCalibration:
@@ -138,20 +147,54 @@ class JudgeCalibration:
         self.role_weights = role_weights or RoleWeights()
         self.outcomes: list[Outcome] = []
         self._known_on: list[date] = []
-        # decision_id -> (day, raw confidence, role weight, regime) until its trade closes
-        self._open: dict[str, tuple[date, float, float, str]] = {}
+        # decision_id -> (day, raw confidence, role weight, regime, base rate forecast,
+        # model forecast) until its trade closes
+        self._open: dict[str, tuple[date, float, float, str, float, float]] = {}
         self._fit: _Fit | None = None
         self._fitted_count = 0
+        # wins among the first k outcomes known, for the base rate at any day
+        self._wins: list[int] = [0]
 
     def _register(self, day: date, decisions: Iterable[Mapping[str, object]], regime: str,
-                  raw_key: str = "confidence") -> list[tuple[float, float]]:
+                  raw_key: str = "confidence") -> list[tuple[float, float, float]]:
+        """Each decision's raw confidence, the base rate and the model's forecast as known
+        before ``day`` (recorded until its trade closes, to score both forecasters)."""
         weight = self.role_weights.weight(regime, AGGRESSIVE)
-        features = []
-        for d in decisions:
-            raw = float(d[raw_key])
-            self._open.setdefault(str(d["decision_id"]), (day, raw, weight, regime))
-            features.append((raw, weight))
-        return features
+        decisions = list(decisions)
+        raw = [float(d[raw_key]) for d in decisions]
+        base = self.base_rate(day)
+        fit = self.fit_for(day) if decisions else None
+        model = fit(raw) if fit is not None else \
+            np.full(len(raw), math.nan)
+        forecasts = []
+        for d, r, m in zip(decisions, raw, model, strict=True):
+            self._open.setdefault(str(d["decision_id"]),
+                                  (day, r, weight, regime, base, float(m)))
+            forecasts.append((r, base, float(m)))
+        return forecasts
+
+    def base_rate(self, day: date) -> float:
+        """The win rate of the outcomes known before ``day`` (0.5 before any)."""
+        known = bisect.bisect_left(self._known_on, day)
+        return self._wins[known] / known if known else 0.5
+
+    def model_is_better(self, day: date) -> bool:
+        """Whether, over the outcomes known before ``day`` that the model forecast (at
+        least ``min_outcomes``), its forecasts scored a lower Brier than the base rate's by
+        more than chance: a one-sided paired test of the squared errors (Diebold-Mariano
+        style, ``MODEL_EVIDENCE_Z``), since a model that merely edged ahead on a few dozen
+        noisy outcomes is as likely to fall behind on the next ones."""
+        known = bisect.bisect_left(self._known_on, day)
+        scored = [o for o in self.outcomes[:known] if math.isfinite(o.model_forecast)]
+        if len(scored) < self.min_outcomes:
+            return False
+        won = np.array([o.won for o in scored], dtype=float)
+        gain = ((np.array([o.base_forecast for o in scored]) - won) ** 2
+                - (np.array([o.model_forecast for o in scored]) - won) ** 2)
+        spread = float(gain.std(ddof=1))
+        if spread == 0.0:
+            return bool(gain.mean() > 0)
+        return float(gain.mean()) / (spread / math.sqrt(len(gain))) > MODEL_EVIDENCE_Z
 
     def fit_for(self, day: date) -> _Fit | None:
         """The model for decisions on ``day``: fitted on outcomes closed before it."""
@@ -169,18 +212,14 @@ class JudgeCalibration:
         the calibrated probability of winning as ``confidence`` (``low_certainty`` below
         the debate's threshold, on the calibrated value). New rows: the debate's stay as
         they are, for the ledger and the memories."""
-        features = self._register(day, decisions, regime)
+        forecasts = self._register(day, decisions, regime)
         if not decisions:
             return []
-        raw = [f[0] for f in features]
-        fit = self.fit_for(day)
-        if fit is None:  # too few outcomes yet: the debate's confidence stands
-            return [{**d, "raw_confidence": r} for d, r in zip(decisions, raw, strict=True)]
-        calibrated = fit(raw, [f[1] for f in features])
+        use_model = self.model_is_better(day)
         rows = []
-        for d, r, p in zip(decisions, raw, calibrated, strict=True):
-            p = round(float(p), 4)
-            rows.append({**d, "raw_confidence": r, "confidence": p,
+        for d, (raw, base, model) in zip(decisions, forecasts, strict=True):
+            p = round(float(model if use_model else base), 4)
+            rows.append({**d, "raw_confidence": raw, "confidence": p,
                          "low_certainty": p < LOW_CERTAINTY})
         return rows
 
@@ -193,11 +232,13 @@ class JudgeCalibration:
             opened = self._open.pop(str(t["decision_id"]), None)
             if opened is None:  # not debated in this run's history, or already counted
                 continue
-            decided_on, raw, weight, regime = opened
+            decided_on, raw, weight, regime, base, model = opened
             new.append(Outcome(str(t["decision_id"]), decided_on, day, raw, weight, regime,
-                               float(t["pnl"]) > 0))
+                               float(t["pnl"]) > 0, base, model))
         self.outcomes.extend(new)
         self._known_on.extend(day for _ in new)
+        for o in new:
+            self._wins.append(self._wins[-1] + int(o.won))
         return self.role_weights.record(day, ((o.regime, o.won) for o in new))
 
     @classmethod
