@@ -42,7 +42,7 @@ def taught(project_home: Path, capsys: pytest.CaptureFixture) -> dict[str, str]:
     """The lessons taught through the command line: text -> memory id."""
     for text, symbol, day in LESSONS:
         assert main(["memory", "add", text, "--symbol", symbol, "--tags", "lesson,test",
-                     "--as-of", day]) == 0
+                     "--as-of", day, "--backdate"]) == 0
     out = capsys.readouterr().out
     assert out.count("Taught K-") == len(LESSONS)
     rows = Warehouse(paths().warehouse).query("SELECT * FROM taught_memories")
@@ -76,7 +76,7 @@ def test_teaching_again_replaces_and_bad_lessons_are_refused(
         taught: dict[str, str], capsys: pytest.CaptureFixture) -> None:
     text, symbol, day = LESSONS[0]
     assert main(["memory", "add", text, "--symbol", symbol, "--as-of", day,
-                 "--importance", "9"]) == 0
+                 "--importance", "9", "--backdate"]) == 0
     stored = Warehouse(paths().warehouse).query("SELECT * FROM taught_memories")
     assert len(stored) == len(LESSONS)
     assert stored.set_index("text").loc[text, "importance"] == 9
@@ -139,3 +139,13 @@ def test_reindex_rebuilds_both_tables_and_answers_the_same(
     capsys.readouterr()
     assert answers() == before
     assert "M-0" in before[1] and taught[LESSONS[0][0]] in before[0]
+
+
+def test_a_lesson_dated_before_today_needs_backdate(project_home: Path,
+                                                    capsys: pytest.CaptureFixture) -> None:
+    assert main(["memory", "add", "chip makers fall after weak guidance",
+                 "--as-of", "2020-01-02"]) == 2
+    assert "--backdate" in capsys.readouterr().err
+    store = Warehouse(paths().warehouse)
+    assert not store.table_exists("taught_memories") or store.query(
+        "SELECT count(*) AS n FROM taught_memories")["n"].iloc[0] == 0

@@ -18,6 +18,12 @@ def cmd_add(args: argparse.Namespace) -> int:
     from trade_pipelines.warehouse import Warehouse, WarehouseLockedError
 
     home = paths()
+    if args.as_of < date.today() and not args.backdate:
+        print(f"memory add: --as-of {args.as_of} is before today: a replay of the days "
+              "between would recall a lesson written with hindsight. Pass --backdate to "
+              "record it anyway (decisions that recall it are labelled replay_hindsight).",
+              file=sys.stderr)
+        return 2
     try:
         row = taught_memory(args.text, args.as_of, os_user(),
                             datetime.now(UTC).replace(tzinfo=None), args.symbol,
@@ -107,6 +113,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     add.add_argument("--tags", default="", help="comma-separated tags, e.g. semis,guidance")
     add.add_argument("--as-of", type=parse_date, default=date.today(),
                      help="the day it became known (default: today)")
+    add.add_argument("--backdate", action="store_true",
+                     help="allow an --as-of before today (the decisions between that day "
+                          "and today that recall it are labelled replay_hindsight)")
     add.add_argument("--importance", type=int, default=8,
                      help="1-10 (default 8: a long-term lesson)")
     add.set_defaults(func=cmd_add)

@@ -241,3 +241,12 @@ def test_the_quant_gives_the_win_rates_wilson_interval() -> None:
     # 82 of 120 (68%): [59.6%, 76.0%]; 9 of 12: [46.8%, 91.1%]
     assert "120 non-overlapping trades, win rate 68% (95% interval 60%-76%)" in quant
     assert "12 trades, win rate 75% (95% interval 47%-91%)" in quant
+
+
+def test_a_backdated_lesson_labels_the_decision_as_hindsight() -> None:
+    lesson = {"memory_id": "K-1", "text": "chip makers fall after weak guidance",
+              "importance": 8, "outcome_return": None, "as_of": date(2024, 2, 1)}
+    on_time = debate(strong(memories=[{**lesson, "recorded_on": date(2024, 2, 1)}])).row()
+    backdated = debate(strong(memories=[{**lesson, "recorded_on": date(2026, 11, 29)}])).row()
+    assert on_time["cleanliness"] == "replay"
+    assert backdated["cleanliness"] == "replay_hindsight"

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 
 from trade_pipelines.agent.ids import stable_id
 from trade_pipelines.agent.perception.news import NewsSentiment
@@ -152,7 +152,8 @@ class Decision:
             "completion_tokens": self.completion_tokens,
             "llm_cost": round(self.llm_cost, 6), "knowledge_cutoff": self.knowledge_cutoff,
             "prompt_log": self.prompt_log,
-            "cleanliness": cleanliness(self.reasoner, self.knowledge_cutoff, e.as_of),
+            "cleanliness": "replay_hindsight" if _backdated(e) else
+            cleanliness(self.reasoner, self.knowledge_cutoff, e.as_of),
         }
 
 
@@ -165,6 +166,17 @@ def cleanliness(reasoner: str, knowledge_cutoff: date | None, as_of: date) -> st
     if knowledge_cutoff is None or as_of <= knowledge_cutoff:
         return "replay_llm_precutoff"
     return "replay_llm_postcutoff"
+
+
+def _backdated(e: Evidence) -> bool:
+    """A recalled lesson a person wrote down after the decision's day (``memory add
+    --backdate``): the decision may use hindsight."""
+    return any(m.get("recorded_on") is not None and m["recorded_on"] > _day(e.as_of)
+               for m in e.memories)
+
+
+def _day(value: object) -> date:
+    return value.date() if isinstance(value, datetime) else value  # type: ignore[return-value]
 
 
 def _clip(value: float, low: float = 0.0, high: float = 1.0) -> float:

@@ -109,6 +109,8 @@ class MemoryBook:
             "importance": np.array([], dtype=float), "outcome": np.array([], dtype=float),
             "lifetime": np.array([], dtype=float), "half_life": np.array([], dtype=float),
             "gist": np.array([], dtype=int),
+            # when a taught memory was written down (NaT for the agent's own)
+            "recorded": np.array([], dtype="datetime64[D]"),
         }
         self._embedder = embedder
         self._gists: dict[str, int] = {}        # gist -> row of _vectors
@@ -137,6 +139,9 @@ class MemoryBook:
             "lifetime": lifetimes(importance, half_life), "half_life": half_life,
             "gist": np.array([self._gist_row(_gist(str(t))) for t in memories["text"]],
                              dtype=int),
+            "recorded": pd.to_datetime(memories["recorded_at"]).to_numpy(
+                dtype="datetime64[D]") if "recorded_at" in memories
+            else np.full(len(memories), np.datetime64("NaT"), dtype="datetime64[D]"),
         }
         if "source" not in memories:
             new["source"] = np.full(len(memories), "agent", dtype=object)
@@ -219,6 +224,9 @@ class MemoryBook:
         # Dated: the LLM reasoner refuses undated text (agent/decision/llm/prompts.py).
         return {"memory_id": c["memory_id"][i], "text": c["text"][i],
                 "as_of": c["day"][i].astype("datetime64[D]").item(),
+                # a lesson written after the day it is dated (backdated): hindsight
+                "recorded_on": None if np.isnat(c["recorded"][i])
+                else c["recorded"][i].astype("datetime64[D]").item(),
                 "importance": int(c["importance"][i]),
                 "outcome_return": None if math.isnan(outcome) else float(outcome),
                 "score": round(score, 4), "similarity": round(similarity, 4),
