@@ -39,8 +39,13 @@ def test_the_key_stays_out_of_the_configuration_the_ui_shows(
 def test_a_new_model_changes_the_checkpoint_fingerprint(tmp_path) -> None:
     first = ReasonerResource(home=str(tmp_path), model="gpt-4o-mini")
     other = ReasonerResource(home=str(tmp_path), model="deepseek-chat")
-    paced = ReasonerResource(home=str(tmp_path), model="gpt-4o-mini", concurrency="8",
-                             timeout="5", base_url="http://elsewhere/v1")
+    slower = ReasonerResource(home=str(tmp_path), model="gpt-4o-mini", timeout="5")
+    served = ReasonerResource(home=str(tmp_path), model="gpt-4o-mini",
+                              base_url="http://elsewhere/v1")
+    batched = ReasonerResource(home=str(tmp_path), model="gpt-4o-mini", concurrency="8")
     assert first.fingerprint() != other.fingerprint()
-    # How fast or where a model is served does not change its answers' cache key.
-    assert first.fingerprint() == paced.fingerprint()
+    assert first.fingerprint() == slower.fingerprint()
+    # "gpt-4o-mini" elsewhere is another model (its answers are cached apart too).
+    assert first.fingerprint() != served.fingerprint()
+    # The batch size sets where a day's budget runs out.
+    assert first.fingerprint() != batched.fingerprint()

@@ -185,6 +185,13 @@ class MarketRules:
         return round(self.commission.on(quantity, price) + duty, 6)
 
 
+# One US dollar in each market's currency, to charge an LLM's spend (priced in dollars)
+# to accounts kept in yuan or Hong Kong dollars. Fixed approximations: the Hong Kong
+# dollar is pegged at 7.75-7.85; the yuan traded at 7.1-7.3 through 2023-2025. An LLM's
+# cost is a small share of a day's costs, so a few percent of error in it is noise.
+USD_IN_CURRENCY = {"USD": 1.0, "CNY": 7.2, "HKD": 7.8}
+
+
 US = MarketRules(
     code="us", name="US stocks (NYSE/Nasdaq)", calendar="XNYS", timezone="America/New_York",
     close_time=time(16, 0), close_next_day=False, currency="USD",

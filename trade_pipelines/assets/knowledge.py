@@ -25,8 +25,9 @@ from trade_pipelines.warehouse import Warehouse
 EVENT_CLOSES_MARGIN = timedelta(days=10)
 
 
-def knowledge_through(store: Warehouse, end: date) -> KnowledgeGraph:
-    """The graph of every closed trade, regime and event move known by ``end``'s close.
+def knowledge_through(store: Warehouse, end: date, events: bool = True) -> KnowledgeGraph:
+    """The graph of every closed trade, regime and (with ``events``) event move known by
+    ``end``'s close.
 
     The symbols' sectors are the GICS sectors of the built-in US universe (the only
     sector mapping the project has); other symbols have none."""
@@ -40,15 +41,17 @@ def knowledge_through(store: Warehouse, end: date) -> KnowledgeGraph:
         genomes = {row.strategy_id: genome_from_json(row.genome)
                    for row in strategies.itertuples()}
         graph.add_trades(trades, genomes)
-    events = to_dates(store.query(
+    if not events:
+        return graph
+    moves = to_dates(store.query(
         "SELECT event_id, as_of, kind, symbol FROM market_events WHERE as_of <= ? "
         "ORDER BY as_of, event_id", [end]), "as_of")
-    if not events.empty:
+    if not moves.empty:
         closes = to_dates(store.query(
             "SELECT symbol, as_of, close FROM bars WHERE as_of BETWEEN ? AND ? "
-            "ORDER BY symbol, as_of", [min(events["as_of"]) - EVENT_CLOSES_MARGIN, end]),
+            "ORDER BY symbol, as_of", [min(moves["as_of"]) - EVENT_CLOSES_MARGIN, end]),
             "as_of")
-        graph.add_events(events, closes)
+        graph.add_events(moves, closes)
     return graph
 
 

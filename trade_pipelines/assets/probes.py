@@ -17,7 +17,7 @@ from dagster import (
 from trade_pipelines.agent.decision.debate import Evidence, SetupRecord
 from trade_pipelines.agent.decision.probes import (
     RECALL_TOLERANCE,
-    KnownClose,
+    KnownMove,
     ProbeResult,
     counterfactual_probe,
     recall_probe,
@@ -27,6 +27,7 @@ from trade_pipelines.resources import MarketDataResource, ReasonerResource, Ware
 
 DEBATE_DECISIONS = AssetKey("debate_decisions")
 RECALL_QUESTIONS = 10
+RECALL_SESSIONS = 20
 COUNTERFACTUAL_PROPOSALS = 5
 # The record the counterfactual probe's proposals start from: a modest, real-looking edge,
 # so the turned evidence has something to take away.
@@ -51,31 +52,40 @@ def _result(result: ProbeResult, describe: dict, severity: AssetCheckSeverity,
 
 
 @asset_check(asset=DEBATE_DECISIONS, name="llm_recall_probe", pool=WAREHOUSE_POOL,
-             description="Asks the LLM for closes of decided days it should not know; a "
-                         "share named within 0.5% above 20% warns that the replay's "
-                         "decisions may use hindsight (a model before its cut-off).")
+             description="Asks the LLM for the closes of decided days and of 20 sessions "
+                         "later, which it should not know; more than 20% of the moves "
+                         "named within 1% warns that the replay's decisions may use "
+                         "hindsight (a model before its cut-off).")
 def llm_recall_probe(context: AssetCheckExecutionContext, warehouse: WarehouseResource,
                      market_data: MarketDataResource,
                      reasoner: ReasonerResource) -> AssetCheckResult:
     llm = reasoner.reasoner(market_data.rules())
     if llm is None:
         return _deterministic()
+    # Decided days' closes and the close 20 sessions later (adjusted data: the ratio is
+    # what a model that remembers printed prices gets right).
     sample = warehouse.warehouse().query(
-        "SELECT d.symbol, d.as_of, b.close FROM (SELECT DISTINCT symbol, as_of FROM decisions) "
-        "d JOIN bars b USING (symbol, as_of) ORDER BY md5(d.symbol || CAST(d.as_of AS "
-        "VARCHAR)) LIMIT ?", [RECALL_QUESTIONS])
-    closes = [KnownClose(r.symbol, pd.Timestamp(r.as_of).date(), float(r.close))
-              for r in sample.itertuples() if math.isfinite(float(r.close))]
-    result = recall_probe(llm.recall_close, closes)
-    context.log.info(f"recall probe: {result.score:.0%} of {result.trials} closes named "
-                     f"within {RECALL_TOLERANCE:.1%}")
+        "WITH later AS (SELECT symbol, as_of, close, lead(as_of, ?) OVER w AS last_day, "
+        "lead(close, ?) OVER w AS last_close FROM bars WINDOW w AS (PARTITION BY symbol "
+        "ORDER BY as_of)) SELECT l.* FROM (SELECT DISTINCT symbol, as_of FROM decisions) d "
+        "JOIN later l USING (symbol, as_of) WHERE l.last_day IS NOT NULL "
+        "ORDER BY md5(d.symbol || CAST(d.as_of AS VARCHAR)) LIMIT ?",
+        [RECALL_SESSIONS, RECALL_SESSIONS, RECALL_QUESTIONS])
+    moves = [KnownMove(r.symbol, pd.Timestamp(r.as_of).date(), float(r.close),
+                       pd.Timestamp(r.last_day).date(), float(r.last_close))
+             for r in sample.itertuples()
+             if math.isfinite(float(r.close)) and math.isfinite(float(r.last_close))]
+    result = recall_probe(llm.recall_close, moves)
+    context.log.info(f"recall probe: {result.score:.0%} of {result.trials} moves named "
+                     f"within {RECALL_TOLERANCE:.0%}")
     return _result(result, llm.config.describe(), AssetCheckSeverity.WARN)
 
 
 @asset_check(asset=DEBATE_DECISIONS, name="llm_counterfactual_probe", pool=WAREHOUSE_POOL,
              description="Argues the latest decided proposals again, once as stored and once "
                          "with the evidence turned against them; fails when fewer than 80% "
-                         "lose confidence: the model is not reading its evidence.")
+                         "lose confidence (the model is not reading its evidence), or when "
+                         "no pair was argued by the model (it fell back every time).")
 def llm_counterfactual_probe(context: AssetCheckExecutionContext,
                              warehouse: WarehouseResource, market_data: MarketDataResource,
                              reasoner: ReasonerResource) -> AssetCheckResult:
@@ -96,6 +106,6 @@ def llm_counterfactual_probe(context: AssetCheckExecutionContext,
         above_sma_200=bool(r.above_sma_200) if pd.notna(r.above_sma_200) else False,
         regime=str(r.regime), defensive=False, exposure_target=1.0,
         record=SUPPORTIVE_RECORD) for r in rows.itertuples()]
-    result = counterfactual_probe(llm.decide_day, evidences)
+    result = counterfactual_probe(llm.decide_day, evidences, reasoner="llm")
     context.log.info(f"counterfactual probe: {result.score:.0%} of {result.trials} moved")
     return _result(result, llm.config.describe(), AssetCheckSeverity.ERROR)

@@ -307,10 +307,12 @@ def _open_loop(store: Warehouse, first_day: date, features: pd.DataFrame,
 
 def _stored_knowledge(store: Warehouse, first_day: date,
                       regimes: pd.DataFrame) -> KnowledgeGraph:
-    """The knowledge graph as the trades, regimes and event moves known by the close
-    before ``first_day`` left it, with the window's regimes (a trade closed in the window
-    learns the regime of the day it opened)."""
-    graph = knowledge_through(store, first_day - timedelta(days=1))
+    """The knowledge graph as the trades and regimes known by the close before
+    ``first_day`` left it, with the window's regimes (a trade closed in the window learns
+    the regime of the day it opened). Without event moves: the loop learns trades day by
+    day, and a graph resumed at any month must equal the uninterrupted one's (the
+    ``knowledge_graph`` asset adds the event moves after the loop)."""
+    graph = knowledge_through(store, first_day - timedelta(days=1), events=False)
     graph.add_regimes(regimes[["as_of", "regime"]])
     return graph
 

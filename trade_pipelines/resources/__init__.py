@@ -195,10 +195,13 @@ class ReasonerResource(ConfigurableResource):
                            session_close=market_close(rules))
 
     def fingerprint(self) -> list[tuple[str, str]]:
-        """What changes the decisions (not the endpoint, the key, the pace): part of each
-        month's checkpoint, so switching the reasoner or its model recomputes the months."""
+        """What changes the decisions: part of each month's checkpoint, so switching the
+        reasoner, its model, its endpoint or its budget recomputes the months. The
+        concurrency is in it (a budget is checked between batches of that many debates, so
+        it sets where a day's budget runs out); the key and the time-out are not."""
         if not self.model.strip():
             return [("reasoner", "deterministic")]
-        kept = ("model", "deep_model", "knowledge_cutoff", "deep_knowledge_cutoff",
-                "daily_tokens", "daily_usd", "prices", "anonymise")
+        kept = ("model", "deep_model", "base_url", "knowledge_cutoff",
+                "deep_knowledge_cutoff", "daily_tokens", "daily_usd", "prices", "anonymise",
+                "concurrency")
         return [("reasoner", "llm"), *((f, str(getattr(self, f))) for f in kept)]

@@ -11,26 +11,30 @@ from test_debate import strong
 from trade_pipelines.agent.decision.debate import Decision, Evidence, debate
 from trade_pipelines.agent.decision.probes import (
     RECALL_ALARM,
-    KnownClose,
+    KnownMove,
     against_the_trade,
     counterfactual_probe,
     recall_probe,
 )
 
-CLOSES = [KnownClose("AAA", date(2021, 3, d), 100.0 + d) for d in range(1, 11)]
+# Stored closes adjusted for a later 4:1 split: a quarter of the printed prices.
+MOVES = [KnownMove("AAA", date(2021, 3, d), 25.0 + d, date(2021, 4, d), 25.0 + d * 1.3)
+         for d in range(1, 11)]
+PRINTED = {**{(m.symbol, m.first_day): 4 * m.first_close for m in MOVES},
+           **{(m.symbol, m.last_day): 4 * m.last_close for m in MOVES}}
 
 
-def test_a_model_that_names_the_closes_fails_the_recall_probe() -> None:
-    truth = {(c.symbol, c.as_of): c.close for c in CLOSES}
-    remembered = recall_probe(lambda s, d: truth[(s, d)] * 1.001, CLOSES)
+def test_a_model_that_remembers_printed_prices_fails_the_recall_probe() -> None:
+    remembered = recall_probe(lambda s, d: PRINTED[(s, d)] * 1.002, MOVES)
     assert remembered.score == 1.0 and not remembered.passed
-    assert remembered.trials == len(CLOSES)
+    assert remembered.trials == len(MOVES)
 
 
 def test_a_model_that_guesses_or_declines_passes_it() -> None:
-    guessing = recall_probe(lambda s, d: 100.0, CLOSES)  # the price level, not the day's
+    # the price level, not the day's: a flat guess misses every move of 5% or more
+    guessing = recall_probe(lambda s, d: 100.0, MOVES)
     assert guessing.score <= RECALL_ALARM and guessing.passed
-    declining = recall_probe(lambda s, d: None, CLOSES)
+    declining = recall_probe(lambda s, d: None, MOVES)
     assert declining.score == 0.0 and declining.passed
     assert all(d["error"] is None for d in declining.details)
 
@@ -61,3 +65,15 @@ def test_a_reasoner_that_ignores_its_evidence_fails_it() -> None:
     result = counterfactual_probe(stubborn, [strong(proposal_id="P1")])
     assert not result.passed and result.score == 0.0
     assert result.details[0]["turned_verdict"] == result.details[0]["verdict"]
+
+
+def test_pairs_the_model_did_not_argue_do_not_count() -> None:
+    evidences = [strong(proposal_id=f"P{i}", symbol=s) for i, s in enumerate("ABC")]
+    # an unreachable model: the deterministic debate answered every time
+    fell_back = counterfactual_probe(lambda es: [debate(e) for e in es], evidences,
+                                     reasoner="llm")
+    assert fell_back.trials == 0 and not fell_back.passed
+    argued = counterfactual_probe(
+        lambda es: [replace(debate(e), reasoner="llm") for e in es], evidences,
+        reasoner="llm")
+    assert argued.trials == 3 and argued.passed

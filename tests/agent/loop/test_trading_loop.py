@@ -6,6 +6,7 @@ import json
 from datetime import date
 
 import pandas as pd
+import pytest
 
 from trade_pipelines.agent.decision.deliberation import Deliberation
 from trade_pipelines.agent.decision.setups import SetupBook
@@ -116,3 +117,27 @@ def test_the_knowledge_graph_learns_a_closed_trade_and_the_next_debate_cites_it(
     cited = [t["text"] for t in json.loads(loop.output.decisions[-1]["transcript"])
              if "knowledge graph" in t["text"]]
     assert cited and "AAA" in cited[0] and "1 trade" in cited[0], cited
+
+
+def test_the_llm_spend_is_paid_in_the_market_s_currency() -> None:
+    from dataclasses import replace
+
+    from trade_pipelines.agent.decision.debate import debate
+    from trade_pipelines.agent.execution.ledger import STARTING_CAPITAL
+    from trade_pipelines.agent.markets import USD_IN_CURRENCY, market_rules
+
+    class PricedReasoner:  # what an LLM reasoner returns: the debate, with its bill
+        def decide_day(self, evidences: list) -> list:
+            return [replace(debate(e), llm_cost=0.5) for e in evidences]
+
+    for code in ("us", "cn", "hk"):
+        rules = market_rules(code)
+        regimes = pd.DataFrame({"as_of": DAYS, "regime": "bull", "defensive": False})
+        deliberation = Deliberation(_features(), regimes, {}, SetupBook(pd.DataFrame()),
+                                    GENOMES, reasoner=PricedReasoner())
+        loop = TradingLoop(deliberation, Ledger(LedgerState(), GENOMES, rules=rules),
+                           MemoryBook(), DecisionIndex(), dict.fromkeys(DAYS, "bull"), GENOMES)
+        loop.run_day(_market(DAYS[0]), [_proposal("AAA", DAYS[0]), _proposal("BBB", DAYS[0])])
+        cash = {a["account"]: a["cash"] for a in loop.ledger.result.accounts}
+        paid = 2 * 0.5 * USD_IN_CURRENCY[rules.currency]
+        assert cash == pytest.approx(dict.fromkeys(cash, STARTING_CAPITAL - paid)), code

@@ -19,9 +19,11 @@ from datetime import date, datetime
 from trade_pipelines.agent.decision.debate import Decision, Evidence, SetupRecord
 from trade_pipelines.agent.perception.news import NewsSentiment
 
-# A close named within this of the true one is remembered, not guessed: a day's typical
-# move is 1-2%, so a guess from the price level alone rarely lands this close.
-RECALL_TOLERANCE = 0.005
+# The model names two closes 20 sessions apart; their ratio within this of the true one is
+# remembered, not guessed (a 20-session move is typically 5-10%). The ratio, not the
+# price: stored closes are adjusted for later splits and dividends, so a model that
+# remembers the printed price would miss the stored one by the adjustment factor.
+RECALL_TOLERANCE = 0.01
 # More than this share of closes remembered: the replay's decisions may use hindsight.
 RECALL_ALARM = 0.2
 # The counterfactual must lower the confidence by at least this much (or the verdict).
@@ -42,23 +44,33 @@ class ProbeResult:
 
 
 @dataclass(frozen=True)
-class KnownClose:
+class KnownMove:
+    """A symbol's stored closes on two days (the second some sessions after the first)."""
+
     symbol: str
-    as_of: date
-    close: float
+    first_day: date
+    first_close: float
+    last_day: date
+    last_close: float
 
 
 def recall_probe(ask_close: Callable[[str, date], float | None],
-                 closes: Sequence[KnownClose]) -> ProbeResult:
+                 moves: Sequence[KnownMove]) -> ProbeResult:
     """``ask_close(symbol, day)``: the model's answer for that close (None: it declined).
-    Score: the share of closes it named within ``RECALL_TOLERANCE``."""
+    Score: the share of moves whose ratio of named closes is within ``RECALL_TOLERANCE``
+    of the stored one."""
     details = []
-    for known in closes:
-        answer = ask_close(known.symbol, known.as_of)
-        error = (abs(answer / known.close - 1) if answer is not None and math.isfinite(answer)
-                 and known.close else math.inf)
-        details.append({"symbol": known.symbol, "as_of": str(known.as_of),
-                        "close": known.close, "answer": answer,
+    for move in moves:
+        first = ask_close(move.symbol, move.first_day)
+        last = ask_close(move.symbol, move.last_day)
+        named = (first is not None and last is not None and math.isfinite(first)
+                 and math.isfinite(last) and first > 0)
+        error = (abs((last / first) / (move.last_close / move.first_close) - 1)
+                 if named and move.first_close > 0 else math.inf)
+        details.append({"symbol": move.symbol, "first_day": str(move.first_day),
+                        "last_day": str(move.last_day),
+                        "stored_move": round(move.last_close / move.first_close - 1, 6),
+                        "first_answer": first, "last_answer": last,
                         "error": round(error, 6) if math.isfinite(error) else None,
                         "recalled": error <= RECALL_TOLERANCE})
     recalled = sum(d["recalled"] for d in details)
@@ -69,7 +81,8 @@ def recall_probe(ask_close: Callable[[str, date], float | None],
 def against_the_trade(e: Evidence) -> Evidence:
     """The same proposal with the evidence turned against it: a losing record for the
     setup and the name, bad news, doubled volatility, stretched, under its trend."""
-    published = datetime(e.as_of.year, e.as_of.month, e.as_of.day, 12) \
+    # At the day's first instant (UTC): before the close of every market's session.
+    published = datetime(e.as_of.year, e.as_of.month, e.as_of.day) \
         if isinstance(e.as_of, date) else datetime(2000, 1, 1)
     return replace(
         e, record=SetupRecord(n=max(e.record.n, 60), win_rate=0.3, expectancy=-0.02,
@@ -82,20 +95,29 @@ def against_the_trade(e: Evidence) -> Evidence:
 
 
 def counterfactual_probe(judge: Callable[[Sequence[Evidence]], list[Decision]],
-                         evidences: Sequence[Evidence]) -> ProbeResult:
+                         evidences: Sequence[Evidence],
+                         reasoner: str | None = None) -> ProbeResult:
     """``judge``: the reasoner's ``decide_day``. Score: the share of proposals whose
-    verdict or confidence fell (by ``COUNTERFACTUAL_MOVE``) when the evidence turned."""
+    verdict or confidence fell (by ``COUNTERFACTUAL_MOVE``) when the evidence turned.
+    ``reasoner``: count only pairs both argued by it (an LLM's fallback to the
+    deterministic debate, which always moves, proves nothing about the model); with no
+    such pair the probe fails."""
     if not evidences:
         return ProbeResult("counterfactual", 0.0, 0, True, [])
     as_given = judge(list(evidences))
     turned = judge([against_the_trade(e) for e in evidences])
     details = []
     for e, before, after in zip(evidences, as_given, turned, strict=True):
+        if reasoner is not None and (before.reasoner != reasoner
+                                     or after.reasoner != reasoner):
+            continue
         moved = (VERDICT_RANK[after.verdict] < VERDICT_RANK[before.verdict]
                  or after.confidence <= before.confidence - COUNTERFACTUAL_MOVE)
         details.append({"proposal_id": e.proposal_id, "symbol": e.symbol,
                         "verdict": before.verdict, "confidence": round(before.confidence, 4),
                         "turned_verdict": after.verdict,
                         "turned_confidence": round(after.confidence, 4), "moved": moved})
+    if not details:
+        return ProbeResult("counterfactual", 0.0, 0, False, [])
     score = sum(d["moved"] for d in details) / len(details)
     return ProbeResult("counterfactual", score, len(details), score >= 0.8, details)

@@ -223,7 +223,8 @@ class Ledger:
                 trading: TradingState = ACTIVE, research_cost: float = 0.0) -> None:
         """One session. ``trading`` is the supervisor's state for this session (see
         ``agent/execution/controls.py``): it applies from the open, before any fill.
-        ``research_cost``: what the evening's debate paid its LLM (USD), a trading cost
+        ``research_cost``: what the evening's debate paid its LLM (in the market's
+        currency), a trading cost
         each account pays in full (each would have paid it trading alone), from its cash
         before the day is marked."""
         self._sequence = 0

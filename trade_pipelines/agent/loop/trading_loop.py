@@ -26,6 +26,7 @@ from trade_pipelines.agent.execution.controls import (
     TradingState,
 )
 from trade_pipelines.agent.execution.ledger import DayMarket, Ledger, bars_by_day
+from trade_pipelines.agent.markets import USD_IN_CURRENCY
 from trade_pipelines.agent.memory.knowledge_graph import KnowledgeGraph
 from trade_pipelines.agent.memory.tiers import AUDIT_COLUMNS
 from trade_pipelines.agent.memory.trade_memory import (
@@ -133,8 +134,10 @@ class TradingLoop:
             market.as_of, decisions, self.regime_by_day.get(market.as_of, "unknown")))
         self.decision_index.add(decisions)
         closed_before = len(self.ledger.result.trades)
-        # The LLM's token spend is a trading cost (zero for the deterministic reasoner).
-        research_cost = sum(float(d.get("llm_cost") or 0.0) for d in decisions)
+        # The LLM's token spend is a trading cost (zero for the deterministic reasoner),
+        # priced in dollars and paid in the market's currency.
+        research_cost = sum(float(d.get("llm_cost") or 0.0) for d in decisions) \
+            * USD_IN_CURRENCY[self.ledger.rules.currency]
         self.ledger.run_day(market, decisions, trading, research_cost)
         closed = self.ledger.result.trades[closed_before:]
         if closed:

@@ -286,3 +286,25 @@ def test_a_day_runs_concurrently_yet_decides_in_order(server: ChatServer,
     assert [d.evidence.proposal_id for d in decisions] == [e.proposal_id for e in day]
     assert all(d.reasoner == "llm" for d in decisions)
     assert all(d.weight_combined <= proposer_size(d.evidence) for d in decisions)
+
+
+def test_a_cache_file_locked_by_another_process_falls_back_for_the_day(
+        server: ChatServer, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    path = tmp_path / "c.duckdb"
+    reasoner = LLMReasoner(config(server), path)
+    reasoner.cache._store.lock_timeout_s = 0.5
+    holder = subprocess.Popen([sys.executable, "-c",
+                               "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); "
+                               "print('held', flush=True); time.sleep(30)", str(path)],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        decisions = reasoner.decide_day([evidence(0), evidence(1)])
+    finally:
+        holder.kill()
+        holder.wait()
+    assert [d.fallback_reason for d in decisions] == ["error: call cache locked"] * 2
+    assert {d.reasoner for d in decisions} == {"deterministic"} and server.calls == 0

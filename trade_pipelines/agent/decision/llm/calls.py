@@ -97,7 +97,9 @@ class ChatCaller:
         if allowance.exhausted:
             record.outcome = "budget exhausted"
             raise CallFailed("budget exhausted")
-        key = call_key(record.model, messages, schema_json(schema), PARAMETERS)
+        # The endpoint is part of the key: "gpt-4o" on a local server is another model.
+        key = call_key(record.model, messages, schema_json(schema),
+                       {**PARAMETERS, "base_url": self.config.base_url})
         cached = self.cache.get(key)
         if cached is not None:
             answer = parse(schema, cached.response)

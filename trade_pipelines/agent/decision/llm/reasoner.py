@@ -10,6 +10,7 @@ decision to ``debate(e)`` with the reason recorded.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 from collections.abc import Callable
@@ -52,6 +53,7 @@ from trade_pipelines.agent.decision.llm.schemas import (
     schema_json,
 )
 from trade_pipelines.agent.markets import MarketRules
+from trade_pipelines.warehouse import WarehouseLockedError
 from trade_pipelines.warehouse.llm_cache import LLMCallCache
 
 # An objection this severe still needs an answer in the rounds.
@@ -130,7 +132,19 @@ class LLMReasoner:
         for i, e in enumerate(evidences):
             days.setdefault(day_of(e.as_of), []).append(i)
         size = self.config.concurrency
-        with ThreadPoolExecutor(max_workers=size) as pool, self.cache.session():
+        with contextlib.ExitStack() as stack:
+            try:
+                stack.enter_context(self.cache.session())
+            except WarehouseLockedError:
+                # another process holds the cache file: the day is argued without the model
+                return [replace(debate(e), model=self.config.model,
+                                fallback_reason="error: call cache locked",
+                                knowledge_cutoff=self.knowledge_cutoff()) for e in evidences]
+            return self._decide_days(evidences, days, decisions, size)
+
+    def _decide_days(self, evidences: list[Evidence], days: dict[date, list[int]],
+                     decisions: list[Decision | None], size: int) -> list[Decision]:
+        with ThreadPoolExecutor(max_workers=size) as pool:
             for day, indices in days.items():
                 ledger = self.ledgers[day] = DayLedger()
                 for start in range(0, len(indices), size):
