@@ -212,7 +212,7 @@ SNAPSHOT = {
     "resources": {
         "market_data": ["home", "market", "source", "symbols"],
         "memory_index": ["home"],
-        "reasoner": ["anonymise", "api_key_env", "base_url", "concurrency", "daily_tokens",
+        "reasoner": ["anonymise", "base_url", "concurrency", "daily_tokens",
                      "daily_usd", "deep_knowledge_cutoff", "deep_model", "home",
                      "knowledge_cutoff", "model", "prices", "timeout"],
         "warehouse": ["home"],

@@ -129,8 +129,8 @@ REASONER_VARIABLES = {
 class ReasonerResource(ConfigurableResource):
     """Who argues the debate: the deterministic reasoner (no model named), or an LLM on
     any OpenAI-compatible endpoint (agent/decision/llm/). The fields are what the Dagster
-    UI shows of a run's reasoner; the API key is not one of them: it is read from the
-    variable ``api_key_env`` names only when a call is made."""
+    UI shows of a run's reasoner; the API key is not one of them: it is read from
+    $OPENAI_API_KEY only when a reasoner is built."""
 
     model: str = Field(default="", description="$TRADE_PIPELINES_LLM_MODEL: the debate's "
                                                "model; empty: the deterministic reasoner.")
@@ -148,8 +148,6 @@ class ReasonerResource(ConfigurableResource):
     timeout: str = Field(default="", description="Seconds a call may take (default 60).")
     anonymise: str = Field(default="", description="1: prompts alias symbols and shift "
                                                    "dates.")
-    api_key_env: str = Field(default="OPENAI_API_KEY",
-                             description="The variable holding the API key.")
     home: str = Field(default="", description="The project home: its llm_cache.duckdb "
                                               "holds every call's answer.")
 
@@ -169,7 +167,7 @@ class ReasonerResource(ConfigurableResource):
 
         env = {name: str(getattr(self, field)) for field, name in REASONER_VARIABLES.items()
                if str(getattr(self, field)).strip()}
-        key = os.environ.get(self.api_key_env, "")
+        key = os.environ.get("OPENAI_API_KEY", "")
         if key:
             env["OPENAI_API_KEY"] = key
         return env

@@ -239,7 +239,7 @@ def test_the_quant_cites_the_knowledge_graph() -> None:
 def test_the_quant_gives_the_win_rates_wilson_interval() -> None:
     quant = " ".join(t["text"] for t in debate(strong()).transcript if t["role"] == "quant")
     # 82 of 120 (68%): [59.6%, 76.0%]; 9 of 12: [46.8%, 91.1%]
-    assert "120 non-overlapping trades, win rate 68% (95% interval 60%-76%)" in quant
+    assert "120 trades (one at a time per symbol), win rate 68% (95% interval 60%-76%)" in quant
     assert "12 trades, win rate 75% (95% interval 47%-91%)" in quant
 
 

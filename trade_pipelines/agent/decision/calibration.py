@@ -55,7 +55,9 @@ from trade_pipelines.agent.reflection.performance import wilson_interval
 MIN_OUTCOMES = 30
 ISOTONIC_OUTCOMES = 2000
 LOGISTIC_C = 1.0
-# The model is reported only when its Brier beats the base rate's at 5% (one-sided).
+# The model is reported only when its Brier beats the base rate's at 5% (one-sided). The
+# test is re-run every day (optional stopping) on outcomes that are not independent
+# (trades of one day and regime move together): its real false-alarm rate is higher.
 MODEL_EVIDENCE_Z = 1.645
 PROBABILITY_BOUNDS = (0.02, 0.98)
 # The copy of a decision traded in several accounts that stands for it: the combined

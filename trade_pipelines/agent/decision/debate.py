@@ -377,7 +377,7 @@ def debate(e: Evidence) -> Decision:
     recalled = (" Memories recalled: " + "; ".join(_cited(m) for m in e.memories) + "."
                 if e.memories else "")
     say(1, "quant",
-        (f"Record of this setup before today: {r.n} non-overlapping trades, win rate "
+        (f"Record of this setup before today: {r.n} trades (one at a time per symbol), win rate "
          f"{_pct(r.win_rate)}{_interval(r.n, r.win_rate)}, expectancy {r.expectancy:+.2%} "
          f"a trade, payoff {r.payoff:.2f}. On {e.symbol}: {r.symbol_n} trades, win rate "
          f"{_pct(r.symbol_win_rate)}{_interval(r.symbol_n, r.symbol_win_rate)}."
