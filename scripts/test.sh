@@ -13,4 +13,8 @@ if ! command -v chromium >/dev/null 2>&1; then
   fi
 fi
 .venv/bin/ruff check trade_pipelines streamlit_app tests benchmarks
-.venv/bin/python -m pytest -q -p no:cacheprovider "$@"
+# Two processes (CI has two cores), one file on one process at a time, so a module's replay
+# is built once (not loadgroup: it silently stops grouping on pytest 9.2, xdist 3.8), in
+# tests/conftest.py's order: the longest files first. Arguments are passed on, so
+# `scripts/test.sh -n 0` runs in one process.
+.venv/bin/python -m pytest -q -p no:cacheprovider -n 2 --dist loadfile --no-loadscope-reorder "$@"

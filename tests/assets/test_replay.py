@@ -77,10 +77,11 @@ def test_reports_are_written_per_trading_day(replayed_home: Path) -> None:
         assert section in text
 
 
-def test_partitions_show_as_materialized(replayed_home: Path) -> None:
+def test_partitions_show_as_materialized(replayed_home: Path,
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
     from dagster import AssetKey, DagsterInstance
 
-    os.environ["DAGSTER_HOME"] = str(replayed_home / "dagster_home")
+    monkeypatch.setenv("DAGSTER_HOME", str(replayed_home / "dagster_home"))
     instance = DagsterInstance.get()
     for name in ("market_bars", "debate_decisions", "account_values", "daily_reports"):
         keys = instance.get_materialized_partitions(AssetKey(name))
