@@ -21,6 +21,7 @@ import pytest
 LONGEST_FIRST = (
     "tests/assets/test_kill_resume.py",
     "tests/assets/test_replay.py",
+    "tests/assets/test_llm_replay.py",
     "tests/test_one_writer.py",
     "tests/cli/test_up.py",
     "tests/cli/test_cli.py",
