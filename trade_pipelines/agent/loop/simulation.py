@@ -17,8 +17,10 @@ from trade_pipelines.agent.execution.ledger import ACCOUNTS
 from trade_pipelines.agent.loop import wiring
 from trade_pipelines.agent.loop.variant import FULL_AGENT, AgentVariant
 from trade_pipelines.agent.markets import US, MarketRules
+from trade_pipelines.agent.memory.knowledge_graph import KnowledgeGraph
 from trade_pipelines.agent.perception.events import EventResponses
 from trade_pipelines.agent.perception.features import compute_features
+from trade_pipelines.agent.perception.sentiment import US_SECTORS
 from trade_pipelines.market_data.calendar import exchange_sessions
 
 
@@ -62,11 +64,15 @@ def run_agent_loop(bars: pd.DataFrame, start: date, end: date, universe_symbols:
     plans = wiring.session_plans(window_regimes, window, events)
     proposals = wiring.trade_proposals(features, pool.evaluations, genomes, start,
                                        Probation.of(pool.state))
+    # The knowledge graph as the asset graph's loop starts it: regimes, no trade yet.
+    knowledge = KnowledgeGraph(US_SECTORS)
+    knowledge.add_regimes(regimes[["as_of", "regime"]])
     loop = wiring.trading_loop(window, window_regimes, plans, pool.outcomes,
                                dict(zip(regimes["as_of"], regimes["regime"], strict=True)),
                                variant=variant, genomes=genomes,
                                probation=Probation.of(pool.state), rules=rules, news=news,
-                               sentiment=sentiment[sentiment["as_of"] >= start], events=events)
+                               sentiment=sentiment[sentiment["as_of"] >= start], events=events,
+                               knowledge=knowledge)
     bars_to_fill = wiring.trading_bars(universe, features)
     loop.run_days(days, bars_to_fill[bars_to_fill["as_of"] >= start],
                   window_regimes, proposals, ControlSchedule(controls),
