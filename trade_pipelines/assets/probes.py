@@ -63,14 +63,20 @@ def llm_recall_probe(context: AssetCheckExecutionContext, warehouse: WarehouseRe
     if llm is None:
         return _deterministic()
     # Decided days' closes and the close 20 sessions later (adjusted data: the ratio is
-    # what a model that remembers printed prices gets right).
+    # what a model that remembers printed prices gets right), up to its cut-off.
+    cutoff = llm.knowledge_cutoff()
     sample = warehouse.warehouse().query(
         "WITH later AS (SELECT symbol, as_of, close, lead(as_of, ?) OVER w AS last_day, "
         "lead(close, ?) OVER w AS last_close FROM bars WINDOW w AS (PARTITION BY symbol "
         "ORDER BY as_of)) SELECT l.* FROM (SELECT DISTINCT symbol, as_of FROM decisions) d "
         "JOIN later l USING (symbol, as_of) WHERE l.last_day IS NOT NULL "
+        # a move a flat guess would match proves nothing; a day after the model's
+        # cut-off it cannot remember
+        "AND abs(l.last_close / l.close - 1) >= ? AND (CAST(? AS DATE) IS NULL "
+        "OR l.last_day <= CAST(? AS DATE)) "
         "ORDER BY md5(d.symbol || CAST(d.as_of AS VARCHAR)) LIMIT ?",
-        [RECALL_SESSIONS, RECALL_SESSIONS, RECALL_QUESTIONS])
+        [RECALL_SESSIONS, RECALL_SESSIONS, 2 * RECALL_TOLERANCE, cutoff, cutoff,
+         RECALL_QUESTIONS])
     moves = [KnownMove(r.symbol, pd.Timestamp(r.as_of).date(), float(r.close),
                        pd.Timestamp(r.last_day).date(), float(r.last_close))
              for r in sample.itertuples()

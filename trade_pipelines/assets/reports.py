@@ -73,7 +73,8 @@ def daily_reports(context: AssetExecutionContext, warehouse: WarehouseResource,
     fills = to_dates(store.query("SELECT * FROM fills WHERE as_of BETWEEN ? AND ? "
                                  "ORDER BY as_of, fill_id", [start, end]), "as_of")
     decisions = to_dates(store.query(
-        "SELECT as_of, symbol, strategy_id, verdict, confidence, low_certainty, summary, "
+        "SELECT as_of, symbol, strategy_id, verdict, confidence, raw_confidence, "
+        "low_certainty, summary, "
         "reasoner, model, fallback_reason, llm_cost, knowledge_cutoff, cleanliness "
         "FROM decisions WHERE as_of BETWEEN ? AND ? ORDER BY as_of, decision_id",
         [start, end]), "as_of")

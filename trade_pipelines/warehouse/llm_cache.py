@@ -67,8 +67,9 @@ class LLMCallCache:
         self._store = Warehouse(self.path)
         self._lock = _file_lock(self.path)
         self._held: duckdb.DuckDBPyConnection | None = None
-        with self._connection() as connection:
-            connection.execute(DDL)
+        # The table is made at the first connection, not here: building a reasoner never
+        # waits on another process's lock of the file.
+        self._ready = False
 
     @contextlib.contextmanager
     def session(self) -> Iterator[None]:
@@ -85,10 +86,15 @@ class LLMCallCache:
                 self._held = None
                 opened.__exit__(None, None, None)
 
-    def _open(self) -> contextlib.AbstractContextManager[duckdb.DuckDBPyConnection]:
+    @contextlib.contextmanager
+    def _open(self) -> Iterator[duckdb.DuckDBPyConnection]:
         # the warehouse's own connection helper, in autocommit: every answer lands as
         # soon as it is stored, whatever happens to the rest of the day
-        return self._store._connect(read_only=False)
+        with self._store._connect(read_only=False) as connection:
+            if not self._ready:
+                connection.execute(DDL)
+                self._ready = True
+            yield connection
 
     @contextlib.contextmanager
     def _connection(self) -> Iterator[duckdb.DuckDBPyConnection]:

@@ -166,7 +166,8 @@ def test_until_the_model_has_proven_itself_the_base_rate_is_reported() -> None:
     assert sum(early) > 10
     assert np.allclose(calibrated["confidence"][early], base[early], atol=1e-4)
     assert calibrated["confidence"][early].nunique() > 1  # it moves as outcomes arrive
-    assert (calibrated["low_certainty"] == (calibrated["confidence"] < 0.6)).all()
+    # the flag stays the debate's: it marks what the debate acted on
+    assert (calibrated["low_certainty"] == (calibrated["raw_confidence"] < 0.6)).all()
 
 
 def test_a_model_that_loses_to_the_base_rate_is_not_reported() -> None:

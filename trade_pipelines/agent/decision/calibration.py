@@ -1,11 +1,11 @@
 """The judge's confidence turned into a calibrated probability that the trade wins.
 
 The debate's confidence is a score built from evidence, not a probability: over the
-2021-2022 demo it scored a Brier of 0.255 where a constant forecast of the base rate
-scores about 0.245. ``JudgeCalibration`` maps it to the win rate observed for similar
-confidences, refitted as trades close and only from outcomes known before the decision
-day (an outcome is known at its trade's close, and a day's decisions are made before its
-trades close).
+2021-2022 demo's 218 closed decisions it scores a Brier of 0.284 where the base rate
+known before each day scores 0.256. ``JudgeCalibration`` maps it to the win rate
+observed for similar confidences, refitted as trades close and only from outcomes known
+before the decision day (an outcome is known at its trade's close, and a day's decisions
+are made before its trades close).
 
 Two forecasters are kept side by side, each as it stood before each decision day:
 - the base rate: the win rate of the outcomes known (0.5 before any), the no-skill
@@ -20,17 +20,18 @@ calibrated confidence is the model's only when, over at least ``MIN_OUTCOMES`` o
 known before the day, the model's recorded forecasts scored a lower Brier than the base
 rate's beyond chance (a one-sided paired test at 5%): a prequential choice, out of
 sample by construction. A fit on a few hundred noisy outcomes can lose to the base rate
-(on the 2021-2022 demo, a Platt fit reported from 30 outcomes scored 0.271 against the
-base rate's 0.256); then the base rate is reported. The regime's role weight
-(``role_weights.py``) is recorded with each outcome and reported, not fitted: as a
-second feature it let the fit extrapolate a regime's early losing streak into forecasts
-of 18% for trades that then won (the same demo, October 2022).
+(on the demo, a Platt fit reported from its 30th outcome on scored 0.271 against the base
+rate's 0.256; the test keeps it out, so the calibrated score equals the base rate's).
+The regime's role weight (``role_weights.py``) is recorded with each outcome and
+reported, not fitted: as a second feature it let the fit extrapolate a regime's early
+losing streak into forecasts of 18% for trades that then won (the demo, October 2022).
 Probabilities stay within ``PROBABILITY_BOUNDS``, the debate's own.
 
 A deliberate choice: the calibration reports, the debate decides. Verdicts, sizes, the
 order the ledger acts on a day's decisions (by the debate's confidence) and the
 confidence a trade's memory quotes stay the debate's; only the reported ``confidence``
-(and ``low_certainty``) is calibrated, with the debate's kept as ``raw_confidence``.
+is calibrated, with the debate's kept as ``raw_confidence`` (``low_certainty`` stays the
+debate's flag).
 Calibrating the money path would change every pinned replay and let a fit on a few
 hundred outcomes move real sizes.
 """
@@ -48,7 +49,6 @@ import pandas as pd
 from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 
-from trade_pipelines.agent.decision.debate import LOW_CERTAINTY
 from trade_pipelines.agent.decision.role_weights import AGGRESSIVE, RoleWeights
 from trade_pipelines.agent.reflection.performance import wilson_interval
 
@@ -211,9 +211,9 @@ class JudgeCalibration:
     def calibrate(self, day: date, decisions: Sequence[Mapping[str, object]],
                   regime: str) -> list[dict[str, object]]:
         """The day's decision rows with the debate's confidence as ``raw_confidence`` and
-        the calibrated probability of winning as ``confidence`` (``low_certainty`` below
-        the debate's threshold, on the calibrated value). New rows: the debate's stay as
-        they are, for the ledger and the memories."""
+        the calibrated probability of winning as ``confidence`` (``low_certainty`` stays
+        the debate's). New rows: the debate's stay as they are, for the ledger and the
+        memories."""
         forecasts = self._register(day, decisions, regime)
         if not decisions:
             return []
@@ -221,8 +221,8 @@ class JudgeCalibration:
         rows = []
         for d, (raw, base, model) in zip(decisions, forecasts, strict=True):
             p = round(float(model if use_model else base), 4)
-            rows.append({**d, "raw_confidence": raw, "confidence": p,
-                         "low_certainty": p < LOW_CERTAINTY})
+            # low_certainty stays the debate's: it flags what the debate acted on
+            rows.append({**d, "raw_confidence": raw, "confidence": p})
         return rows
 
     def observe_closed(self, day: date, trades: Iterable[Mapping[str, object]]

@@ -140,8 +140,14 @@ def _ranked_trades(trades: list[dict[str, Any]]) -> tuple[dict[str, Any], dict[s
 
 
 def _by_confidence(decisions: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The debate's most confident first (the calibrated confidence, often the day's base
+    rate for all, would tie)."""
+    def debated(d: dict[str, Any]) -> float:
+        raw = d.get("raw_confidence")
+        return d["confidence"] if raw is None or pd.isna(raw) else raw
+
     return sorted(decisions,
-                  key=lambda d: (*_nan_last(d["confidence"], descending=True), d["symbol"]))
+                  key=lambda d: (*_nan_last(debated(d), descending=True), d["symbol"]))
 
 
 def _by_score(evaluations: list[dict[str, Any]]) -> list[dict[str, Any]]:

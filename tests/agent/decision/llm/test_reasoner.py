@@ -308,3 +308,19 @@ def test_a_cache_file_locked_by_another_process_falls_back_for_the_day(
         holder.wait()
     assert [d.fallback_reason for d in decisions] == ["error: call cache locked"] * 2
     assert {d.reasoner for d in decisions} == {"deterministic"} and server.calls == 0
+
+
+def test_an_invalid_cached_answer_falls_back_instead_of_failing_the_day(
+        server: ChatServer, tmp_path: Path) -> None:
+    import duckdb
+
+    path = tmp_path / "c.duckdb"
+    first = LLMReasoner(config(server), path).decide_day([evidence(0)])[0]
+    assert first.reasoner == "llm"
+    with duckdb.connect(str(path)) as connection:  # a validator changed since, say
+        connection.execute("""UPDATE llm_calls SET response = '{"verdict": "buy"}'""")
+    calls = server.calls
+    again = LLMReasoner(config(server), path).decide_day([evidence(0)])[0]
+    assert (again.reasoner, again.fallback_reason) == ("deterministic",
+                                                       "invalid cached output")
+    assert server.calls == calls  # the same fallback on every replay, no new call

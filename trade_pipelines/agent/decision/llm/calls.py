@@ -19,6 +19,7 @@ from langchain_openai import ChatOpenAI
 from trade_pipelines.agent.decision.llm.budget import Allowance
 from trade_pipelines.agent.decision.llm.config import LLMConfig
 from trade_pipelines.agent.decision.llm.schemas import Answer, InvalidAnswer, parse, schema_json
+from trade_pipelines.warehouse import WarehouseLockedError
 from trade_pipelines.warehouse.llm_cache import CachedCall, LLMCallCache, call_key
 
 PARAMETERS: dict[str, object] = {"temperature": 0}
@@ -100,11 +101,21 @@ class ChatCaller:
         # The endpoint is part of the key: "gpt-4o" on a local server is another model.
         key = call_key(record.model, messages, schema_json(schema),
                        {**PARAMETERS, "base_url": self.config.base_url})
-        cached = self.cache.get(key)
+        try:
+            cached = self.cache.get(key)
+        except WarehouseLockedError as error:
+            record.outcome = "error: call cache locked"
+            raise CallFailed("error: call cache locked") from error
         if cached is not None:
-            answer = parse(schema, cached.response)
-            if check is not None:
-                check(answer)
+            try:
+                answer = parse(schema, cached.response)
+                if check is not None:
+                    check(answer)
+            except InvalidAnswer as error:
+                # Stored under a validation that has since changed (the key hashes the
+                # schema, not its validators): the same fallback on every replay.
+                record.outcome = "invalid cached output"
+                raise CallFailed("invalid cached output") from error
             record.cache_hit = True
             self._charge(record, allowance, cached.prompt_tokens, cached.completion_tokens)
             return answer

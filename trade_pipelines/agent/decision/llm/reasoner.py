@@ -194,8 +194,10 @@ class LLMReasoner:
                                             f"this schema: {schema_json(RecalledClose)}"}]
         record = CallRecord(role="probe", model=self.config.model)
         try:
-            answer = self.caller.call(record, sent, RecalledClose, Allowance(None, None))
-        except CallFailed:
+            with self.cache.session():
+                answer = self.caller.call(record, sent, RecalledClose,
+                                          Allowance(None, None))
+        except (CallFailed, WarehouseLockedError):
             return None
         return answer.close  # type: ignore[attr-defined]
 
