@@ -336,10 +336,13 @@ def test_judge_calibration_is_the_brier_score_of_the_opening_confidence() -> Non
     day = pd.Timestamp("2024-03-05")
     history = pd.DataFrame({"as_of": [day], "daily_return": [0.0], "equity": [1e6],
                             "drawdown": [0.0], "benchmark_close": [100.0]})
-    trades = pd.DataFrame({"as_of": [day, day, day], "pnl": [10.0, -5.0, 3.0],
-                           "decision_confidence": [0.9, 0.8, None]})
+    # D1 traded in two accounts counts once (its combined copy); the last has no debate
+    trades = pd.DataFrame({"as_of": [day] * 4, "pnl": [10.0, 12.0, -5.0, 3.0],
+                           "decision_id": ["D1", "D1", "D2", None],
+                           "account": ["aggressive", "combined", "combined", "combined"],
+                           "decision_confidence": [0.9, 0.9, 0.8, None]})
     metrics = _AccountTrack(history, trades).metrics(day.to_datetime64().astype("datetime64[D]"))
-    # (0.9 - 1)^2 and (0.8 - 0)^2 over the two trades whose debate is known
+    # (0.9 - 1)^2 and (0.8 - 0)^2 over the two decisions whose debate is known
     assert metrics["scored"] == 2
     assert metrics["brier"] == pytest.approx((0.01 + 0.64) / 2)
 

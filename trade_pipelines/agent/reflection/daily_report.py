@@ -267,7 +267,7 @@ def _render(day: _Day) -> str:
         f"- **Sharpe to date**: {m['sharpe']:.2f}" if math.isfinite(m["sharpe"])
         else "- **Sharpe to date**: n/a",
         f"- **Judge calibration (Brier score, 0 best, 0.25 a coin flip)**: "
-        f"{m['brier']:.3f} over {m['scored']} trades" if math.isfinite(m.get("brier", np.nan))
+        f"{m['brier']:.3f} over {m['scored']} decisions" if math.isfinite(m.get("brier", np.nan))
         else "- **Judge calibration (Brier score)**: no scored trade yet",
         "",
         "## Accounts compared",
@@ -387,13 +387,17 @@ class _AccountTrack:
         self.trade_days = _day_numbers(trades["as_of"])
         won = trades["pnl"].to_numpy(dtype=float) > 0
         self.wins = np.cumsum(won)
-        # The judge's calibration: Brier score of the confidence of the debate that
-        # opened each trade against whether it won (0 is perfect, 0.25 is a coin).
-        confidence = trades["decision_confidence"].to_numpy(dtype=float) \
-            if "decision_confidence" in trades else np.full(len(trades), np.nan)
-        scored = ~np.isnan(confidence)
-        self.scored = np.cumsum(scored)
-        self.brier = np.cumsum(np.where(scored, (np.nan_to_num(confidence) - won) ** 2, 0.0))
+        # The judge's calibration: Brier score of the reported confidence of each debated
+        # decision against whether its trade won (0 is perfect, 0.25 is a coin), one
+        # outcome per decision however many accounts traded it.
+        debated = trades[trades["decision_confidence"].notna()] \
+            if "decision_confidence" in trades else trades.iloc[:0]
+        outcomes = sorted(first_outcomes(_records(debated)),
+                          key=lambda t: (t["as_of"], t["decision_id"]))
+        self.scored_days = _day_numbers(pd.Series([t["as_of"] for t in outcomes],
+                                                  dtype=object))
+        self.brier = np.cumsum([(float(t["decision_confidence"]) - (t["pnl"] > 0)) ** 2
+                                for t in outcomes])
 
     def upto(self, day: np.datetime64) -> tuple[int, int]:
         """How many history rows and closed trades are dated on or before ``day``."""
@@ -403,8 +407,8 @@ class _AccountTrack:
     def metrics(self, day: np.datetime64) -> dict[str, float]:
         n, n_trades = self.upto(day)
         wins = self.wins[n_trades - 1] if n_trades else 0
-        scored = int(self.scored[n_trades - 1]) if n_trades else 0
-        brier = float(self.brier[n_trades - 1] / scored) if scored else float("nan")
+        scored = int(np.searchsorted(self.scored_days, day, side="right"))
+        brier = float(self.brier[scored - 1] / scored) if scored else float("nan")
         metrics = _metrics(self.stats[n - 1], float(self.returns[n - 1]), wins, n_trades) \
             if n else _metrics(None, 0.0, wins, n_trades)
         equity = float(self.equity[n - 1]) if n else float("nan")
