@@ -47,9 +47,7 @@ def cmd_neighbours(args: argparse.Namespace) -> int:
     if not edges:
         print(f"No edges of {node} from evidence before {as_of}.")
         return 0
-    print(f"{node}, from evidence before {as_of}:")
-    for edge in edges:
-        print(f"  {edge.describe()}")
+    _print_edges(f"{node}, from evidence before {as_of}:", edges)
     return 0
 
 
@@ -64,10 +62,15 @@ def cmd_path(args: argparse.Namespace) -> int:
         print(f"No path of at most {args.max_hops} edges from {source} to {target} "
               f"from evidence before {as_of}.")
         return 1
-    print(f"{source} to {target} in {len(steps)} edges, from evidence before {as_of}:")
-    for edge in steps:
-        print(f"  {edge.describe()}")
+    _print_edges(f"{source} to {target} in {len(steps)} edges, from evidence before "
+                 f"{as_of}:", steps)
     return 0
+
+
+def _print_edges(header: str, edges: list) -> None:
+    print(header)
+    for edge in edges:
+        print(f"  {edge.describe()}")
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -96,6 +96,16 @@ def raw_json(raw: pd.DataFrame) -> list[str]:
     ]
 
 
+def _quarantined_bars(bars: pd.DataFrame, reason: str, now: datetime) -> pd.DataFrame:
+    """Quarantine records of whole bars (stored or delivered), kept as they were."""
+    return pd.DataFrame({
+        "source": bars["source"].astype(str).to_numpy(),
+        "symbol": bars["symbol"].astype(str).to_numpy(),
+        "as_of": pd.to_datetime(bars["as_of"]).to_numpy(), "reason": reason,
+        "raw": raw_json(bars.drop(columns=["available_at"])), "recorded_at": now},
+        columns=QUARANTINE_COLUMNS)
+
+
 def quarantine_rows(raw: pd.DataFrame, validation: BarValidation, source: str | pd.Series,
                     recorded_at: datetime) -> pd.DataFrame:
     """Quarantine records for the rejected rows; ``raw`` holds the rows as received,
@@ -343,25 +353,17 @@ def on_stored_basis(store: Warehouse, fresh: pd.DataFrame, market: str) -> OnSto
         if fixed:
             corrections.append(on_basis[on_basis["as_of"].isin(fixed)])
             old = mine[mine["as_of"].isin(fixed)]
-            replaced.append(pd.DataFrame({
-                "source": old["source"].astype(str).to_numpy(), "symbol": symbol,
-                "as_of": pd.to_datetime(old["as_of"]).to_numpy(),
-                "reason": "flagged by the split/bad-print check; replaced by the source's "
-                          "revised bar",
-                "raw": raw_json(old.drop(columns=["available_at"])), "recorded_at": now},
-                columns=QUARANTINE_COLUMNS))
+            replaced.append(_quarantined_bars(
+                old, "flagged by the split/bad-print check; replaced by the source's "
+                     "revised bar", now))
             out.notes.append(f"{symbol}: the source corrected the stored bar(s) of "
                              f"{', '.join(str(d) for d in fixed[:5])}, which the checks "
                              "flag; replaced, the stored versions quarantined")
         if kept:
             unapplied = on_basis[on_basis["as_of"].isin(kept)]
-            replaced.append(pd.DataFrame({
-                "source": unapplied["source"].astype(str).to_numpy(), "symbol": symbol,
-                "as_of": pd.to_datetime(unapplied["as_of"]).to_numpy(),
-                "reason": "source revision of a stored bar, not applied (the stored bar "
-                          "stays as it was seen)",
-                "raw": raw_json(unapplied.drop(columns=["available_at"])),
-                "recorded_at": now}, columns=QUARANTINE_COLUMNS))
+            replaced.append(_quarantined_bars(
+                unapplied, "source revision of a stored bar, not applied (the stored bar "
+                           "stays as it was seen)", now))
             out.notes.append(f"{symbol}: the source revised the stored close of "
                              f"{', '.join(str(d) for d in kept[:5])}"
                              f"{' ...' if len(kept) > 5 else ''}; the stored bars are kept")

@@ -11,6 +11,7 @@ from pathlib import Path
 from dagster import ConfigurableResource
 from pydantic import Field
 
+from trade_pipelines.agent.decision.llm import config as llm_settings
 from trade_pipelines.agent.markets import MarketRules, market_of_symbols, market_rules
 from trade_pipelines.board_lots import with_board_lots
 from trade_pipelines.settings import Paths
@@ -115,14 +116,12 @@ class MemoryIndexResource(ConfigurableResource):
 
 # Each ReasonerResource field and the variable it comes from.
 REASONER_VARIABLES = {
-    "model": "TRADE_PIPELINES_LLM_MODEL", "deep_model": "TRADE_PIPELINES_LLM_DEEP_MODEL",
-    "base_url": "OPENAI_BASE_URL",
-    "knowledge_cutoff": "TRADE_PIPELINES_LLM_KNOWLEDGE_CUTOFF",
-    "deep_knowledge_cutoff": "TRADE_PIPELINES_LLM_DEEP_KNOWLEDGE_CUTOFF",
-    "daily_tokens": "TRADE_PIPELINES_LLM_DAILY_TOKENS",
-    "daily_usd": "TRADE_PIPELINES_LLM_DAILY_USD", "prices": "TRADE_PIPELINES_LLM_PRICES",
-    "concurrency": "TRADE_PIPELINES_LLM_CONCURRENCY",
-    "timeout": "TRADE_PIPELINES_LLM_TIMEOUT", "anonymise": "TRADE_PIPELINES_LLM_ANONYMISE",
+    "model": llm_settings.MODEL, "deep_model": llm_settings.DEEP_MODEL,
+    "base_url": llm_settings.BASE_URL, "knowledge_cutoff": llm_settings.KNOWLEDGE_CUTOFF,
+    "deep_knowledge_cutoff": llm_settings.DEEP_KNOWLEDGE_CUTOFF,
+    "daily_tokens": llm_settings.DAILY_TOKENS, "daily_usd": llm_settings.DAILY_USD,
+    "prices": llm_settings.PRICES, "concurrency": llm_settings.CONCURRENCY,
+    "timeout": llm_settings.TIMEOUT, "anonymise": llm_settings.ANONYMISE,
 }
 
 
@@ -167,18 +166,16 @@ class ReasonerResource(ConfigurableResource):
 
         env = {name: str(getattr(self, field)) for field, name in REASONER_VARIABLES.items()
                if str(getattr(self, field)).strip()}
-        key = os.environ.get("OPENAI_API_KEY", "")
+        key = os.environ.get(llm_settings.API_KEY, "")
         if key:
-            env["OPENAI_API_KEY"] = key
+            env[llm_settings.API_KEY] = key
         return env
 
-    def config(self):  # -> LLMConfig | None; imported lazily: langchain is slow to import
+    def config(self) -> llm_settings.LLMConfig | None:
         """The LLM configuration, or None for the deterministic reasoner."""
         if not self.model.strip():
             return None
-        from trade_pipelines.agent.decision.llm.config import LLMConfig
-
-        return LLMConfig.from_env(self.environment())
+        return llm_settings.LLMConfig.from_env(self.environment())
 
     def reasoner(self, rules: MarketRules):  # -> LLMReasoner | None
         """The LLM reasoner, its calls cached in the home's llm_cache.duckdb and each
