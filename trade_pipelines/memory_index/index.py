@@ -19,6 +19,7 @@ import pandas as pd
 from chromadb.config import Settings
 from chromadb.errors import NotFoundError
 
+from trade_pipelines.agent.days import day_of
 from trade_pipelines.memory_index.embedding import WordLlamaEmbeddingFunction, embedding_text
 
 COLLECTION_NAME = "memories"
@@ -49,11 +50,7 @@ def as_of_key(value: dt.date | dt.datetime | pd.Timestamp | np.datetime64 | str)
 def _to_date(value: Any) -> dt.date:
     if value is None or (not isinstance(value, str) and pd.isna(value)):
         raise ValueError("as_of must not be missing")
-    if isinstance(value, dt.datetime):  # also pd.Timestamp; check before date
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    return pd.Timestamp(value).date()
+    return day_of(value)
 
 
 def _is_missing(value: Any) -> bool:

@@ -13,8 +13,9 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 
+from trade_pipelines.agent.days import day_of
 from trade_pipelines.agent.ids import stable_id
 from trade_pipelines.agent.perception.news import NewsSentiment
 from trade_pipelines.agent.reflection.performance import wilson_interval
@@ -171,12 +172,8 @@ def cleanliness(reasoner: str, knowledge_cutoff: date | None, as_of: date) -> st
 def _backdated(e: Evidence) -> bool:
     """A recalled lesson a person wrote down after the decision's day (``memory add
     --backdate``): the decision may use hindsight."""
-    return any(m.get("recorded_on") is not None and m["recorded_on"] > _day(e.as_of)
+    return any(m.get("recorded_on") is not None and m["recorded_on"] > day_of(e.as_of)
                for m in e.memories)
-
-
-def _day(value: object) -> date:
-    return value.date() if isinstance(value, datetime) else value  # type: ignore[return-value]
 
 
 def _clip(value: float, low: float = 0.0, high: float = 1.0) -> float:

@@ -27,6 +27,7 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 
+from trade_pipelines.agent.days import day_of
 from trade_pipelines.agent.evolution.genomes import StrategyGenome, missing_indicators
 from trade_pipelines.agent.memory.trade_memory import distinct_trades, trade_key
 
@@ -136,10 +137,6 @@ class Node:
     last_seen: date
 
 
-def _day(value: object) -> date:
-    return pd.Timestamp(value).date()
-
-
 def _records(rows: pd.DataFrame | Iterable[Mapping[str, object]]) -> list[dict]:
     if isinstance(rows, pd.DataFrame):
         return rows.to_dict("records")
@@ -176,7 +173,7 @@ def event_moves(events: pd.DataFrame, closes: pd.DataFrame) -> pd.DataFrame:
                           group["close"].to_numpy(dtype=float))
     rows = []
     for event in events.to_dict("records"):
-        day = np.datetime64(_day(event["as_of"]), "D")
+        day = np.datetime64(day_of(event["as_of"]), "D")
         symbol = event.get("symbol")
         symbols = sorted(series) if symbol is None or pd.isna(symbol) else [symbol]
         for name in symbols:
@@ -187,7 +184,7 @@ def event_moves(events: pd.DataFrame, closes: pd.DataFrame) -> pd.DataFrame:
             if at == 0 or at + 1 >= len(days) or days[at] != day:
                 continue
             rows.append({"event_id": event["event_id"], "kind": event["kind"], "symbol": name,
-                         "as_of": _day(event["as_of"]),
+                         "as_of": day_of(event["as_of"]),
                          "move": float(close[at + 1] / close[at - 1] - 1),
                          "known_on": pd.Timestamp(days[at + 1]).date()})
     return pd.DataFrame(rows, columns=columns)
@@ -215,14 +212,14 @@ class KnowledgeGraph:
         """Each day's market regime (``regimes`` rows): a trade learns the regime of the
         day it opened."""
         for row in _records(rows):
-            self._regimes[_day(row["as_of"])] = str(row["regime"])
+            self._regimes[day_of(row["as_of"])] = str(row["regime"])
 
     def add_trades(self, rows: pd.DataFrame | Iterable[Mapping[str, object]],
                    genomes: Mapping[str, StrategyGenome]) -> int:
         """Closed trades (``trades`` rows; a row may carry its ``regime``), each dated on
         its closing day; the same trade in several accounts counts once, and a trade
         added before is ignored. Returns how many were new."""
-        records = [{**t, "as_of": _day(t["as_of"]), "opened_as_of": _day(t["opened_as_of"])}
+        records = [{**t, "as_of": day_of(t["as_of"]), "opened_as_of": day_of(t["opened_as_of"])}
                    for t in _records(rows)]
         fresh = [t for t in distinct_trades(records) if trade_key(t) not in self._seen_trades
                  and not self._holds(t["as_of"])]
@@ -506,14 +503,14 @@ class KnowledgeGraph:
             raise ValueError(f"unknown node kinds in knowledge_nodes: {sorted(unknown)}")
         if edges.empty:
             return graph
-        ordered = edges.assign(_day=[_day(d) for d in edges["as_of"]]).sort_values(
+        ordered = edges.assign(_day=[day_of(d) for d in edges["as_of"]]).sort_values(
             ["source", "target", "_day"], kind="mergesort")
         for row in ordered.to_dict("records"):
             evidence = json.loads(row["evidence"])
             about = tuple(evidence["about"]) if "about" in evidence else None
             state = _State(row["_day"], str(row["relation"]), int(row["evidence_count"]),
                            int(evidence["positive"]), float(evidence["total"]),
-                           _day(row["first_seen"]), about)
+                           day_of(row["first_seen"]), about)
             graph._put((row["source"], row["target"]), state)
         for (source, _), states in graph._edges.items():
             about = states[-1].about

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
+from trade_pipelines.agent.days import day_of
 from trade_pipelines.agent.decision.debate import Evidence, proposer_size
 from trade_pipelines.agent.decision.llm.schemas import Answer, schema_json
 
@@ -28,16 +29,6 @@ _ISO_DATE = re.compile(r"(?<!\d)(\d{4})-(\d{2})-(\d{2})(?!\d)")
 
 class LookAheadError(AssertionError):
     """An input known after the decision day's close reached a prompt."""
-
-
-def day_of(as_of: object) -> date:
-    if isinstance(as_of, datetime):
-        return as_of.date()
-    if isinstance(as_of, date):
-        return as_of
-    if hasattr(as_of, "date"):  # pandas Timestamp
-        return as_of.date()
-    return date.fromisoformat(str(as_of)[:10])
 
 
 def _moment(value: object) -> datetime | None:

@@ -20,6 +20,7 @@ from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from trade_pipelines.agent.days import day_of
 from trade_pipelines.agent.decision.debate import (
     MAX_ROUNDS,
     MIN_ROUNDS,
@@ -36,7 +37,6 @@ from trade_pipelines.agent.decision.llm.prompts import (
     Anonymiser,
     DatedInput,
     check_window,
-    day_of,
     gather_inputs,
     messages,
 )
