@@ -77,3 +77,8 @@ def test_pairs_the_model_did_not_argue_do_not_count() -> None:
         lambda es: [replace(debate(e), reasoner="llm") for e in es], evidences,
         reasoner="llm")
     assert argued.trials == 3 and argued.passed
+
+
+def test_missing_figures_still_turn_against_the_trade() -> None:
+    turned = against_the_trade(strong(vol_20=float("nan"), ret_20d=float("nan")))
+    assert turned.vol_20 == 0.4 and turned.ret_20d == 0.25

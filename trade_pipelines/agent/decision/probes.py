@@ -87,7 +87,8 @@ def against_the_trade(e: Evidence) -> Evidence:
     return replace(
         e, record=SetupRecord(n=max(e.record.n, 60), win_rate=0.3, expectancy=-0.02,
                               payoff=0.6, symbol_n=10, symbol_win_rate=0.2),
-        vol_20=max(e.vol_20, 0.2) * 2, rsi_14=85.0, ret_20d=abs(e.ret_20d) + 0.25,
+        vol_20=2 * (max(e.vol_20, 0.2) if math.isfinite(e.vol_20) else 0.2), rsi_14=85.0,
+        ret_20d=(abs(e.ret_20d) if math.isfinite(e.ret_20d) else 0.0) + 0.25,
         above_sma_200=False, memories=[],
         news=NewsSentiment(headlines=3, score=-0.8, positive=0, negative=3,
                            top_headline=f"{e.symbol} cuts its outlook; regulators open a "
