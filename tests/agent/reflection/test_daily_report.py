@@ -340,11 +340,14 @@ def test_judge_calibration_is_the_brier_score_of_the_opening_confidence() -> Non
     trades = pd.DataFrame({"as_of": [day] * 4, "pnl": [10.0, 12.0, -5.0, 3.0],
                            "decision_id": ["D1", "D1", "D2", None],
                            "account": ["aggressive", "combined", "combined", "combined"],
-                           "decision_confidence": [0.9, 0.9, 0.8, None]})
+                           "decision_confidence": [0.9, 0.9, 0.8, None],
+                           "decision_raw_confidence": [0.7, 0.7, 0.4, None]})
     metrics = _AccountTrack(history, trades).metrics(day.to_datetime64().astype("datetime64[D]"))
     # (0.9 - 1)^2 and (0.8 - 0)^2 over the two decisions whose debate is known
     assert metrics["scored"] == 2
     assert metrics["brier"] == pytest.approx((0.01 + 0.64) / 2)
+    # the debate's own confidence beside it: (0.7 - 1)^2 and (0.4 - 0)^2
+    assert metrics["raw_brier"] == pytest.approx((0.09 + 0.16) / 2)
 
 
 def test_the_report_names_its_market_and_shows_amounts_in_its_currency() -> None:

@@ -266,8 +266,10 @@ def _render(day: _Day) -> str:
         f"- **Max drawdown to date**: {_pct(m['max_drawdown'])}",
         f"- **Sharpe to date**: {m['sharpe']:.2f}" if math.isfinite(m["sharpe"])
         else "- **Sharpe to date**: n/a",
-        f"- **Judge calibration (Brier score, 0 best, 0.25 a coin flip)**: "
-        f"{m['brier']:.3f} over {m['scored']} decisions" if math.isfinite(m.get("brier", np.nan))
+        f"- **Judge calibration (Brier score, 0 best, 0.25 a coin flip)**: the debate's "
+        f"confidence {m['raw_brier']:.3f}, the reported (calibrated; the base rate until a "
+        f"fit proves itself) {m['brier']:.3f}, over {m['scored']} decisions"
+        if math.isfinite(m.get("brier", np.nan))
         else "- **Judge calibration (Brier score)**: no scored trade yet",
         "",
         "## Accounts compared",
@@ -398,6 +400,11 @@ class _AccountTrack:
                                                   dtype=object))
         self.brier = np.cumsum([(float(t["decision_confidence"]) - (t["pnl"] > 0)) ** 2
                                 for t in outcomes])
+        # the debate's own confidence, beside the reported (calibrated) one
+        raw = [t.get("decision_raw_confidence") for t in outcomes]
+        self.raw_brier = np.cumsum([
+            (float(r if r is not None and pd.notna(r) else t["decision_confidence"])
+             - (t["pnl"] > 0)) ** 2 for r, t in zip(raw, outcomes, strict=True)])
 
     def upto(self, day: np.datetime64) -> tuple[int, int]:
         """How many history rows and closed trades are dated on or before ``day``."""
@@ -409,10 +416,12 @@ class _AccountTrack:
         wins = self.wins[n_trades - 1] if n_trades else 0
         scored = int(np.searchsorted(self.scored_days, day, side="right"))
         brier = float(self.brier[scored - 1] / scored) if scored else float("nan")
+        raw_brier = float(self.raw_brier[scored - 1] / scored) if scored else float("nan")
         metrics = _metrics(self.stats[n - 1], float(self.returns[n - 1]), wins, n_trades) \
             if n else _metrics(None, 0.0, wins, n_trades)
         equity = float(self.equity[n - 1]) if n else float("nan")
-        return {**metrics, "equity": equity, "brier": brier, "scored": scored}
+        return {**metrics, "equity": equity, "brier": brier, "raw_brier": raw_brier,
+                "scored": scored}
 
 
 def _day_numbers(days: pd.Series) -> np.ndarray:

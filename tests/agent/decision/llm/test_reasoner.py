@@ -260,7 +260,10 @@ def test_undated_and_late_text_is_refused_and_the_window_ends_at_the_close(
                          top_published_at=datetime(2024, 3, 1, 22, 0))
     e = evidence(news=late, memories=[
         {"memory_id": "M-dated", "text": "won", "as_of": date(2024, 2, 1)},
-        {"memory_id": "M-undated", "text": "a note with no date"}])
+        {"memory_id": "M-undated", "text": "a note with no date"},
+        # dated before the decision, written down after it (memory add --backdate)
+        {"memory_id": "K-backdated", "text": "chip makers fall after weak guidance",
+         "as_of": date(2024, 2, 1), "recorded_on": date(2024, 6, 1)}])
     us_close = market_close(MARKETS["us"])
     assert us_close(date(2024, 3, 1)) == datetime(2024, 3, 1, 21, 0)  # 16:00 New York
     decision = LLMReasoner(config(server), tmp_path / "c.duckdb",
@@ -268,13 +271,15 @@ def test_undated_and_late_text_is_refused_and_the_window_ends_at_the_close(
     log = json.loads(decision.prompt_log)
     assert len(log) == decision.llm_calls
     refused = {(r["ref"], r["reason"]) for r in log[0]["refused"]}
-    assert refused == {("M-undated", "undated"), ("news:top", "after close")}
+    assert refused == {("M-undated", "undated"), ("news:top", "after close"),
+                       ("K-backdated", "after close")}
     seen = [i["ref"] for i in log[0]["inputs"]]
     assert "M-dated" in seen and "news:top" not in seen
     for call in log:
         assert max(i["timestamp"] for i in call["inputs"]) <= call["close"]
     sent = json.dumps(server.requests)
     assert "After-hours surprise" not in sent and "a note with no date" not in sent
+    assert "weak guidance" not in sent
 
 
 def test_a_day_runs_concurrently_yet_decides_in_order(server: ChatServer,

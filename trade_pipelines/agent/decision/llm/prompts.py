@@ -106,7 +106,11 @@ def gather_inputs(e: Evidence, close: datetime, close_of: Callable[[date], datet
     for memory in e.memories:
         ref = str(memory.get("memory_id", "?"))
         formed = memory.get("as_of", memory.get("date"))
-        known = close_of(day_of(formed)) if formed is not None else None
+        # A lesson written down after the day it is dated (backdated) was known only
+        # from its writing: refused as after the close, not stamped with its date.
+        written = memory.get("recorded_on")
+        known = (close_of(max(day_of(formed), day_of(written)) if written is not None
+                          else day_of(formed)) if formed is not None else None)
         outcome = memory.get("outcome_return")
         text = str(memory.get("text", "")) + (
             f" (outcome {outcome:+.2%})" if isinstance(outcome, float) and math.isfinite(outcome)
