@@ -567,6 +567,59 @@ MIGRATIONS: list[tuple[int, str]] = [
         );
         """,
     ),
+    (
+        15,
+        # Reflection at four horizons (agent/reflection/cycles.py): every change a review
+        # makes to the agent's behaviour, the plans of each horizon, the quarterly
+        # meta-review's proposals, and the humans' decisions on changes and proposals
+        # (rollback, approve, reject), which a replay reads as data.
+        """
+        CREATE TABLE IF NOT EXISTS changes (
+            change_id VARCHAR PRIMARY KEY,
+            as_of DATE NOT NULL,
+            kind VARCHAR NOT NULL,
+            target VARCHAR NOT NULL,
+            old_value VARCHAR,
+            new_value VARCHAR,
+            evidence VARCHAR NOT NULL,
+            review VARCHAR NOT NULL,
+            effective_from DATE NOT NULL,
+            metric VARCHAR NOT NULL
+        );
+        CREATE TABLE IF NOT EXISTS horizon_plans (
+            plan_id VARCHAR PRIMARY KEY,
+            as_of DATE NOT NULL,
+            horizon VARCHAR NOT NULL,
+            period VARCHAR NOT NULL,
+            reason VARCHAR NOT NULL,
+            regime VARCHAR NOT NULL,
+            targets VARCHAR NOT NULL,
+            tasks VARCHAR NOT NULL
+        );
+        CREATE TABLE IF NOT EXISTS framework_proposals (
+            proposal_id VARCHAR PRIMARY KEY,
+            as_of DATE NOT NULL,
+            review VARCHAR NOT NULL,
+            title VARCHAR NOT NULL,
+            evidence VARCHAR NOT NULL,
+            kind VARCHAR NOT NULL,
+            target VARCHAR NOT NULL,
+            new_value VARCHAR,
+            expires_on DATE NOT NULL
+        );
+        CREATE TABLE IF NOT EXISTS change_decisions (
+            decision_id VARCHAR PRIMARY KEY,
+            as_of DATE NOT NULL,
+            subject_id VARCHAR NOT NULL,
+            action VARCHAR NOT NULL,
+            effective_from DATE NOT NULL,
+            reason VARCHAR NOT NULL,
+            recorded_by VARCHAR NOT NULL,
+            recorded_at TIMESTAMP NOT NULL
+        );
+        ALTER TABLE decisions ADD COLUMN changes_applied VARCHAR DEFAULT '[]';
+        """,
+    ),
 ]
 
 
@@ -577,5 +630,6 @@ EXPORTABLE_TABLES = (
     "strategy_evaluations", "strategy_history", "proposals", "decisions", "orders", "fills",
     "positions", "accounts", "trades", "memories", "reports", "news", "news_sentiment",
     "source_quality", "market_sentiment", "anomalies", "market_events", "role_weights",
-    "knowledge_nodes", "knowledge_edges", "memory_audit",
+    "knowledge_nodes", "knowledge_edges", "memory_audit", "changes", "horizon_plans",
+    "framework_proposals", "change_decisions",
 )
