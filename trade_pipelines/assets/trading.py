@@ -31,10 +31,21 @@ from trade_pipelines.agent.execution.ledger import (
     with_later_resolutions,
 )
 from trade_pipelines.agent.loop.trading_loop import TradingLoop
-from trade_pipelines.agent.loop.wiring import trading_bars, trading_loop
+from trade_pipelines.agent.loop.wiring import reflection_cycle, trading_bars, trading_loop
 from trade_pipelines.agent.markets import MarketRules
 from trade_pipelines.agent.memory.knowledge_graph import KnowledgeGraph
 from trade_pipelines.agent.perception.events import EVENT_HORIZON, EventResponses
+from trade_pipelines.agent.reflection.changes import (
+    MONTHLY,
+    QUARTERLY,
+    WEEKLY,
+    HumanDecision,
+    changes_from_rows,
+    human_decisions_frame,
+    human_decisions_from_rows,
+    proposals_from_rows,
+)
+from trade_pipelines.agent.reflection.cycles import ReflectionCycle
 from trade_pipelines.assets.common import (
     WAREHOUSE_POOL,
     markdown_preview,
@@ -70,7 +81,13 @@ PREVIOUS_YEAR = TimeWindowPartitionMapping(start_offset=-1, end_offset=-1)
 TABLES = {"debate_decisions": "decisions", "risk_checked_orders": "orders",
           "paper_fills": "fills", "positions": "positions", "account_values": "accounts",
           "closed_trades": "trades", "trade_memories": "memories",
-          "judge_role_weights": "role_weights", "memory_audit": "memory_audit"}
+          "judge_role_weights": "role_weights", "memory_audit": "memory_audit",
+          "review_changes": "changes", "weekly_plans": "horizon_plans",
+          "monthly_plans": "horizon_plans", "quarterly_plans": "horizon_plans",
+          "framework_proposals": "framework_proposals"}
+# The horizon each plan asset holds of the ``horizon_plans`` table.
+PLAN_HORIZONS = {"weekly_plans": WEEKLY, "monthly_plans": MONTHLY,
+                 "quarterly_plans": QUARTERLY}
 # How far back the regime at a trade's opening is looked up for its memory.
 MEMORY_CONTEXT = timedelta(days=400)
 
@@ -78,9 +95,10 @@ MEMORY_CONTEXT = timedelta(days=400)
 ADV_LOOK_BACK = timedelta(days=45)
 
 
-def _spec(key: str, description: str, deps: list, self_dependent: bool = False) -> AssetSpec:
+def _spec(key: str, description: str, deps: list, self_dependent: bool = False,
+          group: str = "trading") -> AssetSpec:
     own = [AssetDep(key, partition_mapping=PREVIOUS_YEAR)] if self_dependent else []
-    return AssetSpec(key, description=description, group_name="trading",
+    return AssetSpec(key, description=description, group_name=group,
                      deps=[*deps, *own],
                      metadata={"table": TABLES[key]})
 
@@ -111,6 +129,27 @@ def _spec(key: str, description: str, deps: list, self_dependent: bool = False) 
         _spec("memory_audit", "Each promotion of a memory to long-term and each forgetting, "
               "with the decayed importance and the reason.", ["trade_memories"],
               self_dependent=True),
+        _spec("review_changes", "Every change the weekly, monthly and quarterly reviews made "
+              "to the agent's behaviour (principles, risk parameters, role weights, "
+              "allocations; approved framework proposals), with its evidence, its review "
+              "and the first session it applies to. The next sessions trade under them.",
+              ["closed_trades", "account_values", "debate_decisions"], self_dependent=True,
+              group="reflection"),
+        _spec("weekly_plans", "Each week's plan, made at the close of the week before: the "
+              "candidate and avoided strategies, the risk events of the days ahead.",
+              ["closed_trades", "market_events"], self_dependent=True, group="planning"),
+        _spec("monthly_plans", "Each month's plan: the allocation across strategies (an "
+              "equal risk budget), the exposure expected, the opportunity windows; a new "
+              "plan, with its reason, when exposure is more than 30% off it.",
+              ["closed_trades", "account_values"], self_dependent=True, group="planning"),
+        _spec("quarterly_plans", "Each quarter's return target, drawdown tolerance and "
+              "stance from the regime and the record; a new plan when the drawdown runs "
+              "more than 30% past the tolerance.", ["account_values", market_regime.key],
+              self_dependent=True, group="planning"),
+        _spec("framework_proposals", "The quarterly meta-review's proposals for the "
+              "agent's framework, waiting for a human (`trade-pipelines proposals`); "
+              "unapproved ones expire.", ["closed_trades", "review_changes"],
+              self_dependent=True, group="reflection"),
     ],
     partitions_def=trading_years, backfill_policy=single_run, pool=WAREHOUSE_POOL,
     can_subset=False,
@@ -173,12 +212,16 @@ def daily_trading_loop(context: AssetExecutionContext, warehouse: WarehouseResou
     # The board lots are data too (a home's board_lots.csv): a lot added later re-runs
     # the months it would change.
     rules = market_data.rules()
+    # The humans' decisions on changes and proposals are data: a rollback or an approval
+    # recomputes the months from the window's first.
+    human = human_decisions_from_rows(store.query(
+        "SELECT * FROM change_decisions ORDER BY recorded_at, decision_id"))
     previous = checkpoints.chain(
         MonthSlice(start, start), "", *state_before, memories_before,
         outcomes_known[outcomes_known["as_of"] < start], regimes[regimes["as_of"] < start],
         events_frame(events), sorted(genomes), sorted(probation.born.items()),
         sorted(probation.promoted.items()), sorted(rules.lot_sizes.items()),
-        reasoner.fingerprint())
+        reasoner.fingerprint(), human_decisions_frame(human))
     loop: TradingLoop | None = None
     previous_close = math.nan
     previous_day = None
@@ -206,7 +249,7 @@ def daily_trading_loop(context: AssetExecutionContext, warehouse: WarehouseResou
             loop, previous_close, previous_day = _open_loop(
                 store, month.first, window_features, window_regimes, plans, outcomes,
                 regime_by_day, genomes, probation, rules, news, sentiment,
-                market_events_ahead, reasoner.reasoner(rules))
+                market_events_ahead, reasoner.reasoner(rules), human)
         month_days = [d for d in days if month.first <= d <= month.last]
         previous_close = loop.run_days(month_days, month_bars, month_regimes,
                                        month_proposals, controls, previous_close, responses)
@@ -214,7 +257,10 @@ def daily_trading_loop(context: AssetExecutionContext, warehouse: WarehouseResou
         frames = {"decisions": loop.output.decisions_frame(), **result.frames(),
                   "memories": loop.output.memories_frame(),
                   "role_weights": loop.output.role_weights_frame(),
-                  "memory_audit": loop.output.memory_audit_frame()}
+                  "memory_audit": loop.output.memory_audit_frame(),
+                  "changes": loop.output.changes_frame(),
+                  "horizon_plans": loop.output.plans_frame(),
+                  "framework_proposals": loop.output.proposals_frame()}
         if month == months[-1]:
             # Orders left pending at the window's end that a later window already
             # resolved keep that outcome: re-running a window rewrites no order row.
@@ -274,7 +320,7 @@ def _open_loop(store: Warehouse, first_day: date, features: pd.DataFrame,
                regime_by_day: dict, genomes: dict[str, StrategyGenome],
                probation: Probation, rules: MarketRules, news: pd.DataFrame,
                sentiment: pd.DataFrame, events: pd.DataFrame,
-               llm_reasoner: Reasoner | None = None
+               llm_reasoner: Reasoner | None = None, human: list[HumanDecision] | None = None
                ) -> tuple[TradingLoop, float, date | None]:
     """A trading loop that continues from the warehouse at ``first_day`` under the
     market's ``rules``: the ledger's state, the memories and the debates behind carried
@@ -299,7 +345,11 @@ def _open_loop(store: Warehouse, first_day: date, features: pd.DataFrame,
                         rules=rules, news=news, sentiment=sentiment, events=events,
                         reasoner=llm_reasoner,
                         calibration=_stored_calibration(store, first_day),
-                        knowledge=_stored_knowledge(store, first_day, regimes))
+                        knowledge=_stored_knowledge(store, first_day, regimes),
+                        reflection=_stored_reflection(
+                            store, first_day, previous_day, reflection_cycle(
+                                features, regimes, rules, genomes, regime_by_day, events,
+                                human or [])))
     # Promotions and forgettings up to that close are audited already.
     loop.memory.reviewed_through = previous_day
     return loop, previous_close, previous_day
@@ -315,6 +365,37 @@ def _stored_knowledge(store: Warehouse, first_day: date,
     graph = knowledge_through(store, first_day - timedelta(days=1), events=False)
     graph.add_regimes(regimes[["as_of", "regime"]])
     return graph
+
+
+def _stored_reflection(store: Warehouse, first_day: date, previous_day: date | None,
+                       cycle: ReflectionCycle) -> ReflectionCycle:
+    """The reviews' state as the stored rows before ``first_day`` left it: the combined
+    account's trades and days, the decisions that sized entries, the changes, proposals
+    and the latest plan of each horizon."""
+    before = [first_day]
+    trades = to_dates(store.query(
+        "SELECT as_of, trade_id, account, symbol, strategy_id, opened_as_of, pnl, return_pct, "
+        "holding_days, entry_price, exit_price, decision_id FROM trades "
+        "WHERE as_of < ? AND account = 'combined' ORDER BY as_of, trade_id", before),
+        "as_of", "opened_as_of")
+    accounts = to_dates(store.query(
+        "SELECT as_of, account, equity, cash, gross_exposure, daily_return, drawdown, "
+        "benchmark_close FROM accounts WHERE as_of < ? AND account = 'combined' "
+        "ORDER BY as_of", before), "as_of")
+    entries = to_dates(store.query(
+        "SELECT as_of, decision_id, strategy_id, weight_combined, "
+        "coalesce(changes_applied, '[]') AS changes_applied FROM decisions "
+        "WHERE as_of < ? AND weight_combined > 0 ORDER BY as_of, decision_id", before),
+        "as_of")
+    changes = changes_from_rows(store.query(
+        "SELECT * FROM changes WHERE as_of < ? ORDER BY as_of, change_id", before))
+    proposals = proposals_from_rows(store.query(
+        "SELECT * FROM framework_proposals WHERE as_of < ? ORDER BY as_of, proposal_id",
+        before))
+    plans = to_dates(store.query("SELECT * FROM horizon_plans WHERE as_of < ? "
+                                 "ORDER BY as_of, plan_id", before), "as_of")
+    cycle.restore(previous_day, trades, accounts, entries, changes, proposals, plans)
+    return cycle
 
 
 def _stored_calibration(store: Warehouse, first_day: date) -> JudgeCalibration:
@@ -346,7 +427,7 @@ def _results(store: Warehouse, start: date, end: date, previous_day: date | None
 
     counts = {table: int(read(f"SELECT count(*) AS n FROM {table} "
                               "WHERE as_of BETWEEN ? AND ?")["n"].iloc[0])
-              for table in TABLES.values()}
+              for table in set(TABLES.values())}
     verdicts = read("SELECT verdict, count(*) AS n FROM decisions WHERE as_of BETWEEN ? AND ? "
                     "GROUP BY verdict ORDER BY verdict")
     used = read("SELECT count(*) AS n FROM decisions WHERE as_of BETWEEN ? AND ? "
@@ -411,3 +492,28 @@ def _results(store: Warehouse, start: date, end: date, previous_day: date | None
                  "GROUP BY event ORDER BY event")
     yield MaterializeResult(asset_key="memory_audit", metadata={
         **common, "rows": counts["memory_audit"], "events": by(audit, "event")})
+    kinds = read("SELECT kind, count(*) AS n FROM changes WHERE as_of BETWEEN ? AND ? "
+                 "GROUP BY kind ORDER BY kind")
+    latest_changes = to_dates(read(
+        "SELECT as_of, kind, target, old_value, new_value, review, effective_from "
+        "FROM changes WHERE as_of BETWEEN ? AND ? ORDER BY as_of DESC, change_id LIMIT 10"),
+        "as_of", "effective_from")
+    yield MaterializeResult(asset_key="review_changes", metadata={
+        **common, "rows": counts["changes"], "kinds": by(kinds, "kind"),
+        "latest": markdown_preview(latest_changes)})
+    for key, horizon in PLAN_HORIZONS.items():
+        plans = to_dates(store.query(
+            "SELECT as_of, period, reason, regime, targets FROM horizon_plans "
+            "WHERE as_of BETWEEN ? AND ? AND horizon = ? ORDER BY as_of DESC, plan_id",
+            [start, end, horizon]), "as_of")
+        yield MaterializeResult(asset_key=key, metadata={
+            **common, "rows": len(plans),
+            "replans": int(plans["reason"].str.startswith("replan").sum())
+            if not plans.empty else 0,
+            "latest": markdown_preview(plans.head(5))})
+    proposals = to_dates(read("SELECT as_of, proposal_id, title, expires_on FROM "
+                              "framework_proposals WHERE as_of BETWEEN ? AND ? "
+                              "ORDER BY as_of DESC, proposal_id"), "as_of", "expires_on")
+    yield MaterializeResult(asset_key="framework_proposals", metadata={
+        **common, "rows": counts["framework_proposals"],
+        "latest": markdown_preview(proposals.head(10))})

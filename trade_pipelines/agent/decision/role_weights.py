@@ -38,6 +38,10 @@ class RoleWeights:
         right = self._won.get(regime, 0) if role == AGGRESSIVE else n - self._won.get(regime, 0)
         return (right + self.prior_right) / (n + 2 * self.prior_right)
 
+    def outcomes(self, regime: str) -> int:
+        """How many closed trades of ``regime`` the weights have counted."""
+        return self._n.get(regime, 0)
+
     def record(self, day: date, results: Iterable[tuple[str, bool]]) -> list[dict[str, object]]:
         """Count the outcomes known at ``day``'s close (regime of the decision, won);
         returns the history rows they add, both roles of each regime they moved."""

@@ -87,6 +87,10 @@ def run_agent_loop(bars: pd.DataFrame, start: date, end: date, universe_symbols:
             "decisions_recalling_memories": recalled,
             "memories": len(memories), "frames": {**frames, "decisions": decisions,
                                                   "memories": memories,
+                                                  "changes": loop.output.changes_frame(),
+                                                  "horizon_plans": loop.output.plans_frame(),
+                                                  "framework_proposals":
+                                                      loop.output.proposals_frame(),
                                                   "regimes": window_regimes,
                                                   "market_sentiment": sentiment[
                                                       sentiment["as_of"] >= start],

@@ -16,6 +16,7 @@ from typing import Any
 import pandas as pd
 
 from trade_pipelines.agent.decision.calibration import JudgeCalibration
+from trade_pipelines.agent.decision.checklist import apply_checklist, risk_limits
 from trade_pipelines.agent.decision.deliberation import Deliberation
 from trade_pipelines.agent.decision.role_weights import ROLE_WEIGHT_COLUMNS
 from trade_pipelines.agent.evolution.genomes import StrategyGenome
@@ -36,6 +37,12 @@ from trade_pipelines.agent.memory.trade_memory import (
     trade_memories,
 )
 from trade_pipelines.agent.perception.events import NO_RESPONSES, EventResponses
+from trade_pipelines.agent.reflection.changes import CHANGE_COLUMNS, PROPOSAL_COLUMNS
+from trade_pipelines.agent.reflection.cycles import (
+    PLAN_COLUMNS,
+    ReflectionCycle,
+    ReflectionOutput,
+)
 
 
 @dataclass
@@ -47,6 +54,17 @@ class LoopOutput:
     role_weights: list[dict] = field(default_factory=list)
     # Promotions and forgettings of memories, dated by the session they took effect.
     memory_audit: list[dict] = field(default_factory=list)
+    # The reviews' changes, plans and proposals (agent/reflection/cycles.py).
+    reflection: ReflectionOutput = field(default_factory=ReflectionOutput)
+
+    def changes_frame(self) -> pd.DataFrame:
+        return pd.DataFrame(self.reflection.changes, columns=CHANGE_COLUMNS)
+
+    def plans_frame(self) -> pd.DataFrame:
+        return pd.DataFrame(self.reflection.plans, columns=PLAN_COLUMNS)
+
+    def proposals_frame(self) -> pd.DataFrame:
+        return pd.DataFrame(self.reflection.proposals, columns=PROPOSAL_COLUMNS)
 
     def role_weights_frame(self) -> pd.DataFrame:
         return pd.DataFrame(self.role_weights, columns=ROLE_WEIGHT_COLUMNS)
@@ -68,7 +86,8 @@ class TradingLoop:
                  decision_index: DecisionIndex, regime_by_day: Mapping[date, str],
                  genomes: Mapping[str, StrategyGenome],
                  calibration: JudgeCalibration | None = None,
-                 knowledge: KnowledgeGraph | None = None) -> None:
+                 knowledge: KnowledgeGraph | None = None,
+                 reflection: ReflectionCycle | None = None) -> None:
         self.deliberation = deliberation
         self.ledger = ledger
         self.memory = memory
@@ -82,6 +101,14 @@ class TradingLoop:
         # The knowledge graph learns each trade on its closing day (the debate reads it).
         self.knowledge = knowledge
         self.genomes = dict(genomes)
+        self.families = {k: g.family for k, g in genomes.items()}
+        # The reviews at the week's, month's and quarter's end, and the policy they leave
+        # for each session (none: the agent trades under its defaults, no review runs).
+        self.reflection = reflection
+        if reflection is not None and reflection.role_weights is None:
+            weights = self.calibration.role_weights
+            reflection.role_weights = lambda regime: (weights.weight(regime),
+                                                      weights.outcomes(regime))
 
     def run_days(self, days: Iterable[date], bars: pd.DataFrame, regimes: pd.DataFrame,
                  proposals: pd.DataFrame, controls: ControlSchedule = NO_CONTROLS,
@@ -127,11 +154,20 @@ class TradingLoop:
             p for p in proposals
             if any(p["symbol"] not in state.accounts[a].positions and (a, p["symbol"])
                    not in taken for a in state.accounts)]
-        decisions = self.deliberation.decide(open_proposals, self.memory)
+        day = market.as_of
+        regime = self.regime_by_day.get(day, "unknown")
+        if self.reflection is not None:
+            self.output.reflection.extend(self.reflection.before_day(day))
+            policy = self.reflection.policy_for(day)
+            self.ledger.limits = risk_limits(policy)
+            decisions = apply_checklist(self.deliberation.decide(open_proposals, self.memory),
+                                        policy, regime, self.families)
+        else:
+            decisions = self.deliberation.decide(open_proposals, self.memory)
         # Stored with the calibrated confidence; the ledger and the memories keep the
         # debate's rows (its confidence orders the day's orders).
         self.output.decisions.extend(self.calibration.calibrate(
-            market.as_of, decisions, self.regime_by_day.get(market.as_of, "unknown")))
+            market.as_of, decisions, regime))
         self.decision_index.add(decisions)
         closed_before = len(self.ledger.result.trades)
         # The LLM's token spend is a trading cost (zero for the deterministic reasoner),
@@ -149,3 +185,8 @@ class TradingLoop:
                 self.knowledge.add_trades(closed, self.genomes)
         self.output.role_weights.extend(self.calibration.observe_closed(market.as_of, closed))
         self.output.memory_audit.extend(self.memory.review(market.as_of))
+        if self.reflection is not None:
+            self.reflection.observe(day, decisions, closed, [
+                a for a in self.ledger.result.accounts[-len(self.ledger.state.accounts):]
+                if a["as_of"] == day])
+            self.output.reflection.extend(self.reflection.after_day(day))

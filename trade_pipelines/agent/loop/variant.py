@@ -14,6 +14,9 @@ class AgentVariant:
     memory: bool = True
     # False: each proposal goes straight to the risk engine at the proposer's size.
     debate: bool = True
+    # False: the weekly, monthly and quarterly reviews report and record their changes,
+    # but none of them changes what the agent does.
+    reflection: bool = True
 
 
 FULL_AGENT = AgentVariant()
@@ -21,4 +24,5 @@ ABLATIONS: dict[str, AgentVariant] = {
     "no_evolution": AgentVariant(evolution=False),
     "no_memory": AgentVariant(memory=False),
     "no_debate": AgentVariant(debate=False),
+    "no_reflection": AgentVariant(reflection=False),
 }

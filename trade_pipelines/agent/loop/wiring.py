@@ -5,7 +5,7 @@ the two cannot drift apart (a test proves they give the same ledger)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import date, timedelta
 
 import pandas as pd
@@ -35,6 +35,8 @@ from trade_pipelines.agent.perception.news import (
 from trade_pipelines.agent.perception.regime import detect_regimes, market_breadth
 from trade_pipelines.agent.perception.sentiment import US_SECTORS, market_sentiment
 from trade_pipelines.agent.planning.daily_plan import make_plans
+from trade_pipelines.agent.reflection.changes import HumanDecision
+from trade_pipelines.agent.reflection.cycles import ReflectionCycle
 from trade_pipelines.market_data import bar_available_at, bars_available_at
 from trade_pipelines.market_data.calendar import exchange_sessions
 
@@ -184,7 +186,9 @@ def trading_loop(features: pd.DataFrame, regimes: pd.DataFrame, plans: pd.DataFr
                  events: pd.DataFrame | None = None,
                  reasoner: Reasoner | None = None,
                  calibration: JudgeCalibration | None = None,
-                 knowledge: KnowledgeGraph | None = None) -> TradingLoop:
+                 knowledge: KnowledgeGraph | None = None,
+                 reflection: ReflectionCycle | None = None,
+                 human: Sequence[HumanDecision] = ()) -> TradingLoop:
     """The day loop over a window (its features, regimes and plans), continuing from a
     ledger state, the memories formed before and the debates behind carried positions.
     ``genomes`` are every genome that may have traded (the seeded ones by default);
@@ -195,7 +199,9 @@ def trading_loop(features: pd.DataFrame, regimes: pd.DataFrame, plans: pd.DataFr
     deterministic debate); ``calibration``: the judge's, as the decisions and trades
     before the window left it (a fresh one by default); ``knowledge``: the knowledge
     graph as the trades before the window left it, which the loop grows and the debate
-    cites (none by default)."""
+    cites (none by default); ``reflection``: the reviews' state as the days before the
+    window left it (by default a new one, under the humans' recorded decisions
+    ``human``; the variant says whether its changes apply)."""
     genomes = dict(genomes or SEEDED_GENOMES)
     exposure = dict(zip(plans["as_of"], plans["exposure_target"], strict=True))
     deliberation = Deliberation(features, regimes, exposure, SetupBook(outcomes), genomes,
@@ -203,6 +209,29 @@ def trading_loop(features: pd.DataFrame, regimes: pd.DataFrame, plans: pd.DataFr
                                 probation=probation, news=news_by_symbol_day(news),
                                 sentiment=sentiment, events=events, reasoner=reasoner,
                                 knowledge=knowledge)
+    if reflection is None:
+        reflection = reflection_cycle(features, regimes, rules, genomes, regime_by_day,
+                                      events, human, variant)
     return TradingLoop(deliberation, Ledger(state or LedgerState(), genomes, rules=rules),
                        MemoryBook(memories), DecisionIndex(earlier_decisions),
-                       regime_by_day, genomes, calibration, knowledge)
+                       regime_by_day, genomes, calibration, knowledge, reflection)
+
+
+# Calendar days of sessions the reviews look ahead to (the next session after a window's
+# last day; the longest exchange holiday is well under this).
+SESSIONS_AHEAD = timedelta(days=30)
+
+
+def reflection_cycle(features: pd.DataFrame, regimes: pd.DataFrame, rules: MarketRules,
+                     genomes: Mapping[str, StrategyGenome], regime_by_day: Mapping[date, str],
+                     events: pd.DataFrame | None, human: Sequence[HumanDecision],
+                     variant: AgentVariant = FULL_AGENT) -> ReflectionCycle:
+    """A new reflection cycle over the window of ``features``, on the market's calendar."""
+    days = features["as_of"] if not features.empty else pd.Series([date.today()])
+    sessions = exchange_sessions(min(days) - PREVIOUS_SESSION_SEARCH,
+                                 max(days) + SESSIONS_AHEAD, rules.calendar)
+    return ReflectionCycle(sessions, {k: g.family for k, g in genomes.items()},
+                           regime_by_day, events, human, apply=variant.reflection,
+                           defensive_by_day=dict(zip(regimes["as_of"],
+                                                     regimes["defensive"].astype(bool),
+                                                     strict=True)))

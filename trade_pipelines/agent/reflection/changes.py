@@ -249,9 +249,9 @@ class Policy:
             p = self.principles.get(target)
             return None if p is None else p.value()
         if kind == ALLOCATION:
-            return self.allocation.get(target)
+            return self.allocation.get(target, 1.0)
         if kind == ROLE_WEIGHT:
-            return self.role_weights.get(target)
+            return self.role_weights.get(target, 1.0)
         if kind == FRAMEWORK:
             return self.framework.get(target, FRAMEWORK_DEFAULTS.get(target))
         raise ValueError(f"unknown change kind {kind!r}")
