@@ -162,6 +162,8 @@ def changes_with_effects(warehouse: Warehouse,
     decisions = load_change_decisions(warehouse)
     out = changes[CHANGE_COLUMNS].copy()
     out["status"] = [change_status(str(c), decisions) for c in out["change_id"]]
+    ends = {str(c): rollback.effective_from for c in out["change_id"]
+            if (rollback := rollback_of(str(c), decisions)) is not None}
     out["effect"] = change_effects(changes, accounts, trades, families, regime_by_day,
-                                   sessions)
+                                   sessions, ends)
     return out

@@ -34,23 +34,33 @@ class Windows:
     before: tuple[date, ...]
     after: tuple[date, ...]
     size: int
+    until: date | None = None    # the first session it no longer applied (a rollback)
+
+    @property
+    def cut(self) -> bool:
+        """The change stopped applying before its after-window was full."""
+        return len(self.after) < self.size and self.until is not None
 
     @property
     def complete(self) -> bool:
-        return len(self.after) >= self.size
+        return len(self.after) >= self.size or self.cut
 
     def counts(self) -> str:
         if len(self.before) == len(self.after) == self.size:
             return f"{self.size} sessions each"
-        return f"{len(self.before)} sessions before, {len(self.after)} after"
+        tail = f", up to its rollback from {self.until}" if self.cut else ""
+        return f"{len(self.before)} sessions before, {len(self.after)} after{tail}"
 
 
-def windows(sessions: Sequence[date], effective_from: date, size: int) -> Windows:
-    """``size`` sessions before ``effective_from`` and ``size`` from it on (fewer where
-    the record is shorter); ``sessions`` sorted."""
-    before = [d for d in sessions if d < effective_from][-size:] if size else []
-    after = [d for d in sessions if d >= effective_from][:size]
-    return Windows(tuple(before), tuple(after), size)
+def windows(sessions: Sequence[date], effective_from: date, size: int,
+            until: date | None = None) -> Windows:
+    """``size`` sessions before ``effective_from`` and ``size`` from it on, before
+    ``until`` (fewer where the record is shorter); ``sessions`` sorted."""
+    before = [d for d in sessions if d < effective_from][-size:]
+    after = [d for d in sessions if d >= effective_from and (until is None or d < until)]
+    last = sessions[-1] if sessions else None
+    ended = until if until is not None and last is not None and until <= last else None
+    return Windows(tuple(before), tuple(after[:size]), size, ended)
 
 
 def _combined(frame: pd.DataFrame) -> pd.DataFrame:
@@ -111,8 +121,8 @@ def _principle_returns(trades: pd.DataFrame, families: Mapping[str, str],
 
 def _effect(change: Change, sessions: Sequence[date], returns: pd.Series,
             trades: pd.DataFrame, families: Mapping[str, str],
-            regime_by_day: Mapping[date, str], size: int) -> str:
-    span = windows(sessions, change.effective_from, size)
+            regime_by_day: Mapping[date, str], size: int, until: date | None) -> str:
+    span = windows(sessions, change.effective_from, size, until)
     scope = _principle_scope(change) if change.kind == PRINCIPLE else None
     if scope is not None:
         before = _trade_figures(_principle_returns(trades, families, regime_by_day, scope,
@@ -130,12 +140,15 @@ def _effect(change: Change, sessions: Sequence[date], returns: pd.Series,
 
 def change_effects(changes: pd.DataFrame, accounts: pd.DataFrame, trades: pd.DataFrame,
                    families: Mapping[str, str], regime_by_day: Mapping[date, str],
-                   sessions: int = EFFECT_SESSIONS) -> list[str]:
+                   sessions: int = EFFECT_SESSIONS,
+                   rolled_back_from: Mapping[str, date] | None = None) -> list[str]:
     """One effect text per row of ``changes`` (the ``changes`` table's columns), in order.
 
     ``accounts`` and ``trades`` are the warehouse tables (only the combined account's rows
     count); ``families`` maps strategy_id to family; ``regime_by_day`` gives each day's
-    regime. A session is a day the combined account has a row.
+    regime. A session is a day the combined account has a row. A change rolled back
+    (``rolled_back_from``: change_id -> first session without it) is measured only while
+    it applied.
     """
     if sessions < 1:
         raise ValueError("sessions must be at least 1")
@@ -146,5 +159,6 @@ def change_effects(changes: pd.DataFrame, accounts: pd.DataFrame, trades: pd.Dat
     returns = returns[~returns.index.duplicated(keep="last")].sort_index()
     days = list(returns.index)
     closed = _combined(trades)
-    return [_effect(change, days, returns, closed, families, regime_by_day, sessions)
-            for change in changes_from_rows(changes)]
+    ends = rolled_back_from or {}
+    return [_effect(change, days, returns, closed, families, regime_by_day, sessions,
+                    ends.get(change.change_id)) for change in changes_from_rows(changes)]
