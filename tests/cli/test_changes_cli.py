@@ -176,6 +176,9 @@ def test_a_rejection_is_recorded_and_never_applies(stored: Warehouse,
     assert out[1] == "The proposal's change will never apply."
     (decision,) = load_change_decisions(stored)
     assert decision.action == "reject" and decision.effective_from > TODAY - timedelta(1)
+    assert main(["proposals", "list", "--status", "rejected"]) == 0
+    listed = capsys.readouterr().out.splitlines()
+    assert listed[0].endswith(f"rejected by {getpass.getuser()}: too soon")
 
 
 def test_export_changes_adds_status_and_the_same_effect_as_the_list(

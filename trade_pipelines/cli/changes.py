@@ -18,11 +18,16 @@ PROPOSAL_STATUSES = ("pending", "approved", "rejected", "expired", "all")
 DEFAULT_LIMIT = 30
 
 
-def _value(text: Any) -> str:
-    """A change's stored value (JSON, or nothing) as a short phrase."""
-    if text is None or (isinstance(text, float) and text != text):
+def _stored(text: Any) -> Any:
+    """A value as the warehouse stores it (JSON text, or NULL) read back."""
+    return None if text is None or (isinstance(text, float) and text != text) \
+        else json.loads(text)
+
+
+def _value(value: Any) -> str:
+    """A change's value as a short phrase."""
+    if value is None:
         return "-"
-    value = json.loads(text)
     if isinstance(value, dict) and "size_multiplier" in value:
         return (f"{value.get('family') or 'any family'} in {value.get('regime') or 'any'} "
                 f"regime x{float(value['size_multiplier']):g}")
@@ -57,7 +62,7 @@ def cmd_changes_list(args: argparse.Namespace) -> int:
     print("change_id  as_of  kind  target  old -> new  review  effective_from  status")
     for c in shown.itertuples(index=False):
         print(f"{c.change_id}  {c.as_of:%Y-%m-%d}  {c.kind}  {c.target}  "
-              f"{_value(c.old_value)} -> {_value(c.new_value)}  {c.review}  "
+              f"{_value(_stored(c.old_value))} -> {_value(_stored(c.new_value))}  {c.review}  "
               f"from {c.effective_from:%Y-%m-%d}  {c.status}\n"
               f"    effect on {c.metric}: {c.effect}")
     return 0
@@ -121,11 +126,15 @@ def cmd_proposals_list(args: argparse.Namespace) -> int:
         print(f"No {'' if args.status == 'all' else args.status + ' '}framework proposal.")
         return 0
     for p, status, decided in rows:
-        detail = f"{status} by {decided.recorded_by} from {decided.effective_from}" \
-            if decided else (f"{status}, expires {p.expires_on}" if status == "pending"
-                             else f"{status} on {p.expires_on}")
+        if decided is None:
+            detail = f"{status}, expires {p.expires_on}" if status == "pending" \
+                else f"{status} on {p.expires_on}"
+        elif status == "approved":
+            detail = f"approved by {decided.recorded_by} from {decided.effective_from}"
+        else:
+            detail = f"rejected by {decided.recorded_by}: {decided.reason}"
         print(f"{p.proposal_id}  {p.as_of}  {p.review}  {p.kind} {p.target} -> "
-              f"{_value(json.dumps(p.new_value))}  {detail}\n    {p.title}. {p.evidence}")
+              f"{_value(p.new_value)}  {detail}\n    {p.title}. {p.evidence}")
     return 0
 
 
