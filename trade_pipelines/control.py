@@ -50,12 +50,11 @@ def default_effective_from(now: datetime | None = None, calendar: str = "XNYS") 
     return next_session_after(now or datetime.now(UTC), calendar)
 
 
-def record_control(warehouse: Warehouse, action: str, reason: str, recorded_by: str,
-                   effective_from: date | None = None,
-                   now: datetime | None = None) -> ControlEvent:
-    """Append one event. ``effective_from`` may name any session of the home's market
-    (its exchange calendar), past ones included (a what-if replay); by default it is the
-    next session after now."""
+def effective_session(warehouse: Warehouse, effective_from: date | None,
+                      now: datetime) -> date:
+    """The first session a human's decision applies to: ``effective_from`` if it is a
+    session of the home's market (past ones included, a what-if replay), by default the
+    next session after ``now``."""
     from trade_pipelines.market_data.calendar import (
         a_session_of,
         is_session,
@@ -63,11 +62,19 @@ def record_control(warehouse: Warehouse, action: str, reason: str, recorded_by: 
     )
 
     calendar = home_calendar(warehouse)
-    moment = now or datetime.now(UTC)
-    day = effective_from or default_effective_from(moment, calendar)
+    day = effective_from or default_effective_from(now, calendar)
     if not is_session(day, calendar):
         raise ControlError(f"{day} is not {a_session_of(calendar)}; the next one is "
                            f"{session_on_or_after(day, calendar)}")
+    return day
+
+
+def record_control(warehouse: Warehouse, action: str, reason: str, recorded_by: str,
+                   effective_from: date | None = None,
+                   now: datetime | None = None) -> ControlEvent:
+    """Append one event, from ``effective_session``."""
+    moment = now or datetime.now(UTC)
+    day = effective_session(warehouse, effective_from, moment)
     try:
         event = new_event(action, reason, recorded_by, day, moment)
     except ValueError as error:

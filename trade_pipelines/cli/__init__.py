@@ -7,6 +7,7 @@ import argparse
 
 from trade_pipelines.cli import (
     bars,
+    changes,
     controls,
     evaluate,
     graph,
@@ -27,7 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="trade-pipelines", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     for module in (replay, evaluate, bars, jumps, lots, news, tables, graph, services,
-                   controls, memory):
+                   controls, memory, changes):
         module.register(sub)
     return parser
 

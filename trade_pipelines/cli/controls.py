@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from trade_pipelines.cli.common import parse_date
 from trade_pipelines.settings import paths
+
+if TYPE_CHECKING:
+    from trade_pipelines.warehouse import Warehouse
 
 EFFECTS = {
     "pause": "entries decided from then on are refused and pending entries are cancelled; "
@@ -38,19 +42,24 @@ def cmd_control(args: argparse.Namespace) -> int:
           f"{event.recorded_by} at {event.recorded_at:%Y-%m-%d %H:%M:%S} UTC"
           + (f": {event.reason}" if event.reason else "") + ".")
     print(f"From {event.effective_from} on: {EFFECTS[event.action]}.")
-    stored = store.query("SELECT max(as_of) AS d FROM accounts") \
-        if store.table_exists("accounts") else None
-    last = stored["d"].iloc[0] if stored is not None and not stored.empty else None
-    if last is not None and not _missing(last) and last.date() >= event.effective_from:
-        print(f"The ledger already stored up to {last.date()} was computed without it: "
-              f"replay from {event.effective_from} to apply it.")
+    note = replay_note(store, event.effective_from)
+    if note:
+        print(note)
     return 0
 
 
-def _missing(value: object) -> bool:
+def replay_note(store: Warehouse, effective_from: date) -> str | None:
+    """What to do when the ledger already stored was computed without a decision that
+    applies from ``effective_from``; None when it reaches no session that far."""
     import pandas as pd
 
-    return bool(pd.isna(value))
+    stored = store.query("SELECT max(as_of) AS d FROM accounts") \
+        if store.table_exists("accounts") else None
+    last = stored["d"].iloc[0] if stored is not None and not stored.empty else None
+    if last is None or pd.isna(last) or last.date() < effective_from:
+        return None
+    return (f"The ledger already stored up to {last.date()} was computed without it: "
+            f"replay from {effective_from} to apply it.")
 
 
 def cmd_controls(args: argparse.Namespace) -> int:

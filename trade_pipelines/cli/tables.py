@@ -22,7 +22,12 @@ def cmd_export(args: argparse.Namespace) -> int:
         print(f"export: the warehouse {store.path} has no {args.table} yet; run "
               "`trade-pipelines replay` first", file=sys.stderr)
         return 2
-    frame = store.query(f"SELECT * FROM {args.table} ORDER BY ALL")
+    if args.table == "changes":  # with each change's status and effect, as `changes list`
+        from trade_pipelines.change_control import changes_with_effects
+
+        frame = changes_with_effects(store)
+    else:
+        frame = store.query(f"SELECT * FROM {args.table} ORDER BY ALL")
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     frame.to_csv(out, index=False)
