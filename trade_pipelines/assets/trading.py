@@ -42,7 +42,6 @@ from trade_pipelines.agent.reflection.changes import (
     HumanDecision,
     changes_from_rows,
     human_decisions_frame,
-    human_decisions_from_rows,
     proposals_from_rows,
 )
 from trade_pipelines.agent.reflection.cycles import ReflectionCycle
@@ -66,6 +65,7 @@ from trade_pipelines.assets.sentiment import (
     stored_sentiment,
 )
 from trade_pipelines.assets.strategy import features_with_breadth, known_genomes, probation_by
+from trade_pipelines.change_control import load_change_decisions
 from trade_pipelines.control import load_events
 from trade_pipelines.partitions import single_run, trading_years
 from trade_pipelines.resources import MarketDataResource, ReasonerResource, WarehouseResource
@@ -214,8 +214,7 @@ def daily_trading_loop(context: AssetExecutionContext, warehouse: WarehouseResou
     rules = market_data.rules()
     # The humans' decisions on changes and proposals are data: a rollback or an approval
     # recomputes the months from the window's first.
-    human = human_decisions_from_rows(store.query(
-        "SELECT * FROM change_decisions ORDER BY recorded_at, decision_id"))
+    human = load_change_decisions(store)
     previous = checkpoints.chain(
         MonthSlice(start, start), "", *state_before, memories_before,
         outcomes_known[outcomes_known["as_of"] < start], regimes[regimes["as_of"] < start],

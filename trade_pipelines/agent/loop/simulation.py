@@ -5,7 +5,7 @@ through the asset graph."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import date, timedelta
 
 import pandas as pd
@@ -21,6 +21,8 @@ from trade_pipelines.agent.memory.knowledge_graph import KnowledgeGraph
 from trade_pipelines.agent.perception.events import EventResponses
 from trade_pipelines.agent.perception.features import compute_features
 from trade_pipelines.agent.perception.sentiment import US_SECTORS
+from trade_pipelines.agent.reflection.changes import HumanDecision
+from trade_pipelines.agent.reflection.cycles import ReflectionCycle
 from trade_pipelines.market_data.calendar import exchange_sessions
 
 
@@ -29,14 +31,18 @@ def run_agent_loop(bars: pd.DataFrame, start: date, end: date, universe_symbols:
                    controls: Iterable[ControlEvent] = (),
                    variant: AgentVariant = FULL_AGENT, rules: MarketRules = US,
                    headlines: pd.DataFrame | None = None,
-                   include_generated: bool = False) -> dict:
+                   include_generated: bool = False,
+                   human: Sequence[HumanDecision] = (),
+                   reflection: type[ReflectionCycle] = ReflectionCycle) -> dict:
     """Perceive, evaluate, plan, propose, debate and trade every session in [start, end]
     from ``bars`` (the warehouse's columns, all history wanted before ``start``), under
     the supervisor's control events (none by default), with the layers ``variant`` keeps,
     under the market's ``rules`` (the US by default: its calendar's weeks end the gene
     pool's evaluations); ``headlines``: the warehouse's ``news`` rows (none by default),
     which become news sentiment and headline events as in the graph (drills only with
-    ``include_generated``)."""
+    ``include_generated``); ``human``: the people's decisions on the reviews' changes and
+    proposals; ``reflection``: the class of the reviews (a subclass changes how they
+    review)."""
     bars = bars[bars["as_of"] <= end]
     universe = bars[bars["symbol"].isin(universe_symbols)]
     stock_features = compute_features(universe)
@@ -67,12 +73,14 @@ def run_agent_loop(bars: pd.DataFrame, start: date, end: date, universe_symbols:
     # The knowledge graph as the asset graph's loop starts it: regimes, no trade yet.
     knowledge = KnowledgeGraph(US_SECTORS)
     knowledge.add_regimes(regimes[["as_of", "regime"]])
-    loop = wiring.trading_loop(window, window_regimes, plans, pool.outcomes,
-                               dict(zip(regimes["as_of"], regimes["regime"], strict=True)),
+    regime_by_day = dict(zip(regimes["as_of"], regimes["regime"], strict=True))
+    cycle = wiring.reflection_cycle(window, window_regimes, rules, genomes, regime_by_day,
+                                    events, human, variant, reflection)
+    loop = wiring.trading_loop(window, window_regimes, plans, pool.outcomes, regime_by_day,
                                variant=variant, genomes=genomes,
                                probation=Probation.of(pool.state), rules=rules, news=news,
                                sentiment=sentiment[sentiment["as_of"] >= start], events=events,
-                               knowledge=knowledge)
+                               knowledge=knowledge, reflection=cycle)
     bars_to_fill = wiring.trading_bars(universe, features)
     loop.run_days(days, bars_to_fill[bars_to_fill["as_of"] >= start],
                   window_regimes, proposals, ControlSchedule(controls),

@@ -225,12 +225,13 @@ SESSIONS_AHEAD = timedelta(days=30)
 def reflection_cycle(features: pd.DataFrame, regimes: pd.DataFrame, rules: MarketRules,
                      genomes: Mapping[str, StrategyGenome], regime_by_day: Mapping[date, str],
                      events: pd.DataFrame | None, human: Sequence[HumanDecision],
-                     variant: AgentVariant = FULL_AGENT) -> ReflectionCycle:
+                     variant: AgentVariant = FULL_AGENT,
+                     kind: type[ReflectionCycle] = ReflectionCycle) -> ReflectionCycle:
     """A new reflection cycle over the window of ``features``, on the market's calendar."""
     days = features["as_of"] if not features.empty else pd.Series([date.today()])
     sessions = exchange_sessions(min(days) - PREVIOUS_SESSION_SEARCH,
                                  max(days) + SESSIONS_AHEAD, rules.calendar)
-    return ReflectionCycle(sessions, {k: g.family for k, g in genomes.items()},
+    return kind(sessions, {k: g.family for k, g in genomes.items()},
                            regime_by_day, events, human, apply=variant.reflection,
                            defensive_by_day=dict(zip(regimes["as_of"],
                                                      regimes["defensive"].astype(bool),
