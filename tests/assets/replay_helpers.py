@@ -12,6 +12,8 @@ from trade_pipelines.warehouse import Warehouse
 
 SYMBOLS = "AAPL,JPM,KO,XOM,MSFT"
 LEDGER_TABLES = ("orders", "fills", "positions", "accounts", "trades")
+# What the weekly, monthly and quarterly reviews leave: a resumed run must leave the same.
+REVIEW_TABLES = ("changes", "horizon_plans", "framework_proposals")
 
 
 def warehouse(home: Path) -> Warehouse:

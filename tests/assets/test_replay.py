@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from replay_helpers import LEDGER_TABLES, SYMBOLS, table
+from replay_helpers import LEDGER_TABLES, REVIEW_TABLES, SYMBOLS, table
 
 from trade_pipelines.cli import run_replay
 
@@ -109,7 +109,7 @@ def test_a_replay_split_in_two_runs_equals_one_run(project_home: Path,
                                                    replayed_home: Path) -> None:
     assert run_replay(date(2019, 2, 1), date(2019, 2, 28), SYMBOLS, progress=False)
     assert run_replay(date(2019, 3, 1), date(2019, 3, 31), SYMBOLS, progress=False)
-    for name in LEDGER_TABLES:
+    for name in (*LEDGER_TABLES, *REVIEW_TABLES):
         pd.testing.assert_frame_equal(table(project_home, name), table(replayed_home, name))
 
 
@@ -137,7 +137,7 @@ def test_a_replay_covers_exactly_the_days_asked_and_can_resume_mid_month(
     assert reports.max() == date(2019, 3, 13)
     # carrying on from the next day gives the same ledger as one run over both
     assert run_replay(date(2019, 3, 14), date(2019, 3, 31), SYMBOLS, progress=False)
-    for name in LEDGER_TABLES:
+    for name in (*LEDGER_TABLES, *REVIEW_TABLES):
         pd.testing.assert_frame_equal(table(project_home, name), table(replayed_home, name))
 
 
