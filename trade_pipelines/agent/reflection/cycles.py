@@ -430,8 +430,19 @@ class ReflectionCycle:
                    "worst_strategy_of_week": str(by_strategy.index[0])
                    if len(by_strategy) else None,
                    "risk_events": events}
+        quarter = self._targets(QUARTERLY)
+        to_date = self._quarter_return(day)
+        if quarter and math.isfinite(to_date) and \
+                period_of(QUARTERLY, period_day) == period_of(QUARTERLY, day):
+            targets["quarter_progress"] = {
+                "return_to_date": round(to_date, 4),
+                "return_target": quarter.get("return_target"),
+                "drawdown_tolerance": quarter.get("drawdown_tolerance")}
         tasks = [f"Favour {s} (trailing quarter P&L {pnl:,.0f} over {n} trades)."
                  for pnl, s, n in ranked[:3] if pnl > 0]
+        if "quarter_progress" in targets:
+            tasks.append(f"Quarter to date {to_date:+.1%} against a target of "
+                         f"{float(quarter['return_target']):.1%}.")
         tasks += [f"Risk event {e}: no new entry in the name the session before."
                   for e in events[:10]]
         return self._plan_row(WEEKLY, day, period_day, reason, targets, tasks or
