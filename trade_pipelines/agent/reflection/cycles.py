@@ -115,6 +115,23 @@ class ReflectionOutput:
         self.proposals.extend(other.proposals)
 
 
+_FIRST = (date.min, date.min, "")
+
+
+def _order(change: Change) -> tuple[tuple[date, date, str], Change]:
+    """A change with the key ``fold`` orders it by."""
+    return (change.effective_from, change.as_of, change.change_id), change
+
+
+@dataclass
+class _FoldCache:
+    day: date
+    excluded: set[str]
+    ids: set[str]
+    last: tuple[date, date, str]
+    policy: Policy
+
+
 def _round(value: float, step: float = 0.05) -> float:
     return round(round(value / step) * step, 4)
 
@@ -155,7 +172,7 @@ class ReflectionCycle:
         self.last_day: date | None = None
         self._reviewed: dict[str, str | None] = {h: None for h in (WEEKLY, MONTHLY,
                                                                      QUARTERLY)}
-        self._policy_cache: tuple[date, int, Policy] | None = None
+        self._policy_cache: _FoldCache | None = None
 
     # -- state from stored rows (a resumed run) ---------------------------------------------
     def restore(self, last_day: date | None, trades: pd.DataFrame, accounts: pd.DataFrame,
@@ -195,12 +212,30 @@ class ReflectionCycle:
 
     # -- the policy ---------------------------------------------------------------------
     def recorded_policy(self, day: date) -> Policy:
-        """The policy the reviews' changes make for ``day`` (applied or not)."""
-        key = (day, len(self.changes))
-        if self._policy_cache is not None and self._policy_cache[:2] == key:
-            return self._policy_cache[2]
-        policy = fold(self.changes, day, rolled_back(self.human, day))
-        self._policy_cache = (day, len(self.changes), policy)
+        """The policy the reviews' changes make for ``day`` (applied or not).
+
+        Folded incrementally: the loop asks for its days in order and new changes take
+        effect after everything already folded, so only the new ones are applied; any
+        other question (an earlier day, a rollback taking effect) folds from scratch."""
+        excluded = rolled_back(self.human, day)
+        cache = self._policy_cache
+        if cache is not None and cache.excluded == excluded and day >= cache.day:
+            pending = sorted((_order(c) for c in self.changes
+                              if c.change_id not in cache.ids and c.effective_from <= day),
+                             key=lambda item: item[0])
+            if not pending or pending[0][0] > cache.last:
+                policy = cache.policy
+                for key, change in pending:
+                    if change.change_id not in excluded:
+                        policy = policy.with_change(change)
+                    cache.ids.add(change.change_id)
+                    cache.last = key
+                cache.policy, cache.day = policy, day
+                return policy
+        policy = fold(self.changes, day, excluded)
+        folded = [_order(c) for c in self.changes if c.effective_from <= day]
+        self._policy_cache = _FoldCache(day, excluded, {c.change_id for _, c in folded},
+                                        max((k for k, _ in folded), default=_FIRST), policy)
         return policy
 
     def policy_for(self, day: date) -> Policy:
