@@ -54,9 +54,14 @@ def test_without_debate_every_account_takes_the_proposers_size(bars: pd.DataFram
     assert len(taken) > 0
     assert (taken["weight_combined"] == taken["weight_aggressive"]).all()
     assert (taken["weight_conservative"] == taken["weight_aggressive"]).all()
-    # 5-10% of equity by strength, scaled down by sizing rules and probation
+    # 5-10% of equity by strength, scaled down by sizing rules and probation (and, from
+    # the reviews' changes, by the checklist: it sizes all three accounts alike here)
     assert ((taken["weight_combined"] > 0) & (taken["weight_combined"] <= 0.10)).all()
-    assert all(json.loads(t) == [] for t in ablated["transcript"])
+    lines = [json.loads(t) for t in ablated["transcript"]]
+    assert all(all(line["role"] == "judge" and line["text"].startswith("Checklist:")
+                   for line in t) for t in lines)
+    assert all((t == []) == (c == "[]") for t, c in zip(lines, ablated["changes_applied"],
+                                                        strict=True))
     assert (ablated["rounds"] == 0).all()
     # the debate does change sizes: the full agent cut or dropped some of the same proposals
     assert (full["weight_combined"] < full["weight_aggressive"]).any()

@@ -76,7 +76,8 @@ def apply_checklist(decisions: Sequence[Mapping[str, Any]], policy: Policy, regi
                 multiplier *= scale
                 source(PARAMETER, "exposure_scale")
                 notes.append(f"exposure scale x{scale:g}")
-        role = policy.role_weights.get(regime)
+        # a role weight is the debate's: a decision nobody debated has none
+        role = policy.role_weights.get(regime) if int(row.get("rounds", 1)) > 0 else None
         if not notes and role is None:
             out.append(row)
             continue
