@@ -219,16 +219,18 @@ def test_a_review_never_reads_a_trade_dated_after_its_day() -> None:
     assert early.proposals == clean.proposals
 
 
-@pytest.mark.parametrize("gap", [date(2016, 1, 8), date(2016, 1, 29)])
+@pytest.mark.parametrize("gap", [date(2016, 1, 8), date(2016, 1, 29), date(2015, 12, 31)])
 def test_a_period_whose_last_session_had_no_data_is_reviewed_the_next_day(gap: date) -> None:
     """The review runs as of the last day seen, exactly as if the gap were no session."""
     def feed() -> Feed:
         f = Feed()
         _losers(f, "S-mom", date(2016, 1, 6), 6)
         _losers(f, "S-rev", date(2016, 1, 27), 6)
+        _losers(f, "S-brk", date(2015, 12, 29), 6)
         return f
 
-    days = [d for d in _between(date(2016, 1, 4), date(2016, 2, 5)) if d != gap]
+    # the last gap ends a week, a month, a quarter and a year
+    days = [d for d in _between(date(2015, 12, 14), date(2016, 2, 5)) if d != gap]
     with_gap = Run(ReflectionCycle(SESSIONS, FAMILIES, BEAR), feed(), FAMILIES, BEAR)
     with_gap.days(days)
     without = Run(ReflectionCycle([d for d in SESSIONS if d != gap], FAMILIES, BEAR), feed(),
@@ -303,10 +305,10 @@ def _busy_cycle() -> ReflectionCycle:
 def _restored(prefix: Run, last_day: date) -> ReflectionCycle:
     """A new cycle from the rows ``prefix`` left, as the stored tables hold them."""
     done = prefix.output()
-    trades = pd.DataFrame([t for day, rows in prefix.feed.trades.items() if day <= last_day
-                           for t in rows], columns=TRADE_COLUMNS)
-    accounts = pd.DataFrame([a for day, rows in prefix.feed.accounts.items()
-                             if day <= last_day for a in rows])
+    seen = [day for day in prefix.by_day if day <= last_day]
+    trades = pd.DataFrame([t for day in seen for t in prefix.feed.trades.get(day, [])],
+                          columns=TRADE_COLUMNS)
+    accounts = pd.DataFrame([a for day in seen for a in prefix.feed.accounts.get(day, [])])
     entries = pd.DataFrame([{k: e[k] for k in ("as_of", "decision_id", "strategy_id",
                                                "weight_combined", "changes_applied")}
                             for e in prefix.entries])
@@ -317,10 +319,14 @@ def _restored(prefix: Run, last_day: date) -> ReflectionCycle:
     return cycle
 
 
-@pytest.mark.parametrize("split", [date(2016, 2, 17), date(2016, 1, 29), date(2016, 3, 31)])
+@pytest.mark.parametrize(("start", "split"), [
+    (FIRST, date(2016, 2, 17)), (FIRST, date(2016, 1, 29)), (FIRST, date(2016, 3, 31)),
+    # a run that began on a month's last session: that day's initial and scheduled plans
+    # share their day, and the restored cycle must hold the scheduled one
+    (date(2016, 1, 29), date(2016, 1, 29))])
 def test_a_cycle_restored_from_its_rows_continues_as_the_uninterrupted_one(
-        split: date) -> None:
-    days = _between(FIRST, LAST)
+        start: date, split: date) -> None:
+    days = _between(start, LAST)
     whole = Run(_busy_cycle(), _busy_feed(), FAMILIES, REGIMES).days(days)
     made = whole.output()
     # the scenario exercises every horizon

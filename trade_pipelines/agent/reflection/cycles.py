@@ -202,8 +202,15 @@ class ReflectionCycle:
             if not entries.empty else {}
         self.changes = list(changes)
         self.proposals = list(proposals)
-        for plan in plans.sort_values(["as_of", "plan_id"]).to_dict("records") \
+        # the latest plan of each horizon; one day's plans in the order they are made:
+        # the initial one (before the session), the scheduled one, then a replan (only a
+        # catch-up's weekly review replans on the day of a scheduled plan)
+        made = plans.assign(_made=[0 if str(r).startswith("initial") else
+                                   1 if r == "scheduled" else 2 for r in plans["reason"]]) \
+            if not plans.empty else plans
+        for plan in made.sort_values(["as_of", "_made", "plan_id"]).to_dict("records") \
                 if not plans.empty else []:
+            plan.pop("_made")
             self.plans[plan["horizon"]] = plan
         if last_day is not None:
             for horizon in self._reviewed:
