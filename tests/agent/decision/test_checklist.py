@@ -151,6 +151,14 @@ def test_a_role_weight_multiplies_only_the_combined_size() -> None:
     assert bull == {**_decision(), "changes_applied": "[]"}
 
 
+def test_a_decision_nobody_debated_gets_no_role_weight() -> None:
+    policy, _ = _policy((ROLE_WEIGHT, "bear", 1.5))
+    undebated, debated = {**_decision(), "rounds": 0}, {**_decision(), "rounds": 2}
+    untouched, scaled = apply_checklist([undebated, debated], policy, "bear", FAMILIES)
+    assert untouched == {**undebated, "changes_applied": "[]"}
+    assert _weights(scaled) == (0.1, 0.04, 0.12)
+
+
 def test_without_principles_enabled_the_principles_are_ignored() -> None:
     policy, changes = _policy((PRINCIPLE, "momentum in bear", HALVE_MOMENTUM_IN_BEAR),
                               (FRAMEWORK, "principles_enabled", False),
