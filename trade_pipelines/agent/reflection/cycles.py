@@ -590,8 +590,8 @@ class ReflectionCycle:
         strategies = sorted(str(s) for s in counts[counts >= ALLOCATION_MIN_TRADES].index)
         if len(strategies) < 2:
             return
-        days = [_as_date(d) for d in self._equity(
-            day - ALLOCATION_WINDOW + timedelta(days=1), day)["as_of"]]
+        equity = self._equity(day - ALLOCATION_WINDOW + timedelta(days=1), day)
+        days = [_as_date(d) for d in equity["as_of"]] if not equity.empty else []
         returns = pd.DataFrame(0.0, index=days, columns=strategies)
         for t in trades[trades["strategy_id"].isin(strategies)].itertuples():
             exit_day = _as_date(t.as_of)
