@@ -266,6 +266,20 @@ def test_without_applying_the_changes_are_recorded_but_the_base_policy_trades() 
     assert entry["weight_combined"] == 0.08 and entry["changes_applied"] == "[]"
 
 
+def test_a_month_with_no_account_rows_allocates_equal_shares() -> None:
+    feed = Feed()
+    for i, day in enumerate(_between(date(2016, 1, 11), date(2016, 1, 15))):
+        feed.trade(day, "S-brk", 10.0, symbol=f"U{i}")
+        feed.trade(day, "S-trd", -10.0, symbol=f"D{i}")
+    run = Run(ReflectionCycle(SESSIONS, FAMILIES, BEAR), feed, FAMILIES, BEAR)
+    run.days(_between(date(2016, 1, 4), date(2016, 1, 29)))
+    (change,) = [c for c in run.output().changes if c["kind"] == ALLOCATION]
+    # an equal share each (x1, no change for S-brk), halved for a negative mean trade
+    assert (change["target"], change["new_value"], change["as_of"]) == \
+        ("S-trd", "0.5", date(2016, 1, 29))
+    assert change["evidence"].startswith("Equal weights over 2 strategies")
+
+
 # -- a resumed cycle -----------------------------------------------------------------------
 
 REGIMES = {d: ("bear", "bear", "range", "bull", "bull", "range")[min(d.month, 6) - 1]
