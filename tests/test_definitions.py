@@ -15,6 +15,7 @@ EXPECTED_ASSETS = {
     "trade_memories", "memory_index", "daily_reports", "walk_forward_scoreboard",
     "market_sentiment", "market_anomalies", "market_events", "news_sentiment",
     "knowledge_graph", "judge_role_weights", "memory_audit",
+    "review_changes", "weekly_plans", "monthly_plans", "quarterly_plans", "framework_proposals",
 }
 
 

@@ -112,9 +112,11 @@ def assert_same(actual: dict[str, object], expected: dict[str, object]) -> None:
     for name, value in expected.items():
         if isinstance(value, pd.DataFrame):
             # (this replay imports no headlines: its news tables stay empty)
-            # no bad bar, no headline and no live source (the source chain's scores) here
+            # no bad bar, no headline and no live source (the source chain's scores) here;
+            # no quarterly meta-review proposal and no person's decision on one either
             assert len(value) > 0 or name in ("quarantine", "news", "news_sentiment",
-                                              "source_quality"), \
+                                              "source_quality", "framework_proposals",
+                                              "change_decisions"), \
                 f"{name} is empty"
             pd.testing.assert_frame_equal(actual[name], value, obj=name)
         else:
