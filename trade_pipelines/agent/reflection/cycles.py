@@ -344,6 +344,13 @@ class ReflectionCycle:
         old = self.recorded_policy(effective).value_of(kind, target)
         if old == new_value:
             return
+        # One change to a target per close: two made the same evening (a replan's and a
+        # review's) would take effect together, and their order would be the ids'.
+        for made in reversed(self.changes):
+            if made.as_of != day:
+                break
+            if made.kind == kind and made.target == target:
+                return
         change = Change(day, kind, target, old, new_value, evidence, review, effective,
                         PRINCIPLE_METRIC if kind == PRINCIPLE else ACCOUNT_METRIC)
         self.changes.append(change)
