@@ -137,3 +137,12 @@ def test_an_unknown_action_is_refused_and_the_error_is_a_control_error(
         store: Warehouse) -> None:
     with pytest.raises(ControlError, match="unknown action 'undo'"):
         record_change_decision(store, CHANGE.change_id, "undo", "why", "ana", now=NOW)
+
+
+def test_an_approval_cannot_apply_before_its_proposal_was_made(store: Warehouse) -> None:
+    with pytest.raises(ChangeDecisionError, match="proposed at the close before 2019-04-01"):
+        record_change_decision(store, PROPOSAL.proposal_id, "approve", "", "ana",
+                               date(2019, 3, 29), NOW)
+    approval = record_change_decision(store, PROPOSAL.proposal_id, "approve", "", "ana",
+                                      date(2019, 4, 1), NOW)
+    assert approval.effective_from == date(2019, 4, 1)

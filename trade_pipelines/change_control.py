@@ -7,7 +7,7 @@ decisions gives the same ledger whenever it runs (``agent/reflection/changes.py`
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pandas as pd
 
@@ -27,7 +27,8 @@ from trade_pipelines.agent.reflection.changes import (
     proposal_status,
     proposals_from_rows,
 )
-from trade_pipelines.control import ControlError, effective_session
+from trade_pipelines.control import ControlError, effective_session, home_calendar
+from trade_pipelines.market_data.calendar import session_on_or_after
 from trade_pipelines.warehouse import Warehouse
 
 TABLE = "change_decisions"
@@ -101,7 +102,8 @@ def _subject_check(warehouse: Warehouse, subject_id: str, action: str,
             f" by {decided.recorded_by} at {decided.recorded_at:%Y-%m-%d %H:%M:%S} UTC")
         when = f" on {proposal.expires_on}" if status == "expired" else by
         raise ChangeDecisionError(f"{subject_id} is no longer pending: {status}{when}")
-    return None
+    # a proposal can apply at the earliest from the session after the review that made it
+    return session_on_or_after(proposal.as_of + timedelta(days=1), home_calendar(warehouse))
 
 
 def record_change_decision(warehouse: Warehouse, subject_id: str, action: str, reason: str,
@@ -126,8 +128,10 @@ def record_change_decision(warehouse: Warehouse, subject_id: str, action: str, r
     except ControlError as error:
         raise ChangeDecisionError(str(error)) from error
     if earliest is not None and day < earliest:
-        raise ChangeDecisionError(f"{subject_id} took effect on {earliest}: a rollback from "
-                                  f"{day} would precede it")
+        raise ChangeDecisionError(
+            f"{subject_id} took effect on {earliest}: a rollback from {day} would precede it"
+            if action == ROLLBACK else f"{subject_id} was proposed at the close before "
+            f"{earliest}: it cannot apply from {day}")
     decision = HumanDecision(subject_id, action, day, reason, recorded_by, moment)
     warehouse.migrate()
     warehouse.append(TABLE, human_decisions_frame([decision]))

@@ -32,7 +32,7 @@ PARAMETER_CHANGE = Change(DAYS[49], PARAMETER, "min_confidence", 0.45, 0.55,
                           "over-trading", "monthly review 2019-03", DAYS[50],
                           "combined account's mean daily return")
 TODAY = datetime.now(UTC).date()
-PENDING = FrameworkProposal(TODAY - timedelta(days=3), "quarterly review", "Stop parameter "
+PENDING = FrameworkProposal(date(2019, 3, 29), "quarterly review", "Stop parameter "
                             "reviews", "nothing they moved helped", "framework",
                             "parameter_reviews_enabled", False, TODAY + timedelta(days=40))
 EXPIRED = FrameworkProposal(date(2019, 3, 29), "quarterly review 2019-Q1", "Stop principles",
@@ -82,7 +82,8 @@ def test_changes_list_shows_status_and_effect(stored: Warehouse,
                              "review 2019-W05  from 2019-01-30  in effect")
     assert out[2] == ("    effect on momentum trades in bear markets: before: 2 trades, "
                       "win rate 0%, mean -1.50%; after: 1 trade, win rate 100%, mean "
-                      "+4.00% (20 sessions each)")
+                      "+4.00% (20 sessions each; before: inside the review's own "
+                      "evidence)")
     assert out[3].startswith(f"{PARAMETER_CHANGE.change_id}  2019-03-12  parameter  "
                              "min_confidence  0.45 -> 0.55")
     assert "pending: 10 of 20 sessions after" in out[4]
@@ -198,4 +199,5 @@ def test_export_changes_adds_status_and_the_same_effect_as_the_list(
     assert exported["effect"].tolist() == listed
     assert exported["status"].tolist() == ["in effect", f"rolled back from {DAYS[55]}"]
     assert exported["effect"].iloc[1].endswith(
-        f"(20 sessions before, 5 after, up to its rollback from {DAYS[55]})")
+        f"(20 sessions before, 5 after, up to its rollback from {DAYS[55]}; before and "
+        "after, not a controlled comparison)")

@@ -58,7 +58,7 @@ def test_a_parameter_is_judged_by_the_combined_accounts_daily_returns() -> None:
     assert effect == (
         f"before: mean daily return {before.mean():+.2%}, Sharpe {_sharpe(before):+.2f}; "
         f"after: mean daily return {after.mean():+.2%}, Sharpe {_sharpe(after):+.2f} "
-        "(20 sessions each)")
+        "(20 sessions each; before and after, not a controlled comparison)")
 
 
 def test_an_incomplete_after_window_is_pending() -> None:
@@ -104,7 +104,8 @@ def test_a_principle_is_judged_by_the_trades_of_its_family_opened_in_its_regime(
     effects = change_effects(changes, _accounts([0.0] * 50), trades, FAMILIES,
                              regime_by_day)
     expected = ("before: 3 trades, win rate 33%, mean -1.23%; after: 2 trades, win rate "
-                "50%, mean +1.00% (20 sessions each)")
+                "50%, mean +1.00% (20 sessions each; before: inside the review's own "
+                "evidence)")
     assert effects[0] == expected
     assert effects[1] == expected  # withdrawn: judged on the trades it governed
     assert effects[2].startswith("before: mean daily return +0.00%, Sharpe n/a")
@@ -117,7 +118,8 @@ def test_a_principle_for_any_family_or_regime_counts_them_all() -> None:
     (effect,) = change_effects(pd.DataFrame([_change(PRINCIPLE, "all", DAYS[25], scope)]),
                                _accounts([0.0] * 50), trades, FAMILIES, {})
     assert effect == ("before: 1 trade, win rate 0%, mean -1.00%; after: 2 trades, win "
-                      "rate 100%, mean +3.00% (20 sessions each)")
+                      "rate 100%, mean +3.00% (20 sessions each; before: inside the "
+                      "review's own evidence)")
 
 
 def test_no_change_no_effect_and_sessions_must_be_positive() -> None:
@@ -135,6 +137,6 @@ def test_a_rolled_back_change_is_measured_only_while_it_applied() -> None:
                             rolled_back_from={str(row["change_id"]): DAYS[30]})
     assert cut == ("before: mean daily return +1.00%, Sharpe n/a; after: mean daily return "
                    "+1.00%, Sharpe n/a (20 sessions before, 5 after, up to its rollback "
-                   f"from {DAYS[30]})")
+                   f"from {DAYS[30]}; before and after, not a controlled comparison)")
     (whole,) = change_effects(changes, accounts, pd.DataFrame(), FAMILIES, {})
     assert "after: mean daily return -1.25%" in whole  # 5 x +1%, 15 x -2%

@@ -299,3 +299,13 @@ def test_review_label_names_the_period() -> None:
     assert review_label(QUARTERLY, date(2016, 3, 31)) == "quarterly review 2016-Q1"
     with pytest.raises(ValueError, match="unknown horizon"):
         period_of("daily", date(2016, 3, 25))
+
+
+def test_a_parameter_moves_by_its_step_so_a_rolled_back_earlier_step_stops_counting() -> None:
+    first = _change(PARAMETER, "min_confidence", 0.5, TUE, old_value=0.45)
+    second = _change(PARAMETER, "min_confidence", 0.55, THU, review="weekly review 2016-W10",
+                     old_value=0.5)
+    assert fold([first, second], THU).parameters["min_confidence"] == 0.55
+    # without the first step, the second moves the default by its own step
+    assert fold([first, second], THU, {first.change_id}).parameters["min_confidence"] == 0.5
+    assert fold([first, second], WED, {first.change_id}).parameters["min_confidence"] == 0.45

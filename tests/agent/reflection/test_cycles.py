@@ -23,6 +23,7 @@ from trade_pipelines.agent.reflection.changes import (
     PARAMETER,
     PARAMETER_BOUNDS,
     PRINCIPLE,
+    PROPOSAL_COLUMNS,
     REJECT,
     FrameworkProposal,
     HumanDecision,
@@ -446,3 +447,36 @@ def test_an_expired_proposal_is_made_again_and_an_approved_one_is_applied() -> N
     assert approved["effective_from"] == date(2016, 4, 4) and approved["new_value"] == "0.0"
     assert cycle.policy_for(date(2016, 4, 1)).allocation.get("S-bad") is None
     assert cycle.policy_for(date(2016, 4, 4)).allocation["S-bad"] == 0.0
+
+
+def test_a_run_resumed_after_a_caught_up_review_does_not_review_again() -> None:
+    """The month's last session has no data: its review runs the next morning, dated by
+    the last day seen. A run resumed at that morning's month, holding the stored rows,
+    must not make that review again (its plan's id is stored already)."""
+    gap, seen, resume = date(2016, 2, 29), date(2016, 2, 26), date(2016, 3, 1)
+    days = [d for d in _between(FIRST, LAST) if d != gap]
+    whole = Run(_busy_cycle(), _busy_feed(), FAMILIES, REGIMES).days(days)
+    made = whole.output()
+    assert any(p["as_of"] == seen and p["horizon"] == "monthly" and p["reason"] == "scheduled"
+               for p in whole.by_day[resume].plans)
+    feed = whole.feed
+    before = [d for d in days if d < resume]
+    cycle = _busy_cycle()
+    cycle.restore(
+        seen,
+        pd.DataFrame([t for d in before for t in feed.trades.get(d, [])],
+                     columns=TRADE_COLUMNS),
+        pd.DataFrame([a for d in before for a in feed.accounts.get(d, [])]),
+        pd.DataFrame([{k: e[k] for k in ("as_of", "decision_id", "strategy_id",
+                                          "weight_combined", "changes_applied")}
+                      for e in whole.entries if e["as_of"] < resume]),
+        changes_from_rows(pd.DataFrame([c for c in made.changes if c["as_of"] < resume])),
+        proposals_from_rows(pd.DataFrame([p for p in made.proposals if p["as_of"] < resume],
+                                         columns=PROPOSAL_COLUMNS)),
+        plans_frame([p for p in made.plans if p["as_of"] < resume]))
+    resumed = Run(cycle, _busy_feed(), FAMILIES, REGIMES).days(
+        [d for d in days if d >= resume])
+    again = resumed.output()
+    assert all(row["as_of"] >= resume for row in again.changes + again.plans)
+    assert again.changes == [c for c in made.changes if c["as_of"] >= resume]
+    assert again.plans == [p for p in made.plans if p["as_of"] >= resume]

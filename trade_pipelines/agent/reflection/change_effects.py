@@ -135,7 +135,9 @@ def _effect(change: Change, sessions: Sequence[date], returns: pd.Series,
     if not span.complete:
         return (f"pending: {len(span.after)} of {size} sessions after; before: {before} "
                 f"({len(span.before)} sessions)")
-    return f"before: {before}; after: {after} ({span.counts()})"
+    caveat = ("before: inside the review's own evidence" if scope is not None
+              else "before and after, not a controlled comparison")
+    return f"before: {before}; after: {after} ({span.counts()}; {caveat})"
 
 
 def change_effects(changes: pd.DataFrame, accounts: pd.DataFrame, trades: pd.DataFrame,

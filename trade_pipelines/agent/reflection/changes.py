@@ -260,9 +260,17 @@ class Policy:
         kind, target, value = change.kind, change.target, change.new_value
         sources = {**self.sources, (kind, target): change.change_id}
         if kind == PARAMETER:
-            default = PARAMETER_DEFAULTS[target]
-            return replace(self, parameters={**self.parameters, target: default if value
-                                             is None else bounded(target, float(value))},
+            # A review moves a parameter by a step from where it was: folded as that step,
+            # so a rolled-back earlier step no longer counts under the later ones.
+            current = self.parameters.get(target, PARAMETER_DEFAULTS[target])
+            if value is None:
+                moved = PARAMETER_DEFAULTS[target]
+            elif change.old_value is None:
+                moved = bounded(target, float(value))
+            else:
+                moved = bounded(target, round(current + float(value)
+                                              - float(change.old_value), 6))
+            return replace(self, parameters={**self.parameters, target: moved},
                            sources=sources)
         if kind == PRINCIPLE:
             principles = dict(self.principles)

@@ -212,10 +212,22 @@ class ReflectionCycle:
                 if not plans.empty else []:
             plan.pop("_made")
             self.plans[plan["horizon"]] = plan
-        if last_day is not None:
-            for horizon in self._reviewed:
-                if self._is_last_session(last_day, horizon):
-                    self._reviewed[horizon] = period_of(horizon, last_day)
+        # A period is reviewed when its review's plan is stored (a review caught up the
+        # morning after a gap is dated by the last day seen, not by the calendar).
+        for horizon, plan in self._scheduled(plans).items():
+            self._reviewed[horizon] = period_of(horizon, _as_date(plan["as_of"]))
+
+    @staticmethod
+    def _scheduled(plans: pd.DataFrame) -> dict[str, dict]:
+        """The latest review's plan of each horizon among stored plan rows."""
+        latest: dict[str, dict] = {}
+        if plans.empty:
+            return latest
+        for plan in plans[plans["reason"] == "scheduled"].to_dict("records"):
+            held = latest.get(plan["horizon"])
+            if held is None or _as_date(plan["as_of"]) >= _as_date(held["as_of"]):
+                latest[plan["horizon"]] = plan
+        return latest
 
     # -- the calendar -------------------------------------------------------------------
     def next_session(self, day: date) -> date:
@@ -746,8 +758,9 @@ class ReflectionCycle:
             proposals.append(FrameworkProposal(
                 day, review, "Suspend the weekly principles",
                 f"{affected} trades closed this quarter were sized by principles; at the "
-                f"sizes the debate wanted they would have earned {-impact:,.0f} more "
-                "(combined account).", FRAMEWORK, "principles_enabled", False, expires))
+                f"sizes the debate wanted they would have earned about {-impact:,.0f} more "
+                "(combined account; P&L scaled with size, before the risk engine's caps).",
+                FRAMEWORK, "principles_enabled", False, expires))
         pending = {(p.kind, p.target) for p in self.proposals
                    if proposal_status(p, self.human, day)[0] == "pending"}
         proposals = [p for p in proposals if (p.kind, p.target) not in pending]
