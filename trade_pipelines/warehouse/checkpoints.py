@@ -115,10 +115,12 @@ class StepCheckpoints:
     no more than the last few seconds of work."""
 
     def __init__(self, store: Warehouse, step: str,
-                 commit_every_s: float = COMMIT_EVERY_S) -> None:
+                 commit_every_s: float = COMMIT_EVERY_S,
+                 kinds: dict[str, list[str]] | None = None) -> None:
         self.store = store
         self.step = step
         self.commit_every_s = commit_every_s
+        self.kinds = kinds  # tables shared with other steps: the kinds of rows it owns
         stored = store.query(f"SELECT first_day, last_day, fingerprint FROM {CHECKPOINT_TABLE} "
                              "WHERE step = ?", [step])
         self._stored = {
@@ -180,7 +182,8 @@ class StepCheckpoints:
                 self.store.replace_days(
                     {table: pd.concat([f for f in frames if not f.empty] or frames[:1],
                                       ignore_index=True)
-                     for table, frames in tables.items()}, first, last, connection)
+                     for table, frames in tables.items()}, first, last, connection,
+                    self.kinds)
                 for month_updates in updates:  # in month order: a later outcome wins
                     for table, (frame, keys) in month_updates.items():
                         self.store.upsert(table, frame, keys, connection)

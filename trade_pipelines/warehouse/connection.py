@@ -151,16 +151,25 @@ class Warehouse:
     def replace_days(
         self, tables: dict[str, pd.DataFrame], start: date, end: date,
         connection: duckdb.DuckDBPyConnection | None = None,
+        kinds: dict[str, list[str]] | None = None,
     ) -> dict[str, int]:
-        """Replace every table's rows with ``as_of`` in [start, end] in one transaction.
+        """Replace every table's rows with ``as_of`` in [start, end] in one transaction;
+        for a table named in ``kinds``, only its rows of those ``kind`` values (two steps
+        writing one table each replace their own rows).
 
         Re-running a partition therefore never duplicates a row, and a run killed midway
         leaves the previous rows intact.
         """
         counts: dict[str, int] = {}
+        kinds = kinds or {}
         with self._writing(connection) as conn:
             for table, frame in tables.items():
-                conn.execute(f"DELETE FROM {table} WHERE as_of BETWEEN ? AND ?", [start, end])
+                if table in kinds:
+                    conn.execute(f"DELETE FROM {table} WHERE as_of BETWEEN ? AND ? "
+                                 "AND list_contains(?, kind)", [start, end, kinds[table]])
+                else:
+                    conn.execute(f"DELETE FROM {table} WHERE as_of BETWEEN ? AND ?",
+                                 [start, end])
                 self.insert_frame(conn, table, frame)
                 counts[table] = len(frame)
         return counts
