@@ -13,6 +13,7 @@ from trade_pipelines.jobs import (
     gene_pool_seed_job,
     import_bars_job,
     morning_plan_job,
+    periodic_review_job,
     walk_forward_job,
     weekly_evolution_job,
 )
@@ -52,7 +53,8 @@ defs = Definitions(
     assets=ALL_ASSETS,
     asset_checks=ALL_ASSET_CHECKS,
     jobs=[daily_cycle_job, morning_plan_job, weekly_evolution_job, gene_pool_seed_job,
-          import_bars_job, walk_forward_job, bar_self_check_job, fetch_news_job],
+          import_bars_job, walk_forward_job, bar_self_check_job, fetch_news_job,
+          periodic_review_job],
     schedules=SCHEDULES,
     sensors=SENSORS,
     resources=build_resources(),

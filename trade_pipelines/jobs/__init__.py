@@ -1,4 +1,5 @@
-"""Jobs: the daily cycle (also the replay job) and the weekly gene-pool evaluation."""
+"""Jobs: the daily cycle (also the replay job), the weekly gene-pool evaluation and the
+periodic reviews."""
 
 import shutil
 from datetime import UTC, datetime
@@ -42,6 +43,11 @@ weekly_evolution_job = define_asset_job(
     "weekly_gene_pool_evaluation",
     selection=AssetSelection.assets("strategy_evaluations"), partitions_def=trading_years,
     description="Score every genome on its last year of signals; flag and eliminate.")
+periodic_review_job = define_asset_job(
+    "periodic_reviews", selection=AssetSelection.assets("daily_reports", "horizon_reviews"),
+    partitions_def=trading_years,
+    description="At a week's, month's or quarter's last session: the daily reports and the "
+                "weekly, monthly and quarterly reviews of the year up to the session.")
 gene_pool_seed_job = define_asset_job(
     "seed_gene_pool", selection=AssetSelection.assets("strategy_gene_pool"))
 bar_self_check_job = define_asset_job(

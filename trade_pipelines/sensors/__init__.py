@@ -1,8 +1,10 @@
 """Schedules of the live cycle, in the configured market's time (New York for US stocks,
 Shanghai, Hong Kong; crypto every day, its day closing at midnight Shanghai time): plan
 before the open, run the whole cycle after the close, evaluate the gene pool at the
-week's end. Each targets the month in progress (its partition) up to the session (the
-last-day tag the assets read), with a run key per session so a tick never runs twice. A
+week's end, review the week, month and quarter after their last sessions. Each targets
+the year in progress (its partition) up to the session (the last-day tag the assets
+read), with a run key per session (per period for the reviews) so a tick never runs
+twice. A
 tick on a day the market's exchange is closed, or whose source has no bar for the
 session, is skipped with the reason and what to configure: a run that can only fail is
 never launched."""
@@ -25,6 +27,8 @@ from dagster import (
     sensor,
 )
 
+from trade_pipelines.agent.reflection.changes import MONTHLY, QUARTERLY, WEEKLY, period_of
+from trade_pipelines.agent.reflection.horizon_reviews import period_end
 from trade_pipelines.assets.common import LAST_DAY_TAG, exchange_sessions
 from trade_pipelines.home_market import configured_market
 from trade_pipelines.jobs import (
@@ -33,6 +37,7 @@ from trade_pipelines.jobs import (
     fetch_news_job,
     import_bars_job,
     morning_plan_job,
+    periodic_review_job,
     weekly_evolution_job,
 )
 from trade_pipelines.market_data.calendar import a_session_of
@@ -71,7 +76,8 @@ def previous_session(day: date, calendar: str = "XNYS") -> date:
 
 
 def _request(name: str, session: date, needs_bar_for: date, market_data: MarketDataResource,
-             warehouse: WarehouseResource) -> RunRequest | SkipReason:
+             warehouse: WarehouseResource, run_key: str | None = None
+             ) -> RunRequest | SkipReason:
     """A run for the year in progress up to ``session``, or the reason there is none."""
     calendar = market_data.rules().calendar
     if session not in exchange_sessions(session, session, calendar):
@@ -82,7 +88,7 @@ def _request(name: str, session: date, needs_bar_for: date, market_data: MarketD
     gap = market_data.session_gap(store, needs_bar_for)
     if gap is not None:
         return SkipReason(f"no {name} run for {session}: {gap}")
-    return RunRequest(run_key=f"{name}-{session:%Y-%m-%d}",
+    return RunRequest(run_key=run_key or f"{name}-{session:%Y-%m-%d}",
                       partition_key=year_partition(session),
                       tags={LAST_DAY_TAG: session.isoformat()})
 
@@ -116,6 +122,49 @@ def weekly_gene_pool_evaluation(context: ScheduleEvaluationContext,
     """At the week's last session (Friday; Sunday for crypto, run early on Monday)."""
     session = session_of(context, CLOSE_TICK_DAYS_BACK)
     return _request("gene-pool", session, session, market_data, warehouse)
+
+
+def _review_request(horizon: str, context: ScheduleEvaluationContext,
+                    market_data: MarketDataResource,
+                    warehouse: WarehouseResource) -> RunRequest | SkipReason:
+    """The reviews' run at the last session of the period (on the exchange's calendar),
+    one per period; any other session is skipped, saying when the review runs."""
+    session = session_of(context, CLOSE_TICK_DAYS_BACK)
+    calendar = market_data.rules().calendar
+    sessions = exchange_sessions(session, period_end(horizon, session), calendar)
+    if session in sessions and sessions[-1] != session:
+        return SkipReason(f"{session} is not the last session of {period_of(horizon, session)}"
+                          f": its {horizon} review runs after the close of {sessions[-1]}")
+    return _request(f"{horizon}-review", session, session, market_data, warehouse,
+                    run_key=f"{horizon}-review-{period_of(horizon, session)}")
+
+
+# After the close, once the daily cycle has had its time.
+REVIEW_CRON = "30 1 * * *" if CLOSE_TICK_DAYS_BACK else f"30 18 * * {WEEKDAYS}"
+
+
+@schedule(job=periodic_review_job, cron_schedule=REVIEW_CRON, execution_timezone=TIMEZONE,
+          name="weekly_review")
+def weekly_review(context: ScheduleEvaluationContext, market_data: MarketDataResource,
+                  warehouse: WarehouseResource) -> RunRequest | SkipReason:
+    """At the week's last session: best and worst strategies, counterfactuals, principles."""
+    return _review_request(WEEKLY, context, market_data, warehouse)
+
+
+@schedule(job=periodic_review_job, cron_schedule=REVIEW_CRON, execution_timezone=TIMEZONE,
+          name="monthly_review")
+def monthly_review(context: ScheduleEvaluationContext, market_data: MarketDataResource,
+                   warehouse: WarehouseResource) -> RunRequest | SkipReason:
+    """At the month's last session: top trades and their chains, biases, learning curve."""
+    return _review_request(MONTHLY, context, market_data, warehouse)
+
+
+@schedule(job=periodic_review_job, cron_schedule=REVIEW_CRON, execution_timezone=TIMEZONE,
+          name="quarterly_review")
+def quarterly_review(context: ScheduleEvaluationContext, market_data: MarketDataResource,
+                     warehouse: WarehouseResource) -> RunRequest | SkipReason:
+    """At the quarter's last session: targets met or missed, proposals, every change."""
+    return _review_request(QUARTERLY, context, market_data, warehouse)
 
 
 @schedule(job=bar_self_check_job, cron_schedule="0 * * * *", execution_timezone=TIMEZONE,
@@ -173,5 +222,5 @@ def news_feeds(context: SensorEvaluationContext) -> RunRequest | SkipReason:
 
 
 SCHEDULES = [plan_before_open, review_after_close, weekly_gene_pool_evaluation,
-             hourly_bar_self_check]
+             weekly_review, monthly_review, quarterly_review, hourly_bar_self_check]
 SENSORS = [bar_file_inbox, news_feeds]
