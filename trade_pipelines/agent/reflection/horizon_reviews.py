@@ -44,7 +44,7 @@ from trade_pipelines.agent.reflection.learning_curve import (
 HOLD_SESSIONS = 10            # a counterfactual is held this many sessions at most ...
 DEFAULT_STOP = 0.08           # ... or until its genome's stop (this when unknown)
 TOP_TRADES = 5
-TRANSCRIPT_LINES = 12         # of a decision's debate shown in the monthly review
+TRANSCRIPT_LINES = 40         # of a decision's debate shown in the monthly review
 
 
 @dataclass(frozen=True)
@@ -446,8 +446,11 @@ def _decision_chain(ledger: Ledger, trade: Mapping[str, Any], last: date,
     if chosen.empty:
         return [*lines, "No debate record (a trade no decision opened)."]
     d = chosen.iloc[0]
-    lines += [f"- **Decision** `{decision_id}` of {d['as_of']}: {d['verdict']} with "
-              f"confidence {float(d['confidence']):.0%}. {d['summary']}"]
+    raw = d.get("raw_confidence")
+    debated = f"the debate's confidence {float(raw):.0%}, " if raw is not None \
+        and pd.notna(raw) else ""
+    lines += [f"- **Decision** `{decision_id}` of {d['as_of']}: {d['verdict']} ({debated}"
+              f"reported {float(d['confidence']):.0%}). {d['summary']}"]
     transcript = _json(d.get("transcript"), [])
     if transcript:
         lines.append("- **Debate**:")
