@@ -1,6 +1,7 @@
 """The horizon_reviews asset on a real warehouse: one review per closed week, month and
-quarter, rows and files (Markdown and HTML) that agree, a re-run that rewrites the same,
-and the daily reports' rows left alone (and theirs leave the reviews alone)."""
+quarter, rows and files (Markdown and HTML) that agree, a re-run that rewrites the same;
+the daily reports beside them get their HTML pages, and neither step's window
+replacement touches the other's rows."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import pandas as pd
 from agent.reflection.review_ledger import SESSIONS, build_ledger
 from dagster import materialize
 
-from trade_pipelines.assets.reports import horizon_reviews
+from trade_pipelines.assets.reports import daily_reports, horizon_reviews
 from trade_pipelines.definitions import build_resources
 from trade_pipelines.settings import Paths
 from trade_pipelines.warehouse import Warehouse
@@ -48,18 +49,18 @@ def expected_periods() -> dict[str, int]:
     return {"weekly": len(weeks), "monthly": 3, "quarterly": 1}
 
 
-def run(home: Path) -> None:
-    result = materialize([horizon_reviews], partition_key="2016-01-01",
+def run(home: Path, *assets) -> None:
+    result = materialize(list(assets), partition_key="2016-01-01",
                          resources=build_resources(home=home))
     assert result.success
 
 
 def test_reviews_are_written_once_per_closed_period(project_home: Path) -> None:
     store = seeded_warehouse(project_home)
-    run(project_home)
+    run(project_home, horizon_reviews)
     reports = store.query("SELECT * FROM reports ORDER BY as_of, kind")
     counts = reports["kind"].value_counts().to_dict()
-    assert counts == {**expected_periods(), "daily": 1}
+    assert counts == {**expected_periods(), "daily": 1}  # the daily row left alone
     reviews = reports[reports["kind"] != "daily"]
     for row in reviews.itertuples():
         path = Path(row.path)
@@ -73,9 +74,18 @@ def test_reviews_are_written_once_per_closed_period(project_home: Path) -> None:
         date(2016, 1, 29), date(2016, 2, 29), date(2016, 3, 31)]
     assert (Paths(project_home).reports / "2016" / "2016-03-31-quarterly.md").exists()
 
-    run(project_home)  # a re-run rewrites the same rows, no more
+    run(project_home, horizon_reviews)  # a re-run rewrites the same rows, no more
     again = store.query("SELECT * FROM reports ORDER BY as_of, kind")
     pd.testing.assert_frame_equal(again, reports)
+
+    run(project_home, daily_reports)  # a page beside each daily report; reviews kept
+    after = store.query("SELECT * FROM reports ORDER BY as_of, kind")
+    pd.testing.assert_frame_equal(after[after["kind"] != "daily"].reset_index(drop=True),
+                                  reviews.reset_index(drop=True))
+    daily = after[after["kind"] == "daily"]
+    assert len(daily) == len(SESSIONS)
+    for path in daily["path"]:
+        assert Path(path).with_suffix(".html").read_text().count("<svg") == 3
 
     # the daily reports replace only their own rows in the window
     store.replace_days({"reports": pd.DataFrame(columns=["as_of", "kind", "path",
