@@ -249,8 +249,9 @@ def _print_summary(elapsed: float, run_id: str, start: date, end: date,
     accounts = store.query(
         "SELECT account, equity, as_of FROM accounts WHERE as_of = (SELECT max(as_of) FROM "
         "accounts WHERE as_of BETWEEN ? AND ?) ORDER BY account", [start, end])
-    reports = store.query("SELECT count(*) AS n, max(path) AS latest FROM reports "
-                          "WHERE as_of BETWEEN ? AND ?", [start, end])
+    reports = store.query("SELECT kind, count(*) AS n, max(path) AS latest FROM reports "
+                          "WHERE as_of BETWEEN ? AND ? GROUP BY kind", [start, end])
+    reports = reports.set_index("kind") if not reports.empty else reports
     print(f"\nReplay finished in {elapsed:.1f}s (Dagster run {run_id}).")
     print(f"Market: {rules.name}, amounts in {rules.currency}; calendar {rules.calendar}; "
           f"benchmark {rules.benchmark_name} ({rules.benchmark_symbol})")
@@ -260,9 +261,10 @@ def _print_summary(elapsed: float, run_id: str, start: date, end: date,
         for row in accounts.itertuples():
             print(f"  {row.account:<13} {money(row.equity, rules.currency):>19}  "
                   f"({row.equity / STARTING_CAPITAL - 1:+.2%})")
-    if not reports.empty and reports["n"].iloc[0]:
-        print(f"Daily reports: {int(reports['n'].iloc[0])} in {home.reports}")
-        print(f"  latest: {reports['latest'].iloc[0]}")
+    for kind in ("daily", "weekly", "monthly", "quarterly"):
+        if kind in reports.index:
+            print(f"{kind.capitalize()} reports: {int(reports.loc[kind, 'n'])} in "
+                  f"{home.reports} (Markdown and HTML); latest: {reports.loc[kind, 'latest']}")
     print(f"Warehouse: {home.warehouse}")
     print("Open the Dagster UI and the supervisor app with:  trade-pipelines up")
     print("  Dagster UI     http://127.0.0.1:3000")

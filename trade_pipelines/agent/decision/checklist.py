@@ -78,6 +78,7 @@ def apply_checklist(decisions: Sequence[Mapping[str, Any]], policy: Policy, regi
                 notes.append(f"exposure scale x{scale:g}")
         # a role weight is the debate's: a decision nobody debated has none
         role = policy.role_weights.get(regime) if int(row.get("rounds", 1)) > 0 else None
+        role = None if role == 1.0 else role  # a weight of one changes nothing
         if not notes and role is None:
             out.append(row)
             continue
