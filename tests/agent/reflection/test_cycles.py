@@ -368,7 +368,7 @@ def test_a_cycle_restored_from_its_rows_continues_as_the_uninterrupted_one(
 
 def test_parameters_stay_in_their_bounds_after_many_months_of_over_trading() -> None:
     """Trades growing by 60% a month, losers held five times as long as winners and a
-    drawdown far beyond tolerance, every month of a year."""
+    drawdown from the quarter's peak far beyond tolerance, every month of a year."""
     feed = Feed()
     year = _between(date(2016, 1, 4), date(2016, 12, 30))
     for m in range(12):
@@ -377,8 +377,11 @@ def test_parameters_stay_in_their_bounds_after_many_months_of_over_trading() -> 
             losing = i % 2 == 0
             feed.trade(month[i % len(month)], "S-mom", -10.0 if losing else 12.0,
                        holding=20 if losing else 4, symbol=f"M{m}-{i}")
-    for day in year:
-        feed.account(day, 80_000.0, 40_000.0, 0.0, -0.2)
+    equity = 100_000.0
+    for day in year:  # a steady loss: every month ends far below its quarter's peak
+        equity *= 0.995
+        feed.account(day, round(equity, 2), round(equity / 2, 2), -0.005,
+                     equity / 100_000.0 - 1)
     cycle = ReflectionCycle(SESSIONS, FAMILIES, BEAR)
     run = Run(cycle, feed, FAMILIES, BEAR).days(year)
     moves: dict[str, list[float]] = {}
@@ -480,3 +483,24 @@ def test_a_run_resumed_after_a_caught_up_review_does_not_review_again() -> None:
     assert all(row["as_of"] >= resume for row in again.changes + again.plans)
     assert again.changes == [c for c in made.changes if c["as_of"] >= resume]
     assert again.plans == [p for p in made.plans if p["as_of"] >= resume]
+
+
+def test_exposure_cut_in_a_losing_quarter_is_restored_once_the_next_quarter_holds() -> None:
+    """The drawdown budget is the quarter's: after a quarter that lost 12%, a flat
+    quarter (still 12% below the account's all-time peak) restores exposure step by
+    step instead of keeping it cut until the old peak is regained."""
+    feed = Feed()
+    days = _between(date(2016, 1, 4), date(2016, 9, 30))
+    equity = 100_000.0
+    for day in days:
+        if day.month <= 3:
+            equity *= 0.998
+        feed.account(day, round(equity, 2), round(equity / 2, 2), 0.0,
+                     equity / 100_000.0 - 1)
+    run = Run(ReflectionCycle(SESSIONS, FAMILIES, BEAR), feed, FAMILIES, BEAR).days(days)
+    scale = [(c["as_of"], json.loads(c["new_value"])) for c in run.output().changes
+             if c["target"] == "exposure_scale"]
+    cut = [v for d, v in scale if d.month <= 3]
+    assert cut == sorted(cut, reverse=True) and cut[-1] <= 0.8   # Q1: cut month by month
+    restored = [v for d, v in scale if 3 < d.month <= 6]
+    assert restored == sorted(restored) and restored[-1] == 1.0   # Q2: restored

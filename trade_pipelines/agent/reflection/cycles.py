@@ -469,21 +469,18 @@ class ReflectionCycle:
             targets = self._targets(QUARTERLY)
             tolerance = float(targets.get("drawdown_tolerance", 0.06))
             start = date(day.year, 3 * ((day.month - 1) // 3) + 1, 1)
-            equity = self._equity(start, day)
-            if not equity.empty:
-                values = equity["equity"].astype(float)
-                drawdown = float(values.iloc[-1] / values.max() - 1)
-                if -drawdown > tolerance * (1 + PLAN_DEVIATION):
-                    reason = (f"replan: drawdown {-drawdown:.1%} since the quarter began "
-                              f"is more than 30% beyond the tolerance {tolerance:.1%}")
-                    scale = self.recorded_policy(effective).parameters["exposure_scale"]
-                    self._change(out, day, effective, f"quarterly replan {day}", PARAMETER,
-                                 "exposure_scale", bounded("exposure_scale", _round(
-                                     scale - STEP["exposure_scale"])),
-                                 f"Drawdown {-drawdown:.1%} since {start} against a "
-                                 f"tolerance of {tolerance:.1%}: more defence.")
-                    out.plans.append(self._quarter_plan(
-                        day, effective, reason, replan_drawdown=-drawdown))
+            drawdown = self._quarter_drawdown(day)
+            if math.isfinite(drawdown) and -drawdown > tolerance * (1 + PLAN_DEVIATION):
+                reason = (f"replan: drawdown {-drawdown:.1%} since the quarter began "
+                          f"is more than 30% beyond the tolerance {tolerance:.1%}")
+                scale = self.recorded_policy(effective).parameters["exposure_scale"]
+                self._change(out, day, effective, f"quarterly replan {day}", PARAMETER,
+                             "exposure_scale", bounded("exposure_scale", _round(
+                                 scale - STEP["exposure_scale"])),
+                             f"Drawdown {-drawdown:.1%} since {start} against a "
+                             f"tolerance of {tolerance:.1%}: more defence.")
+                out.plans.append(self._quarter_plan(
+                    day, effective, reason, replan_drawdown=-drawdown))
 
     def _week_plan(self, day: date, period_day: date, reason: str) -> dict:
         trades = self._trades(day - PRINCIPLE_WINDOW, day)
@@ -562,24 +559,21 @@ class ReflectionCycle:
                 math.isfinite(loss.measure):
             move("max_risk_per_trade", STEP["max_risk_per_trade"],
                  f"No loss aversion: {loss.evidence}. Restore risk per trade.")
-        equity = self._equity(first, day)
+        # The quarter's drawdown budget is spent within the quarter: the drawdown from the
+        # quarter's peak, not the account's all-time one (which kept exposure cut for
+        # years after a loss, selling low and missing the recovery).
         tolerance = float(self._targets(QUARTERLY).get("drawdown_tolerance", 0.06))
-        if not equity.empty:
-            drawdown = float(equity["drawdown"].iloc[-1])
-            before = self._equity(first - timedelta(days=10), first - timedelta(days=1))
-            start_equity = float(before["equity"].iloc[-1]) if not before.empty else \
-                float(equity["equity"].iloc[0]) / (1 + float(equity["daily_return"].iloc[0]))
-            month_return = float(equity["equity"].iloc[-1]) / start_equity - 1
+        drawdown = self._quarter_drawdown(day)
+        if math.isfinite(drawdown):
             if -drawdown > tolerance:
                 move("exposure_scale", -STEP["exposure_scale"],
-                     f"Drawdown {-drawdown:.1%} beyond the quarter's tolerance "
-                     f"{tolerance:.1%}; month return {_pct(month_return)}.")
-            elif month_return > 0 and -drawdown < tolerance / 2 and \
-                    params["exposure_scale"] < 1.0:
+                     f"Drawdown {-drawdown:.1%} from the quarter's peak is beyond its "
+                     f"tolerance {tolerance:.1%}: less exposure.")
+            elif params["exposure_scale"] < 1.0:
                 move("exposure_scale", min(STEP["exposure_scale"],
                                            1.0 - params["exposure_scale"]),
-                     f"Month return {_pct(month_return)}, drawdown {-drawdown:.1%} within "
-                     f"half the tolerance {tolerance:.1%}: restore exposure.")
+                     f"Drawdown {-drawdown:.1%} from the quarter's peak is within its "
+                     f"tolerance {tolerance:.1%}: restore exposure.")
 
     def _role_weights(self, out: ReflectionOutput, day: date, effective: date,
                       review: str) -> None:
@@ -685,6 +679,17 @@ class ReflectionCycle:
         self._meta_review(out, day, review)
         out.plans.append(self._quarter_plan(day, effective, "scheduled"))
         return out
+
+    def _quarter_drawdown(self, day: date) -> float:
+        """The combined account's drawdown at ``day``'s close from its highest close since
+        the close before the quarter began (NaN with no day)."""
+        start = date(day.year, 3 * ((day.month - 1) // 3) + 1, 1)
+        equity = self._equity(start - timedelta(days=10), day)
+        if equity.empty:
+            return float("nan")
+        before = self._equity(start - timedelta(days=10), start - timedelta(days=1))
+        values = equity["equity"].astype(float).iloc[max(len(before) - 1, 0):]
+        return float(values.iloc[-1] / values.max() - 1)
 
     def _quarter_return(self, day: date) -> float:
         start = date(day.year, 3 * ((day.month - 1) // 3) + 1, 1)
