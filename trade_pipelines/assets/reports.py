@@ -237,7 +237,8 @@ def read_ledger(store: Warehouse, start: date, end: date, market: MarketRules) -
                       for c in ("summary", "transcript", "memories_used", "changes_applied"))
     decisions = to_dates(store.query(
         "SELECT d.as_of, d.decision_id, d.symbol, d.side, d.strategy_id, d.verdict, "
-        f"d.confidence, d.raw_confidence, d.weight_aggressive, {texts} FROM decisions d "
+        "d.confidence, d.raw_confidence, d.weight_aggressive, d.weight_combined, "
+        f"d.proposed_weight, {texts} FROM decisions d "
         f"LEFT JOIN ({in_window}) k USING (decision_id) WHERE d.as_of <= ? "
         "ORDER BY d.as_of, d.decision_id", [start, end, end]), "as_of")
     orders = to_dates(store.query(

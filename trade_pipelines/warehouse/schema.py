@@ -618,6 +618,7 @@ MIGRATIONS: list[tuple[int, str]] = [
             recorded_at TIMESTAMP NOT NULL
         );
         ALTER TABLE decisions ADD COLUMN changes_applied VARCHAR DEFAULT '[]';
+        ALTER TABLE decisions ADD COLUMN proposed_weight DOUBLE;
         """,
     ),
 ]

@@ -68,7 +68,10 @@ def build_ledger(seed: int = 7) -> Ledger:
                 "as_of": day, "decision_id": decision_id, "symbol": symbol, "side": "buy",
                 "strategy_id": strategy, "verdict": verdict,
                 "confidence": 0.55, "raw_confidence": float(rng.uniform(0.3, 0.9)),
-                "weight_aggressive": 0.05 + 0.01 * (n % 3),
+                "weight_aggressive": 0.0 if n % 7 == 0 else 0.05 + 0.01 * (n % 3),
+                # what the proposer asked (a defensive drop leaves the aggressive 0)
+                "proposed_weight": 0.05 + 0.01 * (n % 3),
+                "weight_combined": {"execute": 0.04, "adjust": 0.015, "drop": 0.0}[verdict],
                 "summary": f"{verdict} buy {symbol}: summary {n}",
                 "transcript": json.dumps(transcript),
                 "memories_used": json.dumps([{"memory_id": "M-1", "score": 0.7}]),

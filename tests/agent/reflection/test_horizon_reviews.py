@@ -98,13 +98,19 @@ def assert_account_table(markdown: str, ledger: Ledger, period: Period) -> None:
 def replayed(ledger: Ledger, period: Period) -> list[tuple[str, float, str]]:
     """The counterfactuals worked out by hand: (symbol, P&L, how it ended)."""
     d = ledger.decisions
-    chosen = d[(d["as_of"] >= period.first) & (d["as_of"] <= period.last)
-               & d["verdict"].isin(["drop", "adjust"])].sort_values(["as_of", "decision_id"])
     combined = ledger.accounts[ledger.accounts["account"] == "combined"]
+    days = sorted(combined["as_of"])
+    # a decision's replay ends HOLD_SESSIONS sessions after it: the week holding that end
+    ends_in = {day: days[i + HOLD_SESSIONS] for i, day in enumerate(days)
+               if i + HOLD_SESSIONS < len(days)}
+    chosen = d[[period.first <= ends_in.get(day, date.max) <= period.last
+                for day in d["as_of"]] & d["verdict"].isin(["drop", "adjust"])
+               ].sort_values(["as_of", "decision_id"])
+    assert len(chosen) > 0
     out = []
     for row in chosen.itertuples():
         equity = combined[combined["as_of"] == row.as_of]["equity"].iloc[0]
-        size = row.weight_aggressive * equity * (0.5 if row.verdict == "adjust" else 1.0)
+        size = (row.proposed_weight - row.weight_combined) * equity
         bars = ledger.bars[(ledger.bars["symbol"] == row.symbol)
                            & (ledger.bars["as_of"] > row.as_of)
                            & (ledger.bars["as_of"] <= period.last)].sort_values("as_of")
@@ -154,8 +160,9 @@ def test_the_weekly_review_recomputes_from_the_ledger(ledger: Ledger) -> None:
         assert money(row[8]) == pytest.approx(pnl, abs=0.006)
         assert row[7].startswith({"stop": "stop", "time": "time", "still open": "still open",
                                   "not entered": "not entered"}[how])
-    assert any(how == "still open" for _, _, how in by_hand)
-    assert "still open at the review's close, marked at that close" in text
+    # each replay ends within the week it is reported in: none is still open
+    assert {how for _, _, how in by_hand} <= {"stop", "time"}
+    assert "still open at the review's close" not in text
 
     principles = section(text, "Principles made by the weekly review 2016-W10")
     assert "Halve bounces in a bear market" in principles
@@ -230,8 +237,9 @@ def test_the_monthly_review_recomputes_from_the_ledger(ledger: Ledger) -> None:
                     if x.startswith(f"- **{finding.name.replace('_', ' ')}**"))
         assert ("**present**" in line) == finding.present
         assert finding.definition in line and finding.evidence in line
-    changes = section(text, "Changes made by the monthly review 2016-03")
-    assert "**parameter `min_confidence`**: 0.45 -> 0.5" in changes
+    changes = section(text, "Changes made this month (the monthly review 2016-03, the "
+                              "weekly reviews, any replan)")
+    assert "**parameter `min_confidence`** (monthly review 2016-03): 0.45 -> 0.5" in changes
     assert "Over-trading ratio 1.8" in changes
     plan = section(text, "Next month's plan")
     assert "Plan for 2016-04" in plan and '**exposure**: 0.35' in plan

@@ -143,6 +143,8 @@ class Decision:
             "weight_aggressive": round(self.weight_aggressive, 4),
             "weight_conservative": round(self.weight_conservative, 4),
             "weight_combined": round(self.weight_combined, 4),
+            # what the proposer asked for, before the debate, the checklist and defence
+            "proposed_weight": round(proposer_size(e), 4),
             "rounds": self.rounds, "summary": self.summary,
             "transcript": json.dumps(self.transcript),
             "memories_used": json.dumps([{"memory_id": m["memory_id"], "score": m.get("score")}

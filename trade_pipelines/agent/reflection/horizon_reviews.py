@@ -252,13 +252,16 @@ class Counterfactual:
 
 def replay(decision: Mapping[str, Any], equity: float, bars: pd.DataFrame, close: date,
            stop_loss: float, hold: int = HOLD_SESSIONS) -> Counterfactual:
-    """What the size a decision did not take would have earned: bought at the next
-    session's open after its day, sold at the genome's stop or after ``hold`` sessions
-    at the close; only bars up to ``close`` are read, a position still open then is
-    marked at that close. Before costs."""
-    weight = float(decision["weight_aggressive"])
-    share = weight / 2 if decision["verdict"] == "adjust" else weight
-    notional = share * equity if math.isfinite(equity) else math.nan
+    """What the size a decision did not take would have earned: the proposer's size less
+    what the combined account took, bought at the next session's open after its day,
+    sold at the genome's stop or after ``hold`` sessions at the close; only bars up to
+    ``close`` are read, a position still open then is marked at that close. Before
+    costs."""
+    proposed = decision.get("proposed_weight")
+    proposed = float(proposed) if proposed is not None and pd.notna(proposed) \
+        else float(decision["weight_aggressive"])  # a row stored before it was kept
+    taken = float(decision.get("weight_combined") or 0.0)
+    notional = max(proposed - taken, 0.0) * equity if math.isfinite(equity) else math.nan
     day = decision["as_of"]
     path = bars[(bars["symbol"] == decision["symbol"]) & (bars["as_of"] > day)
                 & (bars["as_of"] <= close)].sort_values("as_of")
@@ -293,13 +296,19 @@ def replay(decision: Mapping[str, Any], equity: float, bars: pd.DataFrame, close
 
 
 def counterfactuals(ledger: Ledger, period: Period) -> list[Counterfactual]:
-    """The period's dropped and adjusted buy decisions, replayed to the review's close."""
-    decisions = _between(ledger.decisions, period.first, period.last)
+    """The dropped and adjusted buy decisions whose replay ends in the period: those made
+    ``HOLD_SESSIONS`` + 1 sessions before one of its sessions (entered the next session,
+    held ``HOLD_SESSIONS``), so each is replayed whole, once, by the week it ends in."""
+    combined = ledger.accounts[ledger.accounts["account"] == "combined"].sort_values("as_of")
+    sessions = list(combined["as_of"])
+    ends = {d: sessions[i + HOLD_SESSIONS] for i, d in enumerate(sessions[:-HOLD_SESSIONS])}
+    decisions = ledger.decisions[[period.first <= ends.get(d, date.max) <= period.last
+                                  for d in ledger.decisions["as_of"]]] \
+        if not ledger.decisions.empty else ledger.decisions
     if decisions.empty:
         return []
     chosen = decisions[decisions["verdict"].isin(["drop", "adjust"])
                        & (decisions["side"] == "buy")]
-    combined = ledger.accounts[ledger.accounts["account"] == "combined"].sort_values("as_of")
     bars = _up_to(ledger.bars, period.last)
     out = []
     for decision in chosen.sort_values(["as_of", "decision_id"]).to_dict("records"):
@@ -313,13 +322,14 @@ def counterfactuals(ledger: Ledger, period: Period) -> list[Counterfactual]:
 def _counterfactual_lines(ledger: Ledger, replays: list[Counterfactual]) -> list[str]:
     currency = ledger.market.currency
     lines = ["## Counterfactuals: the sizes not taken",
-             f"Each dropped decision at the proposer's size, and the half an adjusted one did "
-             f"not take, bought at the next session's open and sold at its genome's stop "
-             f"({DEFAULT_STOP:.0%} when unknown) or after {HOLD_SESSIONS} sessions; sized on "
-             "the combined account's equity on the decision day; before costs; no bar after "
-             "the review's close is read.", ""]
+             f"The dropped and adjusted decisions whose {HOLD_SESSIONS} sessions ended this "
+             "week: the proposer's size less what the combined account took, bought at the "
+             f"next session's open and sold at its genome's stop ({DEFAULT_STOP:.0%} when "
+             f"unknown) or after {HOLD_SESSIONS} sessions; sized on the combined account's "
+             "equity on the decision day; before costs; no bar after the review's close is "
+             "read.", ""]
     if not replays:
-        return [*lines, "No buy decision was dropped or halved this week."]
+        return [*lines, "No dropped or adjusted buy decision's replay ended this week."]
     lines += ["| Decided | Symbol | Strategy | Verdict | Size not taken | Entry | Exit | "
               "How | P&L | Return |", "|---|---|---|---|---|---|---|---|---|---|"]
     for c in replays:
@@ -331,7 +341,8 @@ def _counterfactual_lines(ledger: Ledger, replays: list[Counterfactual]) -> list
                      f"| {_pct(c.return_pct)} |")
     by_verdict = {v: [c for c in replays if c.verdict == v] for v in ("drop", "adjust")}
     lines.append("")
-    for verdict, title in (("drop", "dropped decisions"), ("adjust", "halves not taken")):
+    for verdict, title in (("drop", "dropped decisions"),
+                           ("adjust", "parts the adjusted ones did not take")):
         chosen = by_verdict[verdict]
         lines.append(f"- **The {title}** ({len(chosen)}) would have earned "
                      f"{money(sum(c.pnl for c in chosen), currency, signed=True)}.")
@@ -344,10 +355,12 @@ def _counterfactual_lines(ledger: Ledger, replays: list[Counterfactual]) -> list
 
 # -- changes and plans --------------------------------------------------------------------
 
-def _changes_of(ledger: Ledger, label: str, last: date) -> pd.DataFrame:
-    changes = _up_to(ledger.changes, last)
-    return changes[changes["review"] == label].sort_values(["kind", "target"]) \
-        if not changes.empty else changes
+def _changes_of(ledger: Ledger, first: date, last: date) -> pd.DataFrame:
+    """Every change made at a close in [first, last]: the period's review's, the
+    weeklies' within it and any replan's."""
+    changes = _between(ledger.changes, first, last)
+    return changes.sort_values(["as_of", "kind", "target"]) if not changes.empty \
+        else changes
 
 
 def _change_lines(changes: pd.DataFrame, with_review: bool = False) -> list[str]:
@@ -405,16 +418,21 @@ def weekly_review(ledger: Ledger, period: Period) -> str:
                          f"| {money(r.pnl, currency, signed=True)} | {r.trades} | {r.wins} |")
         best, worst = ranked.iloc[0], ranked.iloc[-1]
         lines += ["", f"- **Best**: {ledger.names.get(best['strategy_id'], best['strategy_id'])}"
-                  f" {money(best['pnl'], currency, signed=True)} over {best['trades']} trades",
-                  f"- **Worst**: {ledger.names.get(worst['strategy_id'], worst['strategy_id'])}"
-                  f" {money(worst['pnl'], currency, signed=True)} over {worst['trades']} trades"]
+                  f" {money(best['pnl'], currency, signed=True)} over {best['trades']} trades"]
+        if len(ranked) > 1:
+            lines.append(f"- **Worst**: "
+                         f"{ledger.names.get(worst['strategy_id'], worst['strategy_id'])}"
+                         f" {money(worst['pnl'], currency, signed=True)} over "
+                         f"{worst['trades']} trades")
     lines += ["", *_counterfactual_lines(ledger, counterfactuals(ledger, period)), ""]
     label = review_label(WEEKLY, period.last)
-    principles = _changes_of(ledger, label, period.last)
-    principles = principles[principles["kind"] == PRINCIPLE] if not principles.empty \
-        else principles
+    made = _changes_of(ledger, period.first, period.last)
+    principles = made[made["kind"] == PRINCIPLE] if not made.empty else made
+    others = made[made["kind"] != PRINCIPLE] if not made.empty else made
     lines += [f"## Principles made by the {label}"]
     lines += _change_lines(principles) or ["No new principle this week."]
+    if not others.empty:
+        lines += ["", "## Other changes made this week", *_change_lines(others, True)]
     lines += ["", *_plan_lines(ledger, WEEKLY, next_period(WEEKLY, period.last), period.last,
                                 "Next week's plan")]
     return "\n".join(lines) + "\n"
@@ -524,9 +542,9 @@ def monthly_review(ledger: Ledger, period: Period) -> str:
     month_start = date(period.last.year, period.last.month, 1)
     lines += [*_bias_lines(known_trades, month_start, period.last), ""]
     label = review_label(MONTHLY, period.last)
-    lines += [f"## Changes made by the {label}"]
-    lines += _change_lines(_changes_of(ledger, label, period.last)) \
-        or ["No principle or parameter changed."]
+    lines += [f"## Changes made this month (the {label}, the weekly reviews, any replan)"]
+    lines += _change_lines(_changes_of(ledger, period.first, period.last), True) \
+        or ["No principle, parameter, weight or allocation changed."]
     lines += ["", *_plan_lines(ledger, MONTHLY, next_period(MONTHLY, period.last), period.last,
                                 "Next month's plan"), ""]
     lines += _learning_lines(ledger, period.last)
