@@ -67,9 +67,13 @@ def test_risk_limits_hold_every_day(replayed_home: Path) -> None:
 
 
 def test_reports_are_written_per_trading_day(replayed_home: Path) -> None:
-    reports = table(replayed_home, "reports")
+    every = table(replayed_home, "reports")
+    reports = every[every["kind"] == "daily"]
     sessions = table(replayed_home, "accounts")["as_of"].unique()
     assert len(reports) == len(sessions)
+    # and the reviews of the weeks, the month and the quarter that closed in the window
+    assert set(every["kind"]) == {"daily", "weekly", "monthly", "quarterly"}
+    assert all(Path(p).with_suffix(".html").exists() for p in every["path"])
     latest = Path(reports.sort_values("as_of")["path"].iloc[-1])
     text = latest.read_text()
     for section in ("## Performance today", "## Accounts compared", "## Best trade",
