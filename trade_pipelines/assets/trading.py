@@ -139,8 +139,8 @@ def _spec(key: str, description: str, deps: list, self_dependent: bool = False,
               "candidate and avoided strategies, the risk events of the days ahead.",
               ["closed_trades", "market_events"], self_dependent=True, group="planning"),
         _spec("monthly_plans", "Each month's plan: the allocation across strategies (an "
-              "equal risk budget), the exposure expected, the opportunity windows; a new "
-              "plan, with its reason, when exposure is more than 30% off it.",
+              "inverse-volatility risk budget), the exposure expected, the opportunity "
+              "windows; a new plan, with its reason, when exposure is more than 30% off it.",
               ["closed_trades", "account_values"], self_dependent=True, group="planning"),
         _spec("quarterly_plans", "Each quarter's return target, drawdown tolerance and "
               "stance from the regime and the record; a new plan when the drawdown runs "

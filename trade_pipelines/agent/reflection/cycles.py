@@ -10,7 +10,7 @@ daily loop folds them into the policy it trades under (``policy_for``).
   execution is more than 30% off); the next week's plan (candidates, risk events).
 - Monthly: the bias diagnosis and the drawdown against the quarter's tolerance move risk
   parameters within hard bounds; the judge's role weights per regime; the next month's
-  allocation across strategies (an equal risk budget, skfolio).
+  allocation across strategies (an inverse-volatility risk budget, skfolio).
 - Quarterly: the next quarter's return target and drawdown tolerance from the regime and
   the record; a meta-review whose proposals wait for a human.
 
@@ -593,7 +593,7 @@ class ReflectionCycle:
 
     def _allocate(self, out: ReflectionOutput, day: date, effective: date,
                   review: str) -> None:
-        """An equal risk budget across the strategies with a record, each strategy's
+        """A risk budget across the strategies with a record, each strategy's
         multiplier its weight times their number (1: an equal share), halved for a
         negative mean trade."""
         trades = self._trades(day - ALLOCATION_WINDOW, day)
