@@ -5,8 +5,10 @@ all three would triple every number)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Any
 
 import pandas as pd
 
@@ -114,48 +116,49 @@ def _entries(t: pd.DataFrame, first: date, last: date) -> pd.DataFrame:
     return t[(opened >= first) & (opened <= last)]
 
 
-def anchoring(trades: pd.DataFrame, first: date, last: date) -> BiasFinding:
+def _share_of_entries(name: str, threshold: float, trades: pd.DataFrame, first: date,
+                      last: date, flagged: Callable[[pd.DataFrame, pd.Series, Any, date],
+                                                    str | None]) -> BiasFinding:
+    """A bias measured as the share of the month's entries ``flagged`` says show it
+    (given the combined account's trades, their exit days, the entry and its day; it
+    returns what to quote, or None)."""
     t = _combined(trades)
     entries = _entries(t, first, last) if not t.empty else t
     if len(entries) < MIN_ENTRIES:
-        return BiasFinding(ANCHORING, False, float("nan"), ANCHORING_SHARE,
-                           DEFINITIONS[ANCHORING],
+        return BiasFinding(name, False, float("nan"), threshold, DEFINITIONS[name],
                            f"{len(entries)} closed trades opened this month: not assessable")
     exits = pd.to_datetime(t["as_of"]).dt.date
-    anchored = []
-    for entry in entries.itertuples():
-        opened = pd.Timestamp(entry.opened_as_of).date()
+    quoted = [q for entry in entries.itertuples()
+              if (q := flagged(t, exits, entry, pd.Timestamp(entry.opened_as_of).date()))]
+    share = len(quoted) / len(entries)
+    return BiasFinding(name, share >= threshold, share, threshold, DEFINITIONS[name],
+                       f"{len(quoted)} of {len(entries)} entries ({share:.0%})"
+                       + (": " + ", ".join(quoted[:5]) if quoted else ""))
+
+
+def anchoring(trades: pd.DataFrame, first: date, last: date) -> BiasFinding:
+    def reentry_after_a_loss(t: pd.DataFrame, exits: pd.Series, entry: Any,
+                             opened: date) -> str | None:
         losing = t[(t["symbol"] == entry.symbol) & (t["pnl"] < 0) & (exits < opened)
                    & (exits >= opened - timedelta(days=ANCHORING_DAYS))]
-        if any(abs(entry.entry_price / x - 1) <= ANCHORING_PRICE for x in losing["exit_price"]):
-            anchored.append(f"{entry.symbol} {opened}")
-    share = len(anchored) / len(entries)
-    return BiasFinding(ANCHORING, share >= ANCHORING_SHARE, share, ANCHORING_SHARE,
-                       DEFINITIONS[ANCHORING],
-                       f"{len(anchored)} of {len(entries)} entries ({share:.0%})"
-                       + (": " + ", ".join(anchored[:5]) if anchored else ""))
+        near = any(abs(entry.entry_price / x - 1) <= ANCHORING_PRICE
+                   for x in losing["exit_price"])
+        return f"{entry.symbol} {opened}" if near else None
+
+    return _share_of_entries(ANCHORING, ANCHORING_SHARE, trades, first, last,
+                             reentry_after_a_loss)
 
 
 def confirmation(trades: pd.DataFrame, first: date, last: date) -> BiasFinding:
-    t = _combined(trades)
-    entries = _entries(t, first, last) if not t.empty else t
-    if len(entries) < MIN_ENTRIES:
-        return BiasFinding(CONFIRMATION, False, float("nan"), CONFIRMATION_SHARE,
-                           DEFINITIONS[CONFIRMATION],
-                           f"{len(entries)} closed trades opened this month: not assessable")
-    exits = pd.to_datetime(t["as_of"]).dt.date
-    refuted = []
-    for entry in entries.itertuples():
-        opened = pd.Timestamp(entry.opened_as_of).date()
+    def refuted_by_its_record(t: pd.DataFrame, exits: pd.Series, entry: Any,
+                              opened: date) -> str | None:
         record = t[(t["strategy_id"] == entry.strategy_id) & (exits < opened)]
-        if len(record) >= CONFIRMATION_MIN_RECORD and \
-                (record["pnl"] > 0).mean() < CONFIRMATION_WIN_RATE:
-            refuted.append(f"{entry.symbol} {opened} ({entry.strategy_id})")
-    share = len(refuted) / len(entries)
-    return BiasFinding(CONFIRMATION, share >= CONFIRMATION_SHARE, share, CONFIRMATION_SHARE,
-                       DEFINITIONS[CONFIRMATION],
-                       f"{len(refuted)} of {len(entries)} entries ({share:.0%})"
-                       + (": " + ", ".join(refuted[:5]) if refuted else ""))
+        refuted = len(record) >= CONFIRMATION_MIN_RECORD and \
+            (record["pnl"] > 0).mean() < CONFIRMATION_WIN_RATE
+        return f"{entry.symbol} {opened} ({entry.strategy_id})" if refuted else None
+
+    return _share_of_entries(CONFIRMATION, CONFIRMATION_SHARE, trades, first, last,
+                             refuted_by_its_record)
 
 
 def diagnose_biases(trades: pd.DataFrame, first: date, last: date) -> list[BiasFinding]:

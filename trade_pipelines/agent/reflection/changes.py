@@ -282,25 +282,26 @@ class Policy:
                                                float(value["size_multiplier"]))
             return replace(self, principles=principles, sources=sources)
         if kind == ALLOCATION:
-            low, high = ALLOCATION_BOUNDS
-            allocation = dict(self.allocation)
-            if value is None:
-                allocation.pop(target, None)
-            else:
-                allocation[target] = min(high, max(low, float(value)))
-            return replace(self, allocation=allocation, sources=sources)
+            return replace(self, allocation=_bounded_entry(
+                self.allocation, target, value, ALLOCATION_BOUNDS), sources=sources)
         if kind == ROLE_WEIGHT:
-            low, high = ROLE_WEIGHT_BOUNDS
-            weights = dict(self.role_weights)
-            if value is None:
-                weights.pop(target, None)
-            else:
-                weights[target] = min(high, max(low, float(value)))
-            return replace(self, role_weights=weights, sources=sources)
+            return replace(self, role_weights=_bounded_entry(
+                self.role_weights, target, value, ROLE_WEIGHT_BOUNDS), sources=sources)
         if kind == FRAMEWORK:
             return replace(self, framework={**self.framework, target: bool(
                 FRAMEWORK_DEFAULTS[target] if value is None else value)}, sources=sources)
         raise ValueError(f"unknown change kind {change.kind!r}")
+
+
+def _bounded_entry(mapping: Mapping[str, float], target: str, value: Any,
+                   bounds: tuple[float, float]) -> dict[str, float]:
+    """``mapping`` with ``target`` set to ``value`` within ``bounds`` (None: removed)."""
+    out = dict(mapping)
+    if value is None:
+        out.pop(target, None)
+    else:
+        out[target] = min(bounds[1], max(bounds[0], float(value)))
+    return out
 
 
 BASE_POLICY = Policy()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import html
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date
 
 import mistune
@@ -135,16 +135,25 @@ def _line_chart(days: Sequence[date], series: Sequence[tuple[str, str, np.ndarra
     return plot.svg([(label, colour) for label, colour, _ in series])
 
 
-def equity_chart(accounts: pd.DataFrame) -> str:
-    """Each account's equity and the benchmark, rebased to 1 at the first close shown."""
+def _account_series(accounts: pd.DataFrame,
+                    value: Callable[[pd.DataFrame], pd.Series]
+                    ) -> tuple[list[date], list[tuple[str, str, np.ndarray]]]:
+    """The days shown and, per account present, its title, colour and ``value`` of its
+    rows (indexed by day) on those days."""
     days = sorted(set(accounts["as_of"])) if not accounts.empty else []
     series = []
     for account, title in ACCOUNT_TITLES.items():
         rows = accounts[accounts["account"] == account].set_index("as_of")
-        if rows.empty:
-            continue
-        equity = rows["equity"].reindex(days).to_numpy(dtype=float)
-        series.append((title, COLOURS[account], equity / equity[0]))
+        if not rows.empty:
+            series.append((title, COLOURS[account],
+                           value(rows).reindex(days).to_numpy(dtype=float)))
+    return days, series
+
+
+def equity_chart(accounts: pd.DataFrame) -> str:
+    """Each account's equity and the benchmark, rebased to 1 at the first close shown."""
+    days, series = _account_series(accounts, lambda rows: rows["equity"])
+    series = [(title, colour, equity / equity[0]) for title, colour, equity in series]
     bench = accounts[accounts["account"] == "combined"].set_index("as_of")[
         "benchmark_close"].reindex(days).to_numpy(dtype=float) if days else np.array([])
     known = bench[np.isfinite(bench)]
@@ -179,14 +188,8 @@ def trade_pnl_chart(trades: pd.DataFrame, currency: str) -> str:
 
 def exposure_chart(accounts: pd.DataFrame) -> str:
     """Each account's gross exposure as a share of its equity."""
-    days = sorted(set(accounts["as_of"])) if not accounts.empty else []
-    series = []
-    for account, title in ACCOUNT_TITLES.items():
-        rows = accounts[accounts["account"] == account].set_index("as_of")
-        if rows.empty:
-            continue
-        share = (rows["gross_exposure"] / rows["equity"]).reindex(days).to_numpy(dtype=float)
-        series.append((title, COLOURS[account], share))
+    days, series = _account_series(
+        accounts, lambda rows: rows["gross_exposure"] / rows["equity"])
     return _line_chart(days, series, "gross exposure / equity")
 
 
