@@ -118,6 +118,10 @@ class ReflectionOutput:
 _FIRST = (date.min, date.min, "")
 
 
+def _quarter_start(day: date) -> date:
+    return date(day.year, 3 * ((day.month - 1) // 3) + 1, 1)
+
+
 def _as_date(value: Any) -> date:
     return value if type(value) is date else pd.Timestamp(value).date()
 
@@ -468,7 +472,7 @@ class ReflectionCycle:
                 and not quarter["reason"].startswith("replan"):
             targets = self._targets(QUARTERLY)
             tolerance = float(targets.get("drawdown_tolerance", 0.06))
-            start = date(day.year, 3 * ((day.month - 1) // 3) + 1, 1)
+            start = _quarter_start(day)
             drawdown = self._quarter_drawdown(day)
             if math.isfinite(drawdown) and -drawdown > tolerance * (1 + PLAN_DEVIATION):
                 reason = (f"replan: drawdown {-drawdown:.1%} since the quarter began "
@@ -680,25 +684,30 @@ class ReflectionCycle:
         out.plans.append(self._quarter_plan(day, effective, "scheduled"))
         return out
 
+    def _since_quarter_began(self, day: date) -> pd.DataFrame:
+        """The combined account's days from the close before ``day``'s quarter began (the
+        first day's own when none is known) to ``day``."""
+        start = _quarter_start(day)
+        equity = self._equity(start - timedelta(days=10), day)
+        before = self._equity(start - timedelta(days=10), start - timedelta(days=1))
+        return equity.iloc[max(len(before) - 1, 0):]
+
     def _quarter_drawdown(self, day: date) -> float:
         """The combined account's drawdown at ``day``'s close from its highest close since
         the close before the quarter began (NaN with no day)."""
-        start = date(day.year, 3 * ((day.month - 1) // 3) + 1, 1)
-        equity = self._equity(start - timedelta(days=10), day)
+        equity = self._since_quarter_began(day)
         if equity.empty:
             return float("nan")
-        before = self._equity(start - timedelta(days=10), start - timedelta(days=1))
-        values = equity["equity"].astype(float).iloc[max(len(before) - 1, 0):]
+        values = equity["equity"].astype(float)
         return float(values.iloc[-1] / values.max() - 1)
 
     def _quarter_return(self, day: date) -> float:
-        start = date(day.year, 3 * ((day.month - 1) // 3) + 1, 1)
-        equity = self._equity(start - timedelta(days=10), day)
+        equity = self._since_quarter_began(day)
         if equity.empty:
             return float("nan")
-        before = self._equity(start - timedelta(days=10), start - timedelta(days=1))
-        base = float(before["equity"].iloc[-1]) if not before.empty else \
-            float(equity["equity"].iloc[0]) / (1 + float(equity["daily_return"].iloc[0]))
+        first = equity.iloc[0]
+        base = float(first["equity"]) if _as_date(first["as_of"]) < _quarter_start(day) \
+            else float(first["equity"]) / (1 + float(first["daily_return"]))
         return float(equity["equity"].iloc[-1]) / base - 1
 
     def _quarter_plan(self, day: date, period_day: date, reason: str,
