@@ -177,8 +177,6 @@ class ReflectionCycle:
         self.trades: list[dict] = []      # the combined account's, in exit-day order
         self.accounts: list[dict] = []    # the combined account's days, in order
         self._frames: dict[str, tuple[int, pd.DataFrame, list[date]]] = {}
-        # (day, strategy, combined weight) of each decision that sized a trade
-        self.entries: list[tuple[date, str, float]] = []
         # decision id -> the changes its checklist applied
         self.applied: dict[str, list[str]] = {}
         self.last_day: date | None = None
@@ -198,8 +196,6 @@ class ReflectionCycle:
         if not accounts.empty:
             self.accounts = [r for r in accounts.to_dict("records")
                              if r["account"] == "combined"]
-        self.entries = [(e["as_of"], e["strategy_id"], float(e["weight_combined"]))
-                        for e in entries.to_dict("records")] if not entries.empty else []
         self.applied = {e["decision_id"]: json.loads(e["changes_applied"])
                         for e in entries.to_dict("records")
                         if e["changes_applied"] not in (None, "", "[]")} \
@@ -305,8 +301,6 @@ class ReflectionCycle:
     def observe(self, day: date, decisions: Sequence[Mapping[str, Any]],
                 closed: Sequence[Mapping[str, Any]],
                 accounts: Sequence[Mapping[str, Any]]) -> None:
-        self.entries.extend((day, d["strategy_id"], float(d["weight_combined"]))
-                            for d in decisions if float(d["weight_combined"]) > 0)
         self.applied.update((d["decision_id"], json.loads(d["changes_applied"]))
                             for d in decisions if d.get("changes_applied", "[]") != "[]")
         self.trades.extend({k: t[k] for k in TRADE_KEYS} for t in closed
@@ -449,7 +443,7 @@ class ReflectionCycle:
             self._change(out, day, effective, review, PRINCIPLE, target, value, evidence)
 
     def _deviation_checks(self, out: ReflectionOutput, day: date, effective: date) -> None:
-        """A new monthly plan when the month's entries are more than 30% off its
+        """A new monthly plan when the month's exposure is more than 30% off its
         allocation; a new quarterly plan when the drawdown since the quarter began is more
         than 30% beyond its tolerance."""
         month = self.plans.get(MONTHLY)
@@ -599,7 +593,9 @@ class ReflectionCycle:
                   review: str) -> None:
         """A risk budget across the strategies with a record, each strategy's
         multiplier its weight times their number (1: an equal share), halved for a
-        negative mean trade."""
+        negative mean trade. The daily series hold each trade's whole return on its exit
+        day: their spread grows with how often a strategy trades, so a strategy that
+        trades rarely gets the larger weight (up to the cap), not only a less risky one."""
         trades = self._trades(day - ALLOCATION_WINDOW, day)
         if trades.empty:
             return

@@ -109,7 +109,8 @@ def learning_curve(accounts: pd.DataFrame, trades: pd.DataFrame, decisions: pd.D
     combined = known[known["account"] == "combined"] if not known.empty else known
     trade_days = _days(list(combined["as_of"])) if not combined.empty else _days([])
     won = combined["pnl"].to_numpy(dtype=float) > 0 if not combined.empty else np.array([])
-    # Calibration: one outcome per decision, its first trade to close.
+    # Calibration: one outcome per decision, its first trade to close in any account (the
+    # judge's calibration's own rule, ``first_outcomes``): a decision, not an account.
     raw = dict(zip(decisions["decision_id"], decisions["raw_confidence"], strict=True)) \
         if not decisions.empty else {}
     decided = dict(zip(decisions["decision_id"], decisions["as_of"], strict=True)) \
@@ -169,8 +170,10 @@ def diagnosis_sentence(t: Trend) -> str:
 def learning_curve_markdown(curve: LearningCurve, rows: int = 12) -> list[str]:
     """The section: the trends and their diagnosis, then the latest windows."""
     lines = ["## Learning curve",
-             f"Rolling windows of {WINDOW_SESSIONS} sessions of the combined account, one "
-             f"ending at each month's last session, up to {curve.last}. A window needs "
+             f"Consecutive windows of {WINDOW_SESSIONS} sessions of the combined account "
+             f"that share no day, up to {curve.last}; each of the three trends is tested "
+             f"at {SIGNIFICANCE:.0%}, so with no trend at all one of them reads improving or "
+             "declining about a quarter of the time. A window needs "
              f"{MIN_TRADES}+ closed trades for a win rate and {MIN_SCORED}+ scored decisions "
              "for a Brier score (the base rate's Brier beside it: the no-skill forecast "
              "the debate must beat).", ""]
